@@ -1,0 +1,209 @@
+using System;
+using System.Collections.Generic;
+using System.Text.Json;
+
+namespace Dsl.Runtime.Codecs;
+
+/// <summary>
+/// Reading primitives shared by generated JSON codecs. Each reads the value the reader is positioned
+/// on and reports a typed <see cref="DecodeError"/> instead of throwing.
+/// </summary>
+public static class JsonDecoding
+{
+    /// <summary>Reader options every generated codec uses: a shallow depth limit, no comments.</summary>
+    public static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 32 };
+
+    /// <summary>
+    /// Checks that <paramref name="data"/> is one well-formed JSON object with nothing after it, and
+    /// finds its discriminator. On success <paramref name="discriminator"/> is positioned on the
+    /// discriminator's string value, ready for <see cref="Utf8JsonReader.ValueTextEquals(ReadOnlySpan{byte})"/>.
+    /// </summary>
+    public static bool TryFindDiscriminator(
+        ReadOnlySpan<byte> data, ReadOnlySpan<byte> name, string nameText,
+        out Utf8JsonReader discriminator, out DecodeError error)
+    {
+        discriminator = default;
+        var rootClosed = false;
+        try
+        {
+            var reader = new Utf8JsonReader(data, ReaderOptions);
+            if (!reader.Read())
+            {
+                error = new(DecodeErrorKind.InvalidSyntax, null, null, "Empty message");
+                return false;
+            }
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                error = new(DecodeErrorKind.NotAnObject, null, null, "Message must be a JSON object");
+                return false;
+            }
+            var found = false;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals(name))
+                {
+                    if (found)
+                    {
+                        error = DecodeError.DuplicateField("", nameText);
+                        return false;
+                    }
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.String)
+                    {
+                        error = new(DecodeErrorKind.MissingDiscriminator, null, nameText, $"Field '{nameText}' must be a string");
+                        return false;
+                    }
+                    discriminator = reader;
+                    found = true;
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+            rootClosed = true;
+            if (reader.Read())
+            {
+                error = new(DecodeErrorKind.TrailingData, null, null, "Unexpected data after the message");
+                return false;
+            }
+            if (!found)
+            {
+                error = new(DecodeErrorKind.MissingDiscriminator, null, nameText, $"Missing required field: {nameText}");
+                return false;
+            }
+            error = default;
+            return true;
+        }
+        catch (JsonException ex)
+        {
+            error = rootClosed
+                ? new(DecodeErrorKind.TrailingData, null, null, "Unexpected data after the message")
+                : new(DecodeErrorKind.InvalidSyntax, null, null, $"Invalid JSON at byte {ex.BytePositionInLine}: {FirstSentence(ex.Message)}");
+            return false;
+        }
+    }
+
+    /// <summary>An unknown discriminator value.</summary>
+    public static DecodeError UnknownMessage(Utf8JsonReader discriminator, string nameText)
+    {
+        var value = discriminator.GetString() ?? "";
+        if (value.Length > 64) value = value.Substring(0, 64) + "...";
+        return new(DecodeErrorKind.UnknownMessage, null, nameText, $"Unknown message type '{value}'");
+    }
+
+    /// <summary>Reads a string.</summary>
+    public static bool TryReadString(ref Utf8JsonReader reader, string message, string field, out string value, out DecodeError error)
+    {
+        if (reader.TokenType == JsonTokenType.String)
+        {
+            value = reader.GetString()!;
+            error = default;
+            return true;
+        }
+        value = "";
+        error = DecodeError.WrongType(message, field, "a string");
+        return false;
+    }
+
+    /// <summary>Reads a 64-bit integer.</summary>
+    public static bool TryReadInt64(ref Utf8JsonReader reader, string message, string field, out long value, out DecodeError error)
+    {
+        if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out value))
+        {
+            error = default;
+            return true;
+        }
+        value = 0;
+        error = DecodeError.WrongType(message, field, "an integer");
+        return false;
+    }
+
+    /// <summary>Reads a boolean.</summary>
+    public static bool TryReadBoolean(ref Utf8JsonReader reader, string message, string field, out bool value, out DecodeError error)
+    {
+        if (reader.TokenType is JsonTokenType.True or JsonTokenType.False)
+        {
+            value = reader.TokenType == JsonTokenType.True;
+            error = default;
+            return true;
+        }
+        value = false;
+        error = DecodeError.WrongType(message, field, "a boolean");
+        return false;
+    }
+
+    /// <summary>Reads a UUID written as a string in 8-4-4-4-12 form.</summary>
+    public static bool TryReadUuid(ref Utf8JsonReader reader, string message, string field, out Guid value, out DecodeError error)
+    {
+        if (reader.TokenType == JsonTokenType.String && reader.TryGetGuid(out value))
+        {
+            error = default;
+            return true;
+        }
+        value = Guid.Empty;
+        error = DecodeError.WrongType(message, field, "a UUID string");
+        return false;
+    }
+
+    /// <summary>Reads a timestamp written as integer seconds since the Unix epoch.</summary>
+    public static bool TryReadUnixSeconds(ref Utf8JsonReader reader, string message, string field, out DateTimeOffset value, out DecodeError error)
+    {
+        // The bounds are those DateTimeOffset can represent.
+        if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var seconds)
+            && seconds >= -62135596800L && seconds <= 253402300799L)
+        {
+            value = DateTimeOffset.FromUnixTimeSeconds(seconds);
+            error = default;
+            return true;
+        }
+        value = default;
+        error = DecodeError.WrongType(message, field, "a Unix time in seconds");
+        return false;
+    }
+
+    /// <summary>Reads an array of strings.</summary>
+    public static bool TryReadStringList(ref Utf8JsonReader reader, string message, string field, out IReadOnlyList<string> value, out DecodeError error)
+    {
+        value = Array.Empty<string>();
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            error = DecodeError.WrongType(message, field, "an array of strings");
+            return false;
+        }
+        var items = new List<string>();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (reader.TokenType != JsonTokenType.String)
+            {
+                error = DecodeError.WrongType(message, field, "an array of strings");
+                return false;
+            }
+            items.Add(reader.GetString()!);
+        }
+        value = items;
+        error = default;
+        return true;
+    }
+
+    /// <summary>Reads a free-form object of metadata.</summary>
+    public static bool TryReadMetadata(ref Utf8JsonReader reader, string message, string field, out Metadata value, out DecodeError error)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            value = Metadata.Empty;
+            error = DecodeError.WrongType(message, field, "an object");
+            return false;
+        }
+        value = new Metadata(JsonElement.ParseValue(ref reader));
+        error = default;
+        return true;
+    }
+
+    private static string FirstSentence(string text)
+    {
+        var end = text.IndexOf(". ", StringComparison.Ordinal);
+        return end < 0 ? text : text.Substring(0, end + 1);
+    }
+}

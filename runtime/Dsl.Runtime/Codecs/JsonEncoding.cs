@@ -1,0 +1,46 @@
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.Text.Json;
+
+namespace Dsl.Runtime.Codecs;
+
+/// <summary>Writing primitives shared by generated JSON codecs.</summary>
+public static class JsonEncoding
+{
+    [ThreadStatic] private static Utf8JsonWriter? s_writer;
+
+    /// <summary>
+    /// A writer reset onto <paramref name="output"/>, cached per thread so that encoding into a
+    /// reused buffer allocates nothing. Flush it before returning; do not hold it across awaits.
+    /// </summary>
+    public static Utf8JsonWriter RentWriter(IBufferWriter<byte> output)
+    {
+        var writer = s_writer;
+        if (writer is null)
+        {
+            writer = new Utf8JsonWriter(output, new JsonWriterOptions { SkipValidation = true });
+            s_writer = writer;
+        }
+        else
+        {
+            writer.Reset(output);
+        }
+        return writer;
+    }
+
+    /// <summary>Writes an array of strings.</summary>
+    public static void WriteStringList(Utf8JsonWriter writer, ReadOnlySpan<byte> name, IReadOnlyList<string> values)
+    {
+        writer.WriteStartArray(name);
+        for (var i = 0; i < values.Count; i++) writer.WriteStringValue(values[i]);
+        writer.WriteEndArray();
+    }
+
+    /// <summary>Writes a metadata object.</summary>
+    public static void WriteMetadata(Utf8JsonWriter writer, ReadOnlySpan<byte> name, Metadata value)
+    {
+        writer.WritePropertyName(name);
+        value.WriteTo(writer);
+    }
+}
