@@ -1,3 +1,4 @@
+using System;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -10,26 +11,27 @@ namespace Dsl.Runtime.Services;
 public interface IThreadStore
 {
     /// <summary>Whether <paramref name="threadId"/> was issued to <paramref name="clientId"/>.</summary>
-    ValueTask<bool> ContainsAsync(string threadId, string clientId, CancellationToken cancellationToken);
+    ValueTask<bool> ContainsAsync(Guid threadId, string clientId, CancellationToken cancellationToken);
 
     /// <summary>Records a newly issued thread and the session that opened it.</summary>
-    ValueTask OpenAsync(string threadId, string clientId, string sessionId, CancellationToken cancellationToken);
+    ValueTask OpenAsync(Guid threadId, string clientId, Guid sessionId, CancellationToken cancellationToken);
 
     /// <summary>Records that <paramref name="sessionId"/> resumed the thread.</summary>
-    ValueTask TouchAsync(string threadId, string sessionId, CancellationToken cancellationToken);
+    ValueTask TouchAsync(Guid threadId, Guid sessionId, CancellationToken cancellationToken);
 }
 
 /// <summary>
 /// A string-keyed store of single values (the spec's <c>value_store</c> service), for example the thread
 /// id a client was given, kept for its next connection.
 /// </summary>
-public interface IValueStore
+/// <typeparam name="TValue">The type of the values.</typeparam>
+public interface IValueStore<TValue> where TValue : struct
 {
     /// <summary>The value stored under <paramref name="key"/>, or <see langword="null"/>.</summary>
-    ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken);
+    ValueTask<TValue?> GetAsync(string key, CancellationToken cancellationToken);
 
     /// <summary>Stores <paramref name="value"/> under <paramref name="key"/>, replacing any earlier value.</summary>
-    ValueTask SetAsync(string key, string value, CancellationToken cancellationToken);
+    ValueTask SetAsync(string key, TValue value, CancellationToken cancellationToken);
 
     /// <summary>Removes the value under <paramref name="key"/>, if any.</summary>
     ValueTask RemoveAsync(string key, CancellationToken cancellationToken);

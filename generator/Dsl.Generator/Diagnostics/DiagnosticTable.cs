@@ -1,0 +1,89 @@
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+
+namespace Dsl.Generator.Diagnostics;
+
+/// <summary>
+/// Every diagnostic the generator reports, in one table. Ranges by stage: DSL0xx syntax,
+/// DSL1xx schema, DSL2xx expressions, DSL3xx flow, DSL4xx across specs. Each id has a page in
+/// <c>docs/diagnostics/ID.md</c>.
+/// </summary>
+internal static class DiagnosticTable
+{
+    private const string Syntax = "Syntax", Schema = "Schema", Expressions = "Expressions", Flow = "Flow", Specs = "Specs";
+
+    // Syntax: the YAML itself and the shape of the document.
+    public static readonly DiagnosticKind YamlSyntax = new("DSL001", "Invalid YAML", "The spec is not valid YAML: {0}", Syntax);
+    public static readonly DiagnosticKind UnknownKey = new("DSL002", "Unknown key", "Unknown key '{0}' in {1}; expected one of: {2}", Syntax);
+    public static readonly DiagnosticKind DuplicateKey = new("DSL003", "Duplicate key", "Key '{0}' appears more than once in {1}", Syntax);
+    public static readonly DiagnosticKind WrongNodeKind = new("DSL004", "Wrong kind of YAML node", "{0} must be {1}", Syntax);
+    public static readonly DiagnosticKind MissingKey = new("DSL005", "Missing required key", "{0} needs the key '{1}'", Syntax);
+    public static readonly DiagnosticKind InvalidValue = new("DSL006", "Invalid value", "Invalid value '{0}' for {1}: {2}", Syntax);
+    public static readonly DiagnosticKind InvalidName = new("DSL007", "Invalid name", "'{0}' is not a valid {1} name: use letters, digits and '_' or '-', starting with a letter", Syntax);
+
+    // Schema: roles, types, messages, fields, inputs, services, errors.
+    public static readonly DiagnosticKind UnknownType = new("DSL101", "Unknown field type", "Unknown type '{0}'; expected one of: {1}", Schema);
+    public static readonly DiagnosticKind DuplicateMessage = new("DSL102", "Duplicate message", "Message '{0}' is declared more than once", Schema);
+    public static readonly DiagnosticKind DuplicateField = new("DSL103", "Duplicate field", "Field '{0}' is declared more than once in '{1}'", Schema);
+    public static readonly DiagnosticKind UnusedMessage = new("DSL104", "Message never used", "Message '{0}' is declared but never used in the flow, as an error message or by the session", Schema);
+    public static readonly DiagnosticKind RoleCount = new("DSL105", "Wrong number of roles", "A protocol has exactly two roles; this spec declares {0}", Schema);
+    public static readonly DiagnosticKind UnknownRole = new("DSL106", "Unknown role", "Unknown role '{0}'; the roles are {1}", Schema);
+    public static readonly DiagnosticKind ConstraintMismatch = new("DSL107", "Constraint does not fit the type", "Constraint '{0}' does not apply to a field of type '{1}'", Schema);
+    public static readonly DiagnosticKind BadDefault = new("DSL108", "Default does not fit the type", "Default '{0}' is not a valid value of type '{1}'", Schema);
+    public static readonly DiagnosticKind UnknownServiceKind = new("DSL109", "Unknown service kind", "Unknown service kind '{0}'; expected one of: {1}", Schema);
+    public static readonly DiagnosticKind NotImplemented = new("DSL110", "Not implemented yet", "'{0}' is part of the language design but not implemented yet: {1}", Schema);
+    public static readonly DiagnosticKind ReservedField = new("DSL111", "Reserved field name", "Field '{0}' in '{1}' has the name of the discriminator", Schema);
+    public static readonly DiagnosticKind NameCollision = new("DSL112", "Names collide in C#", "'{0}' and '{1}' both become '{2}' in C#", Schema);
+    public static readonly DiagnosticKind TooManyFields = new("DSL113", "Too many fields", "Message '{0}' has {1} fields; at most 64 are supported", Schema);
+    public static readonly DiagnosticKind ErrorMessageShape = new("DSL114", "Invalid error message", "Error message '{0}': {1}", Schema);
+    public static readonly DiagnosticKind UnknownErrorCode = new("DSL115", "Unknown error code", "Unknown error code '{0}'; declare it under 'errors'", Schema);
+    public static readonly DiagnosticKind UnsetRequiredField = new("DSL116", "Required field not set", "Message '{0}' is sent without a value for its required field '{1}'", Schema);
+
+    // Expressions: names, types, nullability, functions.
+    public static readonly DiagnosticKind ExpressionSyntax = new("DSL201", "Invalid expression", "Invalid expression: {0}", Expressions);
+    public static readonly DiagnosticKind UnknownName = new("DSL202", "Unknown name", "Unknown name '{0}' in {1}", Expressions);
+    public static readonly DiagnosticKind UnknownMember = new("DSL203", "Unknown member", "'{0}' has no member '{1}'", Expressions);
+    public static readonly DiagnosticKind TypeMismatch = new("DSL204", "Type mismatch", "{0}: expected {1}, found {2}", Expressions);
+    public static readonly DiagnosticKind MaybeNull = new("DSL205", "Value may be absent", "'{0}' may be absent here ({1}); give a fallback with '??'", Expressions);
+    public static readonly DiagnosticKind BadCall = new("DSL206", "Invalid call", "{0}", Expressions);
+    public static readonly DiagnosticKind MessageNotAvailable = new("DSL207", "Message not yet exchanged", "Message '{0}' has not been exchanged on any path to this point", Expressions);
+    public static readonly DiagnosticKind NotVisibleToRole = new("DSL208", "Not visible to this role", "'{0}' belongs to role '{1}' and cannot be used by '{2}' here", Expressions);
+    public static readonly DiagnosticKind NoCurrentMessage = new("DSL209", "No current message", "'msg' is only meaningful inside a message step", Expressions);
+
+    // Flow: the global protocol.
+    public static readonly DiagnosticKind UnknownFlowMessage = new("DSL301", "Flow names an unknown message", "Flow step names unknown message '{0}'", Flow);
+    public static readonly DiagnosticKind BadStepRoles = new("DSL302", "Invalid sender or receiver", "Flow step '{0}': {1}", Flow);
+    public static readonly DiagnosticKind IndistinctBranches = new("DSL303", "Branches cannot be told apart", "Branches of the choice by '{0}' both start with message '{1}'; '{2}' cannot tell them apart", Flow);
+    public static readonly DiagnosticKind UnreachableStep = new("DSL304", "Unreachable step", "This step can never run: it follows '{0}'", Flow);
+    public static readonly DiagnosticKind BranchStart = new("DSL305", "Branch must start with the chooser's message", "A branch of the choice by '{0}' must start with a message that '{0}' sends; it starts with {1}", Flow);
+    public static readonly DiagnosticKind UnknownLabel = new("DSL306", "Unknown label", "'goto: {0}' names no step label", Flow);
+    public static readonly DiagnosticKind DuplicateLabel = new("DSL307", "Duplicate label", "Label '{0}' is used by more than one step", Flow);
+    public static readonly DiagnosticKind NoDefaultBranch = new("DSL308", "Choice without a default branch", "The last branch of a choice must have no 'when', so that some branch is always taken", Flow);
+    public static readonly DiagnosticKind EmptyFlow = new("DSL309", "Empty flow or branch", "{0} has no steps", Flow);
+    public static readonly DiagnosticKind UnknownOutcomeRole = new("DSL310", "Outcome for an unknown role", "Outcome is given for unknown role '{0}'; the roles are {1}", Flow);
+    public static readonly DiagnosticKind SessionShape = new("DSL311", "Invalid session", "{0}", Flow);
+
+    // Across specs.
+    public static readonly DiagnosticKind DuplicateProtocol = new("DSL401", "Duplicate protocol", "Protocol '{0}' version '{1}' is also defined in '{2}'", Specs);
+    public static readonly DiagnosticKind GeneratorFailure = new("DSL999", "Internal generator error", "The generator failed on this spec; please report it: {0}", Specs);
+
+    public static IReadOnlyList<DiagnosticKind> All { get; } = typeof(DiagnosticTable)
+        .GetFields()
+        .Where(f => f.FieldType == typeof(DiagnosticKind))
+        .Select(f => (DiagnosticKind)f.GetValue(null)!)
+        .OrderBy(k => k.Id, System.StringComparer.Ordinal)
+        .ToArray();
+
+    private static readonly Dictionary<string, DiagnosticKind> s_byId = All.ToDictionary(k => k.Id);
+    private static readonly Dictionary<string, DiagnosticDescriptor> s_descriptors = All.ToDictionary(
+        k => k.Id,
+        k => new DiagnosticDescriptor(
+            k.Id, k.Title, k.MessageFormat, "Dsl." + k.Stage,
+            DiagnosticSeverity.Error, isEnabledByDefault: true,
+            helpLinkUri: k.HelpLink));
+
+    public static DiagnosticKind ById(string id) => s_byId[id];
+
+    public static DiagnosticDescriptor Descriptor(string id) => s_descriptors[id];
+}

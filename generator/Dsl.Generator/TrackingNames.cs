@@ -1,0 +1,11 @@
+namespace Dsl.Generator;
+
+/// <summary>Names of the pipeline's tracked steps, for caching tests.</summary>
+internal static class TrackingNames
+{
+    public const string Parse = nameof(Parse);
+    public const string Bind = nameof(Bind);
+    public const string Diagnostics = nameof(Diagnostics);
+    public const string Model = nameof(Model);
+    public const string Identities = nameof(Identities);
+}
