@@ -24,7 +24,7 @@ internal static class RoleProjector
         {
             var id = queue.Dequeue();
             order.Add(id);
-            foreach (var next in flow.Successors(flow.Nodes[id]))
+            foreach (var next in RoleSuccessors(role, flow, flow.Nodes[id]))
             {
                 if (ids.ContainsKey(next)) continue;
                 ids[next] = ids.Count;
@@ -46,6 +46,15 @@ internal static class RoleProjector
         return new RoleModel(role, prefix + BindingContext.Pascal(role), roleDoc, context.Inputs[role].ToEquatableArray(), services,
             outcome.ToEquatableArray(), locals, states.ToEquatableArray(), 0);
     }
+
+    /// <summary>
+    /// The states a role can go to next. A role that receives a choice goes straight from its one
+    /// receive to the step after the branch's first message, so that message's own state is never entered.
+    /// </summary>
+    private static IEnumerable<int> RoleSuccessors(string role, FlowGraph flow, FlowNode node)
+        => node.Kind == FlowNodeKind.Choice && node.Chooser != role
+            ? node.Branches.Select(b => flow.Nodes[b.First].Next)
+            : flow.Successors(node);
 
     private static StateModel ProjectNode(string role, FlowNode node, FlowGraph flow, Dictionary<int, int> ids, HashSet<string> names)
     {

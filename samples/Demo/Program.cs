@@ -1,0 +1,37 @@
+using System;
+using System.CommandLine;
+using System.Threading;
+using System.Threading.Tasks;
+using Dsl.Samples.Demo.Ltp;
+
+namespace Dsl.Samples.Demo;
+
+/// <summary>
+/// <c>dotnet run --project samples/Demo</c> runs every seed protocol end to end and exits 0 when all
+/// behave; <c>serve &lt;protocol&gt; --port N</c> serves one protocol on 127.0.0.1 until stopped.
+/// </summary>
+public static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        var root = new RootCommand("Handshake DSL demo: runs the seed protocols end to end over real transports.");
+        root.SetAction((_, cancellationToken) => RunAllAsync(cancellationToken));
+
+        var serve = new Command("serve", "Serve one protocol on 127.0.0.1 until stopped (Ctrl+C).");
+        var port = new Option<int>("--port") { Description = "The TCP port to listen on (0 picks a free one).", DefaultValueFactory = _ => 0 };
+        var ltp = new Command("ltp", "Serve LTP v0.2 at ws://127.0.0.1:PORT/ltp") { port };
+        ltp.SetAction((parse, cancellationToken) => LtpDemo.ServeAsync(parse.GetValue(port), Console.Out, cancellationToken));
+        serve.Subcommands.Add(ltp);
+        root.Subcommands.Add(serve);
+
+        return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+    }
+
+    private static async Task<int> RunAllAsync(CancellationToken cancellationToken)
+    {
+        var ok = await LtpDemo.RunAsync(Console.Out, cancellationToken).ConfigureAwait(false);
+        Console.WriteLine();
+        Console.WriteLine(ok ? "All handshakes behaved as their specs say." : "Some handshakes did not behave as their specs say.");
+        return ok ? 0 : 1;
+    }
+}
