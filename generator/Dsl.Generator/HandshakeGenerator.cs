@@ -41,31 +41,44 @@ public sealed class HandshakeGenerator : IIncrementalGenerator
             .Where(static result => result.Model is not null)
             .Select(static (result, _) => result.Model!)
             .WithTrackingName(TrackingNames.Model);
-        context.RegisterSourceOutput(models, static (spc, model) =>
+
+        // Across files: two specs must not define the same protocol version or share a namespace. The
+        // identities are small values, so combining them with each model keeps unrelated models cached.
+        var identities = models
+            .Select(static (model, _) => new ProtocolIdentity(model.Name, model.Version, model.Namespace, model.FilePath))
+            .WithTrackingName(TrackingNames.Identities)
+            .Collect();
+
+        context.RegisterSourceOutput(models.Combine(identities), static (spc, pair) =>
         {
+            var (model, all) = pair;
+            if (FirstClash(model.Name, model.Version, model.Namespace, model.FilePath, all) is not null) return;
             foreach (var file in ProtocolEmitter.Emit(model))
                 spc.AddSource(file.HintName, SourceText.From(file.Text, System.Text.Encoding.UTF8));
         });
 
-        // Across files: two specs must not define the same protocol version or share a namespace.
-        var identities = models
-            .Select(static (model, _) => new ProtocolIdentity(model.Name, model.Version, model.Namespace, model.FilePath, model.ProtocolSpan))
-            .WithTrackingName(TrackingNames.Identities)
-            .Collect();
-        context.RegisterSourceOutput(identities, static (spc, all) =>
-        {
-            var ordered = all.OrderBy(i => i.FilePath, StringComparer.Ordinal).ToList();
-            for (var i = 0; i < ordered.Count; i++)
-            for (var j = 0; j < i; j++)
+        var clashes = models
+            .Select(static (model, _) => (model.Name, model.Version, model.Namespace, model.FilePath, model.ProtocolSpan))
+            .Combine(identities)
+            .Select(static (pair, _) =>
             {
-                var (a, b) = (ordered[j], ordered[i]);
-                if ((a.Name == b.Name && a.Version == b.Version) || a.Namespace == b.Namespace)
-                {
-                    spc.ReportDiagnostic(ToDiagnostic(SpecDiagnostic.Create(DiagnosticTable.DuplicateProtocol, b.FilePath, b.Span, b.Name, b.Version, a.FilePath)));
-                    break;
-                }
-            }
-        });
+                var ((name, version, ns, path, span), all) = pair;
+                var first = FirstClash(name, version, ns, path, all);
+                return first is null ? null : SpecDiagnostic.Create(DiagnosticTable.DuplicateProtocol, path, span, name, version, first);
+            })
+            .Where(static diagnostic => diagnostic is not null);
+        context.RegisterSourceOutput(clashes, static (spc, diagnostic) => spc.ReportDiagnostic(ToDiagnostic(diagnostic!)));
+    }
+
+    /// <summary>The path of an earlier spec (in ordinal path order) that clashes with this one, if any.</summary>
+    private static string? FirstClash(string name, string version, string ns, string path, ImmutableArray<ProtocolIdentity> all)
+    {
+        foreach (var other in all.OrderBy(i => i.FilePath, StringComparer.Ordinal))
+        {
+            if (string.CompareOrdinal(other.FilePath, path) >= 0) break;
+            if ((other.Name == name && other.Version == version) || other.Namespace == ns) return other.FilePath;
+        }
+        return null;
     }
 
     private static bool IsSpec(string path)
@@ -79,5 +92,5 @@ public sealed class HandshakeGenerator : IIncrementalGenerator
         return Diagnostic.Create(DiagnosticTable.Descriptor(diagnostic.Id), location, diagnostic.Arguments.Cast<object>().ToArray());
     }
 
-    private sealed record ProtocolIdentity(string Name, string Version, string Namespace, string FilePath, SourceSpan Span);
+    private sealed record ProtocolIdentity(string Name, string Version, string Namespace, string FilePath);
 }

@@ -624,7 +624,7 @@ internal static class SpecBinder
         if (ping is null || pong is null) return null;
         if (ping.Value.Message == pong.Value.Message || flow.UsedMessages.Contains(ping.Value.Message.Name) || flow.UsedMessages.Contains(pong.Value.Message.Name))
         {
-            context.Report(DiagnosticTable.SessionShape, heartbeat.Span, "the ping and pong messages must be two messages of their own, not used by the handshake's flow");
+            context.Report(DiagnosticTable.SessionShape, session.Entry("heartbeat")!.Key.Span, "the ping and pong messages must be two messages of their own, not used by the handshake's flow");
             return null;
         }
 

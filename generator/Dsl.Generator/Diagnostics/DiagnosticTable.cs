@@ -65,7 +65,7 @@ internal static class DiagnosticTable
     public static readonly DiagnosticKind SessionShape = new("DSL311", "Invalid session", "{0}", Flow);
 
     // Across specs.
-    public static readonly DiagnosticKind DuplicateProtocol = new("DSL401", "Duplicate protocol", "Protocol '{0}' version '{1}' is also defined in '{2}'", Specs);
+    public static readonly DiagnosticKind DuplicateProtocol = new("DSL401", "Duplicate protocol", "Protocol '{0}' version '{1}' (or its namespace) is also defined in '{2}'; this spec is skipped", Specs);
     public static readonly DiagnosticKind GeneratorFailure = new("DSL999", "Internal generator error", "The generator failed on this spec; please report it: {0}", Specs);
 
     public static IReadOnlyList<DiagnosticKind> All { get; } = typeof(DiagnosticTable)

@@ -21,9 +21,9 @@ internal static class YamlSyntaxParser
             {
                 SpecDiagnostic.Create(DiagnosticTable.YamlSyntax, filePath, new SourceSpan(1, 1, 0, 0), "the file could not be read"),
             }));
+        var parser = new Parser(new StringReader(text));
         try
         {
-            var parser = new Parser(new StringReader(text));
             var anchors = new Dictionary<string, YamlNode>();
             parser.Consume<StreamStart>();
             if (parser.TryConsume<StreamEnd>(out _))
@@ -42,6 +42,19 @@ internal static class YamlSyntaxParser
             if (message.StartsWith("(") && prefix > 0) message = message.Substring(prefix + 3);
             return Fail(filePath, Span(ex.Start, ex.End), message);
         }
+        catch (System.Exception ex) when (ex is not System.OperationCanceledException)
+        {
+            // YamlDotNet throws a few plain exceptions on truncated input; place them at the last event read.
+            var at = parser.Current is { } current ? Span(current.Start, current.End) : LastLine(text);
+            return Fail(filePath, at, "the document ends before its structure is complete (" + ex.Message + ")");
+        }
+    }
+
+    private static SourceSpan LastLine(string text)
+    {
+        var line = 1;
+        foreach (var c in text) if (c == '\n') line++;
+        return new SourceSpan(line, 1, text.Length, 0);
     }
 
     private static SpecSyntax Fail(string filePath, SourceSpan span, string message)

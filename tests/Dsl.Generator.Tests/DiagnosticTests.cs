@@ -1,0 +1,248 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Xunit;
+
+namespace Dsl.Generator.Tests;
+
+/// <summary>
+/// One test per diagnostic: a spec that breaks one rule reports exactly that id, at the line marked
+/// <c>#!</c> in the YAML, and generates nothing for that spec.
+/// </summary>
+public sealed class DiagnosticTests
+{
+    internal const string Base = """
+        protocol: greet
+        version: "1"
+        roles: [client, server]
+        inputs:
+          client:
+            name: string
+            nick: string?
+        services:
+          visitors: { kind: value_store, of: int, at: server }
+        messages:
+          hello:
+            fields:
+              name: { type: string, max_length: 10 }
+              nick: string?
+          welcome:
+            fields:
+              greeting: string
+              count: { type: int, default: 0 }
+        errors:
+          BAD_NAME: { doc: The name is empty. }
+        flow:
+          - client -> server: hello
+            set: { name: self.name, nick: self.nick }
+            require:
+              - msg.name != "" else BAD_NAME
+          - server -> client: welcome
+            set: { greeting: hello.name }
+        outcome:
+          server: { name: hello.name }
+          client: { greeting: welcome.greeting }
+        """;
+
+    private static string Edit(string find, string replace)
+    {
+        Assert.Contains(find, Base);
+        return Base.Replace(find, replace);
+    }
+
+    public static IEnumerable<object[]> Cases() => new (string Id, string Yaml)[]
+    {
+        ("DSL001", Edit("version: \"1\"", "version: [1, 2 #!")),
+        ("DSL002", Edit("version: \"1\"", "version: \"1\"\ncolour: red #!")),
+        ("DSL003", Edit("version: \"1\"", "version: \"1\"\nversion: \"2\" #!")),
+        ("DSL004", Edit("roles: [client, server]", "roles: client #!")),
+        ("DSL005", "protocol: greet #!\nroles: [a, b]\nmessages: {}\nflow: []\n"),
+        ("DSL006", Edit("errors:", "timeouts:\n  handshake: 10x #!\nerrors:")),
+        ("DSL007", Edit("protocol: greet", "protocol: 9lives #!")),
+        ("DSL101", Edit("greeting: string", "greeting: strin #!")),
+        ("DSL102", Edit("  welcome:\n", "  hello: #!\n    fields: { x: int }\n  welcome:\n")),
+        ("DSL103", Edit("      nick: string?\n  welcome", "      nick: string?\n      name: string #!\n  welcome")),
+        ("DSL104", Edit("errors:", "  unused: #!\n    fields: { x: int }\nerrors:")),
+        ("DSL105", Edit("roles: [client, server]", "roles: [client, server, proxy] #!")),
+        ("DSL106", Edit("  client:\n    name: string", "  cleint: #!\n    name: string")),
+        ("DSL107", Edit("count: { type: int, default: 0 }", "count: { type: int, max_length: 3 } #!")),
+        ("DSL108", Edit("count: { type: int, default: 0 }", "count: { type: int, default: many } #!")),
+        ("DSL109", Edit("visitors: { kind: value_store, of: int, at: server }", "visitors: { kind: counter, of: int, at: server } #!")),
+        ("DSL110", Edit("version: \"1\"", "version: \"1\"\nextends: base.yaml #!")),
+        ("DSL111", Edit("greeting: string", "greeting: string\n      type: string #!")),
+        ("DSL112", Edit("greeting: string", "greeting: string\n      greeting_: string #!")),
+        ("DSL114", Edit("  welcome:\n", "  oops:\n    reports: { code: n } #!\n    fields: { n: int }\n  welcome:\n")),
+        ("DSL115", Edit("else BAD_NAME", "else NO_SUCH_CODE #!")),
+        ("DSL116", Edit("set: { greeting: hello.name }", "set: { count: 1 } #!")),
+        ("DSL201", Edit("msg.name != \"\" else BAD_NAME", "msg.name != else BAD_NAME #!")),
+        ("DSL202", Edit("server: { name: hello.name }", "server: { name: nothing.here } #!")),
+        ("DSL203", Edit("msg.name != \"\" else BAD_NAME", "msg.nmae != \"\" else BAD_NAME #!")),
+        ("DSL204", Edit("msg.name != \"\" else BAD_NAME", "msg.name != 3 else BAD_NAME #!")),
+        ("DSL205", Edit("set: { name: self.name, nick: self.nick }", "set: { name: self.nick } #!")),
+        ("DSL206", Edit("set: { greeting: hello.name }", "set: { greeting: frobnicate() } #!")),
+        ("DSL207", Edit("set: { name: self.name, nick: self.nick }", "set: { name: welcome.greeting } #!")),
+        ("DSL208", Edit("set: { name: self.name, nick: self.nick }", "set: { name: self.name }\n    require:\n      - msg.name != \"\" else BAD_NAME\n    do:\n      client:\n        - visitors.set(msg.name, 1) #!")
+            .Replace("    require:\n      - msg.name != \"\" else BAD_NAME\n  - server", "  - server")),
+        ("DSL209", Edit("server: { name: hello.name }", "server: { name: msg.name } #!")),
+        ("DSL301", Edit("- server -> client: welcome", "- server -> client: welcom #!")),
+        ("DSL302", Edit("- server -> client: welcome", "- server -> server: welcome #!")),
+        ("DSL304", Edit("  - server -> client: welcome\n    set: { greeting: hello.name }",
+            "  - goto: start\n  - server -> client: welcome #!\n    set: { greeting: hello.name }")
+            .Replace("  - client -> server: hello\n", "  - client -> server: hello\n    label: start\n")),
+        ("DSL306", Edit("  - server -> client: welcome\n    set: { greeting: hello.name }", "  - server -> client: welcome\n    set: { greeting: hello.name }\n  - goto: nowhere #!")),
+        ("DSL307", Edit("  - server -> client: welcome\n", "  - server -> client: welcome\n    label: twice #!\n").Replace("  - client -> server: hello\n", "  - client -> server: hello\n    label: twice\n")),
+        ("DSL309", Edit("flow:\n  - client -> server: hello\n    set: { name: self.name, nick: self.nick }\n    require:\n      - msg.name != \"\" else BAD_NAME\n  - server -> client: welcome\n    set: { greeting: hello.name }\n", "flow: [] #!\n")),
+        ("DSL310", Edit("client: { greeting: welcome.greeting }", "client: { greeting: welcome.greeting }\n  proxy: { x: hello.name } #!")),
+        ("DSL311", Edit("outcome:", "session:\n  heartbeat: #!\n    pinger: client\n    interval_ms: 1000\n    ping: { message: hello }\n    pong: { message: hello }\noutcome:")),
+    }.Select(c => new object[] { c.Id, c.Yaml });
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Reports_the_diagnostic_at_the_marked_line(string id, string yaml)
+    {
+        var expectedLine = yaml.Split('\n').ToList().FindIndex(l => l.Contains("#!")) + 1;
+        Assert.True(expectedLine > 0, "the case marks its line with #!");
+        var run = GeneratorHarness.Run(yaml);
+        var diagnostics = run.SpecDiagnostics;
+        var reported = string.Join("; ", diagnostics.Select(d => d.ToString()));
+        var diagnostic = diagnostics.FirstOrDefault(d => d.Id == id);
+        Assert.True(diagnostic is not null, $"expected {id}; reported: {reported}");
+        Assert.True(expectedLine == diagnostic!.Location.GetLineSpan().StartLinePosition.Line + 1, $"expected {id} at line {expectedLine}; reported: {reported}");
+        Assert.Equal("spec.yaml", diagnostic.Location.GetLineSpan().Path);
+        Assert.StartsWith("docs/diagnostics/" + id, diagnostic.Descriptor.HelpLinkUri);
+        Assert.Empty(run.Sources);
+    }
+
+    [Fact]
+    public void The_base_spec_is_clean_and_compiles()
+    {
+        var run = GeneratorHarness.Run(Base);
+        Assert.Empty(run.SpecDiagnostics);
+        Assert.Empty(run.CompileErrors);
+        Assert.Equal(4, run.Sources.Count);
+    }
+
+    [Fact]
+    public void Choice_branches_that_start_with_the_same_message_are_reported()
+    {
+        var yaml = """
+            protocol: pick
+            version: "1"
+            roles: [a, b]
+            messages:
+              one: { fields: { n: int } }
+              two: { fields: { n: int } }
+            errors: { E: { doc: x } }
+            flow:
+              - choice: a
+                branches:
+                  - when: 1 == 1
+                    steps:
+                      - a -> b: one
+                        set: { n: 1 }
+                  - steps:
+                      - a -> b: one #!
+                        set: { n: 2 }
+              - b -> a: two
+                set: { n: 3 }
+            """;
+        AssertAt(yaml, "DSL303");
+    }
+
+    [Fact]
+    public void A_branch_that_starts_with_the_other_roles_message_is_reported()
+    {
+        var yaml = """
+            protocol: pick
+            version: "1"
+            roles: [a, b]
+            messages:
+              one: { fields: { n: int } }
+              two: { fields: { n: int } }
+            flow:
+              - choice: a
+                branches:
+                  - when: 1 == 1
+                    steps:
+                      - a -> b: one
+                        set: { n: 1 }
+                  - steps: #!
+                      - b -> a: two
+                        set: { n: 2 }
+            """;
+        AssertAt(yaml, "DSL305");
+    }
+
+    [Fact]
+    public void A_default_branch_that_is_not_last_is_reported()
+    {
+        var yaml = """
+            protocol: pick
+            version: "1"
+            roles: [a, b]
+            messages:
+              one: { fields: { n: int } }
+              two: { fields: { n: int } }
+            flow:
+              - choice: a
+                branches:
+                  - steps: #!
+                      - a -> b: one
+                        set: { n: 1 }
+                  - steps:
+                      - a -> b: two
+                        set: { n: 2 }
+            """;
+        AssertAt(yaml, "DSL308");
+    }
+
+    [Fact]
+    public void A_message_with_more_than_64_fields_is_reported()
+    {
+        var fields = string.Join("\n", Enumerable.Range(0, 65).Select(i => $"      f{i}: int"));
+        var yaml = $"protocol: big\nversion: \"1\"\nroles: [a, b]\nmessages:\n  huge: #!\n    fields:\n{fields}\nflow:\n  - a -> b: huge\n";
+        AssertAt(yaml, "DSL113");
+    }
+
+    [Fact]
+    public void Two_specs_for_the_same_protocol_version_are_reported_on_the_second()
+    {
+        var second = DiagnosticTests.Base.Replace("protocol: greet", "protocol: greet #!");
+        var run = GeneratorHarness.Run(("a/greet.yaml", Base), ("b/greet.yaml", second));
+        var diagnostic = Assert.Single(run.SpecDiagnostics, d => d.Id == "DSL401");
+        Assert.Equal("b/greet.yaml", diagnostic.Location.GetLineSpan().Path);
+        Assert.Equal(1, diagnostic.Location.GetLineSpan().StartLinePosition.Line + 1);
+        Assert.Contains("a/greet.yaml", diagnostic.GetMessage());
+    }
+
+    [Fact]
+    public void Expression_errors_point_at_the_sub_expression_column()
+    {
+        var yaml = Base.Replace("msg.name != \"\" else BAD_NAME", "msg.name != \"\" && msg.nmae != \"x\" else BAD_NAME");
+        var run = GeneratorHarness.Run(yaml);
+        var diagnostic = Assert.Single(run.SpecDiagnostics);
+        Assert.Equal("DSL203", diagnostic.Id);
+        var line = yaml.Split('\n')[diagnostic.Location.GetLineSpan().StartLinePosition.Line];
+        var column = diagnostic.Location.GetLineSpan().StartLinePosition.Character;
+        Assert.Equal("nmae", line.Substring(column, 4));
+    }
+
+    [Fact]
+    public void A_spec_with_errors_does_not_stop_the_others_from_generating()
+    {
+        var broken = Base.Replace("protocol: greet", "protocol: broken").Replace("greeting: string", "greeting: strin");
+        var run = GeneratorHarness.Run(("good.yaml", Base), ("broken.yaml", broken));
+        Assert.Contains(run.SpecDiagnostics, d => d.Id == "DSL101");
+        Assert.Equal(4, run.Sources.Count);
+        Assert.All(run.Sources, s => Assert.StartsWith("Dsl.Protocols.Greet.", s.HintName));
+    }
+
+    private static void AssertAt(string yaml, string id)
+    {
+        var expectedLine = yaml.Split('\n').ToList().FindIndex(l => l.Contains("#!")) + 1;
+        var run = GeneratorHarness.Run(yaml);
+        var diagnostic = run.SpecDiagnostics.FirstOrDefault(d => d.Id == id);
+        Assert.True(diagnostic is not null, $"expected {id}; got: {string.Join("; ", run.SpecDiagnostics.Select(d => d.ToString()))}");
+        Assert.Equal(expectedLine, diagnostic!.Location.GetLineSpan().StartLinePosition.Line + 1);
+    }
+}

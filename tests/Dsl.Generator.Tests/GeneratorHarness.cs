@@ -1,0 +1,78 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Text;
+
+namespace Dsl.Generator.Tests;
+
+/// <summary>A spec given to the generator as an in-memory AdditionalFile.</summary>
+internal sealed class InMemoryAdditionalText(string path, string text) : AdditionalText
+{
+    private readonly SourceText _text = SourceText.From(text);
+
+    public override string Path { get; } = path;
+
+    public override SourceText GetText(CancellationToken cancellationToken = default) => _text;
+}
+
+/// <summary>Drives the generator with <see cref="CSharpGeneratorDriver"/> directly, as STYLE.md asks.</summary>
+internal static class GeneratorHarness
+{
+    private static readonly Lazy<ImmutableArray<MetadataReference>> s_references = new(() =>
+    {
+        var trusted = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(System.IO.Path.PathSeparator);
+        return trusted
+            .Where(p => System.IO.Path.GetFileName(p).StartsWith("System.", StringComparison.Ordinal) || System.IO.Path.GetFileName(p) is "netstandard.dll" or "mscorlib.dll")
+            .Append(typeof(Dsl.Runtime.Handshakes.HandshakeRun<>).Assembly.Location)
+            .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
+            .ToImmutableArray();
+    });
+
+    public static CSharpCompilation Compilation(params string[] sources)
+        => CSharpCompilation.Create("Generated",
+            sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, new CSharpParseOptions(LanguageVersion.Latest), path: $"Source{i}.cs")),
+            s_references.Value,
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+
+    public static GeneratorDriver Driver(params AdditionalText[] texts)
+        => CSharpGeneratorDriver.Create(
+            new[] { new HandshakeGenerator().AsSourceGenerator() },
+            texts,
+            new CSharpParseOptions(LanguageVersion.Latest),
+            driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
+
+    /// <summary>Runs the generator on specs given as (path, YAML) pairs.</summary>
+    public static GeneratorRun Run(params (string Path, string Yaml)[] specs)
+    {
+        var driver = Driver(specs.Select(s => (AdditionalText)new InMemoryAdditionalText(s.Path, s.Yaml)).ToArray());
+        var compilation = Compilation("namespace User { public sealed class Placeholder { } }");
+        driver = driver.RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics);
+        return new GeneratorRun(driver, output, diagnostics, driver.GetRunResult());
+    }
+
+    public static GeneratorRun Run(string yaml) => Run(("spec.yaml", yaml));
+
+    public static string RepoRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(System.IO.Path.Combine(directory.FullName, "Dsl.sln")))
+            directory = directory.Parent;
+        return directory?.FullName ?? throw new InvalidOperationException("Dsl.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    public static string ReadRepoFile(string relative) => File.ReadAllText(System.IO.Path.Combine(RepoRoot(), relative));
+}
+
+internal sealed record GeneratorRun(GeneratorDriver Driver, Compilation Output, ImmutableArray<Diagnostic> Diagnostics, GeneratorDriverRunResult Result)
+{
+    public IReadOnlyList<Diagnostic> SpecDiagnostics => Result.Diagnostics;
+
+    public IEnumerable<Diagnostic> CompileErrors => Output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error);
+
+    public IReadOnlyList<GeneratedSourceResult> Sources => Result.Results.SelectMany(r => r.GeneratedSources).ToList();
+}
