@@ -83,6 +83,10 @@ public sealed class DiagnosticTests
         ("DSL207", Edit("set: { name: self.name, nick: self.nick }", "set: { name: welcome.greeting } #!")),
         ("DSL208", Edit("set: { name: self.name, nick: self.nick }", "set: { name: self.name }\n    require:\n      - msg.name != \"\" else BAD_NAME\n    do:\n      client:\n        - visitors.set(msg.name, 1) #!")
             .Replace("    require:\n      - msg.name != \"\" else BAD_NAME\n  - server", "  - server")),
+        ("DSL106", Edit("- server -> client: welcome", "- server -> clinet: welcome #!")),
+        ("DSL205", Edit("msg.name != \"\" else BAD_NAME", "msg.name != \"\" && len(msg.nick) > 0 else BAD_NAME #!")),
+        ("DSL003", Edit("client: { greeting: welcome.greeting }", "client: { greeting: welcome.greeting }\n  server: { count: welcome.count } #!")),
+        ("DSL112", Edit("client: { greeting: welcome.greeting }", "client: { greeting: welcome.greeting, greeting_: welcome.greeting } #!")),
         ("DSL209", Edit("server: { name: hello.name }", "server: { name: msg.name } #!")),
         ("DSL301", Edit("- server -> client: welcome", "- server -> client: welcom #!")),
         ("DSL302", Edit("- server -> client: welcome", "- server -> server: welcome #!")),

@@ -310,7 +310,7 @@ internal sealed class FlowBinder
         if (_context.AsSequence(branches, "'branches'") is not { } branchList) return -1;
         if (branchList.Items.Count < 2)
         {
-            _context.Report(DiagnosticTable.EmptyFlow, branchList.Span, "A choice needs two or more branches; this one");
+            _context.Report(DiagnosticTable.InvalidValue, branchList.Span, branchList.Items.Count + " branch", "'branches'", "a choice needs two or more branches");
             return -1;
         }
         var node = NewNode(FlowNodeKind.Choice, step);
@@ -522,9 +522,15 @@ internal sealed class FlowBinder
 
         if (step["do"] is { } doNode && _context.AsMapping(doNode, "'do'") is { } actions)
         {
+            var seenRoles = new HashSet<string>();
             foreach (var entry in actions.Entries)
             {
                 var role = entry.Key.Value;
+                if (!seenRoles.Add(role))
+                {
+                    _context.Report(DiagnosticTable.DuplicateKey, entry.Key.Span, role, "'do'");
+                    continue;
+                }
                 if (!_context.Roles.Contains(role))
                 {
                     _context.Report(DiagnosticTable.UnknownRole, entry.Key.Span, role, _context.RoleList);

@@ -235,13 +235,13 @@ internal static class SpecBinder
             var name = entry.Key.Value;
             if (fields.Any(f => f.Name == name))
             {
-                context.Report(DiagnosticTable.DuplicateField, entry.Key.Span, name, owner.Trim('\''));
+                context.Report(DiagnosticTable.DuplicateField, entry.Key.Span, name, owner);
                 continue;
             }
             if (!context.ValidName(entry.Key, "field")) continue;
             if (name == discriminator)
             {
-                context.Report(DiagnosticTable.ReservedField, entry.Key.Span, name, owner.Trim('\''));
+                context.Report(DiagnosticTable.ReservedField, entry.Key.Span, name, owner.Trim('\'', ' '));
                 continue;
             }
             var property = BindingContext.Pascal(name);
@@ -380,8 +380,14 @@ internal static class SpecBinder
     {
         var inputs = context.AsMapping(root["inputs"], "'inputs'");
         if (inputs is null) return;
+        var seen = new HashSet<string>();
         foreach (var entry in inputs.Entries)
         {
+            if (!seen.Add(entry.Key.Value))
+            {
+                context.Report(DiagnosticTable.DuplicateKey, entry.Key.Span, entry.Key.Value, "'inputs'");
+                continue;
+            }
             if (!context.Roles.Contains(entry.Key.Value))
             {
                 context.Report(DiagnosticTable.UnknownRole, entry.Key.Span, entry.Key.Value, context.RoleList);
@@ -546,8 +552,14 @@ internal static class SpecBinder
         var result = context.Roles.ToDictionary(r => r, _ => new List<OutcomeField>());
         var outcome = context.AsMapping(root["outcome"], "'outcome'");
         if (outcome is null) return result;
+        var seenRoles = new HashSet<string>();
         foreach (var entry in outcome.Entries)
         {
+            if (!seenRoles.Add(entry.Key.Value))
+            {
+                context.Report(DiagnosticTable.DuplicateKey, entry.Key.Span, entry.Key.Value, "'outcome'");
+                continue;
+            }
             if (!result.TryGetValue(entry.Key.Value, out var fields))
             {
                 context.Report(DiagnosticTable.UnknownOutcomeRole, entry.Key.Span, entry.Key.Value, context.RoleList);
@@ -557,9 +569,17 @@ internal static class SpecBinder
             if (values is null) continue;
             context.CheckKeys(values, $"the outcome of '{entry.Key.Value}'", values.Entries.Select(e => e.Key.Value).Distinct().ToArray());
             var scope = new Scope { Role = entry.Key.Value, Where = $"the outcome of '{entry.Key.Value}'", SeenSets = flow.SuccessSeenSets };
+            var properties = new Dictionary<string, string>();
             foreach (var value in values.Entries)
             {
                 if (!context.ValidName(value.Key, "outcome")) continue;
+                var property = BindingContext.Pascal(value.Key.Value);
+                if (properties.TryGetValue(property, out var other))
+                {
+                    if (other != value.Key.Value) context.Report(DiagnosticTable.NameCollision, value.Key.Span, other, value.Key.Value, property);
+                    continue;
+                }
+                properties[property] = value.Key.Value;
                 var scalar = context.AsScalar(value.Value, $"Outcome '{value.Key.Value}'");
                 if (scalar is null) continue;
                 var bound = binder.BindExpression(scalar, scope, expected: null, requireValue: false, $"outcome '{value.Key.Value}'");

@@ -25,7 +25,7 @@ internal static class DiagnosticTable
     // Schema: roles, types, messages, fields, inputs, services, errors.
     public static readonly DiagnosticKind UnknownType = new("DSL101", "Unknown field type", "Unknown type '{0}'; expected one of: {1}", Schema);
     public static readonly DiagnosticKind DuplicateMessage = new("DSL102", "Duplicate message", "Message '{0}' is declared more than once", Schema);
-    public static readonly DiagnosticKind DuplicateField = new("DSL103", "Duplicate field", "Field '{0}' is declared more than once in '{1}'", Schema);
+    public static readonly DiagnosticKind DuplicateField = new("DSL103", "Duplicate field", "Field '{0}' is declared more than once in {1}", Schema);
     public static readonly DiagnosticKind UnusedMessage = new("DSL104", "Message never used", "Message '{0}' is declared but never used in the flow, as an error message or by the session", Schema);
     public static readonly DiagnosticKind RoleCount = new("DSL105", "Wrong number of roles", "A protocol has exactly two roles; this spec declares {0}", Schema);
     public static readonly DiagnosticKind UnknownRole = new("DSL106", "Unknown role", "Unknown role '{0}'; the roles are {1}", Schema);
@@ -52,7 +52,7 @@ internal static class DiagnosticTable
     public static readonly DiagnosticKind NoCurrentMessage = new("DSL209", "No current message", "'msg' is only meaningful inside a message step", Expressions);
 
     // Flow: the global protocol.
-    public static readonly DiagnosticKind UnknownFlowMessage = new("DSL301", "Flow names an unknown message", "Flow step names unknown message '{0}'", Flow);
+    public static readonly DiagnosticKind UnknownFlowMessage = new("DSL301", "Unknown message", "Unknown message '{0}'; it is not declared under 'messages'", Flow);
     public static readonly DiagnosticKind BadStepRoles = new("DSL302", "Invalid sender or receiver", "Flow step '{0}': {1}", Flow);
     public static readonly DiagnosticKind IndistinctBranches = new("DSL303", "Branches cannot be told apart", "Branches of the choice by '{0}' both start with message '{1}'; '{2}' cannot tell them apart", Flow);
     public static readonly DiagnosticKind UnreachableStep = new("DSL304", "Unreachable step", "This step can never run: it follows '{0}'", Flow);

@@ -261,6 +261,7 @@ internal sealed class ExpressionBinder
             {
                 var operand = Bind(scalar, unary.Operand, scope);
                 RequireType(scalar, unary.Operand, operand, TypeRef.Bool, "the operand of '!'", scope);
+                RequirePresent(scalar, unary.Operand, operand, scope);
                 return new Bound(new UnaryExpr(new ExprType(TypeRef.Bool, false), "!", operand.Expr), Full(scope));
             }
 
@@ -274,6 +275,7 @@ internal sealed class ExpressionBinder
                 for (var i = 0; i < items.Count; i++)
                 {
                     RequireType(scalar, list.Items[i], items[i], new TypeRef(element), "a list item", scope);
+                    RequirePresent(scalar, list.Items[i], items[i], scope);
                     if (element is TypeKind.List or TypeKind.Map)
                         Fail(DiagnosticTable.TypeMismatch, scalar, list.Items[i], "a list item", "string, int or uuid", items[i].Expr.Type.ToString());
                 }
