@@ -118,6 +118,17 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
+    public void A_check_that_starts_with_an_exclamation_mark_is_explained_as_a_yaml_tag()
+    {
+        var yaml = Base.Replace("- msg.name != \"\" else BAD_NAME", "- !msg.nick else BAD_NAME #!");
+        var run = GeneratorHarness.Run(yaml);
+        var diagnostic = Assert.Single(run.SpecDiagnostics);
+        Assert.Equal("DSL001", diagnostic.Id);
+        Assert.Contains("YAML tag", diagnostic.GetMessage());
+        Assert.Equal(yaml.Split('\n').ToList().FindIndex(l => l.Contains("#!")) + 1, diagnostic.Location.GetLineSpan().StartLinePosition.Line + 1);
+    }
+
+    [Fact]
     public void The_base_spec_is_clean_and_compiles()
     {
         var run = GeneratorHarness.Run(Base);

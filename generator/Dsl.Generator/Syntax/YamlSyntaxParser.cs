@@ -73,6 +73,9 @@ internal static class YamlSyntaxParser
         }
         if (parser.TryConsume<Scalar>(out var scalar))
         {
+            if (!scalar.Tag.IsEmpty && !scalar.Tag.Value.StartsWith("tag:yaml.org,2002:", System.StringComparison.Ordinal))
+                throw new YamlException(scalar.Start, scalar.End,
+                    $"'{scalar.Tag.Value}' is read as a YAML tag because the value starts with '!'; quote the expression, as in \"!{scalar.Tag.Value.TrimStart('!')} ...\", or write it without a leading '!'");
             var node = new YamlScalar(Span(scalar.Start, scalar.End), scalar.Value, StyleOf(scalar.Style));
             Remember(anchors, scalar.Anchor, node);
             return node;
