@@ -10,8 +10,10 @@ namespace Dsl.Generator.Binding;
 internal enum FlowNodeKind { Message, Choice, Success, Fail, Goto }
 
 /// <summary>A let declared at a choice; its type is known once bound.</summary>
-internal sealed class LetDeclaration(string name, string owner, string fieldName, YamlNode value)
+internal sealed class LetDeclaration(string name, string owner, string fieldName, YamlNode value, int bit)
 {
+    /// <summary>The let's bit in the seen sets: set on the paths that evaluated it.</summary>
+    public int Bit { get; } = bit;
     public string Name { get; } = name;
     public string Owner { get; } = owner;
     public string FieldName { get; } = fieldName;
@@ -42,11 +44,14 @@ internal sealed class FlowNode
     public MessageModel? Message { get; set; }
     public List<Assignment> Set { get; } = new();
     public List<Check> Checks { get; } = new();
+    public List<Check> Ensures { get; } = new();
     public Dictionary<string, List<Action>> Actions { get; } = new();
+
+    /// <summary>Values the sender (of a step) or the chooser (of a choice) computes first.</summary>
+    public List<LetDeclaration> Lets { get; } = new();
 
     // Choices.
     public string Chooser { get; set; } = "";
-    public List<LetDeclaration> Lets { get; } = new();
     public List<(YamlScalar? When, int First, YamlNode Syntax)> BranchSyntax { get; } = new();
     public List<(BoundExpr? Guard, int First)> Branches { get; } = new();
 
@@ -85,6 +90,8 @@ internal sealed class FlowBinder
     private readonly List<(string Label, YamlScalar Syntax, int Node)> _gotos = new();
     private readonly List<FlowNode> _choicesInOrder = new();
     private readonly HashSet<string> _letNames = new();
+    private int _nextBit;
+    private Dictionary<int, IReadOnlyList<ulong>> _mid = new();
 
     private FlowBinder(BindingContext context, ExpressionBinder binder)
     {
@@ -108,6 +115,7 @@ internal sealed class FlowBinder
 
     private FlowGraph? Run(YamlSequence steps)
     {
+        _nextBit = _context.MessagesByName.Count;
         var end = NewNode(FlowNodeKind.Success, steps);
         end.Phase = "done";
         if (steps.Items.Count == 0)
@@ -152,15 +160,15 @@ internal sealed class FlowBinder
         foreach (var node in _graph.Nodes)
             if (seenIn.ContainsKey(node.Id) && node.Kind == FlowNodeKind.Message) _graph.UsedMessages.Add(node.Message!.Name);
 
-        // Lets first, outermost choice first, so that later expressions know their types.
-        foreach (var choice in _choicesInOrder)
-            if (seenIn.TryGetValue(choice.Id, out var sets)) BindLets(choice, sets);
+        // Lets first, in the order they were declared, so that later expressions know their types.
+        foreach (var node in _graph.Nodes)
+            if (node.Lets.Count > 0 && seenIn.TryGetValue(node.Id, out var sets)) BindLets(node, sets);
         foreach (var node in _graph.Nodes)
         {
             _context.CancellationToken.ThrowIfCancellationRequested();
             if (!seenIn.TryGetValue(node.Id, out var before)) continue;
             if (node.Kind == FlowNodeKind.Message) BindMessageStep(node, before, seenOut[node.Id]);
-            else if (node.Kind == FlowNodeKind.Choice) BindGuards(node, before);
+            else if (node.Kind == FlowNodeKind.Choice) BindGuards(node, _mid[node.Id]);
         }
         var success = _graph.Nodes.Where(n => n.Kind == FlowNodeKind.Success && seenIn.ContainsKey(n.Id))
             .SelectMany(n => seenIn[n.Id]).Distinct().OrderBy(s => s).ToList();
@@ -192,7 +200,15 @@ internal sealed class FlowBinder
             break;
         }
         // Allocate in document order, then link each step to the one after it.
-        var ids = items.Select(item => BuildStep(item, env)).ToList();
+        var ids = new List<int>();
+        foreach (var item in items)
+        {
+            var id = BuildStep(item, env);
+            ids.Add(id);
+            // A step's lets (and a choice's) are in scope for the steps after it.
+            if (id >= 0 && _graph.Nodes[id].Lets.Count > 0)
+                env = env with { Lets = env.Lets.Concat(_graph.Nodes[id].Lets).ToList() };
+        }
         for (var i = 0; i < ids.Count; i++)
         {
             if (ids[i] < 0) continue;
@@ -318,23 +334,32 @@ internal sealed class FlowBinder
         node.Env = env;
         node.Phase = _context.Text(step, "phase", "'phase'") ?? "choice";
         if (step["timeout"] is { } timeout) node.TimeoutMs = _context.Duration(timeout, "the step timeout");
-        if (_context.AsMapping(step["let"], "'let'") is { } lets)
-        {
-            foreach (var entry in lets.Entries)
-            {
-                if (!_context.ValidName(entry.Key, "let")) continue;
-                var name = entry.Key.Value;
-                if (!_letNames.Add(name) || _context.MessagesByName.ContainsKey(name) || _context.ServicesByName.ContainsKey(name) || name is "msg" or "self")
-                {
-                    _context.Report(DiagnosticTable.DuplicateKey, entry.Key.Span, name, "the names of lets, messages and services");
-                    continue;
-                }
-                node.Lets.Add(new LetDeclaration(name, chooser.Value, "_" + char.ToLowerInvariant(BindingContext.Pascal(name)[0]) + BindingContext.Pascal(name).Substring(1), entry.Value));
-            }
-        }
+        DeclareLets(step, node, chooser.Value);
         DeclareLabel(step, node.Id);
         _choicesInOrder.Add(node);
         return node.Id;
+    }
+
+    private void DeclareLets(YamlMapping step, FlowNode node, string owner)
+    {
+        if (_context.AsMapping(step["let"], "'let'") is not { } lets) return;
+        foreach (var entry in lets.Entries)
+        {
+            if (!_context.ValidName(entry.Key, "let")) continue;
+            var name = entry.Key.Value;
+            if (!_letNames.Add(owner + "/" + name) || _context.MessagesByName.ContainsKey(name) || _context.ServicesByName.ContainsKey(name) || name is "msg" or "self")
+            {
+                _context.Report(DiagnosticTable.DuplicateKey, entry.Key.Span, name, $"the names of '{owner}''s lets, the messages and the services");
+                continue;
+            }
+            if (_nextBit >= 64)
+            {
+                _context.Report(DiagnosticTable.InvalidValue, entry.Key.Span, name, "'let'", "a protocol has at most 64 messages and lets together");
+                continue;
+            }
+            var pascal = BindingContext.Pascal(name);
+            node.Lets.Add(new LetDeclaration(name, owner, "_" + char.ToLowerInvariant(pascal[0]) + pascal.Substring(1), entry.Value, _nextBit++));
+        }
     }
 
     private int BuildMessageStep(YamlMapping step, LexicalEnv env)
@@ -346,7 +371,7 @@ internal sealed class FlowBinder
                 "a message ('sender -> receiver: message'), a 'choice', 'goto', 'fail' or 'success'");
             return -1;
         }
-        _context.CheckKeys(step, "a message step", arrow.Key.Value, "set", "require", "do", "timeout", "phase", "label");
+        _context.CheckKeys(step, "a message step", arrow.Key.Value, "let", "ensure", "set", "require", "do", "timeout", "phase", "label");
         var parts = arrow.Key.Value.Split(new[] { "->" }, System.StringSplitOptions.None);
         var sender = parts[0].Trim();
         var receiver = parts.Length == 2 ? parts[1].Trim() : "";
@@ -390,6 +415,7 @@ internal sealed class FlowBinder
         node.Env = env;
         node.Phase = _context.Text(step, "phase", "'phase'") ?? message.Name;
         if (step["timeout"] is { } timeout) node.TimeoutMs = _context.Duration(timeout, "the step timeout");
+        DeclareLets(step, node, sender);
         DeclareLabel(step, node.Id);
         return node.Id;
     }
@@ -444,14 +470,30 @@ internal sealed class FlowBinder
             }
         }
         var result = inSets.ToDictionary(p => p.Key, p => Cap(p.Value.OrderBy(s => s).ToList()));
+        _mid = inSets.ToDictionary(p => p.Key, p => Cap(MidOf(_graph.Nodes[p.Key], p.Value).OrderBy(s => s).ToList()));
         var outs = inSets.ToDictionary(p => p.Key, p => Cap(OutOf(_graph.Nodes[p.Key], p.Value).OrderBy(s => s).ToList()));
         return (result, outs);
     }
 
+    private static ulong LetBits(FlowNode node)
+    {
+        var bits = 0UL;
+        foreach (var let in node.Lets) bits |= 1UL << let.Bit;
+        return bits;
+    }
+
+    /// <summary>After the node's lets, before its message: what a step's 'set' and 'ensure' and a choice's guards see.</summary>
+    private static HashSet<ulong> MidOf(FlowNode node, HashSet<ulong> inSet)
+    {
+        var lets = LetBits(node);
+        return lets == 0 ? inSet : new HashSet<ulong>(inSet.Select(s => s | lets));
+    }
+
     private static HashSet<ulong> OutOf(FlowNode node, HashSet<ulong> inSet)
-        => node.Kind == FlowNodeKind.Message
-            ? new HashSet<ulong>(inSet.Select(s => s | (1UL << node.Message!.Index)))
-            : inSet;
+    {
+        var mid = MidOf(node, inSet);
+        return node.Kind == FlowNodeKind.Message ? new HashSet<ulong>(mid.Select(s => s | (1UL << node.Message!.Index))) : mid;
+    }
 
     /// <summary>More than 64 distinct paths: keep the intersection only (sound, less precise).</summary>
     private static IReadOnlyList<ulong> Cap(IReadOnlyList<ulong> sets)
@@ -468,15 +510,16 @@ internal sealed class FlowBinder
     {
         var locals = new Dictionary<string, LocalInfo>();
         foreach (var let in node.Env.Lets)
-            if (let.Bound is { } bound) locals[let.Name] = new LocalInfo(let.Name, let.Owner, let.FieldName, bound.Type);
+            if (let.Bound is { } bound && (!locals.TryGetValue(let.Name, out var existing) || existing.Owner == role || let.Owner == role))
+                locals[let.Name] = new LocalInfo(let.Name, let.Owner, let.FieldName, bound.Type, let.Bit);
         return new Scope { Role = role, Where = where, Current = current, SeenSets = sets, Locals = locals, Narrowed = node.Env.Narrowed };
     }
 
-    private void BindLets(FlowNode choice, IReadOnlyList<ulong> sets)
+    private void BindLets(FlowNode node, IReadOnlyList<ulong> sets)
     {
-        foreach (var let in choice.Lets)
+        foreach (var let in node.Lets)
         {
-            var scope = ScopeFor(choice, choice.Chooser, sets, null, $"let '{let.Name}'");
+            var scope = ScopeFor(node, let.Owner, sets, null, $"let '{let.Name}'");
             var scalar = _context.AsScalar(let.Value, $"let '{let.Name}'");
             if (scalar is null) continue;
             var value = _binder.BindExpression(scalar, scope, expected: null, requireValue: false, $"let '{let.Name}'");
@@ -507,14 +550,25 @@ internal sealed class FlowBinder
     {
         var step = (YamlMapping)node.Syntax;
         var message = node.Message!;
+        // The step's own lets are in scope for its 'ensure' and 'set'.
+        var own = node.Env with { Lets = node.Env.Lets.Concat(node.Lets).ToList() };
+        var probe = new FlowNode { Env = own };
+        var mid = _mid[node.Id];
+        if (step["ensure"] is { } ensureNode && _context.AsSequence(ensureNode, "'ensure'") is { } ensures)
+        {
+            var scope = ScopeFor(probe, node.Sender, mid, null, $"the 'ensure' of '{message.Name}'");
+            foreach (var item in ensures.Items)
+                if (_context.AsScalar(item, "A check") is { } scalar && _binder.BindCheck(scalar, scope) is { } check)
+                    node.Ensures.Add(check);
+        }
         var set = step["set"] is { } setNode ? _context.AsMapping(setNode, "'set'") : new YamlMapping(step.Span, EquatableArray<YamlEntry>.Empty);
         if (set is not null)
             node.Set.AddRange(SpecBinder.BindAssignments(_context, _binder, message, set,
-                ScopeFor(node, node.Sender, before, null, $"the 'set' of '{message.Name}'"), new string[0]));
+                ScopeFor(probe, node.Sender, mid, null, $"the 'set' of '{message.Name}'"), new string[0]));
 
         if (step["require"] is { } requireNode && _context.AsSequence(requireNode, "'require'") is { } requires)
         {
-            var scope = ScopeFor(node, node.Receiver, after, message, $"the 'require' of '{message.Name}'");
+            var scope = ScopeFor(probe, node.Receiver, after, message, $"the 'require' of '{message.Name}'");
             foreach (var item in requires.Items)
                 if (_context.AsScalar(item, "A check") is { } scalar && _binder.BindCheck(scalar, scope) is { } check)
                     node.Checks.Add(check);
@@ -538,7 +592,7 @@ internal sealed class FlowBinder
                 }
                 var list = entry.Value is YamlScalar single ? new List<YamlNode> { single } : _context.AsSequence(entry.Value, $"The actions of '{role}'")?.Items.ToList();
                 if (list is null) continue;
-                var scope = ScopeFor(node, role, after, message, $"the 'do' of '{message.Name}'");
+                var scope = ScopeFor(probe, role, after, message, $"the 'do' of '{message.Name}'");
                 var bound = node.Actions.TryGetValue(role, out var existing) ? existing : node.Actions[role] = new List<Action>();
                 foreach (var item in list)
                 {

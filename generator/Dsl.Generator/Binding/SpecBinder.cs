@@ -192,7 +192,7 @@ internal static class SpecBinder
             var body = context.AsMapping(entry.Value, $"Message '{name}'");
             if (body is null) continue;
             context.CheckKeys(body, $"message '{name}'", "doc", "fields", "reports");
-            var fields = BindFields(context, context.AsMapping(body["fields"], $"The fields of '{name}'"), $"'{name}'", discriminator, allowConstraints: true);
+            var fields = BindFields(context, context.AsMapping(body["fields"], $"The fields of '{name}'"), $"'{name}'", discriminator, isMessage: true);
             if (fields.Count > 64) context.Report(DiagnosticTable.TooManyFields, entry.Key.Span, name, fields.Count.ToString(CultureInfo.InvariantCulture));
 
             string? reportsCode = null, reportsDetail = null;
@@ -225,7 +225,7 @@ internal static class SpecBinder
 
     private static string? Doc(YamlMapping mapping) => mapping["doc"] is YamlScalar { IsNull: false } doc ? doc.Value.Trim() : null;
 
-    private static List<FieldModel> BindFields(BindingContext context, YamlMapping? mapping, string owner, string? discriminator, bool allowConstraints)
+    private static List<FieldModel> BindFields(BindingContext context, YamlMapping? mapping, string owner, string? discriminator, bool isMessage)
     {
         var fields = new List<FieldModel>();
         if (mapping is null) return fields;
@@ -251,15 +251,16 @@ internal static class SpecBinder
                 continue;
             }
             properties[property] = name;
-            var field = BindField(context, entry, owner, property, allowConstraints);
+            var field = BindField(context, entry, owner, property, isMessage);
             if (field is not null) fields.Add(field);
         }
         return fields;
     }
 
-    private static readonly string[] s_fieldKeys = { "type", "optional", "default", "doc", "min_length", "max_length", "min", "max", "pattern", "one_of" };
+    private static readonly string[] s_fieldKeys = { "type", "optional", "default", "doc", "min_length", "max_length", "min", "max", "pattern", "one_of", "encoding" };
+    private static readonly string[] s_inputKeys = { "type", "optional", "default", "doc", "min_length", "max_length", "min", "max", "pattern", "one_of" };
 
-    private static FieldModel? BindField(BindingContext context, YamlEntry entry, string owner, string property, bool allowConstraints)
+    private static FieldModel? BindField(BindingContext context, YamlEntry entry, string owner, string property, bool isMessage)
     {
         var name = entry.Key.Value;
         YamlScalar? typeScalar;
@@ -267,7 +268,7 @@ internal static class SpecBinder
         if (entry.Value is YamlMapping mapping)
         {
             body = mapping;
-            context.CheckKeys(mapping, $"field '{name}' of {owner}", allowConstraints ? s_fieldKeys : new[] { "type", "optional", "default", "doc" });
+            context.CheckKeys(mapping, $"field '{name}' of {owner}", isMessage ? s_fieldKeys : s_inputKeys);
             typeScalar = context.Required(mapping, "type", $"Field '{name}' of {owner}");
         }
         else typeScalar = context.AsScalar(entry.Value, $"Field '{name}' of {owner}");
@@ -279,12 +280,23 @@ internal static class SpecBinder
             optional = true;
             typeText = typeText.Substring(0, typeText.Length - 1);
         }
-        if (!Catalog.Types.TryGetValue(typeText, out var type))
+        if (!Catalog.TryParseType(typeText, allowKeys: !isMessage, out var type))
         {
             context.Report(DiagnosticTable.UnknownType, typeScalar.Span, typeScalar.Value, Catalog.TypeNames);
             return null;
         }
         if (body is null) return new FieldModel(name, property, type, optional, null, null, Constraints.None);
+
+        var encoding = "hex";
+        if (body.Entry("encoding") is { } encodingEntry)
+        {
+            if (type.Kind != TypeKind.Bytes) context.Report(DiagnosticTable.ConstraintMismatch, encodingEntry.Key.Span, "encoding", type.ToString());
+            else if (context.AsScalar(encodingEntry.Value, "'encoding'") is { } encodingScalar)
+            {
+                if (encodingScalar.Value is "hex" or "base64") encoding = encodingScalar.Value;
+                else context.Report(DiagnosticTable.InvalidValue, encodingScalar.Span, encodingScalar.Value, "'encoding'", "bytes travel as hex or base64");
+            }
+        }
 
         if (context.AsScalar(body["optional"], "'optional'") is { } optionalScalar)
         {
@@ -298,7 +310,7 @@ internal static class SpecBinder
             optional = true;
         }
         var constraints = BindConstraints(context, body, type);
-        return new FieldModel(name, property, type, optional, defaultLiteral, Doc(body), constraints);
+        return new FieldModel(name, property, type, optional, defaultLiteral, Doc(body), constraints, encoding);
     }
 
     private static string? DefaultLiteral(BindingContext context, YamlNode node, TypeRef type)
@@ -341,7 +353,7 @@ internal static class SpecBinder
             context.Report(DiagnosticTable.InvalidValue, scalar.Span, scalar.Value, $"'{key}'", "expected a whole number");
             return null;
         }
-        var lengthApplies = type.Kind is TypeKind.String or TypeKind.List;
+        var lengthApplies = type.Kind is TypeKind.String or TypeKind.List or TypeKind.Bytes;
         var rangeApplies = type.Kind is TypeKind.Int;
         var minLength = Number("min_length", lengthApplies);
         var maxLength = Number("max_length", lengthApplies);
@@ -393,7 +405,7 @@ internal static class SpecBinder
                 context.Report(DiagnosticTable.UnknownRole, entry.Key.Span, entry.Key.Value, context.RoleList);
                 continue;
             }
-            var fields = BindFields(context, context.AsMapping(entry.Value, $"The inputs of '{entry.Key.Value}'"), $"the inputs of '{entry.Key.Value}'", null, allowConstraints: false);
+            var fields = BindFields(context, context.AsMapping(entry.Value, $"The inputs of '{entry.Key.Value}'"), $"the inputs of '{entry.Key.Value}'", null, isMessage: false);
             context.Inputs[entry.Key.Value].AddRange(fields);
         }
     }
@@ -437,7 +449,7 @@ internal static class SpecBinder
                     context.Report(DiagnosticTable.MissingKey, body.Span, $"Service '{name}' ({kind.Name})", "of");
                     continue;
                 }
-                if (!Catalog.Types.TryGetValue(of.Value, out valueType) || !valueType.IsValueType)
+                if (!Catalog.TryParseType(of.Value, allowKeys: false, out valueType) || !valueType.IsValueType)
                 {
                     context.Report(DiagnosticTable.UnknownType, of.Span, of.Value, "int, bool, uuid, timestamp (the value types a value_store holds)");
                     continue;

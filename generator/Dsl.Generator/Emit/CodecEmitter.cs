@@ -100,6 +100,7 @@ internal static class CodecEmitter
                 TypeKind.Uuid => $"writer.WriteString({name}, {value});",
                 TypeKind.Timestamp => $"writer.WriteNumber({name}, {value}.ToUnixTimeSeconds());",
                 TypeKind.Map => $"global::Dsl.Runtime.Codecs.JsonEncoding.WriteMetadata(writer, {name}, {value});",
+                TypeKind.Bytes => $"global::Dsl.Runtime.Codecs.JsonEncoding.WriteBytes(writer, {name}, {value}, {Encoding(field)});",
                 TypeKind.List when field.Type.Element == TypeKind.String => $"global::Dsl.Runtime.Codecs.JsonEncoding.WriteStringList(writer, {name}, {value});",
                 TypeKind.List => $"{{ writer.WriteStartArray({name}); foreach (var item in {value}) writer.{(field.Type.Element == TypeKind.Int ? "WriteNumberValue" : "WriteStringValue")}(item); writer.WriteEndArray(); }}",
                 _ => "",
@@ -110,6 +111,9 @@ internal static class CodecEmitter
     }
 
     private static string Local(FieldModel field) => "f" + field.PropertyName;
+
+    private static string Encoding(FieldModel field)
+        => field.Encoding == "base64" ? "global::Dsl.Runtime.Codecs.BytesEncoding.Base64" : "global::Dsl.Runtime.Codecs.BytesEncoding.Hex";
 
     private static void EmitReader(SourceWriter w, string prefix, MessageModel message)
     {
@@ -147,7 +151,12 @@ internal static class CodecEmitter
                 TypeKind.List when field.Type.Element == TypeKind.String => "TryReadStringList",
                 _ => null,
             };
-            if (read is not null)
+            if (field.Type.Kind == TypeKind.Bytes)
+            {
+                w.Line($"if (!global::Dsl.Runtime.Codecs.JsonDecoding.TryReadBytes(ref reader, {m}, {f}, {Encoding(field)}, {field.Type.Length}, out var v{i}, out error)) return false;");
+                w.Line($"{Local(field)} = v{i};");
+            }
+            else if (read is not null)
             {
                 w.Line($"if (!global::Dsl.Runtime.Codecs.JsonDecoding.{read}(ref reader, {m}, {f}, out var v{i}, out error)) return false;");
                 w.Line($"{Local(field)} = v{i};");
@@ -214,7 +223,7 @@ internal static class CodecEmitter
         void Rule(string condition, string rule)
             => w.Line($"if ({condition}) {{ error = global::Dsl.Runtime.Codecs.DecodeError.Constraint({m}, {f}, {Literal(rule)}); return false; }}");
         var length = field.Type.Kind == TypeKind.List ? ".Count" : ".Length";
-        var unit = field.Type.Kind == TypeKind.List ? "items" : "characters";
+        var unit = field.Type.Kind switch { TypeKind.List => "items", TypeKind.Bytes => "bytes", _ => "characters" };
         if (c.MinLength is { } minLength) Rule($"{v}{length} < {minLength}", $"must have at least {minLength} {unit}");
         if (c.MaxLength is { } maxLength) Rule($"{v}{length} > {maxLength}", $"must have at most {maxLength} {unit}");
         if (c.Min is { } min) Rule($"{v} < {min}L", $"must be at least {min}");

@@ -71,7 +71,8 @@ internal static class ExpressionEmitter
         LiteralExpr literal => literal.Text == "null",
         InputExpr input => input.Type.Nullable,
         MessageFieldExpr field => field.FieldNullable || (!field.IsCurrent && field.MessageMayBeAbsent),
-        LocalExpr local => local.Narrowed || local.Type.Nullable,
+        LocalExpr => true, // lets are kept in nullable fields
+        CallExpr call => call.Type.Nullable,
         ContextExpr context => context.Type.Nullable,
         ServiceCallExpr service => service.Type.Nullable,
         BinaryExpr { Operator: "??" } coalesce => CSharpNullable(coalesce.Right),
@@ -89,8 +90,11 @@ internal static class ExpressionEmitter
             case "len":
             {
                 var argument = call.Arguments[0];
-                return argument.Type.Type.Kind == TypeKind.String ? $"(long)({Value(argument)}).Length" : $"(long)({Value(argument)}).Count";
+                return argument.Type.Type.Kind == TypeKind.List ? $"(long)({Value(argument)}).Count" : $"(long)({Value(argument)}).Length";
             }
+            case "utf8" when call.Arguments[0] is LiteralExpr literal:
+                // A constant label: encoded once, when the class is first used, would be nicer; this is still allocation-light.
+                return $"global::Dsl.Runtime.Expressions.Builtins.Utf8({literal.Text})";
             case "text":
             {
                 var argument = call.Arguments[0];
@@ -101,11 +105,12 @@ internal static class ExpressionEmitter
                     TypeKind.Bool => $"(({value}) ? \"true\" : \"false\")",
                     TypeKind.Uuid => $"({value}).ToString(\"D\")",
                     TypeKind.Timestamp => $"({value}).ToUnixTimeSeconds().ToString(global::System.Globalization.CultureInfo.InvariantCulture)",
+                    TypeKind.Bytes => $"({value}).ToHex()",
                     _ => $"({value}).ToString(global::System.Globalization.CultureInfo.InvariantCulture)",
                 };
             }
         }
-        return "default";
+        return $"global::Dsl.Runtime.Expressions.Builtins.{Binding.BindingContext.Pascal(call.Function)}({string.Join(", ", call.Arguments.Select(Value))})";
     }
 
     private static string Binary(BinaryExpr binary)

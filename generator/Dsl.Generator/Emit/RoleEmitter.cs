@@ -121,6 +121,7 @@ internal static class RoleEmitter
         w.Line("/// <param name=\"options\">Timeouts and clock; <see cref=\"DefaultOptions\"/> when null.</param>");
         w.Open($"public {t}({t}Inputs inputs, {(hasServices ? $"{t}Services services, " : "")}global::Dsl.Runtime.Handshakes.HandshakeOptions? options = null)");
         w.Line("_inputs = inputs ?? throw new global::System.ArgumentNullException(nameof(inputs));");
+        foreach (var input in role.Inputs) EmitInputCheck(w, input);
         if (hasServices) w.Line("_services = services ?? throw new global::System.ArgumentNullException(nameof(services));");
         w.Line("_options = options ?? DefaultOptions;");
         w.Close();
@@ -135,6 +136,29 @@ internal static class RoleEmitter
         EmitErrorFactory(w, protocol, role);
         EmitTable(w, protocol, role);
         if (protocol.Heartbeat is not null) EmitHeartbeat(w, protocol, role);
+        w.Close();
+    }
+
+    /// <summary>Inputs are checked once, when the machine is made: a bad configuration is the caller's error, not a handshake failure.</summary>
+    private static void EmitInputCheck(SourceWriter w, FieldModel input)
+    {
+        var value = "inputs." + input.PropertyName;
+        if (!input.Type.IsValueType && !input.IsNullable)
+            w.Line($"if ({value} is null) throw new global::System.ArgumentException(\"Input '{input.Name}' is required.\", nameof(inputs));");
+        var c = input.Constraints;
+        if (c.IsEmpty) return;
+        var v = "input" + input.PropertyName;
+        w.Open($"if ({value} is {{ }} {v})");
+        void Rule(string condition, string rule)
+            => w.Line($"if ({condition}) throw new global::System.ArgumentException({Binding.Expressions.ExpressionBinder.Literal($"Input '{input.Name}' {rule}.")}, nameof(inputs));");
+        var length = input.Type.Kind == TypeKind.List ? ".Count" : ".Length";
+        var unit = input.Type.Kind switch { TypeKind.List => "items", TypeKind.Bytes => "bytes", _ => "characters" };
+        if (c.MinLength is { } minLength) Rule($"{v}{length} < {minLength}", $"must have at least {minLength} {unit}");
+        if (c.MaxLength is { } maxLength) Rule($"{v}{length} > {maxLength}", $"must have at most {maxLength} {unit}");
+        if (c.Min is { } min) Rule($"{v} < {min}L", $"must be at least {min}");
+        if (c.Max is { } max) Rule($"{v} > {max}L", $"must be at most {max}");
+        if (c.Pattern is not null) Rule($"!global::Dsl.Runtime.Codecs.Patterns.IsMatch(global::Dsl.Runtime.Codecs.Patterns.Create({Binding.Expressions.ExpressionBinder.Literal(c.Pattern)}), {v})", $"must match the pattern {c.Pattern}");
+        if (!c.OneOf.IsEmpty) Rule($"{v} is not ({string.Join(" or ", c.OneOf.Select(Binding.Expressions.ExpressionBinder.Literal))})", $"must be one of: {string.Join(", ", c.OneOf)}");
         w.Close();
     }
 
@@ -176,6 +200,14 @@ internal static class RoleEmitter
                 case StateKind.Send:
                 {
                     var message = protocol.Messages.First(m => m.Name == state.Message);
+                    foreach (var let in state.Lets)
+                        w.Line($"{let.FieldName} = {ExpressionEmitter.Emit(let.Value)};");
+                    foreach (var check in state.Ensures)
+                    {
+                        var constant = protocol.Errors.First(e => e.Code == check.Code).ConstantName;
+                        w.Line($"if (!{Value(check.Condition)})");
+                        w.Line($"    throw run.Fail({p}ErrorCodes.{constant}, {Binding.Expressions.ExpressionBinder.Literal("Check failed: " + check.Source)});");
+                    }
                     w.Line($"var msg = new {message.TypeName}");
                     w.Line("{");
                     w.Indent();

@@ -3,10 +3,10 @@ using Dsl.Generator.Diagnostics;
 namespace Dsl.Generator.Model;
 
 /// <summary>The value types a field, input or expression can have.</summary>
-internal enum TypeKind { String, Int, Bool, Uuid, Timestamp, Map, List, Null, Void }
+internal enum TypeKind { String, Int, Bool, Uuid, Timestamp, Map, List, Null, Void, Bytes, Ed25519Key }
 
-/// <summary>A type: a kind, and for lists the element kind.</summary>
-internal sealed record TypeRef(TypeKind Kind, TypeKind Element = TypeKind.Null)
+/// <summary>A type: a kind, for lists the element kind, for bytes the length (0: any).</summary>
+internal sealed record TypeRef(TypeKind Kind, TypeKind Element = TypeKind.Null, int Length = 0)
 {
     public static readonly TypeRef String = new(TypeKind.String);
     public static readonly TypeRef Int = new(TypeKind.Int);
@@ -17,17 +17,24 @@ internal sealed record TypeRef(TypeKind Kind, TypeKind Element = TypeKind.Null)
     public static readonly TypeRef Null = new(TypeKind.Null);
     public static readonly TypeRef Void = new(TypeKind.Void);
 
+    public static readonly TypeRef Bytes = new(TypeKind.Bytes);
+    public static readonly TypeRef Ed25519Key = new(TypeKind.Ed25519Key);
+
     public static TypeRef ListOf(TypeKind element) => new(TypeKind.List, element);
+
+    public static TypeRef BytesOf(int length) => new(TypeKind.Bytes, TypeKind.Null, length);
 
     /// <summary>The spelling used in specs and diagnostics.</summary>
     public override string ToString() => Kind switch
     {
         TypeKind.List => $"list<{new TypeRef(Element)}>",
         TypeKind.Null => "null",
+        TypeKind.Bytes => Length > 0 ? $"bytes<{Length}>" : "bytes",
+        TypeKind.Ed25519Key => "ed25519_key",
         _ => Kind.ToString().ToLowerInvariant(),
     };
 
-    public bool IsValueType => Kind is TypeKind.Int or TypeKind.Bool or TypeKind.Uuid or TypeKind.Timestamp;
+    public bool IsValueType => Kind is TypeKind.Int or TypeKind.Bool or TypeKind.Uuid or TypeKind.Timestamp or TypeKind.Bytes;
 }
 
 /// <summary>The static type of an expression: a type and whether the value may be absent.</summary>
@@ -45,8 +52,9 @@ internal sealed record Constraints(long? MinLength, long? MaxLength, long? Min, 
 }
 
 /// <summary>A typed field of a message or an input of a role.</summary>
+/// <param name="Encoding">For bytes: "hex" or "base64" on the wire.</param>
 internal sealed record FieldModel(
-    string Name, string PropertyName, TypeRef Type, bool Optional, string? DefaultLiteral, string? Doc, Constraints Constraints)
+    string Name, string PropertyName, TypeRef Type, bool Optional, string? DefaultLiteral, string? Doc, Constraints Constraints, string Encoding = "hex")
 {
     /// <summary>Whether the C# property may be null (optional without a default).</summary>
     public bool IsNullable => Optional && DefaultLiteral is null;

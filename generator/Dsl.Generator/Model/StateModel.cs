@@ -20,7 +20,8 @@ internal sealed record StateModel(
     EquatableArray<Branch> Branches,
     EquatableArray<LetBinding> Lets,
     long? TimeoutMs,
-    string? FailCode);
+    string? FailCode,
+    EquatableArray<Check> Ensures = default);
 
 /// <summary>A message a receive state accepts, with its checks, effects and next state.</summary>
 internal sealed record ReceiveAlternative(string Message, string Phase, EquatableArray<Check> Checks, EquatableArray<Action> Actions, int Next);

@@ -40,8 +40,8 @@ internal static class RoleProjector
             states.Add(ProjectNode(role, node, flow, ids, names));
         }
 
-        var locals = flow.Nodes.Where(n => n.Kind == FlowNodeKind.Choice && n.Chooser == role && ids.ContainsKey(n.Id))
-            .SelectMany(n => n.Lets).Where(l => l.Bound is not null).Select(l => l.Bound!).ToEquatableArray();
+        var locals = flow.Nodes.Where(n => ids.ContainsKey(n.Id))
+            .SelectMany(n => n.Lets).Where(l => l.Owner == role && l.Bound is not null).Select(l => l.Bound!).ToEquatableArray();
         var services = context.ServicesByName.Values.Where(s => s.Role == role).OrderBy(s => s.Name, System.StringComparer.Ordinal).ToEquatableArray();
         return new RoleModel(role, prefix + BindingContext.Pascal(role), roleDoc, context.Inputs[role].ToEquatableArray(), services,
             outcome.ToEquatableArray(), locals, states.ToEquatableArray(), 0);
@@ -68,7 +68,8 @@ internal static class RoleProjector
         {
             case FlowNodeKind.Message when node.Sender == role:
                 return new StateModel(id, Unique(names, "Send" + node.Message!.TypeName), StateKind.Send, node.Phase, node.Message.Name,
-                    node.Set.ToEquatableArray(), ActionsOf(node, role), ids[node.Next], noAlternatives, noBranches, noLets, null, null);
+                    node.Set.ToEquatableArray(), ActionsOf(node, role), ids[node.Next], noAlternatives, noBranches,
+                    node.Lets.Where(l => l.Bound is not null).Select(l => l.Bound!).ToEquatableArray(), null, null, node.Ensures.ToEquatableArray());
             case FlowNodeKind.Message:
                 return new StateModel(id, Unique(names, "Await" + node.Message!.TypeName), StateKind.Receive, node.Phase, null,
                     empty, noActions, -1, new[] { Alternative(role, node, ids) }.ToEquatableArray(), noBranches, noLets, node.TimeoutMs, null);

@@ -187,6 +187,32 @@ public static class JsonDecoding
         return true;
     }
 
+    /// <summary>Reads bytes written as a hex or base64 string; <paramref name="length"/> 0 accepts any length.</summary>
+    public static bool TryReadBytes(ref Utf8JsonReader reader, string message, string field, BytesEncoding encoding, int length, out Bytes value, out DecodeError error)
+    {
+        value = Bytes.Empty;
+        var name = encoding == BytesEncoding.Hex ? "a hex string" : "a base64 string";
+        if (reader.TokenType != JsonTokenType.String)
+        {
+            error = DecodeError.WrongType(message, field, name);
+            return false;
+        }
+        var text = reader.GetString()!;
+        var ok = encoding == BytesEncoding.Hex ? Bytes.TryFromHex(text, out value) : Bytes.TryFromBase64(text, out value);
+        if (!ok)
+        {
+            error = DecodeError.WrongType(message, field, name);
+            return false;
+        }
+        if (length > 0 && value.Length != length)
+        {
+            error = DecodeError.Constraint(message, field, $"must be {length} bytes, not {value.Length}");
+            return false;
+        }
+        error = default;
+        return true;
+    }
+
     /// <summary>Reads a free-form object of metadata.</summary>
     public static bool TryReadMetadata(ref Utf8JsonReader reader, string message, string field, out Metadata value, out DecodeError error)
     {

@@ -37,6 +37,13 @@ public static class JsonEncoding
         writer.WriteEndArray();
     }
 
+    /// <summary>Writes bytes as a hex or base64 string.</summary>
+    public static void WriteBytes(Utf8JsonWriter writer, ReadOnlySpan<byte> name, Bytes value, BytesEncoding encoding)
+    {
+        if (encoding == BytesEncoding.Base64) writer.WriteBase64String(name, value.Span);
+        else writer.WriteString(name, value.ToHex());
+    }
+
     /// <summary>Writes a metadata object.</summary>
     public static void WriteMetadata(Utf8JsonWriter writer, ReadOnlySpan<byte> name, Metadata value)
     {

@@ -7,7 +7,7 @@ using Dsl.Generator.Syntax;
 namespace Dsl.Generator.Binding.Expressions;
 
 /// <summary>A let binding visible to expressions, owned by the role that evaluates it.</summary>
-internal sealed record LocalInfo(string Name, string Owner, string FieldName, ExprType Type);
+internal sealed record LocalInfo(string Name, string Owner, string FieldName, ExprType Type, int Bit);
 
 /// <summary>What an expression may refer to at the place it is written.</summary>
 internal sealed class Scope
@@ -219,6 +219,9 @@ internal sealed class ExpressionBinder
     private static bool Assignable(TypeRef actual, TypeRef expected)
     {
         if (actual == expected || actual.Kind == TypeKind.Null) return true;
+        // Bytes of unknown length fit any bytes; known lengths must agree (the peer's decoder checks the rest).
+        if (actual.Kind == TypeKind.Bytes && expected.Kind == TypeKind.Bytes)
+            return actual.Length == 0 || expected.Length == 0 || actual.Length == expected.Length;
         return actual.Kind == TypeKind.List && expected.Kind == TypeKind.List && actual.Element == TypeKind.Null;
     }
 
@@ -293,7 +296,13 @@ internal sealed class ExpressionBinder
                 return Fail(DiagnosticTable.NotVisibleToRole, scalar, name, name.Name, local.Owner, scope.Role);
             var narrowed = scope.Narrowed.Contains(name.Name);
             var nullable = local.Type.Nullable && !narrowed;
-            return new Bound(new LocalExpr(new ExprType(local.Type.Type, nullable), local.FieldName, narrowed && local.Type.Nullable), nullable ? 0 : Full(scope));
+            // Present on the paths that evaluated the let (and, if it may be absent, were narrowed by a guard).
+            ulong evaluated = 0;
+            for (var i = 0; i < scope.SeenSets.Count && i < 64; i++)
+                if ((scope.SeenSets[i] & (1UL << local.Bit)) != 0) evaluated |= 1UL << i;
+            if (evaluated == 0) return Fail(DiagnosticTable.UnknownName, scalar, name, name.Name, scope.Where + $" (let '{name.Name}' is not evaluated on any path to here)");
+            var mask = nullable ? 0 : evaluated;
+            return new Bound(new LocalExpr(new ExprType(local.Type.Type, mask != Full(scope)), local.FieldName, narrowed && local.Type.Nullable), mask);
         }
         if (scope.ContextValues.TryGetValue(name.Name, out var value))
             return new Bound(new ContextExpr(value.Type, value.CSharp), value.Type.Nullable ? 0 : Full(scope));
@@ -366,27 +375,7 @@ internal sealed class ExpressionBinder
     private Bound BindCall(YamlScalar scalar, CallSyntax call, Scope scope)
     {
         if (call.Target is NameSyntax function)
-        {
-            if (!Catalog.Functions.TryGetValue(function.Name, out var signature))
-                return Fail(DiagnosticTable.BadCall, scalar, function, $"Unknown function '{function.Name}'; the built-in functions are {string.Join(", ", Catalog.Functions.Keys.OrderBy(k => k, System.StringComparer.Ordinal))}");
-            if (call.Arguments.Count != signature.Parameters.Length)
-                return Fail(DiagnosticTable.BadCall, scalar, call, $"'{function.Name}' takes {signature.Parameters.Length} argument(s), not {call.Arguments.Count}");
-            var arguments = new List<BoundExpr>();
-            for (var i = 0; i < call.Arguments.Count; i++)
-            {
-                var argument = Bind(scalar, call.Arguments[i], scope);
-                RequirePresent(scalar, call.Arguments[i], argument, scope);
-                var parameter = signature.Parameters[i];
-                if (parameter.Type.Kind != TypeKind.Null)
-                    RequireType(scalar, call.Arguments[i], argument, parameter.Type, $"argument '{parameter.Name}' of {function.Name}", scope);
-                else if (function.Name == "len" && argument.Expr.Type.Type.Kind is not (TypeKind.String or TypeKind.List))
-                    Fail(DiagnosticTable.TypeMismatch, scalar, call.Arguments[i], "the argument of len", "string or list", argument.Expr.Type.ToString());
-                else if (function.Name == "text" && argument.Expr.Type.Type.Kind is TypeKind.List or TypeKind.Map)
-                    Fail(DiagnosticTable.TypeMismatch, scalar, call.Arguments[i], "the argument of text", "string, int, bool, uuid or timestamp", argument.Expr.Type.ToString());
-                arguments.Add(argument.Expr);
-            }
-            return new Bound(new CallExpr(new ExprType(signature.Returns, false), function.Name, arguments.ToEquatableArray()), Full(scope));
-        }
+            return BindFunction(scalar, call, function, scope);
         if (call.Target is MemberSyntax { Target: NameSyntax serviceName } method && _context.ServicesByName.TryGetValue(serviceName.Name, out var service))
         {
             if (scope.Role is null || service.Role != scope.Role)
@@ -414,6 +403,66 @@ internal sealed class ExpressionBinder
         return Fail(DiagnosticTable.BadCall, scalar, call, "only built-in functions and service methods can be called");
     }
 
+    private Bound BindFunction(YamlScalar scalar, CallSyntax call, NameSyntax function, Scope scope)
+    {
+        if (!Catalog.Functions.TryGetValue(function.Name, out var signature))
+            return Fail(DiagnosticTable.BadCall, scalar, function, $"Unknown function '{function.Name}'; the built-in functions are {string.Join(", ", Catalog.Functions.Keys.OrderBy(k => k, System.StringComparer.Ordinal))}");
+        var count = call.Arguments.Count;
+        if (signature.Variadic ? count < 1 : count != signature.Parameters.Length)
+            return Fail(DiagnosticTable.BadCall, scalar, call,
+                $"'{function.Name}' takes {(signature.Variadic ? "one or more" : signature.Parameters.Length.ToString(System.Globalization.CultureInfo.InvariantCulture))} argument(s) ({string.Join(", ", signature.Parameters.Select(p => p.Name + ": " + p.Type))}), not {count}");
+        var arguments = new List<BoundExpr>();
+        for (var i = 0; i < count; i++)
+        {
+            var parameter = signature.Parameters[signature.Variadic ? 0 : i];
+            var syntax = call.Arguments[i];
+            var what = $"argument '{parameter.Name}' of {function.Name}";
+            // A string literal where bytes are expected is its UTF-8 encoding: hkdf_sha256(seed, salt, "label", 32).
+            if (parameter.Type.Kind == TypeKind.Bytes && syntax is LiteralSyntax { Kind: LiteralKind.String } text)
+            {
+                var utf8 = System.Text.Encoding.UTF8.GetByteCount(text.Text);
+                arguments.Add(new CallExpr(new ExprType(TypeRef.BytesOf(utf8 == 0 ? 0 : utf8), false), "utf8",
+                    new EquatableArray<BoundExpr>(new BoundExpr[] { new LiteralExpr(new ExprType(TypeRef.String, false), Literal(text.Text)) })));
+                continue;
+            }
+            var argument = Bind(scalar, syntax, scope);
+            RequirePresent(scalar, syntax, argument, scope);
+            var actual = argument.Expr.Type.Type;
+            if (parameter.Type.Kind != TypeKind.Null)
+                RequireType(scalar, syntax, argument, parameter.Type, what, scope);
+            else if (function.Name == "len" && actual.Kind is not (TypeKind.String or TypeKind.List or TypeKind.Bytes))
+                Fail(DiagnosticTable.TypeMismatch, scalar, syntax, "the argument of len", "string, list or bytes", actual.ToString());
+            else if (function.Name == "text" && actual.Kind is TypeKind.List or TypeKind.Map or TypeKind.Ed25519Key)
+                Fail(DiagnosticTable.TypeMismatch, scalar, syntax, "the argument of text", "string, int, bool, uuid, timestamp or bytes", actual.ToString());
+            arguments.Add(argument.Expr);
+        }
+        var returns = ResultType(signature, call, arguments);
+        return new Bound(new CallExpr(new ExprType(returns, signature.ReturnsNullable), function.Name, arguments.ToEquatableArray()),
+            signature.ReturnsNullable ? 0 : Full(scope));
+    }
+
+    /// <summary>Where it can be known, the length of a bytes result: random(32) is bytes&lt;32&gt;.</summary>
+    private static TypeRef ResultType(Catalog.Function signature, CallSyntax call, List<BoundExpr> arguments)
+    {
+        int LiteralAt(int index) => call.Arguments[index] is LiteralSyntax { Kind: LiteralKind.Int } n
+            && int.TryParse(n.Text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : 0;
+        switch (signature.Name)
+        {
+            case "random": return TypeRef.BytesOf(LiteralAt(0));
+            case "hkdf_sha256": return TypeRef.BytesOf(LiteralAt(3));
+            case "take": return TypeRef.BytesOf(LiteralAt(1));
+            case "chacha20_seal":
+            case "aes256gcm_seal":
+                return TypeRef.BytesOf(arguments[2].Type.Type.Length > 0 ? arguments[2].Type.Type.Length + 16 : 0);
+            case "chacha20_open":
+            case "aes256gcm_open":
+                return TypeRef.BytesOf(arguments[2].Type.Type.Length > 16 ? arguments[2].Type.Type.Length - 16 : 0);
+            case "concat":
+                return TypeRef.BytesOf(arguments.All(a => a.Type.Type.Length > 0) ? arguments.Sum(a => a.Type.Type.Length) : 0);
+            default: return signature.Returns;
+        }
+    }
+
     private Bound BindBinary(YamlScalar scalar, BinarySyntax binary, Scope scope)
     {
         var left = Bind(scalar, binary.Left, scope);
@@ -432,9 +481,9 @@ internal sealed class ExpressionBinder
                 return new Bound(new BinaryExpr(new ExprType(TypeRef.Bool, false), binary.Operator, left.Expr, right.Expr), full);
             case "==":
             case "!=":
-                if (lt.Kind != TypeKind.Null && rt.Kind != TypeKind.Null && lt != rt)
+                if (lt.Kind != TypeKind.Null && rt.Kind != TypeKind.Null && lt.Kind != rt.Kind)
                     Fail(DiagnosticTable.TypeMismatch, scalar, binary.Right, $"the right of '{binary.Operator}'", lt.ToString(), rt.ToString());
-                if (lt.Kind is TypeKind.List or TypeKind.Map || rt.Kind is TypeKind.List or TypeKind.Map)
+                if (lt.Kind is TypeKind.List or TypeKind.Map or TypeKind.Ed25519Key || rt.Kind is TypeKind.List or TypeKind.Map or TypeKind.Ed25519Key)
                     Fail(DiagnosticTable.TypeMismatch, scalar, binary, $"'{binary.Operator}'", "string, int, bool, uuid or timestamp operands", lt.Kind is TypeKind.List or TypeKind.Map ? lt.ToString() : rt.ToString());
                 return new Bound(new BinaryExpr(new ExprType(TypeRef.Bool, false), binary.Operator, left.Expr, right.Expr), full);
             case "<":

@@ -1,0 +1,91 @@
+using System;
+using System.Text;
+using Dsl.Runtime.Codecs;
+using Dsl.Runtime.Cryptography;
+
+namespace Dsl.Runtime.Expressions;
+
+/// <summary>
+/// The built-in functions of the spec language, as generated code calls them. Each is named after the
+/// function (<c>hkdf_sha256</c> is <see cref="HkdfSha256"/>); docs/spec-language.md gives their types.
+/// </summary>
+public static class Builtins
+{
+    /// <summary><c>random(n)</c>: n bytes from the cryptographic random number generator.</summary>
+    public static Bytes Random(long count) => new(Digests.RandomBytes(checked((int)count)));
+
+    /// <summary><c>sha256(data)</c>.</summary>
+    public static Bytes Sha256(Bytes data) => new(Digests.Sha256(data.Span));
+
+    /// <summary><c>hmac_sha256(key, data)</c>.</summary>
+    public static Bytes HmacSha256(Bytes key, Bytes data) => new(Cryptography.HmacSha256.Compute(key.Span, data.Span));
+
+    /// <summary><c>hkdf_sha256(ikm, salt, info, length)</c>.</summary>
+    public static Bytes HkdfSha256(Bytes inputKeyMaterial, Bytes salt, Bytes info, long length)
+        => new(Cryptography.HkdfSha256.DeriveKey(inputKeyMaterial.Span, salt.Span, info.Span, checked((int)length)));
+
+    /// <summary><c>chacha20_seal(key, nonce, plaintext, aad)</c>: ciphertext followed by the 16-byte tag.</summary>
+    public static Bytes Chacha20Seal(Bytes key, Bytes nonce, Bytes plaintext, Bytes associatedData)
+        => new(AeadAlgorithm.ChaCha20Poly1305.Seal(key.Span, nonce.Span, plaintext.Span, associatedData.Span));
+
+    /// <summary><c>chacha20_open(key, nonce, ciphertext, aad)</c>: the plaintext, or absent when not authentic.</summary>
+    public static Bytes? Chacha20Open(Bytes key, Bytes nonce, Bytes ciphertext, Bytes associatedData)
+        => AeadAlgorithm.ChaCha20Poly1305.Open(key.Span, nonce.Span, ciphertext.Span, associatedData.Span) is { } plaintext ? new Bytes(plaintext) : null;
+
+    /// <summary><c>aes256gcm_seal(key, nonce, plaintext, aad)</c>.</summary>
+    public static Bytes Aes256gcmSeal(Bytes key, Bytes nonce, Bytes plaintext, Bytes associatedData)
+        => new(AeadAlgorithm.Aes256Gcm.Seal(key.Span, nonce.Span, plaintext.Span, associatedData.Span));
+
+    /// <summary><c>aes256gcm_open(key, nonce, ciphertext, aad)</c>.</summary>
+    public static Bytes? Aes256gcmOpen(Bytes key, Bytes nonce, Bytes ciphertext, Bytes associatedData)
+        => AeadAlgorithm.Aes256Gcm.Open(key.Span, nonce.Span, ciphertext.Span, associatedData.Span) is { } plaintext ? new Bytes(plaintext) : null;
+
+    /// <summary><c>ed25519_public(key)</c>.</summary>
+    public static Bytes Ed25519Public(Ed25519Key key) => new(key.PublicKeyBytes());
+
+    /// <summary><c>ed25519_sign(key, data)</c>.</summary>
+    public static Bytes Ed25519Sign(Ed25519Key key, Bytes data) => new(Ed25519.Instance.Sign(key, data.Span));
+
+    /// <summary><c>ed25519_verify(public_key, data, signature)</c>: false for any bad input.</summary>
+    public static bool Ed25519Verify(Bytes publicKey, Bytes data, Bytes signature) => Ed25519.Instance.Verify(publicKey.Span, data.Span, signature.Span);
+
+    /// <summary><c>utf8(text)</c>.</summary>
+    public static Bytes Utf8(string text) => new(Encoding.UTF8.GetBytes(text));
+
+    /// <summary><c>hex(data)</c>: lowercase hex.</summary>
+    public static string Hex(Bytes data) => data.ToHex();
+
+    /// <summary><c>base64(data)</c>.</summary>
+    public static string Base64(Bytes data) => data.ToBase64();
+
+    /// <summary><c>concat(a, b, ...)</c>.</summary>
+    public static Bytes Concat(params Bytes[] parts)
+    {
+        var length = 0;
+        foreach (var part in parts) length += part.Length;
+        var result = new byte[length];
+        var offset = 0;
+        foreach (var part in parts)
+        {
+            part.Span.CopyTo(result.AsSpan(offset));
+            offset += part.Length;
+        }
+        return new Bytes(result);
+    }
+
+    /// <summary><c>take(data, n)</c>: the first n bytes.</summary>
+    public static Bytes Take(Bytes data, long count)
+    {
+        if (count < 0 || count > data.Length) throw new ArgumentOutOfRangeException(nameof(count), $"take({count}) of {data.Length} bytes");
+        return Bytes.CopyFrom(data.Span[..(int)count]);
+    }
+
+    /// <summary><c>abs(x)</c>.</summary>
+    public static long Abs(long value) => Math.Abs(value);
+
+    /// <summary><c>unix_ms(t)</c>: milliseconds since the Unix epoch.</summary>
+    public static long UnixMs(DateTimeOffset time) => time.ToUnixTimeMilliseconds();
+
+    /// <summary><c>unix(t)</c>: seconds since the Unix epoch.</summary>
+    public static long Unix(DateTimeOffset time) => time.ToUnixTimeSeconds();
+}
