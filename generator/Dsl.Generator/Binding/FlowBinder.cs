@@ -67,6 +67,18 @@ internal sealed class FlowGraph
     public int Start { get; set; }
     public IReadOnlyList<ulong> SuccessSeenSets { get; set; } = new ulong[] { 0 };
     public HashSet<string> UsedMessages { get; } = new();
+    public IReadOnlyCollection<string> SuccessNarrowed { get; set; } = new string[0];
+    public IReadOnlyList<LetDeclaration> AllLets { get; set; } = new LetDeclaration[0];
+
+    /// <summary>The lets a role's expressions may name at the end of the flow (its own over the peer's of the same name).</summary>
+    public Dictionary<string, LocalInfo> LocalsFor(string role)
+    {
+        var locals = new Dictionary<string, LocalInfo>();
+        foreach (var let in AllLets)
+            if (!locals.TryGetValue(let.Name, out var existing) || (existing.Owner != role && let.Owner == role))
+                locals[let.Name] = new LocalInfo(let.Name, let.Owner, let.FieldName, let.Bound!.Type, let.Bit);
+        return locals;
+    }
 
     public IEnumerable<int> Successors(FlowNode node) => node.Kind switch
     {
@@ -173,6 +185,13 @@ internal sealed class FlowBinder
         var success = _graph.Nodes.Where(n => n.Kind == FlowNodeKind.Success && seenIn.ContainsKey(n.Id))
             .SelectMany(n => seenIn[n.Id]).Distinct().OrderBy(s => s).ToList();
         _graph.SuccessSeenSets = Cap(success);
+        // At the end, the names proven present on every way into every success.
+        IEnumerable<string>? narrowed = null;
+        foreach (var node in _graph.Nodes.Where(n => n.Kind == FlowNodeKind.Success && seenIn.ContainsKey(n.Id)))
+        foreach (var incoming in Incoming(node.Id))
+            narrowed = narrowed is null ? incoming.ToList() : narrowed.Intersect(incoming).ToList();
+        _graph.SuccessNarrowed = (narrowed ?? new string[0]).ToList();
+        _graph.AllLets = _graph.Nodes.SelectMany(n => n.Lets).Where(l => l.Bound is not null).ToList();
         return _graph;
     }
 
@@ -205,10 +224,18 @@ internal sealed class FlowBinder
         {
             var id = BuildStep(item, env);
             ids.Add(id);
-            // A step's lets (and a choice's) are in scope for the steps after it.
+            // A step's lets (and a choice's) are in scope for the steps after it, and what its
+            // 'ensure' proved present stays present.
             if (id >= 0 && _graph.Nodes[id].Lets.Count > 0)
                 env = env with { Lets = env.Lets.Concat(_graph.Nodes[id].Lets).ToList() };
+            if (id >= 0 && item is YamlMapping m && m["ensure"] is YamlSequence ensures)
+            {
+                var proven = ensures.Items.OfType<YamlScalar>().SelectMany(e => ExpressionBinder.NarrowedByCheck(e.Value));
+                env = env with { Narrowed = env.Narrowed.Concat(proven).Distinct().ToList() };
+            }
         }
+        if (ids.Count > 0 && ids[ids.Count - 1] >= 0 && TerminalName(items[items.Count - 1]) is null)
+            Incoming(continuation).Add(env.Narrowed);
         for (var i = 0; i < ids.Count; i++)
         {
             if (ids[i] < 0) continue;
@@ -219,6 +246,12 @@ internal sealed class FlowBinder
         }
         return ids.FirstOrDefault(id => id >= 0) is var first && ids.Any(id => id >= 0) ? first : continuation;
     }
+
+    private readonly Dictionary<int, List<IReadOnlyCollection<string>>> _incoming = new();
+
+    /// <summary>What the sequences that end by falling into <paramref name="node"/> have proven present.</summary>
+    private List<IReadOnlyCollection<string>> Incoming(int node)
+        => _incoming.TryGetValue(node, out var list) ? list : _incoming[node] = new List<IReadOnlyCollection<string>>();
 
     private void Link(FlowNode node, int next)
     {
@@ -268,6 +301,8 @@ internal sealed class FlowBinder
         {
             var success = NewNode(FlowNodeKind.Success, item);
             success.Phase = "done";
+            success.Env = env;
+            Incoming(success.Id).Add(env.Narrowed);
             return success.Id;
         }
         var step = _context.AsMapping(item, "A flow step");
@@ -510,16 +545,24 @@ internal sealed class FlowBinder
     {
         var locals = new Dictionary<string, LocalInfo>();
         foreach (var let in node.Env.Lets)
-            if (let.Bound is { } bound && (!locals.TryGetValue(let.Name, out var existing) || existing.Owner == role || let.Owner == role))
+            // Two roles may each have a let of the same name: a role sees its own.
+            if (let.Bound is { } bound && (!locals.TryGetValue(let.Name, out var existing) || existing.Owner != role))
                 locals[let.Name] = new LocalInfo(let.Name, let.Owner, let.FieldName, bound.Type, let.Bit);
         return new Scope { Role = role, Where = where, Current = current, SeenSets = sets, Locals = locals, Narrowed = node.Env.Narrowed };
     }
 
     private void BindLets(FlowNode node, IReadOnlyList<ulong> sets)
     {
+        var earlier = new List<LetDeclaration>();
         foreach (var let in node.Lets)
         {
-            var scope = ScopeFor(node, let.Owner, sets, null, $"let '{let.Name}'");
+            // A let sees the lets before it in the same step, as evaluated.
+            var bits = 0UL;
+            foreach (var e in earlier) bits |= 1UL << e.Bit;
+            var withEarlier = bits == 0 ? sets : sets.Select(s => s | bits).ToList();
+            var probe = new FlowNode { Env = node.Env with { Lets = node.Env.Lets.Concat(earlier).ToList() } };
+            earlier.Add(let);
+            var scope = ScopeFor(probe, let.Owner, withEarlier, null, $"let '{let.Name}'");
             var scalar = _context.AsScalar(let.Value, $"let '{let.Name}'");
             if (scalar is null) continue;
             var value = _binder.BindExpression(scalar, scope, expected: null, requireValue: false, $"let '{let.Name}'");
@@ -550,9 +593,13 @@ internal sealed class FlowBinder
     {
         var step = (YamlMapping)node.Syntax;
         var message = node.Message!;
-        // The step's own lets are in scope for its 'ensure' and 'set'.
+        // The step's own lets are in scope for its 'ensure' and 'set'; what 'ensure' proves holds for 'set' on.
+        var proven = step["ensure"] is YamlSequence ensureItems
+            ? ensureItems.Items.OfType<YamlScalar>().SelectMany(e => ExpressionBinder.NarrowedByCheck(e.Value))
+            : Enumerable.Empty<string>();
         var own = node.Env with { Lets = node.Env.Lets.Concat(node.Lets).ToList() };
         var probe = new FlowNode { Env = own };
+        var provenProbe = new FlowNode { Env = own with { Narrowed = own.Narrowed.Concat(proven).Distinct().ToList() } };
         var mid = _mid[node.Id];
         if (step["ensure"] is { } ensureNode && _context.AsSequence(ensureNode, "'ensure'") is { } ensures)
         {
@@ -564,7 +611,7 @@ internal sealed class FlowBinder
         var set = step["set"] is { } setNode ? _context.AsMapping(setNode, "'set'") : new YamlMapping(step.Span, EquatableArray<YamlEntry>.Empty);
         if (set is not null)
             node.Set.AddRange(SpecBinder.BindAssignments(_context, _binder, message, set,
-                ScopeFor(probe, node.Sender, mid, null, $"the 'set' of '{message.Name}'"), new string[0]));
+                ScopeFor(provenProbe, node.Sender, mid, null, $"the 'set' of '{message.Name}'"), new string[0]));
 
         if (step["require"] is { } requireNode && _context.AsSequence(requireNode, "'require'") is { } requires)
         {

@@ -580,7 +580,14 @@ internal static class SpecBinder
             var values = context.AsMapping(entry.Value, $"The outcome of '{entry.Key.Value}'");
             if (values is null) continue;
             context.CheckKeys(values, $"the outcome of '{entry.Key.Value}'", values.Entries.Select(e => e.Key.Value).Distinct().ToArray());
-            var scope = new Scope { Role = entry.Key.Value, Where = $"the outcome of '{entry.Key.Value}'", SeenSets = flow.SuccessSeenSets };
+            var scope = new Scope
+            {
+                Role = entry.Key.Value,
+                Where = $"the outcome of '{entry.Key.Value}'",
+                SeenSets = flow.SuccessSeenSets,
+                Locals = flow.LocalsFor(entry.Key.Value),
+                Narrowed = flow.SuccessNarrowed,
+            };
             var properties = new Dictionary<string, string>();
             foreach (var value in values.Entries)
             {

@@ -36,7 +36,7 @@ internal static class MessageEmitter
         }
 
         w.Line();
-        w.Summary($"The error codes of the {protocol.Name} protocol. The runtime adds its own (see Dsl.Runtime.Handshakes.HandshakeErrorCodes).");
+        w.Summary($"The error codes of the {protocol.Name} protocol; '{protocol.MalformedCode}' is raised for a message that cannot be decoded, is not expected, or is too large. The runtime adds its own (see Dsl.Runtime.Handshakes.HandshakeErrorCodes).");
         w.Line(CSharpTypes.GeneratedCode);
         w.Open($"public static partial class {protocol.TypePrefix}ErrorCodes");
         foreach (var error in protocol.Errors)
@@ -45,8 +45,6 @@ internal static class MessageEmitter
             w.Line($"public const string {error.ConstantName} = {Binding.Expressions.ExpressionBinder.Literal(error.Code)};");
             w.Line();
         }
-        w.Summary("The code raised for a message that cannot be decoded, is not expected, or is too large.");
-        w.Line($"public const string Malformed = {Binding.Expressions.ExpressionBinder.Literal(protocol.MalformedCode)};");
         w.Close();
         return Footer(w);
     }

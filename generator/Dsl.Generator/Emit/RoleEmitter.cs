@@ -178,7 +178,7 @@ internal static class RoleEmitter
         w.Open($"public async global::System.Threading.Tasks.ValueTask<global::Dsl.Runtime.Handshakes.HandshakeOutcome<{t}Result>> RunAsync(global::Dsl.Runtime.Transports.IMessageTransport transport, global::System.Threading.CancellationToken cancellationToken = default)");
         w.Line("if (global::System.Threading.Interlocked.Exchange(ref _started, 1) != 0)");
         w.Line("    throw new global::System.InvalidOperationException(\"A role machine runs one handshake; create a new one for the next.\");");
-        w.Line($"await using var run = new global::Dsl.Runtime.Handshakes.HandshakeRun<{p}Message>(Role, {p}ErrorCodes.Malformed, transport, {p}Codec.Instance, _options, cancellationToken);");
+        w.Line($"await using var run = new global::Dsl.Runtime.Handshakes.HandshakeRun<{p}Message>(Role, {Binding.Expressions.ExpressionBinder.Literal(protocol.MalformedCode)}, transport, {p}Codec.Instance, _options, cancellationToken);");
         w.Open("try");
         w.Open("while (true)");
         w.Open("switch (State)");

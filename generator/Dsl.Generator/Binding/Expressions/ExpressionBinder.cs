@@ -136,18 +136,34 @@ internal sealed class ExpressionBinder
         return condition is null ? null : new Check(condition, syntax.Code, source);
     }
 
-    /// <summary>The names a guard proves present: locals tested with <c>x != null</c> in its top-level conjuncts.</summary>
-    public static IEnumerable<string> NarrowedBy(string guard)
+    /// <summary>The names a passed check proves present: <c>x != null else CODE</c>.</summary>
+    public static IEnumerable<string> NarrowedByCheck(string check)
     {
-        ExprSyntax syntax;
         try
         {
-            syntax = ExpressionParser.ParseExpression(guard);
+            return Narrowed(ExpressionParser.ParseCheck(check).Condition).ToList();
         }
         catch (ExprSyntaxException)
         {
-            yield break;
+            return new string[0];
         }
+    }
+
+    /// <summary>The names a guard proves present: locals tested with <c>x != null</c> in its top-level conjuncts.</summary>
+    public static IEnumerable<string> NarrowedBy(string guard)
+    {
+        try
+        {
+            return Narrowed(ExpressionParser.ParseExpression(guard)).ToList();
+        }
+        catch (ExprSyntaxException)
+        {
+            return new string[0];
+        }
+    }
+
+    private static IEnumerable<string> Narrowed(ExprSyntax syntax)
+    {
         var pending = new Stack<ExprSyntax>();
         pending.Push(syntax);
         while (pending.Count > 0)
