@@ -87,6 +87,12 @@ public sealed class DiagnosticTests
         ("DSL205", Edit("msg.name != \"\" else BAD_NAME", "msg.name != \"\" && len(msg.nick) > 0 else BAD_NAME #!")),
         ("DSL003", Edit("client: { greeting: welcome.greeting }", "client: { greeting: welcome.greeting }\n  server: { count: welcome.count } #!")),
         ("DSL112", Edit("client: { greeting: welcome.greeting }", "client: { greeting: welcome.greeting, greeting_: welcome.greeting } #!")),
+        ("DSL007", Edit("greeting: string", "greeting: string\n      bad-name: string #!")),
+        ("DSL110", Edit("version: \"1\"", "version: \"1\"\nenvelope: { name: SignedPacket } #!")),
+        ("DSL112", Edit("  welcome:\n", "  greet_codec: #!\n    fields: { x: int }\n  welcome:\n")),
+        ("DSL112", Edit("greeting: string", "greeting: string\n      message_type: string #!")),
+        ("DSL311", Edit("outcome:", "session:\n  heartbeat: #!\n    pinger: server\n    interval_ms: 1000\n    ping: { message: ping, set: { n: visitors.get(\"x\") ?? 1 } }\n    pong: { message: pong }\noutcome:")
+            .Replace("errors:", "  ping: { fields: { n: int } }\n  pong: { fields: { n: int? } }\nerrors:")),
         ("DSL209", Edit("server: { name: hello.name }", "server: { name: msg.name } #!")),
         ("DSL301", Edit("- server -> client: welcome", "- server -> client: welcom #!")),
         ("DSL302", Edit("- server -> client: welcome", "- server -> server: welcome #!")),
@@ -186,6 +192,75 @@ public sealed class DiagnosticTests
                         set: { n: 2 }
             """;
         AssertAt(yaml, "DSL305");
+    }
+
+    [Fact]
+    public void Steps_after_a_choice_whose_branches_all_end_are_unreachable()
+    {
+        var yaml = """
+            protocol: pick
+            version: "1"
+            roles: [a, b]
+            messages:
+              one: { fields: { n: int } }
+              two: { fields: { n: int } }
+            errors: { E: { doc: x } }
+            flow:
+              - a -> b: one
+                set: { n: 1 }
+              - choice: b
+                branches:
+                  - when: one.n == 1
+                    steps:
+                      - b -> a: two
+                        set: { n: 2 }
+                      - success
+                  - steps:
+                      - b -> a: two
+                        set: { n: 3 }
+                      - fail: E
+              - a -> b: one #!
+                set: { n: 4 }
+            """;
+        AssertAt(yaml, "DSL304");
+    }
+
+    [Fact]
+    public void A_fail_step_is_raised_by_the_chooser_and_awaited_by_the_peer()
+    {
+        var yaml = """
+            protocol: pick
+            version: "1"
+            roles: [a, b]
+            messages:
+              one: { fields: { n: int } }
+              two: { fields: { n: int } }
+              oops: { reports: { code: code }, fields: { code: string } }
+            errors: { REFUSED: { doc: b refuses, send: oops } }
+            flow:
+              - a -> b: one
+                set: { n: 1 }
+              - choice: b
+                branches:
+                  - when: one.n == 1
+                    steps:
+                      - b -> a: two
+                        set: { n: one.n ?? 0 }
+                  - steps:
+                      - fail: REFUSED
+            outcome:
+              a: { n: two.n ?? 0 }
+            """;
+        var run = GeneratorHarness.Run(yaml);
+        Assert.Empty(run.SpecDiagnostics);
+        Assert.Empty(run.CompileErrors.Select(e => e.ToString()));
+        var machineA = run.Sources.Single(s => s.HintName == "Dsl.Protocols.Pick.A.Machine.g.cs").SourceText.ToString();
+        var machineB = run.Sources.Single(s => s.HintName == "Dsl.Protocols.Pick.B.Machine.g.cs").SourceText.ToString();
+        Assert.Contains("throw run.Fail(PickErrorCodes.Refused", machineB);
+        Assert.DoesNotContain("throw run.Fail(PickErrorCodes.Refused", machineA);
+        // A waits for 'two'; B's refusal reaches it as B's error message.
+        Assert.Contains("case PickAState.AwaitTwo:", machineA);
+        Assert.Contains("throw run.PeerError(err.Code", machineA);
     }
 
     [Fact]

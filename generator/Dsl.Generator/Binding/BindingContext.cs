@@ -25,6 +25,9 @@ internal sealed class BindingContext
     public bool HasErrors => _diagnostics.Count > 0;
 
     public List<string> Roles { get; } = new();
+
+    /// <summary>The C# prefix of the protocol's generated types (Ltp for ltp).</summary>
+    public string Prefix { get; set; } = "";
     public Dictionary<string, MessageModel> MessagesByName { get; } = new();
     public Dictionary<string, ServiceModel> ServicesByName { get; } = new();
     public Dictionary<string, List<FieldModel>> Inputs { get; } = new();
@@ -91,7 +94,8 @@ internal sealed class BindingContext
 
     public bool ValidName(YamlScalar scalar, string kind)
     {
-        if (IsName(scalar.Value)) return true;
+        // Only the protocol's name may hold '-': every other name can appear in expressions, where '-' is minus.
+        if (IsName(scalar.Value) && (kind == "protocol" || !scalar.Value.Contains("-"))) return true;
         Report(DiagnosticTable.InvalidName, scalar.Span, scalar.Value, kind);
         return false;
     }

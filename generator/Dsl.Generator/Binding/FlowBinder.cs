@@ -25,6 +25,9 @@ internal sealed class LetDeclaration(string name, string owner, string fieldName
 internal sealed record LexicalEnv(IReadOnlyList<LetDeclaration> Lets, IReadOnlyCollection<string> Narrowed)
 {
     public static readonly LexicalEnv Empty = new(new LetDeclaration[0], new string[0]);
+
+    /// <summary>The role that made the innermost enclosing choice, if any.</summary>
+    public string? Chooser { get; init; }
 }
 
 /// <summary>A node of the global flow graph (the bind stage's working form, not a cached model).</summary>
@@ -58,6 +61,9 @@ internal sealed class FlowNode
     // Gotos and failures.
     public string? Label { get; set; }
     public string? FailCode { get; set; }
+
+    /// <summary>The role that raises a <c>fail</c>: the chooser of the enclosing choice, else the receiver of the step before.</summary>
+    public string? FailBy { get; set; }
 }
 
 /// <summary>The bound global flow.</summary>
@@ -223,6 +229,16 @@ internal sealed class FlowBinder
         foreach (var item in items)
         {
             var id = BuildStep(item, env);
+            if (id >= 0 && _graph.Nodes[id].Kind == FlowNodeKind.Fail)
+            {
+                var previous = -1;
+                foreach (var i in ids)
+                    if (i >= 0 && _graph.Nodes[i].Kind == FlowNodeKind.Message) previous = i;
+                var by = previous >= 0 ? _graph.Nodes[previous].Receiver : env.Chooser;
+                if (by is null)
+                    _context.Report(DiagnosticTable.InvalidValue, item.Span, "fail", "this step", "a 'fail' step follows a message (its receiver fails) or sits in a choice's branch (its chooser fails)");
+                _graph.Nodes[id].FailBy = by;
+            }
             ids.Add(id);
             // A step's lets (and a choice's) are in scope for the steps after it, and what its
             // 'ensure' proved present stays present.
@@ -281,7 +297,7 @@ internal sealed class FlowBinder
                 }
                 var steps = _context.AsSequence(stepsNode, "'steps'");
                 if (steps is null) continue;
-                var first = BuildSequence(steps, next, new LexicalEnv(lets, narrowed), "A branch");
+                var first = BuildSequence(steps, next, new LexicalEnv(lets, narrowed) { Chooser = node.Chooser }, "A branch");
                 node.BranchSyntax.Add((when, first, branch));
             }
         }
@@ -292,6 +308,9 @@ internal sealed class FlowBinder
         YamlScalar { Value: "success" } => "success",
         YamlMapping m when m["goto"] is YamlScalar g => "goto: " + g.Value,
         YamlMapping m when m["fail"] is YamlScalar f => "fail: " + f.Value,
+        YamlMapping m when m["choice"] is YamlScalar c && m["branches"] is YamlSequence branches && branches.Items.Count > 0
+            && branches.Items.All(b => b is YamlMapping bm && bm["steps"] is YamlSequence steps && steps.Items.Count > 0 && TerminalName(steps.Items[steps.Items.Count - 1]) is not null)
+            => $"the choice by '{c.Value}', whose branches all end",
         _ => null,
     };
 
@@ -393,7 +412,7 @@ internal sealed class FlowBinder
                 continue;
             }
             var pascal = BindingContext.Pascal(name);
-            node.Lets.Add(new LetDeclaration(name, owner, "_" + char.ToLowerInvariant(pascal[0]) + pascal.Substring(1), entry.Value, _nextBit++));
+            node.Lets.Add(new LetDeclaration(name, owner, "_let" + pascal, entry.Value, _nextBit++));
         }
     }
 
@@ -464,6 +483,8 @@ internal sealed class FlowBinder
             foreach (var (_, first, syntax) in choice.BranchSyntax)
             {
                 var node = _graph.Nodes[first];
+                // A branch may also just fail: the chooser's error message is what the other role sees.
+                if (node.Kind == FlowNodeKind.Fail && node.FailBy == choice.Chooser) continue;
                 if (node.Kind != FlowNodeKind.Message || node.Sender != choice.Chooser)
                 {
                     var found = node.Kind switch

@@ -20,7 +20,18 @@ internal sealed record BindResult(ProtocolModel? Model, EquatableArray<SpecDiagn
 internal static class SpecBinder
 {
     private static readonly string[] s_topKeys =
-        { "protocol", "version", "description", "namespace", "roles", "wire", "inputs", "services", "messages", "errors", "timeouts", "flow", "outcome", "session", "extends", "hooks" };
+        { "protocol", "version", "description", "namespace", "roles", "wire", "inputs", "services", "messages", "errors", "timeouts", "flow", "outcome", "session", "extends", "hooks", "envelope", "on_error", "types", "retry" };
+
+    /// <summary>Keys of the language's design that the generator does not implement yet, and what to do meanwhile.</summary>
+    private static readonly (string Key, string Why)[] s_designed =
+    {
+        ("extends", "specs cannot extend other specs yet; copy the base spec for now"),
+        ("hooks", "application hooks are not generated yet"),
+        ("envelope", "envelopes that wrap every message (such as a signed packet) are not generated yet"),
+        ("on_error", "effects of errors on trust state and block lists are not generated yet"),
+        ("types", "named object types (nested messages) are not generated yet"),
+        ("retry", "handshake-level retries are not generated yet; lossy transports retransmit on their own"),
+    };
 
     public static BindResult Bind(SpecSyntax syntax, CancellationToken cancellationToken)
     {
@@ -51,12 +62,10 @@ internal static class SpecBinder
         if (root is null) return null;
         context.CheckKeys(root, "the spec", s_topKeys);
 
-        foreach (var key in new[] { "extends", "hooks" })
+        foreach (var (key, why) in s_designed)
         {
             var entry = root.Entry(key);
-            if (entry is not null)
-                context.Report(DiagnosticTable.NotImplemented, entry.Key.Span, key,
-                    key == "extends" ? "specs cannot extend other specs yet; copy the base spec for now" : "application hooks are not generated yet");
+            if (entry is not null) context.Report(DiagnosticTable.NotImplemented, entry.Key.Span, key, why);
         }
 
         var nameScalar = context.Required(root, "protocol", "The spec");
@@ -64,6 +73,7 @@ internal static class SpecBinder
         if (nameScalar is null || versionScalar is null || !context.ValidName(nameScalar, "protocol")) return null;
         var name = nameScalar.Value;
         var prefix = BindingContext.Pascal(name);
+        context.Prefix = prefix;
         var ns = context.Text(root, "namespace", "'namespace'") ?? "Dsl.Protocols." + prefix;
         if (!ns.Split('.').All(part => part.Length > 0 && (char.IsLetter(part[0]) || part[0] == '_') && part.All(c => char.IsLetterOrDigit(c) || c == '_')))
             context.Report(DiagnosticTable.InvalidValue, root["namespace"]!.Span, ns, "'namespace'", "a C# namespace is dot-separated identifiers");
@@ -89,7 +99,7 @@ internal static class SpecBinder
         if (context.Roles.Count != 2 || messages is null) return null;
 
         var binder = new ExpressionBinder(context);
-        var errors = BindErrors(context, binder, errorSyntax);
+        var errors = BindErrors(context, binder, errorSyntax, root);
         var flow = FlowBinder.Bind(context, binder, root);
         if (flow is null) return null;
 
@@ -182,6 +192,11 @@ internal static class SpecBinder
             }
             if (!context.ValidName(entry.Key, "message")) continue;
             var typeName = BindingContext.Pascal(name);
+            if (ReservedTypeName(context, typeName) is { } reserved)
+            {
+                context.Report(DiagnosticTable.NameCollision, entry.Key.Span, reserved, name, typeName);
+                continue;
+            }
             if (typeNames.TryGetValue(typeName, out var other))
             {
                 context.Report(DiagnosticTable.NameCollision, entry.Key.Span, other, name, typeName);
@@ -223,6 +238,20 @@ internal static class SpecBinder
         return result;
     }
 
+    /// <summary>The generated type a message's C# name would collide with, if any.</summary>
+    private static string? ReservedTypeName(BindingContext context, string typeName)
+    {
+        var prefix = context.Prefix;
+        if (typeName == prefix + "Message" || typeName == prefix + "Codec" || typeName == prefix + "ErrorCodes") return "the generated type";
+        foreach (var role in context.Roles)
+        {
+            var machine = prefix + BindingContext.Pascal(role);
+            if (typeName == machine || typeName == machine + "Inputs" || typeName == machine + "Services" || typeName == machine + "Result" || typeName == machine + "State")
+                return "the generated type";
+        }
+        return null;
+    }
+
     private static string? Doc(YamlMapping mapping) => mapping["doc"] is YamlScalar { IsNull: false } doc ? doc.Value.Trim() : null;
 
     private static List<FieldModel> BindFields(BindingContext context, YamlMapping? mapping, string owner, string? discriminator, bool isMessage)
@@ -248,6 +277,11 @@ internal static class SpecBinder
             if (properties.TryGetValue(property, out var other))
             {
                 context.Report(DiagnosticTable.NameCollision, entry.Key.Span, other, name, property);
+                continue;
+            }
+            if (isMessage && property is "MessageType" or "WireName" or "EqualityContract")
+            {
+                context.Report(DiagnosticTable.NameCollision, entry.Key.Span, "the generated member", name, property);
                 continue;
             }
             properties[property] = name;
@@ -451,7 +485,7 @@ internal static class SpecBinder
                 }
                 if (!Catalog.TryParseType(of.Value, allowKeys: false, out valueType) || !valueType.IsValueType)
                 {
-                    context.Report(DiagnosticTable.UnknownType, of.Span, of.Value, "int, bool, uuid, timestamp (the value types a value_store holds)");
+                    context.Report(DiagnosticTable.UnknownType, of.Span, of.Value, "int, bool, uuid, timestamp, bytes or bytes<N> (the value types a value_store holds)");
                     continue;
                 }
                 csharp += "<" + Emit.CSharpTypes.Of(valueType) + ">";
@@ -480,9 +514,13 @@ internal static class SpecBinder
         return declared;
     }
 
-    private static List<ErrorModel> BindErrors(BindingContext context, ExpressionBinder binder, List<(YamlScalar Code, YamlMapping? Body)> declared)
+    private static List<ErrorModel> BindErrors(BindingContext context, ExpressionBinder binder, List<(YamlScalar Code, YamlMapping? Body)> declared, YamlMapping root)
     {
         var result = new List<ErrorModel>();
+        var declaredDocs = new Dictionary<string, string>();
+        if (root["errors"] is YamlMapping errorsNode)
+            foreach (var entry in errorsNode.Entries)
+                if (entry.Value is YamlScalar { IsNull: false } text) declaredDocs[entry.Key.Value] = text.Value.Trim();
         var constants = new Dictionary<string, string>();
         foreach (var (code, body) in declared)
         {
@@ -495,7 +533,9 @@ internal static class SpecBinder
             constants[constant] = code.Value;
             if (body is null)
             {
-                result.Add(new ErrorModel(code.Value, constant, null, null, EquatableArray<Assignment>.Empty));
+                // "CODE: some text" documents the code.
+                var doc = declaredDocs.TryGetValue(code.Value, out var text) ? text : null;
+                result.Add(new ErrorModel(code.Value, constant, doc, null, EquatableArray<Assignment>.Empty));
                 continue;
             }
             context.CheckKeys(body, $"error '{code.Value}'", "doc", "send", "set");
@@ -682,10 +722,25 @@ internal static class SpecBinder
                 ContextMessages = new Dictionary<string, (MessageModel, string)> { [ping.Value.Message.Name] = (ping.Value.Message, "ping") },
             };
             var set = BindAssignments(context, binder, part.Message, part.Set, partScope, new string[0]);
+            if ((intervalExpr is not null && CallsService(intervalExpr)) || set.Any(a => CallsService(a.Value)))
+            {
+                context.Report(DiagnosticTable.SessionShape, session.Entry("heartbeat")!.Key.Span, "the heartbeat's interval and messages cannot call services; compute the value during the handshake and refer to it");
+                return null;
+            }
             if (intervalExpr is not null) roles.Add(new RoleHeartbeat(role, intervalExpr, set.ToEquatableArray()));
         }
         return new HeartbeatModel(pinger.Value, ping.Value.Message.Name, pong.Value.Message.Name, missed, roles.ToEquatableArray());
     }
+
+    private static bool CallsService(BoundExpr expr) => expr switch
+    {
+        ServiceCallExpr => true,
+        CallExpr call => call.Arguments.Any(CallsService),
+        UnaryExpr unary => CallsService(unary.Operand),
+        BinaryExpr binary => CallsService(binary.Left) || CallsService(binary.Right),
+        ListExpr list => list.Items.Any(CallsService),
+        _ => false,
+    };
 
     private static void ReportUnusedMessages(BindingContext context, YamlMapping root, FlowGraph flow, List<ErrorModel> errors, HeartbeatModel? heartbeat)
     {

@@ -20,7 +20,7 @@ internal static class DiagnosticTable
     public static readonly DiagnosticKind WrongNodeKind = new("DSL004", "Wrong kind of YAML node", "{0} must be {1}", Syntax);
     public static readonly DiagnosticKind MissingKey = new("DSL005", "Missing required key", "{0} needs the key '{1}'", Syntax);
     public static readonly DiagnosticKind InvalidValue = new("DSL006", "Invalid value", "Invalid value '{0}' for {1}: {2}", Syntax);
-    public static readonly DiagnosticKind InvalidName = new("DSL007", "Invalid name", "'{0}' is not a valid {1} name: use letters, digits and '_' or '-', starting with a letter", Syntax);
+    public static readonly DiagnosticKind InvalidName = new("DSL007", "Invalid name", "'{0}' is not a valid {1} name: use letters, digits and '_', starting with a letter (a protocol's name may also hold '-')", Syntax);
 
     // Schema: roles, types, messages, fields, inputs, services, errors.
     public static readonly DiagnosticKind UnknownType = new("DSL101", "Unknown field type", "Unknown type '{0}'; expected one of: {1}", Schema);

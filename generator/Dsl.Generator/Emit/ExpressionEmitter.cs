@@ -75,7 +75,7 @@ internal static class ExpressionEmitter
         CallExpr call => call.Type.Nullable,
         ContextExpr context => context.Type.Nullable,
         ServiceCallExpr service => service.Type.Nullable,
-        BinaryExpr { Operator: "??" } coalesce => CSharpNullable(coalesce.Right),
+        BinaryExpr { Operator: "??" } coalesce => CSharpNullable(coalesce.Left) && CSharpNullable(coalesce.Right),
         _ => false,
     };
 
@@ -118,7 +118,8 @@ internal static class ExpressionEmitter
         switch (binary.Operator)
         {
             case "??":
-                return $"({Emit(binary.Left)} ?? {Emit(binary.Right)})";
+                // A left side that C# sees as never absent needs no fallback (and C# refuses '??' on it).
+                return CSharpNullable(binary.Left) ? $"({Emit(binary.Left)} ?? {Emit(binary.Right)})" : Emit(binary.Left);
             case "==":
             case "!=":
                 // Lifted comparison: either side may be absent (compared with null).

@@ -129,7 +129,8 @@ internal static class RoleEmitter
         w.Summary("The state the machine is in.");
         w.Line($"public {t}State State {{ get; private set; }} = {t}State.{stateOf[role.InitialState].Name};");
         w.Line();
-        w.Line("private global::System.DateTimeOffset Now => _options.TimeProvider.GetUtcNow();");
+        w.Line("// Whole seconds: the precision timestamps have on the wire, so both sides compute with the same values.");
+        w.Line("private global::System.DateTimeOffset Now => global::System.DateTimeOffset.FromUnixTimeSeconds(_options.TimeProvider.GetUtcNow().ToUnixTimeSeconds());");
         w.Line();
 
         EmitRun(w, protocol, role);
@@ -257,7 +258,7 @@ internal static class RoleEmitter
                         w.Line($"    throw run.PeerError(err.{code.PropertyName}, {detailCode});");
                     }
                     w.Line("default:");
-                    var expected = string.Join(" or ", state.Alternatives.Select(a => "'" + a.Message + "'"));
+                    var expected = state.Alternatives.IsEmpty ? "only the peer's error message" : string.Join(" or ", state.Alternatives.Select(a => "'" + a.Message + "'"));
                     w.Line($"    throw run.Unexpected(received, {Binding.Expressions.ExpressionBinder.Literal(expected)});");
                     w.Close();
                     break;

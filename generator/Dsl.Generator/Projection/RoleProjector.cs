@@ -53,7 +53,7 @@ internal static class RoleProjector
     /// </summary>
     private static IEnumerable<int> RoleSuccessors(string role, FlowGraph flow, FlowNode node)
         => node.Kind == FlowNodeKind.Choice && node.Chooser != role
-            ? node.Branches.Select(b => flow.Nodes[b.First].Next)
+            ? node.Branches.Where(b => flow.Nodes[b.First].Kind == FlowNodeKind.Message).Select(b => flow.Nodes[b.First].Next)
             : flow.Successors(node);
 
     private static StateModel ProjectNode(string role, FlowNode node, FlowGraph flow, Dictionary<int, int> ids, HashSet<string> names)
@@ -80,11 +80,18 @@ internal static class RoleProjector
                     node.Lets.Where(l => l.Bound is not null).Select(l => l.Bound!).ToEquatableArray(), null, null);
             case FlowNodeKind.Choice:
             {
-                var alternatives = node.Branches.Select(b => Alternative(role, flow.Nodes[b.First], ids)).ToEquatableArray();
-                var name = "Await" + string.Join("Or", node.Branches.Select(b => flow.Nodes[b.First].Message!.TypeName));
+                var messageFirst = node.Branches.Where(b => flow.Nodes[b.First].Kind == FlowNodeKind.Message).ToList();
+                var alternatives = messageFirst.Select(b => Alternative(role, flow.Nodes[b.First], ids)).ToEquatableArray();
+                var name = "Await" + string.Join("Or", messageFirst.Select(b => flow.Nodes[b.First].Message!.TypeName));
+                // The choice's own timeout, else the shortest of its branches' first steps.
+                var timeout = node.TimeoutMs ?? messageFirst.Select(b => flow.Nodes[b.First].TimeoutMs).Where(t => t is not null).Min();
                 return new StateModel(id, Unique(names, name), StateKind.Receive, node.Phase, null, empty, noActions, -1,
-                    alternatives, noBranches, noLets, node.TimeoutMs, null);
+                    alternatives, noBranches, noLets, timeout, null);
             }
+            case FlowNodeKind.Fail when node.FailBy != role:
+                // The other role learns of the failure from the peer's error message or its close.
+                return new StateModel(id, Unique(names, "AwaitFailure"), StateKind.Receive, node.Phase, null, empty, noActions, -1,
+                    noAlternatives, noBranches, noLets, null, null);
             case FlowNodeKind.Fail:
                 return new StateModel(id, Unique(names, "Fail" + BindingContext.Pascal(node.FailCode!)), StateKind.Fail, node.Phase, null,
                     empty, noActions, -1, noAlternatives, noBranches, noLets, null, node.FailCode);
