@@ -1,0 +1,361 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using Dsl.Runtime.Codecs;
+using Microsoft.Data.Sqlite;
+
+namespace Dsl.Runtime.Services;
+
+/// <summary>
+/// Pinned keys, trust levels, seen nonces and blocked addresses in one SQLite file, so that a restart keeps them.
+/// One table per concept; times are stored as UTC ticks (100 ns since 0001-01-01), so they come back exactly.
+/// Every change runs in a transaction that takes the write lock up front (<c>BEGIN IMMEDIATE</c>), so nothing is
+/// half-written and read-then-write steps are atomic, also across processes sharing the file. Calls on one instance
+/// run one at a time over one connection.
+/// </summary>
+public sealed class SqliteHandshakeStore : IPinnedKeyStore, ITrustStore, IReplayCache, IAddressBlockList, IDisposable
+{
+    private const int SchemaVersion = 1;
+
+    private const string Schema = """
+        CREATE TABLE IF NOT EXISTS pins (node_id BLOB NOT NULL PRIMARY KEY, public_key BLOB NOT NULL, pinned_at INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS trust (node_id BLOB NOT NULL PRIMARY KEY, level INTEGER NOT NULL, score INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS replay (key BLOB NOT NULL PRIMARY KEY, expires_at INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS replay_by_expiry ON replay (expires_at);
+        CREATE TABLE IF NOT EXISTS failures (address TEXT NOT NULL, at INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS failures_by_address ON failures (address, at);
+        CREATE TABLE IF NOT EXISTS blocks (address TEXT NOT NULL PRIMARY KEY, until INTEGER NOT NULL);
+        """;
+
+    private static readonly Lazy<bool> NativeLibraryLoaded = new(LoadNativeLibrary);
+
+    private readonly SqliteConnection _connection;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private bool _disposed;
+
+    private SqliteHandshakeStore(SqliteConnection connection) => _connection = connection;
+
+    /// <summary>
+    /// Opens the store in the file at <paramref name="path"/>, creating the file and its tables if missing, in
+    /// write-ahead-log mode.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The native SQLite library cannot be loaded, or the file was
+    /// written by a newer version of this store.</exception>
+    public static SqliteHandshakeStore Open(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        _ = NativeLibraryLoaded.Value;
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            // Dispose closes the file rather than parking it in a pool.
+            Pooling = false,
+        }.ToString());
+        try
+        {
+            connection.Open();
+            Execute(connection, "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
+            using (var transaction = connection.BeginTransaction(deferred: false))
+            {
+                using var version = Command(connection, transaction, "PRAGMA user_version;");
+                var found = Convert.ToInt32(version.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+                if (found > SchemaVersion)
+                {
+                    throw new InvalidOperationException($"'{path}' holds handshake store schema {found}; this version reads up to {SchemaVersion}.");
+                }
+                Execute(connection, Schema + $"PRAGMA user_version = {SchemaVersion};", transaction);
+                transaction.Commit();
+            }
+            return new SqliteHandshakeStore(connection);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<Bytes?> GetPinAsync(Bytes nodeId, CancellationToken cancellationToken)
+    {
+        using (await EnterAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return await ReadPinAsync(nodeId, null, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<bool> MatchesAsync(Bytes nodeId, Bytes publicKey, CancellationToken cancellationToken)
+        => await GetPinAsync(nodeId, cancellationToken).ConfigureAwait(false) is not { } pinned || pinned == publicKey;
+
+    /// <inheritdoc />
+    public async ValueTask<bool> PinAsync(Bytes nodeId, Bytes publicKey, CancellationToken cancellationToken)
+    {
+        using (await EnterAsync(cancellationToken).ConfigureAwait(false))
+        {
+            using var transaction = _connection.BeginTransaction(deferred: false);
+            using (var insert = Command(_connection, transaction,
+                "INSERT INTO pins (node_id, public_key, pinned_at) VALUES ($node, $key, $at) ON CONFLICT (node_id) DO NOTHING;"))
+            {
+                insert.Parameters.AddWithValue("$node", nodeId.ToArray());
+                insert.Parameters.AddWithValue("$key", publicKey.ToArray());
+                insert.Parameters.AddWithValue("$at", DateTimeOffset.UtcNow.UtcTicks);
+                await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+            var pinned = await ReadPinAsync(nodeId, transaction, cancellationToken).ConfigureAwait(false);
+            transaction.Commit();
+            return pinned == publicKey;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<TrustLevel> GetAsync(Bytes nodeId, CancellationToken cancellationToken)
+        => (await FindAsync(nodeId, cancellationToken).ConfigureAwait(false))?.Level ?? TrustLevel.Unknown;
+
+    /// <inheritdoc />
+    public async ValueTask<TrustRecord?> FindAsync(Bytes nodeId, CancellationToken cancellationToken)
+    {
+        using (await EnterAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return await ReadTrustAsync(nodeId, null, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<TrustLevel> TransitionAsync(Bytes nodeId, TrustLevel to, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        using (await EnterAsync(cancellationToken).ConfigureAwait(false))
+        {
+            using var transaction = _connection.BeginTransaction(deferred: false);
+            var current = await ReadTrustAsync(nodeId, transaction, cancellationToken).ConfigureAwait(false);
+            if (TrustTransitions.Transition(current, nodeId, to, now) is not { } next) return current?.Level ?? TrustLevel.Unknown;
+            await WriteTrustAsync(next, transaction, cancellationToken).ConfigureAwait(false);
+            transaction.Commit();
+            return next.Level;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<int> AddScoreAsync(Bytes nodeId, int delta, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        using (await EnterAsync(cancellationToken).ConfigureAwait(false))
+        {
+            using var transaction = _connection.BeginTransaction(deferred: false);
+            var current = await ReadTrustAsync(nodeId, transaction, cancellationToken).ConfigureAwait(false);
+            var next = TrustTransitions.AddScore(current, nodeId, delta, now);
+            await WriteTrustAsync(next, transaction, cancellationToken).ConfigureAwait(false);
+            transaction.Commit();
+            return next.Score;
+        }
+    }
+
+    /// <summary>
+    /// An operator's reset: forgets the level and score of <paramref name="nodeId"/>, which is
+    /// <see cref="TrustLevel.Unknown"/> again. The only way out of <see cref="TrustLevel.Blacklisted"/>. Its pinned
+    /// key is kept.
+    /// </summary>
+    public async ValueTask ResetAsync(Bytes nodeId, CancellationToken cancellationToken)
+    {
+        using (await EnterAsync(cancellationToken).ConfigureAwait(false))
+        {
+            using var transaction = _connection.BeginTransaction(deferred: false);
+            using var delete = Command(_connection, transaction, "DELETE FROM trust WHERE node_id = $node;");
+            delete.Parameters.AddWithValue("$node", nodeId.ToArray());
+            await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            transaction.Commit();
+        }
+    }
+
+    /// <summary>
+    /// An operator's genesis bootstrap: makes <paramref name="nodeId"/> <see cref="TrustLevel.System"/>, whatever
+    /// its level, keeping its score. Handshakes never change it afterwards.
+    /// </summary>
+    public async ValueTask BootstrapSystemAsync(Bytes nodeId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        using (await EnterAsync(cancellationToken).ConfigureAwait(false))
+        {
+            using var transaction = _connection.BeginTransaction(deferred: false);
+            var current = await ReadTrustAsync(nodeId, transaction, cancellationToken).ConfigureAwait(false);
+            await WriteTrustAsync(TrustTransitions.BootstrapSystem(current, nodeId, now), transaction, cancellationToken).ConfigureAwait(false);
+            transaction.Commit();
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Expired keys are deleted on every call, so the table holds only live keys.</remarks>
+    public async ValueTask<bool> TryAddAsync(Bytes key, DateTimeOffset now, DateTimeOffset expiresAt, CancellationToken cancellationToken)
+    {
+        using (await EnterAsync(cancellationToken).ConfigureAwait(false))
+        {
+            using var transaction = _connection.BeginTransaction(deferred: false);
+            using (var prune = Command(_connection, transaction, "DELETE FROM replay WHERE expires_at <= $now;"))
+            {
+                prune.Parameters.AddWithValue("$now", now.UtcTicks);
+                await prune.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+            using var insert = Command(_connection, transaction,
+                "INSERT INTO replay (key, expires_at) VALUES ($key, $expires) ON CONFLICT (key) DO NOTHING;");
+            insert.Parameters.AddWithValue("$key", key.ToArray());
+            insert.Parameters.AddWithValue("$expires", expiresAt.UtcTicks);
+            var added = await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+            transaction.Commit();
+            return added;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<bool> IsBlockedAsync(string address, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        using (await EnterAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return await ReadBlockedUntilAsync(address, null, cancellationToken).ConfigureAwait(false) > now.UtcTicks;
+        }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Expired blocks, and failures older than <paramref name="within"/> for every address, are deleted on each call:
+    /// one store serves one block policy.
+    /// </remarks>
+    public async ValueTask<bool> RecordFailureAsync(string address, DateTimeOffset now, int maxFailures, TimeSpan within, TimeSpan blockFor, CancellationToken cancellationToken)
+    {
+        AddressBlockListArguments.Check(address, maxFailures, within, blockFor);
+        using (await EnterAsync(cancellationToken).ConfigureAwait(false))
+        {
+            using var transaction = _connection.BeginTransaction(deferred: false);
+            if (await ReadBlockedUntilAsync(address, transaction, cancellationToken).ConfigureAwait(false) > now.UtcTicks) return true;
+
+            using (var record = Command(_connection, transaction, """
+                DELETE FROM blocks WHERE until <= $now;
+                DELETE FROM failures WHERE at < $windowStart;
+                INSERT INTO failures (address, at) VALUES ($address, $now);
+                """))
+            {
+                record.Parameters.AddWithValue("$now", now.UtcTicks);
+                record.Parameters.AddWithValue("$windowStart", (now - within).UtcTicks);
+                record.Parameters.AddWithValue("$address", address);
+                await record.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+            long failures;
+            using (var count = Command(_connection, transaction, "SELECT COUNT(*) FROM failures WHERE address = $address;"))
+            {
+                count.Parameters.AddWithValue("$address", address);
+                failures = (long)(await count.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            }
+            var blocked = failures >= maxFailures;
+            if (blocked)
+            {
+                using var block = Command(_connection, transaction, """
+                    DELETE FROM failures WHERE address = $address;
+                    INSERT INTO blocks (address, until) VALUES ($address, $until) ON CONFLICT (address) DO UPDATE SET until = excluded.until;
+                    """);
+                block.Parameters.AddWithValue("$address", address);
+                block.Parameters.AddWithValue("$until", (now + blockFor).UtcTicks);
+                await block.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+            transaction.Commit();
+            return blocked;
+        }
+    }
+
+    /// <summary>Closes the file; calls after this throw <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        // Waits for a call in progress, so the connection is never closed under it.
+        _gate.Wait();
+        try
+        {
+            if (_disposed) return;
+            _disposed = true;
+            _connection.Dispose();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async ValueTask<Lease> EnterAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (_disposed)
+        {
+            _gate.Release();
+            throw new ObjectDisposedException(nameof(SqliteHandshakeStore));
+        }
+        return new Lease(_gate);
+    }
+
+    private async ValueTask<Bytes?> ReadPinAsync(Bytes nodeId, SqliteTransaction? transaction, CancellationToken cancellationToken)
+    {
+        using var select = Command(_connection, transaction, "SELECT public_key FROM pins WHERE node_id = $node;");
+        select.Parameters.AddWithValue("$node", nodeId.ToArray());
+        return await select.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is byte[] key ? new Bytes(key) : null;
+    }
+
+    private async ValueTask<TrustRecord?> ReadTrustAsync(Bytes nodeId, SqliteTransaction? transaction, CancellationToken cancellationToken)
+    {
+        using var select = Command(_connection, transaction, "SELECT level, score, updated_at FROM trust WHERE node_id = $node;");
+        select.Parameters.AddWithValue("$node", nodeId.ToArray());
+        using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false)) return null;
+        return new TrustRecord(nodeId, (TrustLevel)reader.GetInt32(0), reader.GetInt32(1), new DateTimeOffset(reader.GetInt64(2), TimeSpan.Zero));
+    }
+
+    private async ValueTask WriteTrustAsync(TrustRecord record, SqliteTransaction transaction, CancellationToken cancellationToken)
+    {
+        using var upsert = Command(_connection, transaction, """
+            INSERT INTO trust (node_id, level, score, updated_at) VALUES ($node, $level, $score, $at)
+            ON CONFLICT (node_id) DO UPDATE SET level = excluded.level, score = excluded.score, updated_at = excluded.updated_at;
+            """);
+        upsert.Parameters.AddWithValue("$node", record.NodeId.ToArray());
+        upsert.Parameters.AddWithValue("$level", (int)record.Level);
+        upsert.Parameters.AddWithValue("$score", record.Score);
+        upsert.Parameters.AddWithValue("$at", record.UpdatedAt.UtcTicks);
+        await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<long> ReadBlockedUntilAsync(string address, SqliteTransaction? transaction, CancellationToken cancellationToken)
+    {
+        using var select = Command(_connection, transaction, "SELECT until FROM blocks WHERE address = $address;");
+        select.Parameters.AddWithValue("$address", address);
+        return await select.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long until ? until : long.MinValue;
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        return command;
+    }
+
+    private static void Execute(SqliteConnection connection, string sql, SqliteTransaction? transaction = null)
+    {
+        using var command = Command(connection, transaction, sql);
+        command.ExecuteNonQuery();
+    }
+
+    private static bool LoadNativeLibrary()
+    {
+        try
+        {
+            SQLitePCL.Batteries_V2.Init();
+            return true;
+        }
+        catch (Exception exception) when (exception is DllNotFoundException or EntryPointNotFoundException or TypeInitializationException)
+        {
+            throw new InvalidOperationException(
+                "The native SQLite library (e_sqlite3) could not be loaded; SQLitePCLRaw.bundle_e_sqlite3 ships it for the supported runtime identifiers.",
+                exception);
+        }
+    }
+
+    /// <summary>Holds the gate until disposed.</summary>
+    private readonly struct Lease(SemaphoreSlim gate) : IDisposable
+    {
+        public void Dispose() => gate.Release();
+    }
+}
