@@ -88,7 +88,7 @@ public sealed class DiagnosticTests
         ("DSL003", Edit("client: { greeting: welcome.greeting }", "client: { greeting: welcome.greeting }\n  server: { count: welcome.count } #!")),
         ("DSL112", Edit("client: { greeting: welcome.greeting }", "client: { greeting: welcome.greeting, greeting_: welcome.greeting } #!")),
         ("DSL007", Edit("greeting: string", "greeting: string\n      bad-name: string #!")),
-        ("DSL110", Edit("version: \"1\"", "version: \"1\"\nenvelope: { name: SignedPacket } #!")),
+        ("DSL110", Edit("version: \"1\"", "version: \"1\"\nextends: greet-0.9.yaml #!")),
         ("DSL112", Edit("  welcome:\n", "  greet_codec: #!\n    fields: { x: int }\n  welcome:\n")),
         ("DSL112", Edit("greeting: string", "greeting: string\n      message_type: string #!")),
         ("DSL311", Edit("outcome:", "session:\n  heartbeat: #!\n    pinger: server\n    interval_ms: 1000\n    ping: { message: ping, set: { n: visitors.get(\"x\") ?? 1 } }\n    pong: { message: pong }\noutcome:")

@@ -21,6 +21,19 @@ public sealed class LtpGenerationTests
             run.Sources.Select(s => s.HintName).OrderBy(n => n, StringComparer.Ordinal));
     }
 
+    [Theory]
+    [InlineData("protocols/ltp/ltp-0.2.yaml", "Dsl.Protocols.Ltp")]
+    [InlineData("protocols/stt/stt-0.2.yaml", "Dsl.Protocols.Stt")]
+    [InlineData("protocols/mesh/mesh-1.0.yaml", "Dsl.Protocols.Mesh")]
+    public void Every_seed_spec_generates_cleanly_and_compiles(string path, string ns)
+    {
+        var run = GeneratorHarness.Run((path, GeneratorHarness.ReadRepoFile(path)));
+        Assert.Empty(run.SpecDiagnostics.Select(d => d.ToString()));
+        Assert.Empty(run.CompileErrors.Select(e => e.ToString()));
+        Assert.All(run.Sources, s => Assert.StartsWith(ns + ".", s.HintName));
+        Assert.Equal(4, run.Sources.Count);
+    }
+
     /// <summary>Re-accept with <c>DSL_ACCEPT_GOLDEN=1 dotnet test tests/Dsl.Generator.Tests</c>.</summary>
     [Fact]
     public void Ltp_output_matches_the_golden_files()

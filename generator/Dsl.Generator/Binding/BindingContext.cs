@@ -32,6 +32,7 @@ internal sealed class BindingContext
     public Dictionary<string, ServiceModel> ServicesByName { get; } = new();
     public Dictionary<string, List<FieldModel>> Inputs { get; } = new();
     public HashSet<string> ErrorCodes { get; } = new();
+    public EnvelopeModel? Envelope { get; set; }
 
     public void Report(DiagnosticKind kind, SourceSpan span, params string[] arguments)
         => _diagnostics.Add(SpecDiagnostic.Create(kind, FilePath, span, arguments));
@@ -49,7 +50,13 @@ internal sealed class BindingContext
             if (!seen.Add(entry.Key.Value))
                 Report(DiagnosticTable.DuplicateKey, entry.Key.Span, entry.Key.Value, where);
             else if (System.Array.IndexOf(allowed, entry.Key.Value) < 0)
-                Report(DiagnosticTable.UnknownKey, entry.Key.Span, entry.Key.Value, where, string.Join(", ", allowed));
+            {
+                // In { a: b, c }, a comma in an unquoted value makes its tail a key with no value.
+                var hint = entry.Value is YamlScalar { IsNull: true }
+                    ? " (a comma in an unquoted value splits it in a { } mapping; quote that value)"
+                    : "";
+                Report(DiagnosticTable.UnknownKey, entry.Key.Span, entry.Key.Value, where, string.Join(", ", allowed) + hint);
+            }
         }
     }
 

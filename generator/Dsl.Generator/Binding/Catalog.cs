@@ -7,11 +7,18 @@ namespace Dsl.Generator.Binding;
 /// <summary>A parameter of a built-in function or service method.</summary>
 internal sealed record Parameter(string Name, TypeRef Type);
 
-/// <summary>A method of a built-in service kind; <see cref="Returns"/> may be <see cref="TypeRef.Void"/>.</summary>
-internal sealed record ServiceMethod(string Name, string CSharpName, Parameter[] Parameters, TypeRef Returns, bool ReturnsNullable);
+/// <summary>
+/// A method of a built-in service kind. <see cref="Template"/> is the C# of the call, awaited where it is
+/// asynchronous: <c>{s}</c> is the service, <c>{0}</c>… the arguments, <c>{now}</c> the run's clock,
+/// <c>{ct}</c> the cancellation token and <c>{setting}</c> one of the service's settings.
+/// </summary>
+internal sealed record ServiceMethod(string Name, Parameter[] Parameters, TypeRef Returns, bool ReturnsNullable, string Template, string Doc);
 
-/// <summary>A built-in service kind: its runtime interface and methods.</summary>
-internal sealed record ServiceKind(string Name, string Interface, bool Generic, ServiceMethod[] Methods);
+/// <summary>A setting a service kind takes in the spec (a duration or a number), with its C# form.</summary>
+internal sealed record ServiceSetting(string Name, bool IsDuration, string Doc);
+
+/// <summary>A built-in service kind: its runtime interface, settings and methods.</summary>
+internal sealed record ServiceKind(string Name, string Interface, bool Generic, ServiceSetting[] Settings, ServiceMethod[] Methods, string Doc);
 
 /// <summary>The built-in names of the language: types, functions and service kinds.</summary>
 internal static class Catalog
@@ -87,22 +94,65 @@ internal static class Catalog
         new Function("unix_ms", new[] { P("time", TypeRef.Timestamp) }, TypeRef.Int),
     }.ToDictionary(f => f.Name);
 
-    public static readonly IReadOnlyDictionary<string, ServiceKind> Services = new Dictionary<string, ServiceKind>
+    private static readonly TypeRef AnyBytes = TypeRef.Bytes;
+
+    public static readonly IReadOnlyDictionary<string, ServiceKind> Services = new[]
     {
-        ["thread_store"] = new("thread_store", "global::Dsl.Runtime.Services.IThreadStore", false, new[]
+        new ServiceKind("thread_store", "global::Dsl.Runtime.Services.IThreadStore", false, new ServiceSetting[0], new[]
         {
-            new ServiceMethod("contains", "ContainsAsync", new[] { new Parameter("thread_id", TypeRef.Uuid), new Parameter("client_id", TypeRef.String) }, TypeRef.Bool, false),
-            new ServiceMethod("open", "OpenAsync", new[] { new Parameter("thread_id", TypeRef.Uuid), new Parameter("client_id", TypeRef.String), new Parameter("session_id", TypeRef.Uuid) }, TypeRef.Void, false),
-            new ServiceMethod("touch", "TouchAsync", new[] { new Parameter("thread_id", TypeRef.Uuid), new Parameter("session_id", TypeRef.Uuid) }, TypeRef.Void, false),
-        }),
-        ["value_store"] = new("value_store", "global::Dsl.Runtime.Services.IValueStore", true, new[]
+            new ServiceMethod("contains", new[] { P("thread_id", TypeRef.Uuid), P("client_id", TypeRef.String) }, TypeRef.Bool, false,
+                "await {s}.ContainsAsync({0}, {1}, {ct}).ConfigureAwait(false)", "whether the thread was issued to this client"),
+            new ServiceMethod("open", new[] { P("thread_id", TypeRef.Uuid), P("client_id", TypeRef.String), P("session_id", TypeRef.Uuid) }, TypeRef.Void, false,
+                "await {s}.OpenAsync({0}, {1}, {2}, {ct}).ConfigureAwait(false)", "records a new thread"),
+            new ServiceMethod("touch", new[] { P("thread_id", TypeRef.Uuid), P("session_id", TypeRef.Uuid) }, TypeRef.Void, false,
+                "await {s}.TouchAsync({0}, {1}, {ct}).ConfigureAwait(false)", "records that a session resumed the thread"),
+        }, "the threads a server issued (LTP)"),
+        new ServiceKind("value_store", "global::Dsl.Runtime.Services.IValueStore", true, new ServiceSetting[0], new[]
         {
             // The value type (the service's 'of') replaces TypeRef.Null here.
-            new ServiceMethod("get", "GetAsync", new[] { new Parameter("key", TypeRef.String) }, TypeRef.Null, true),
-            new ServiceMethod("set", "SetAsync", new[] { new Parameter("key", TypeRef.String), new Parameter("value", TypeRef.Null) }, TypeRef.Void, false),
-            new ServiceMethod("remove", "RemoveAsync", new[] { new Parameter("key", TypeRef.String) }, TypeRef.Void, false),
-        }),
-    };
+            new ServiceMethod("get", new[] { P("key", TypeRef.String) }, TypeRef.Null, true,
+                "await {s}.GetAsync({0}, {ct}).ConfigureAwait(false)", "the value under key, or absent"),
+            new ServiceMethod("set", new[] { P("key", TypeRef.String), P("value", TypeRef.Null) }, TypeRef.Void, false,
+                "await {s}.SetAsync({0}, {1}, {ct}).ConfigureAwait(false)", "stores a value"),
+            new ServiceMethod("remove", new[] { P("key", TypeRef.String) }, TypeRef.Void, false,
+                "await {s}.RemoveAsync({0}, {ct}).ConfigureAwait(false)", "removes a value"),
+        }, "single values by key (a client's saved thread id)"),
+        new ServiceKind("pin_store", "global::Dsl.Runtime.Services.IPinnedKeyStore", false, new ServiceSetting[0], new[]
+        {
+            new ServiceMethod("matches", new[] { P("node_id", AnyBytes), P("public_key", AnyBytes) }, TypeRef.Bool, false,
+                "await {s}.MatchesAsync({0}, {1}, {ct}).ConfigureAwait(false)", "true when the node id has no pin or is pinned to this key"),
+            new ServiceMethod("pin", new[] { P("node_id", AnyBytes), P("public_key", AnyBytes) }, TypeRef.Bool, false,
+                "await {s}.PinAsync({0}, {1}, {ct}).ConfigureAwait(false)", "pins the key if the node id has none; false if another key is pinned"),
+        }, "public keys pinned per node id (Mesh)"),
+        new ServiceKind("trust_store", "global::Dsl.Runtime.Services.ITrustStore", false, new ServiceSetting[0], new[]
+        {
+            new ServiceMethod("is_blacklisted", new[] { P("node_id", AnyBytes) }, TypeRef.Bool, false,
+                "await {s}.IsBlacklistedAsync({0}, {ct}).ConfigureAwait(false)", "whether the node is in the refused state"),
+            new ServiceMethod("authenticate", new[] { P("node_id", AnyBytes) }, TypeRef.Void, false,
+                "await {s}.AuthenticateAsync({0}, {now}, {ct}).ConfigureAwait(false)", "moves the node to AUTHENTICATED where the trust state machine allows"),
+            new ServiceMethod("blacklist", new[] { P("node_id", AnyBytes) }, TypeRef.Void, false,
+                "await {s}.BlacklistAsync({0}, {now}, {ct}).ConfigureAwait(false)", "moves the node to BLACKLISTED (unless it is SYSTEM)"),
+        }, "the trust state of each node (Mesh)"),
+        new ServiceKind("replay_cache", "global::Dsl.Runtime.Services.IReplayCache", false,
+            new[] { new ServiceSetting("window", true, "how long a value is remembered") }, new[]
+        {
+            new ServiceMethod("fresh", new[] { P("value", AnyBytes) }, TypeRef.Bool, false,
+                "await {s}.TryAddAsync({0}, {now}, {now} + {window}, {ct}).ConfigureAwait(false)", "true the first time a value is seen within the window (and remembers it)"),
+        }, "values seen recently, to refuse replays"),
+        new ServiceKind("address_block_list", "global::Dsl.Runtime.Services.IAddressBlockList", false,
+            new[]
+            {
+                new ServiceSetting("max_failures", false, "failed attempts that block an address"),
+                new ServiceSetting("within", true, "the window in which they count"),
+                new ServiceSetting("block_for", true, "how long the address stays blocked"),
+            }, new[]
+        {
+            new ServiceMethod("allows", new[] { P("address", TypeRef.String) }, TypeRef.Bool, false,
+                "!await {s}.IsBlockedAsync({0}, {now}, {ct}).ConfigureAwait(false)", "false while the address is blocked"),
+            new ServiceMethod("strike", new[] { P("address", TypeRef.String) }, TypeRef.Void, false,
+                "await {s}.RecordFailureAsync({0}, {now}, {max_failures}, {within}, {block_for}, {ct}).ConfigureAwait(false)", "records a failed attempt from the address"),
+        }, "addresses refused after repeated failures"),
+    }.ToDictionary(k => k.Name);
 
-    public const string ServiceKindNames = "thread_store, value_store";
+    public const string ServiceKindNames = "thread_store, value_store, pin_store, trust_store, replay_cache, address_block_list";
 }

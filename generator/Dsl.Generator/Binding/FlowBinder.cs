@@ -76,6 +76,17 @@ internal sealed class FlowGraph
     public IReadOnlyCollection<string> SuccessNarrowed { get; set; } = new string[0];
     public IReadOnlyList<LetDeclaration> AllLets { get; set; } = new LetDeclaration[0];
 
+    /// <summary>Every seen set anywhere in the flow (where an unexpected failure may strike).</summary>
+    public HashSet<ulong> AnySets { get; } = new();
+
+    private readonly Dictionary<(string Role, string Code), HashSet<ulong>> _raised = new();
+
+    /// <summary>The seen sets where <paramref name="role"/> raises <paramref name="code"/> (by a check, an ensure or a fail).</summary>
+    public HashSet<ulong> Raised(string role, string code)
+        => _raised.TryGetValue((role, code), out var sets) ? sets : _raised[(role, code)] = new HashSet<ulong>();
+
+    public bool IsRaised(string role, string code) => _raised.TryGetValue((role, code), out var sets) && sets.Count > 0;
+
     /// <summary>The lets a role's expressions may name at the end of the flow (its own over the peer's of the same name).</summary>
     public Dictionary<string, LocalInfo> LocalsFor(string role)
     {
@@ -198,6 +209,21 @@ internal sealed class FlowBinder
             narrowed = narrowed is null ? incoming.ToList() : narrowed.Intersect(incoming).ToList();
         _graph.SuccessNarrowed = (narrowed ?? new string[0]).ToList();
         _graph.AllLets = _graph.Nodes.SelectMany(n => n.Lets).Where(l => l.Bound is not null).ToList();
+
+        // Where each role can raise each code, for binding the errors' effects.
+        foreach (var node in _graph.Nodes)
+        {
+            if (!seenIn.TryGetValue(node.Id, out var before)) continue;
+            _graph.AnySets.UnionWith(before);
+            _graph.AnySets.UnionWith(seenOut[node.Id]);
+            if (node.Kind == FlowNodeKind.Message)
+            {
+                foreach (var check in node.Checks) _graph.Raised(node.Receiver, check.Code).UnionWith(seenOut[node.Id]);
+                foreach (var check in node.Ensures) _graph.Raised(node.Sender, check.Code).UnionWith(_mid[node.Id]);
+            }
+            else if (node.Kind == FlowNodeKind.Fail && node.FailBy is not null)
+                _graph.Raised(node.FailBy, node.FailCode!).UnionWith(before);
+        }
         return _graph;
     }
 

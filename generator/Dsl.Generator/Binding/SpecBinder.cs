@@ -20,15 +20,14 @@ internal sealed record BindResult(ProtocolModel? Model, EquatableArray<SpecDiagn
 internal static class SpecBinder
 {
     private static readonly string[] s_topKeys =
-        { "protocol", "version", "description", "namespace", "roles", "wire", "inputs", "services", "messages", "errors", "timeouts", "flow", "outcome", "session", "extends", "hooks", "envelope", "on_error", "types", "retry" };
+        { "protocol", "version", "description", "namespace", "roles", "wire", "inputs", "services", "messages", "errors", "on_failure", "timeouts", "flow", "outcome", "session", "extends", "hooks", "envelope", "on_error", "types", "retry" };
 
     /// <summary>Keys of the language's design that the generator does not implement yet, and what to do meanwhile.</summary>
     private static readonly (string Key, string Why)[] s_designed =
     {
         ("extends", "specs cannot extend other specs yet; copy the base spec for now"),
         ("hooks", "application hooks are not generated yet"),
-        ("envelope", "envelopes that wrap every message (such as a signed packet) are not generated yet"),
-        ("on_error", "effects of errors on trust state and block lists are not generated yet"),
+        ("on_error", "write the effects of an error under the error's own 'do', and those of any failure under 'on_failure'"),
         ("types", "named object types (nested messages) are not generated yet"),
         ("retry", "handshake-level retries are not generated yet; lossy transports retransmit on their own"),
     };
@@ -99,9 +98,13 @@ internal static class SpecBinder
         if (context.Roles.Count != 2 || messages is null) return null;
 
         var binder = new ExpressionBinder(context);
+        DeclareEnvelope(context, root, discriminator);
         var errors = BindErrors(context, binder, errorSyntax, root);
         var flow = FlowBinder.Bind(context, binder, root);
         if (flow is null) return null;
+        var envelope = BindEnvelope(context, binder, root);
+        errors = BindErrorEffects(context, binder, root, flow, errors, malformed?.Value ?? Runtime.MalformedCode);
+        var failureActions = BindFailureEffects(context, binder, root, flow);
 
         var outcomes = BindOutcome(context, binder, root, flow);
         var heartbeat = BindSession(context, binder, root, flow);
@@ -116,7 +119,7 @@ internal static class SpecBinder
             context.FilePath, name, versionScalar.Value, context.Text(root, "description", "'description'")?.Trim(), ns, prefix,
             discriminator, malformed?.Value ?? Runtime.MalformedCode,
             messages.ToEquatableArray(), errors.ToEquatableArray(), roles, heartbeat,
-            handshakeTimeout, stepTimeout, nameScalar.Span);
+            handshakeTimeout, stepTimeout, nameScalar.Span, envelope, failureActions);
     }
 
     private static string? RoleDoc(YamlMapping root, string role)
@@ -452,27 +455,38 @@ internal static class SpecBinder
         {
             var name = entry.Key.Value;
             if (!context.ValidName(entry.Key, "service")) continue;
-            if (context.ServicesByName.ContainsKey(name) || context.MessagesByName.ContainsKey(name) || name is "msg" or "self")
+            if (context.ServicesByName.ContainsKey(name) || context.MessagesByName.ContainsKey(name) || name is "msg" or "self" or "peer" or "envelope")
             {
                 context.Report(DiagnosticTable.DuplicateKey, entry.Key.Span, name, "the names of messages and services");
                 continue;
             }
             var body = context.AsMapping(entry.Value, $"Service '{name}'");
             if (body is null) continue;
-            context.CheckKeys(body, $"service '{name}'", "kind", "at", "of", "doc");
             var kindScalar = context.Required(body, "kind", $"Service '{name}'");
-            var at = context.Required(body, "at", $"Service '{name}'");
-            if (kindScalar is null || at is null) continue;
+            if (kindScalar is null) continue;
             if (!Catalog.Services.TryGetValue(kindScalar.Value, out var kind))
             {
                 context.Report(DiagnosticTable.UnknownServiceKind, kindScalar.Span, kindScalar.Value, Catalog.ServiceKindNames);
                 continue;
             }
-            if (!context.Roles.Contains(at.Value))
+            var keys = new List<string> { "kind", "at", "doc" };
+            if (kind.Generic) keys.Add("of");
+            keys.AddRange(kind.Settings.Select(x => x.Name));
+            context.CheckKeys(body, $"service '{name}' ({kind.Name})", keys.ToArray());
+
+            // 'at' is one role or a list: each role holds its own instance.
+            var roles = new List<string>();
+            var atNode = body["at"];
+            if (atNode is null) context.Report(DiagnosticTable.MissingKey, body.Span, $"Service '{name}'", "at");
+            var atScalars = atNode is YamlSequence list ? list.Items.Select(i => context.AsScalar(i, "A role")).ToList() : new List<YamlScalar?> { context.AsScalar(atNode, "'at'") };
+            foreach (var at in atScalars)
             {
-                context.Report(DiagnosticTable.UnknownRole, at.Span, at.Value, context.RoleList);
-                continue;
+                if (at is null) continue;
+                if (!context.Roles.Contains(at.Value)) context.Report(DiagnosticTable.UnknownRole, at.Span, at.Value, context.RoleList);
+                else if (!roles.Contains(at.Value)) roles.Add(at.Value);
             }
+            if (roles.Count == 0) continue;
+
             TypeRef? valueType = null;
             var csharp = kind.Interface;
             if (kind.Generic)
@@ -490,9 +504,27 @@ internal static class SpecBinder
                 }
                 csharp += "<" + Emit.CSharpTypes.Of(valueType) + ">";
             }
-            else if (body.Entry("of") is { } ofEntry)
-                context.Report(DiagnosticTable.UnknownKey, ofEntry.Key.Span, "of", $"service '{name}' ({kind.Name})", "kind, at, doc");
-            context.ServicesByName[name] = new ServiceModel(name, BindingContext.Pascal(name), kind.Name, at.Value, Doc(body), csharp, valueType);
+            var settings = new List<SettingValue>();
+            foreach (var setting in kind.Settings)
+            {
+                var value = body[setting.Name];
+                if (value is null)
+                {
+                    context.Report(DiagnosticTable.MissingKey, body.Span, $"Service '{name}' ({kind.Name}: {setting.Doc})", setting.Name);
+                    continue;
+                }
+                if (setting.IsDuration)
+                {
+                    if (context.Duration(value, $"'{setting.Name}'") is { } ms)
+                        settings.Add(new SettingValue(setting.Name, $"global::System.TimeSpan.FromMilliseconds({ms})"));
+                }
+                else if (context.AsScalar(value, $"'{setting.Name}'") is { } number)
+                {
+                    if (int.TryParse(number.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0) settings.Add(new SettingValue(setting.Name, n.ToString(CultureInfo.InvariantCulture)));
+                    else context.Report(DiagnosticTable.InvalidValue, number.Span, number.Value, $"'{setting.Name}'", "a positive whole number");
+                }
+            }
+            context.ServicesByName[name] = new ServiceModel(name, BindingContext.Pascal(name), kind.Name, roles.ToEquatableArray(), Doc(body), csharp, valueType, settings.ToEquatableArray());
         }
     }
 
@@ -538,7 +570,7 @@ internal static class SpecBinder
                 result.Add(new ErrorModel(code.Value, constant, doc, null, EquatableArray<Assignment>.Empty));
                 continue;
             }
-            context.CheckKeys(body, $"error '{code.Value}'", "doc", "send", "set");
+            context.CheckKeys(body, $"error '{code.Value}'", "doc", "send", "set", "do");
             string? send = null;
             var assignments = new List<Assignment>();
             if (context.AsScalar(body["send"], "'send'") is { } sendScalar)
@@ -555,6 +587,7 @@ internal static class SpecBinder
                         Role = null,
                         Where = $"error '{code.Value}'",
                         AllowTranscript = false,
+                        AllowPeer = false,
                         ContextValues = new Dictionary<string, (string, ExprType)>
                         {
                             ["detail"] = ("error.Detail", new ExprType(TypeRef.String, false)),
@@ -568,6 +601,121 @@ internal static class SpecBinder
             else if (body["set"] is { } setNode)
                 context.Report(DiagnosticTable.MissingKey, body.Span, $"Error '{code.Value}' has 'set' and", "send");
             result.Add(new ErrorModel(code.Value, constant, Doc(body), send, assignments.ToEquatableArray()));
+        }
+        return result;
+    }
+
+    private static void DeclareEnvelope(BindingContext context, YamlMapping root, string discriminator)
+    {
+        var envelope = context.AsMapping(root["envelope"], "'envelope'");
+        if (envelope is null) return;
+        context.CheckKeys(envelope, "'envelope'", "name", "payload", "fields", "set", "doc");
+        var name = context.Required(envelope, "name", "'envelope'");
+        if (name is null || !context.ValidName(name, "envelope")) return;
+        var payload = context.AsScalar(envelope["payload"], "'payload'") is { } p && context.ValidName(p, "payload field") ? p.Value : "payload";
+        var fields = BindFields(context, context.AsMapping(envelope["fields"], "The fields of the envelope"), $"'{name.Value}'", payload, isMessage: true);
+        if (fields.Count == 0)
+            context.Report(DiagnosticTable.MissingKey, envelope.Span, "An envelope (such as one that carries a signature)", "fields");
+        context.Envelope = new EnvelopeModel(name.Value, BindingContext.Pascal(name.Value), payload, fields.ToEquatableArray(), EquatableArray<RoleAssignments>.Empty);
+    }
+
+    /// <summary>Each role computes the envelope's fields over <c>payload</c>, the canonical bytes of the message it sends.</summary>
+    private static EnvelopeModel? BindEnvelope(BindingContext context, ExpressionBinder binder, YamlMapping root)
+    {
+        if (context.Envelope is not { } envelope || root["envelope"] is not YamlMapping syntax) return null;
+        var set = context.AsMapping(syntax["set"], "'set'") ?? new YamlMapping(syntax.Span, EquatableArray<YamlEntry>.Empty);
+        var wrapper = new MessageModel(envelope.Name, envelope.TypeName, null, envelope.Fields, null, null, -1);
+        var roles = new List<RoleAssignments>();
+        foreach (var role in context.Roles)
+        {
+            var scope = new Scope
+            {
+                Role = role,
+                Where = "the envelope",
+                AllowTranscript = false,
+                AllowPeer = false,
+                ContextValues = new Dictionary<string, (string, ExprType)> { ["payload"] = ("payload", new ExprType(TypeRef.Bytes, false)) },
+            };
+            var assignments = BindAssignments(context, binder, wrapper, set, scope, new string[0]);
+            if (assignments.Any(a => CallsService(a.Value)))
+            {
+                context.Report(DiagnosticTable.InvalidValue, set.Span, "set", "the envelope", "an envelope's fields cannot call services");
+                return null;
+            }
+            roles.Add(new RoleAssignments(role, assignments.ToEquatableArray()));
+        }
+        return envelope with { Roles = roles.ToEquatableArray() };
+    }
+
+    /// <summary>Binds each error's <c>do</c>: effects the raising role runs, where that role can raise the code.</summary>
+    private static List<ErrorModel> BindErrorEffects(BindingContext context, ExpressionBinder binder, YamlMapping root, FlowGraph flow, List<ErrorModel> errors, string malformed)
+    {
+        if (root["errors"] is not YamlMapping errorsNode) return errors;
+        var result = new List<ErrorModel>();
+        foreach (var error in errors)
+        {
+            if (errorsNode[error.Code] is not YamlMapping body || body["do"] is null)
+            {
+                result.Add(error);
+                continue;
+            }
+            var effects = BindEffects(context, binder, flow, body["do"]!, $"the 'do' of error '{error.Code}'",
+                role => error.Code == malformed ? flow.AnySets : flow.Raised(role, error.Code),
+                role => error.Code == malformed || flow.IsRaised(role, error.Code));
+            result.Add(error with { Actions = effects.ToEquatableArray() });
+        }
+        return result;
+    }
+
+    /// <summary>Binds <c>on_failure</c>: effects a role runs after any failure (a strike against the peer's address).</summary>
+    private static EquatableArray<RoleActions> BindFailureEffects(BindingContext context, ExpressionBinder binder, YamlMapping root, FlowGraph flow)
+        => root["on_failure"] is { } node
+            ? BindEffects(context, binder, flow, node, "'on_failure'", _ => flow.AnySets, _ => true).ToEquatableArray()
+            : EquatableArray<RoleActions>.Empty;
+
+    private static List<RoleActions> BindEffects(BindingContext context, ExpressionBinder binder, FlowGraph flow, YamlNode node, string where,
+        System.Func<string, HashSet<ulong>> sets, System.Func<string, bool> raisedBy)
+    {
+        var result = new List<RoleActions>();
+        var mapping = context.AsMapping(node, where);
+        if (mapping is null) return result;
+        var seen = new HashSet<string>();
+        foreach (var entry in mapping.Entries)
+        {
+            var role = entry.Key.Value;
+            if (!seen.Add(role))
+            {
+                context.Report(DiagnosticTable.DuplicateKey, entry.Key.Span, role, where);
+                continue;
+            }
+            if (!context.Roles.Contains(role))
+            {
+                context.Report(DiagnosticTable.UnknownRole, entry.Key.Span, role, context.RoleList);
+                continue;
+            }
+            if (!raisedBy(role))
+            {
+                context.Report(DiagnosticTable.InvalidValue, entry.Key.Span, role, where, $"'{role}' never raises this error, so these effects could never run");
+                continue;
+            }
+            var items = entry.Value is YamlScalar single ? new List<YamlNode> { single } : context.AsSequence(entry.Value, $"The effects of '{role}'")?.Items.ToList();
+            if (items is null) continue;
+            var roleSets = sets(role).OrderBy(x => x).ToList();
+            var scope = new Scope { Role = role, Where = where, SeenSets = roleSets.Count == 0 ? new ulong[] { 0 } : (roleSets.Count > 64 ? roleSets.Take(64).ToList() : roleSets), Locals = flow.LocalsFor(role) };
+            var actions = new List<Action>();
+            foreach (var item in items)
+            {
+                if (context.AsScalar(item, "An effect") is not { } scalar) continue;
+                var call = binder.BindExpression(scalar, scope, expected: null, requireValue: false, "an effect");
+                if (call is null) continue;
+                if (call is not ServiceCallExpr)
+                {
+                    context.Report(DiagnosticTable.BadCall, scalar.Span, "An effect must call a service method, such as 'trust.blacklist(...)'");
+                    continue;
+                }
+                actions.Add(new Action(call));
+            }
+            result.Add(new RoleActions(role, actions.ToEquatableArray()));
         }
         return result;
     }

@@ -30,6 +30,20 @@ internal static class CodecEmitter
         w.Line("/// <inheritdoc />");
         w.Open($"public void Encode({p}Message message, global::System.Buffers.IBufferWriter<byte> output)");
         w.Line("var writer = global::Dsl.Runtime.Codecs.JsonEncoding.RentWriter(output);");
+        if (protocol.Envelope is { } envelope)
+        {
+            w.Line($"var envelope = message.Envelope ?? throw new global::System.ArgumentException(\"A {protocol.Name} message travels sealed in its {envelope.Name}; seal it first.\", nameof(message));");
+            w.Line("writer.WriteStartObject();");
+            w.Line($"writer.WritePropertyName({Literal(envelope.PayloadField)}u8);");
+            w.Line("writer.WriteRawValue(envelope.Payload.Span, skipInputValidation: true);");
+            w.Line($"Write{envelope.TypeName}(writer, envelope);");
+            w.Line("writer.WriteEndObject();");
+        }
+        else w.Line("WriteMessage(writer, message);");
+        w.Line("writer.Flush();");
+        w.Close();
+        w.Line();
+        w.Open($"private static void WriteMessage(global::System.Text.Json.Utf8JsonWriter writer, {p}Message message)");
         w.Line("writer.WriteStartObject();");
         w.Line($"writer.WriteString({disc}u8, message.MessageType);");
         w.Open("switch (message)");
@@ -38,9 +52,20 @@ internal static class CodecEmitter
         w.Line($"default: throw new global::System.ArgumentException(\"Not a message of this protocol: \" + message.GetType().Name, nameof(message));");
         w.Close();
         w.Line("writer.WriteEndObject();");
-        w.Line("writer.Flush();");
         w.Close();
         w.Line();
+        if (protocol.Envelope is not null)
+        {
+            w.Summary("The message (without its envelope) as canonical JSON (RFC 8785): the bytes a sender computes the envelope's fields over.");
+            w.Open($"public global::Dsl.Runtime.Codecs.Bytes EncodeCanonicalPayload({p}Message message)");
+            w.Line("using var buffer = new global::Dsl.Runtime.Codecs.PooledBufferWriter();");
+            w.Line("var writer = global::Dsl.Runtime.Codecs.JsonEncoding.RentWriter(buffer);");
+            w.Line("WriteMessage(writer, message);");
+            w.Line("writer.Flush();");
+            w.Line("return new global::Dsl.Runtime.Codecs.Bytes(global::Dsl.Runtime.Codecs.JsonCanonicalizer.Canonicalize(buffer.WrittenSpan));");
+            w.Close();
+            w.Line();
+        }
 
         w.Line("/// <inheritdoc />");
         w.Line($"public string GetName({p}Message message) => message.MessageType;");
@@ -49,6 +74,24 @@ internal static class CodecEmitter
         // Decode dispatcher
         w.Line("/// <inheritdoc />");
         w.Open($"public bool TryDecode(global::System.ReadOnlySpan<byte> data, [global::System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out {p}Message? message, out global::Dsl.Runtime.Codecs.DecodeError error)");
+        if (protocol.Envelope is { } sealedIn)
+        {
+            w.Line("message = null;");
+            w.Line($"if (!TryDecode{sealedIn.TypeName}(data, out var envelope, out var payloadStart, out var payloadEnd, out error)) return false;");
+            w.Line("var payload = data[payloadStart..payloadEnd];");
+            w.Line("if (!TryDecodeMessage(payload, out var inner, out error)) return false;");
+            w.Line("using var canonical = new global::Dsl.Runtime.Codecs.PooledBufferWriter();");
+            w.Line("if (!global::Dsl.Runtime.Codecs.JsonCanonicalizer.TryCanonicalize(payload, canonical, out var why))");
+            w.Open("");
+            w.Line($"error = new global::Dsl.Runtime.Codecs.DecodeError(global::Dsl.Runtime.Codecs.DecodeErrorKind.InvalidSyntax, null, {Literal(sealedIn.PayloadField)}, \"The payload is not canonicalizable JSON: \" + why);");
+            w.Line("return false;");
+            w.Close();
+            w.Line("message = inner with { Envelope = envelope! with { Payload = global::Dsl.Runtime.Codecs.Bytes.CopyFrom(canonical.WrittenSpan) } };");
+            w.Line("return true;");
+            w.Close();
+            w.Line();
+            w.Open($"private bool TryDecodeMessage(global::System.ReadOnlySpan<byte> data, [global::System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out {p}Message? message, out global::Dsl.Runtime.Codecs.DecodeError error)");
+        }
         w.Line("message = null;");
         w.Line($"if (!global::Dsl.Runtime.Codecs.JsonDecoding.TryFindDiscriminator(data, {disc}u8, {disc}, out var discriminator, out error)) return false;");
         w.Open("try");
@@ -71,6 +114,14 @@ internal static class CodecEmitter
             EmitWriter(w, message);
             w.Line();
             EmitReader(w, p, message);
+        }
+        if (protocol.Envelope is { } env)
+        {
+            var asMessage = new MessageModel(env.Name, env.TypeName, null, env.Fields, null, null, -1);
+            w.Line();
+            EmitWriter(w, asMessage);
+            w.Line();
+            EmitReader(w, p, asMessage, env.PayloadField);
         }
         EmitPatterns(w, protocol);
         w.Close();
@@ -115,19 +166,51 @@ internal static class CodecEmitter
     private static string Encoding(FieldModel field)
         => field.Encoding == "base64" ? "global::Dsl.Runtime.Codecs.BytesEncoding.Base64" : "global::Dsl.Runtime.Codecs.BytesEncoding.Hex";
 
-    private static void EmitReader(SourceWriter w, string prefix, MessageModel message)
+    /// <summary>
+    /// A message's reader, or (with <paramref name="payloadField"/>) the envelope's: that one also checks the
+    /// JSON is one well-formed object and hands back where the payload object starts and ends.
+    /// </summary>
+    private static void EmitReader(SourceWriter w, string prefix, MessageModel message, string? payloadField = null)
     {
         var m = Literal(message.Name);
-        w.Open($"private static bool TryDecode{message.TypeName}(global::System.ReadOnlySpan<byte> data, out {prefix}Message? message, out global::Dsl.Runtime.Codecs.DecodeError error)");
-        w.Line("message = null;");
-        w.Line("error = default;");
-        w.Line("var reader = new global::System.Text.Json.Utf8JsonReader(data, global::Dsl.Runtime.Codecs.JsonDecoding.ReaderOptions);");
-        w.Line("reader.Read();");
+        var isEnvelope = payloadField is not null;
+        if (isEnvelope)
+        {
+            w.Open($"private static bool TryDecode{message.TypeName}(global::System.ReadOnlySpan<byte> data, out {message.TypeName}? message, out int payloadStart, out int payloadEnd, out global::Dsl.Runtime.Codecs.DecodeError error)");
+            w.Line("message = null;");
+            w.Line("payloadStart = payloadEnd = -1;");
+            w.Line("error = default;");
+            w.Open("try");
+            w.Line("var reader = new global::System.Text.Json.Utf8JsonReader(data, global::Dsl.Runtime.Codecs.JsonDecoding.ReaderOptions);");
+            w.Line("if (!reader.Read() || reader.TokenType != global::System.Text.Json.JsonTokenType.StartObject)");
+            w.Line("{ error = new global::Dsl.Runtime.Codecs.DecodeError(global::Dsl.Runtime.Codecs.DecodeErrorKind.NotAnObject, null, null, \"Message must be a JSON object\"); return false; }");
+        }
+        else
+        {
+            w.Open($"private static bool TryDecode{message.TypeName}(global::System.ReadOnlySpan<byte> data, out {prefix}Message? message, out global::Dsl.Runtime.Codecs.DecodeError error)");
+            w.Line("message = null;");
+            w.Line("error = default;");
+            w.Line("var reader = new global::System.Text.Json.Utf8JsonReader(data, global::Dsl.Runtime.Codecs.JsonDecoding.ReaderOptions);");
+            w.Line("reader.Read();");
+        }
         if (message.Fields.Count > 0) w.Line("ulong seen = 0;");
         foreach (var field in message.Fields)
             w.Line($"{CSharpTypes.Of(field.Type, true)} {Local(field)} = default;");
         w.Open("while (reader.Read() && reader.TokenType == global::System.Text.Json.JsonTokenType.PropertyName)");
         var first = true;
+        if (isEnvelope)
+        {
+            var payload = Literal(payloadField!);
+            w.Open($"if (reader.ValueTextEquals({payload}u8))");
+            w.Line($"if (payloadStart >= 0) {{ error = global::Dsl.Runtime.Codecs.DecodeError.DuplicateField({m}, {payload}); return false; }}");
+            w.Line("reader.Read();");
+            w.Line($"if (reader.TokenType != global::System.Text.Json.JsonTokenType.StartObject) {{ error = global::Dsl.Runtime.Codecs.DecodeError.WrongType({m}, {payload}, \"an object\"); return false; }}");
+            w.Line("payloadStart = (int)reader.TokenStartIndex;");
+            w.Line("reader.Skip();");
+            w.Line("payloadEnd = (int)reader.BytesConsumed;");
+            w.Close();
+            first = false;
+        }
         for (var i = 0; i < message.Fields.Count; i++)
         {
             var field = message.Fields[i];
@@ -184,6 +267,11 @@ internal static class CodecEmitter
         w.Close();
         w.Close();
 
+        if (isEnvelope)
+        {
+            w.Line("if (reader.Read()) { error = new global::Dsl.Runtime.Codecs.DecodeError(global::Dsl.Runtime.Codecs.DecodeErrorKind.TrailingData, null, null, \"Unexpected data after the message\"); return false; }");
+            w.Line($"if (payloadStart < 0) {{ error = global::Dsl.Runtime.Codecs.DecodeError.MissingField({m}, {Literal(payloadField!)}); return false; }}");
+        }
         for (var i = 0; i < message.Fields.Count; i++)
         {
             var field = message.Fields[i];
@@ -197,6 +285,7 @@ internal static class CodecEmitter
         w.Line($"message = new {message.TypeName}");
         w.Line("{");
         w.Indent();
+        if (isEnvelope) w.Line("Payload = global::Dsl.Runtime.Codecs.Bytes.Empty,");
         foreach (var field in message.Fields)
         {
             var local = Local(field);
@@ -208,6 +297,15 @@ internal static class CodecEmitter
         w.Outdent();
         w.Line("};");
         w.Line("return true;");
+        if (isEnvelope)
+        {
+            w.Close();
+            w.Line("catch (global::System.Exception ex) when (ex is global::System.Text.Json.JsonException or global::System.InvalidOperationException or global::System.FormatException)");
+            w.Open("");
+            w.Line("error = new global::Dsl.Runtime.Codecs.DecodeError(global::Dsl.Runtime.Codecs.DecodeErrorKind.InvalidSyntax, null, null, \"Invalid JSON: \" + ex.Message);");
+            w.Line("return false;");
+            w.Close();
+        }
         w.Close();
     }
 

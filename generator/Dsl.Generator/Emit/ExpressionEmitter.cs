@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Linq;
 using Dsl.Generator.Model;
 
@@ -7,15 +8,18 @@ namespace Dsl.Generator.Emit;
 /// Lowers bound expressions to C#. Transcript messages are fields of the machine (<c>_handshakeAck</c>),
 /// inputs are <c>_inputs.X</c>, services <c>_services.X</c>, lets are fields, the current message is <c>msg</c>.
 /// Where the binder proved a value present but C# still sees a nullable, the value is unwrapped.
+/// <paramref name="ct"/> everywhere is the C# of the cancellation token service calls get.
 /// </summary>
 internal static class ExpressionEmitter
 {
+    public const string RunToken = "run.CancellationToken";
+
     public static string TranscriptField(string messageTypeName) => "_" + char.ToLowerInvariant(messageTypeName[0]) + messageTypeName.Substring(1);
 
     /// <summary>C# for a value that must be present (the binder proved it is).</summary>
-    public static string Value(BoundExpr expr)
+    public static string Value(BoundExpr expr, string ct = RunToken)
     {
-        var code = Emit(expr);
+        var code = Emit(expr, ct);
         if (!CSharpNullable(expr) || expr.Type.Nullable) return code;
         // The binder proved the value present on every path; C# cannot see through fields and awaits.
         return expr.Type.Type.IsValueType
@@ -24,7 +28,7 @@ internal static class ExpressionEmitter
     }
 
     /// <summary>C# for a value that may be absent (typed nullable when it is).</summary>
-    public static string Emit(BoundExpr expr)
+    public static string Emit(BoundExpr expr, string ct = RunToken)
     {
         switch (expr)
         {
@@ -36,34 +40,45 @@ internal static class ExpressionEmitter
                 return "msg." + field.PropertyName;
             case MessageFieldExpr field:
                 return TranscriptField(field.MessageTypeName) + (field.MessageMayBeAbsent ? "?." : "!.") + field.PropertyName;
+            case EnvelopeFieldExpr envelope when envelope.IsCurrent:
+                return "msg.Envelope!." + envelope.PropertyName;
+            case EnvelopeFieldExpr envelope:
+                return TranscriptField(envelope.MessageTypeName) + (envelope.MessageMayBeAbsent ? "?.Envelope?." : "!.Envelope!.") + envelope.PropertyName;
             case LocalExpr local:
                 return local.FieldName;
             case ContextExpr context:
                 return context.CSharp;
             case CallExpr call:
-                return Call(call);
+                return Call(call, ct);
             case ServiceCallExpr service:
-                return $"(await _services.{service.ServiceProperty}.{service.Method}({Arguments(service)}).ConfigureAwait(false))";
+                return "(" + Fill(service, ct) + ")";
             case UnaryExpr unary:
-                return $"!{Value(unary.Operand)}";
+                return $"!{Value(unary.Operand, ct)}";
             case BinaryExpr binary:
-                return Binary(binary);
+                return Binary(binary, ct);
             case ListExpr list:
                 return list.Items.Count == 0
                     ? $"global::System.Array.Empty<{CSharpTypes.Of(new TypeRef(list.Type.Type.Element == TypeKind.Null ? TypeKind.String : list.Type.Type.Element))}>()"
-                    : $"new {CSharpTypes.Of(new TypeRef(list.Items[0].Type.Type.Kind))}[] {{ {string.Join(", ", list.Items.Select(Value))} }}";
+                    : $"new {CSharpTypes.Of(new TypeRef(list.Items[0].Type.Type.Kind))}[] {{ {string.Join(", ", list.Items.Select(i => Value(i, ct)))} }}";
         }
         return "default";
     }
 
     /// <summary>A service call used as a statement.</summary>
-    public static string Statement(BoundExpr expr)
-        => expr is ServiceCallExpr service
-            ? $"await _services.{service.ServiceProperty}.{service.Method}({Arguments(service)}).ConfigureAwait(false);"
-            : $"_ = {Emit(expr)};";
+    public static string Statement(BoundExpr expr, string ct = RunToken)
+    {
+        if (expr is not ServiceCallExpr service) return $"_ = {Emit(expr, ct)};";
+        var call = Fill(service, ct);
+        return call.StartsWith("await ", System.StringComparison.Ordinal) ? call + ";" : $"_ = {call};";
+    }
 
-    private static string Arguments(ServiceCallExpr service)
-        => string.Join(", ", service.Arguments.Select(Value).Concat(new[] { "run.CancellationToken" }));
+    private static string Fill(ServiceCallExpr service, string ct)
+    {
+        var code = service.Template.Replace("{now}", "Now").Replace("{ct}", ct);
+        for (var i = 0; i < service.Arguments.Count; i++)
+            code = code.Replace("{" + i.ToString(CultureInfo.InvariantCulture) + "}", Value(service.Arguments[i], ct));
+        return code;
+    }
 
     /// <summary>Whether the C# expression has a nullable type, whatever the binder proved.</summary>
     public static bool CSharpNullable(BoundExpr expr) => expr switch
@@ -71,6 +86,7 @@ internal static class ExpressionEmitter
         LiteralExpr literal => literal.Text == "null",
         InputExpr input => input.Type.Nullable,
         MessageFieldExpr field => field.FieldNullable || (!field.IsCurrent && field.MessageMayBeAbsent),
+        EnvelopeFieldExpr envelope => !envelope.IsCurrent && envelope.MessageMayBeAbsent,
         LocalExpr => true, // lets are kept in nullable fields
         CallExpr call => call.Type.Nullable,
         ContextExpr context => context.Type.Nullable,
@@ -79,7 +95,7 @@ internal static class ExpressionEmitter
         _ => false,
     };
 
-    private static string Call(CallExpr call)
+    private static string Call(CallExpr call, string ct)
     {
         switch (call.Function)
         {
@@ -90,15 +106,12 @@ internal static class ExpressionEmitter
             case "len":
             {
                 var argument = call.Arguments[0];
-                return argument.Type.Type.Kind == TypeKind.List ? $"(long)({Value(argument)}).Count" : $"(long)({Value(argument)}).Length";
+                return argument.Type.Type.Kind == TypeKind.List ? $"(long)({Value(argument, ct)}).Count" : $"(long)({Value(argument, ct)}).Length";
             }
-            case "utf8" when call.Arguments[0] is LiteralExpr literal:
-                // A constant label: encoded once, when the class is first used, would be nicer; this is still allocation-light.
-                return $"global::Dsl.Runtime.Expressions.Builtins.Utf8({literal.Text})";
             case "text":
             {
                 var argument = call.Arguments[0];
-                var value = Value(argument);
+                var value = Value(argument, ct);
                 return argument.Type.Type.Kind switch
                 {
                     TypeKind.String => value,
@@ -110,26 +123,26 @@ internal static class ExpressionEmitter
                 };
             }
         }
-        return $"global::Dsl.Runtime.Expressions.Builtins.{Binding.BindingContext.Pascal(call.Function)}({string.Join(", ", call.Arguments.Select(Value))})";
+        return $"global::Dsl.Runtime.Expressions.Builtins.{Binding.BindingContext.Pascal(call.Function)}({string.Join(", ", call.Arguments.Select(a => Value(a, ct)))})";
     }
 
-    private static string Binary(BinaryExpr binary)
+    private static string Binary(BinaryExpr binary, string ct)
     {
         switch (binary.Operator)
         {
             case "??":
                 // A left side that C# sees as never absent needs no fallback (and C# refuses '??' on it).
-                return CSharpNullable(binary.Left) ? $"({Emit(binary.Left)} ?? {Emit(binary.Right)})" : Emit(binary.Left);
+                return CSharpNullable(binary.Left) ? $"({Emit(binary.Left, ct)} ?? {Emit(binary.Right, ct)})" : Emit(binary.Left, ct);
             case "==":
             case "!=":
                 // Lifted comparison: either side may be absent (compared with null).
-                return $"({Emit(binary.Left)} {binary.Operator} {Emit(binary.Right)})";
+                return $"({Emit(binary.Left, ct)} {binary.Operator} {Emit(binary.Right, ct)})";
             case "-" when binary.Left.Type.Type.Kind == TypeKind.Timestamp:
-                return $"(long)({Value(binary.Left)} - {Value(binary.Right)}).TotalSeconds";
+                return $"(long)({Value(binary.Left, ct)} - {Value(binary.Right, ct)}).TotalSeconds";
             case "+" when binary.Left.Type.Type.Kind == TypeKind.String:
-                return $"string.Concat({Value(binary.Left)}, {Value(binary.Right)})";
+                return $"string.Concat({Value(binary.Left, ct)}, {Value(binary.Right, ct)})";
             default:
-                return $"({Value(binary.Left)} {binary.Operator} {Value(binary.Right)})";
+                return $"({Value(binary.Left, ct)} {binary.Operator} {Value(binary.Right, ct)})";
         }
     }
 }

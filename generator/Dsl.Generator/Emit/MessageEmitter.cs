@@ -14,7 +14,28 @@ internal static class MessageEmitter
         w.Open($"public abstract partial record {protocol.TypePrefix}Message");
         w.Summary($"The message's wire name, the value of its '{protocol.Discriminator}' field.");
         w.Line("public abstract string MessageType { get; }");
+        if (protocol.Envelope is { } envelope)
+        {
+            w.Line();
+            w.Summary($"The {envelope.Name} the message travels in: set by the sender when it seals the message, and by the codec on every message it decodes.");
+            w.Line($"public {envelope.TypeName}? Envelope {{ get; init; }}");
+        }
         w.Close();
+        if (protocol.Envelope is { } wrapper)
+        {
+            w.Line();
+            w.Summary($"The envelope every {protocol.Name} message travels in: the message under '{wrapper.PayloadField}', as canonical JSON (RFC 8785), beside these fields, which the sender computes over those bytes.");
+            w.Line(CSharpTypes.GeneratedCode);
+            w.Open($"public sealed partial record {wrapper.TypeName}");
+            w.Summary("The message as canonical JSON: the bytes the envelope's fields were computed over.");
+            w.Line("public required global::Dsl.Runtime.Codecs.Bytes Payload { get; init; }");
+            foreach (var field in wrapper.Fields)
+            {
+                w.Line();
+                EmitProperty(w, field);
+            }
+            w.Close();
+        }
 
         foreach (var message in protocol.Messages)
         {

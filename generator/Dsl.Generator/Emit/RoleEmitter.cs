@@ -135,6 +135,7 @@ internal static class RoleEmitter
 
         EmitRun(w, protocol, role);
         EmitErrorFactory(w, protocol, role);
+        EmitSealAndEffects(w, protocol, role);
         EmitTable(w, protocol, role);
         if (protocol.Heartbeat is not null) EmitHeartbeat(w, protocol, role);
         w.Close();
@@ -222,6 +223,7 @@ internal static class RoleEmitter
                     }
                     w.Outdent();
                     w.Line("};");
+                    if (protocol.Envelope is not null) w.Line($"msg = ({message.TypeName})Seal(msg);");
                     w.Line("await run.SendAsync(msg).ConfigureAwait(false);");
                     w.Line($"{TranscriptField(message.TypeName)} = msg;");
                     foreach (var action in state.Actions) w.Line(Statement(action.Call));
@@ -289,7 +291,13 @@ internal static class RoleEmitter
         w.Line("catch (global::System.Exception ex)");
         w.Open("");
         w.Line($"State = {t}State.Failed;");
-        w.Line($"return await run.FailAsync<{t}Result>(ex, CreateErrorMessage).ConfigureAwait(false);");
+        if (HasEffects(protocol, role))
+        {
+            w.Line("var error = run.Classify(ex);");
+            w.Line("await OnFailureAsync(run, error).ConfigureAwait(false);");
+            w.Line($"return await run.FailAsync<{t}Result>(error, ex, CreateErrorMessage).ConfigureAwait(false);");
+        }
+        else w.Line($"return await run.FailAsync<{t}Result>(ex, CreateErrorMessage).ConfigureAwait(false);");
         w.Close();
         w.Close();
         w.Line();
@@ -309,7 +317,7 @@ internal static class RoleEmitter
                 var message = protocol.Messages.First(m => m.Name == error.SendMessage);
                 var code = message.Fields.First(f => f.Name == message.ReportsCode);
                 w.Line($"case {p}ErrorCodes.{error.ConstantName}:");
-                w.Line($"    return new {message.TypeName}");
+                w.Line($"    return {(protocol.Envelope is null ? "" : "Seal(")}new {message.TypeName}");
                 w.Line("    {");
                 w.Line($"        {code.PropertyName} = error.Code,");
                 foreach (var set in error.Set)
@@ -317,13 +325,79 @@ internal static class RoleEmitter
                     var field = message.Fields.First(f => f.Name == set.Field);
                     w.Line($"        {set.PropertyName} = {(field.IsNullable ? ExpressionEmitter.Emit(set.Value) : Value(set.Value))},");
                 }
-                w.Line("    };");
+                w.Line(protocol.Envelope is null ? "    };" : "    });");
             }
             w.Close();
         }
         w.Line("return null;");
         w.Close();
         w.Line();
+    }
+
+    private static bool HasEffects(ProtocolModel protocol, RoleModel role)
+        => protocol.Errors.Any(e => e.Actions.Any(a => a.Role == role.Name && !a.Actions.IsEmpty))
+           || protocol.FailureActions.Any(a => a.Role == role.Name && !a.Actions.IsEmpty);
+
+    /// <summary>Seals a message in the spec's envelope, and runs the effects of a failure.</summary>
+    private static void EmitSealAndEffects(SourceWriter w, ProtocolModel protocol, RoleModel role)
+    {
+        var p = protocol.TypePrefix;
+        if (protocol.Envelope is { } envelope)
+        {
+            var mine = envelope.Roles.First(r => r.Role == role.Name);
+            w.Summary($"Seals a message in its {envelope.Name}: the envelope's fields are computed over the message's canonical JSON.");
+            w.Open($"private {p}Message Seal({p}Message message)");
+            w.Line($"var payload = {p}Codec.Instance.EncodeCanonicalPayload(message);");
+            w.Line($"return message with {{ Envelope = new {envelope.TypeName}");
+            w.Line("{");
+            w.Indent();
+            w.Line("Payload = payload,");
+            foreach (var set in mine.Set) w.Line($"{set.PropertyName} = {Value(set.Value)},");
+            w.Outdent();
+            w.Line("} };");
+            w.Close();
+            w.Line();
+        }
+        if (!HasEffects(protocol, role)) return;
+        const string ct = "effects.Token";
+        w.Summary("Runs the spec's effects of a failure (an error's 'do' for the codes this side raised, then 'on_failure'); best effort, bounded in time.");
+        w.Open($"private async global::System.Threading.Tasks.ValueTask OnFailureAsync(global::Dsl.Runtime.Handshakes.HandshakeRun<{p}Message> run, global::Dsl.Runtime.Handshakes.HandshakeError error)");
+        w.Line("using var effects = new global::System.Threading.CancellationTokenSource(_options.ErrorDeliveryTimeout, _options.TimeProvider);");
+        w.Open("try");
+        var coded = protocol.Errors.Where(e => e.Actions.Any(a => a.Role == role.Name && !a.Actions.IsEmpty)).ToList();
+        if (coded.Count > 0)
+        {
+            w.Open("if (!error.RaisedByPeer)");
+            w.Open("switch (error.Code)");
+            foreach (var error in coded)
+            {
+                w.Open($"case {p}ErrorCodes.{error.ConstantName}:");
+                foreach (var action in error.Actions.First(a => a.Role == role.Name).Actions)
+                    w.Line(Guarded(action.Call, ct));
+                w.Line("break;");
+                w.Close();
+            }
+            w.Close();
+            w.Close();
+        }
+        foreach (var actions in protocol.FailureActions.Where(a => a.Role == role.Name))
+        foreach (var action in actions.Actions)
+            w.Line(Guarded(action.Call, ct));
+        w.Close();
+        w.Line("catch (global::System.Exception)");
+        w.Open("");
+        w.Line("// A store that fails or times out here must not change the outcome: the handshake has already failed.");
+        w.Close();
+        w.Close();
+        w.Line();
+    }
+
+    /// <summary>An effect whose arguments may be absent on some paths to the failure runs only where they are present.</summary>
+    private static string Guarded(BoundExpr call, string ct)
+    {
+        var absent = ((ServiceCallExpr)call).Arguments.Where(a => a.Type.Nullable).Select(a => $"{ExpressionEmitter.Emit(a, ct)} is not null").ToList();
+        var statement = Statement(call, ct);
+        return absent.Count == 0 ? statement : $"if ({string.Join(" && ", absent)}) {statement}";
     }
 
     private static void EmitTable(SourceWriter w, ProtocolModel protocol, RoleModel role)
@@ -427,7 +501,7 @@ internal static class RoleEmitter
 
         var created = pinger ? ping : pong;
         w.Open(pinger ? $"private {ping.TypeName} CreatePing()" : $"private {pong.TypeName} CreatePong({ping.TypeName} ping)");
-        w.Line($"return new {created.TypeName}");
+        w.Line(protocol.Envelope is null ? $"return new {created.TypeName}" : $"return ({created.TypeName})Seal(new {created.TypeName}");
         w.Line("{");
         w.Indent();
         foreach (var set in mine.Set)
@@ -436,7 +510,7 @@ internal static class RoleEmitter
             w.Line($"{set.PropertyName} = {(field.IsNullable ? ExpressionEmitter.Emit(set.Value) : Value(set.Value))},");
         }
         w.Outdent();
-        w.Line("};");
+        w.Line(protocol.Envelope is null ? "};" : "});");
         w.Close();
     }
 }

@@ -21,8 +21,11 @@ internal sealed record ContextExpr(ExprType Type, string CSharp) : BoundExpr(Typ
 /// <summary>A call of a built-in function.</summary>
 internal sealed record CallExpr(ExprType Type, string Function, EquatableArray<BoundExpr> Arguments) : BoundExpr(Type);
 
-/// <summary>A call of a method of a service; awaited.</summary>
-internal sealed record ServiceCallExpr(ExprType Type, string ServiceProperty, string Method, EquatableArray<BoundExpr> Arguments) : BoundExpr(Type);
+/// <summary>A call of a method of a service, as its C# template with the service's settings filled in.</summary>
+internal sealed record ServiceCallExpr(ExprType Type, string ServiceProperty, string Template, EquatableArray<BoundExpr> Arguments) : BoundExpr(Type);
+
+/// <summary>A field of a message's envelope (<c>envelope.signature</c>, <c>HS_SYN.envelope.payload</c>).</summary>
+internal sealed record EnvelopeFieldExpr(ExprType Type, string MessageTypeName, string PropertyName, bool IsCurrent, bool MessageMayBeAbsent) : BoundExpr(Type);
 
 internal sealed record UnaryExpr(ExprType Type, string Operator, BoundExpr Operand) : BoundExpr(Type);
 

@@ -67,10 +67,15 @@ internal sealed record MessageModel(
     string Name, string TypeName, string? Doc, EquatableArray<FieldModel> Fields, string? ReportsCode, string? ReportsDetail, int Index);
 
 /// <summary>A built-in stateful service held by one role.</summary>
-internal sealed record ServiceModel(string Name, string PropertyName, string Kind, string Role, string? Doc, string CSharpType, TypeRef? ValueType);
+/// <param name="Roles">The roles that each hold one (the application gives each its own store, or the same).</param>
+/// <param name="Settings">The service's settings from the spec, as C# values, by name.</param>
+internal sealed record ServiceModel(string Name, string PropertyName, string Kind, EquatableArray<string> Roles, string? Doc, string CSharpType, TypeRef? ValueType, EquatableArray<SettingValue> Settings);
+
+/// <summary>A service setting's value, as C#.</summary>
+internal sealed record SettingValue(string Name, string CSharp);
 
 /// <summary>An error code and what the peer is sent when this side raises it.</summary>
-internal sealed record ErrorModel(string Code, string ConstantName, string? Doc, string? SendMessage, EquatableArray<Assignment> Set);
+internal sealed record ErrorModel(string Code, string ConstantName, string? Doc, string? SendMessage, EquatableArray<Assignment> Set, EquatableArray<RoleActions> Actions = default);
 
 /// <summary>A field value computed by an expression.</summary>
 internal sealed record Assignment(string Field, string PropertyName, BoundExpr Value);
@@ -92,6 +97,18 @@ internal sealed record HeartbeatModel(
 /// <summary>A role's view of the heartbeat: its interval and the fields of the message it creates.</summary>
 internal sealed record RoleHeartbeat(string Role, BoundExpr IntervalMs, EquatableArray<Assignment> Set);
 
+/// <summary>
+/// The envelope every message travels in (Mesh's SignedPacket): the message as canonical JSON under
+/// <see cref="PayloadField"/>, beside the envelope's own fields, which each sender computes over the payload.
+/// </summary>
+internal sealed record EnvelopeModel(string Name, string TypeName, string PayloadField, EquatableArray<FieldModel> Fields, EquatableArray<RoleAssignments> Roles);
+
+/// <summary>Values one role computes (an envelope's fields).</summary>
+internal sealed record RoleAssignments(string Role, EquatableArray<Assignment> Set);
+
+/// <summary>Effects one role runs (on a failure).</summary>
+internal sealed record RoleActions(string Role, EquatableArray<Action> Actions);
+
 /// <summary>A whole protocol, bound and projected: everything the emitter needs.</summary>
 internal sealed record ProtocolModel(
     string FilePath,
@@ -108,7 +125,9 @@ internal sealed record ProtocolModel(
     HeartbeatModel? Heartbeat,
     long HandshakeTimeoutMs,
     long StepTimeoutMs,
-    SourceSpan ProtocolSpan);
+    SourceSpan ProtocolSpan,
+    EnvelopeModel? Envelope = null,
+    EquatableArray<RoleActions> FailureActions = default);
 
 /// <summary>One role: its inputs, services, result, and its projected state machine.</summary>
 internal sealed record RoleModel(

@@ -42,7 +42,7 @@ internal static class RoleProjector
 
         var locals = flow.Nodes.Where(n => ids.ContainsKey(n.Id))
             .SelectMany(n => n.Lets).Where(l => l.Owner == role && l.Bound is not null).Select(l => l.Bound!).ToEquatableArray();
-        var services = context.ServicesByName.Values.Where(s => s.Role == role).OrderBy(s => s.Name, System.StringComparer.Ordinal).ToEquatableArray();
+        var services = context.ServicesByName.Values.Where(s => s.Roles.Contains(role)).OrderBy(s => s.Name, System.StringComparer.Ordinal).ToEquatableArray();
         return new RoleModel(role, prefix + BindingContext.Pascal(role), roleDoc, context.Inputs[role].ToEquatableArray(), services,
             outcome.ToEquatableArray(), locals, states.ToEquatableArray(), 0);
     }

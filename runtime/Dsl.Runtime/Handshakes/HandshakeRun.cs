@@ -65,6 +65,24 @@ public sealed class HandshakeRun<TMessage> : IAsyncDisposable where TMessage : c
     /// <summary>The address of the peer, when the transport knows it.</summary>
     public string? RemoteAddress => _transport.RemoteAddress;
 
+    /// <summary>The peer's host (the address without its port), or "unknown": what per-address limits key on.</summary>
+    public string PeerHost
+    {
+        get
+        {
+            var address = _transport.RemoteAddress;
+            if (string.IsNullOrEmpty(address)) return "unknown";
+            if (address.StartsWith('['))
+            {
+                var close = address.IndexOf(']');
+                return close > 0 ? address[1..close] : address;
+            }
+            var colon = address.LastIndexOf(':');
+            // One colon: host:port. More: a bare IPv6 address.
+            return colon > 0 && address.IndexOf(':') == colon ? address[..colon] : address;
+        }
+    }
+
     /// <summary>Encodes and sends a message.</summary>
     public async ValueTask SendAsync(TMessage message)
     {
@@ -124,11 +142,18 @@ public sealed class HandshakeRun<TMessage> : IAsyncDisposable where TMessage : c
     /// </summary>
     /// <param name="exception">What the state machine threw.</param>
     /// <param name="errorMessage">Builds the message the spec sends the peer for an error, or returns <see langword="null"/>.</param>
-    public async ValueTask<HandshakeOutcome<TResult>> FailAsync<TResult>(Exception exception, Func<HandshakeError, TMessage?>? errorMessage)
+    public ValueTask<HandshakeOutcome<TResult>> FailAsync<TResult>(Exception exception, Func<HandshakeError, TMessage?>? errorMessage)
+        where TResult : class
+        => FailAsync<TResult>(Classify(exception), exception, errorMessage);
+
+    /// <summary>
+    /// Ends the run with an already classified failure (see <see cref="Classify"/>): sends the peer the
+    /// spec's error message if any and the transport can carry it, then closes the transport. Never throws.
+    /// </summary>
+    public async ValueTask<HandshakeOutcome<TResult>> FailAsync<TResult>(HandshakeError error, Exception exception, Func<HandshakeError, TMessage?>? errorMessage)
         where TResult : class
     {
         _ended = true;
-        var error = Classify(exception);
         if (!error.RaisedByPeer && errorMessage is not null && CanStillSend(exception))
         {
             try
@@ -152,7 +177,8 @@ public sealed class HandshakeRun<TMessage> : IAsyncDisposable where TMessage : c
         return HandshakeOutcome<TResult>.Failure(error);
     }
 
-    private HandshakeError Classify(Exception exception) => exception switch
+    /// <summary>What a failure means: its code, phase, role and detail.</summary>
+    public HandshakeError Classify(Exception exception) => exception switch
     {
         HandshakeException handshake => handshake.Error,
         OperationCanceledException when _callerToken.IsCancellationRequested

@@ -35,6 +35,9 @@ internal sealed class Scope
     public IReadOnlyDictionary<string, (MessageModel Message, string CSharp)> ContextMessages { get; init; } = new Dictionary<string, (MessageModel, string)>();
 
     public bool AllowTranscript { get; init; } = true;
+
+    /// <summary>Whether <c>peer.address</c> may be used (not where no run is at hand, as in an error message's values).</summary>
+    public bool AllowPeer { get; init; } = true;
 }
 
 /// <summary>
@@ -352,6 +355,19 @@ internal sealed class ExpressionBinder
                 var type = new ExprType(input.Type, input.IsNullable);
                 return new Bound(new InputExpr(type, input.PropertyName), input.IsNullable ? 0 : Full(scope));
             }
+            if (target.Name == "peer" && !scope.ContextValues.ContainsKey("peer"))
+            {
+                if (!scope.AllowPeer || scope.Role is null)
+                    return Fail(DiagnosticTable.UnknownName, scalar, target, "peer", scope.Where + " (the peer is known only while a role runs)");
+                if (member.Member != "address") return Fail(DiagnosticTable.UnknownMember, scalar, memberSpan, "peer", member.Member);
+                return new Bound(new ContextExpr(new ExprType(TypeRef.String, false), "run.PeerHost"), Full(scope));
+            }
+            if (target.Name == "envelope" && _context.Envelope is { } envelope)
+            {
+                if (scope.Current is null) return Fail(DiagnosticTable.NoCurrentMessage, scalar, target);
+                var (property, type) = EnvelopeMember(scalar, envelope, member, memberSpan);
+                return new Bound(new EnvelopeFieldExpr(new ExprType(type, false), scope.Current.TypeName, property, IsCurrent: true, MessageMayBeAbsent: false), Full(scope));
+            }
             if (scope.ContextMessages.TryGetValue(target.Name, out var contextMessage))
             {
                 var field = FindField(scalar, contextMessage.Message, member, memberSpan);
@@ -373,8 +389,34 @@ internal sealed class ExpressionBinder
             if (_context.ServicesByName.ContainsKey(target.Name))
                 return Fail(DiagnosticTable.ExpressionSyntax, scalar, member, $"'{target.Name}.{member.Member}' is a service method; call it with (...)");
         }
+        if (member.Target is MemberSyntax { Member: "envelope", Target: NameSyntax enveloped } && _context.Envelope is { } envelopeOf
+            && _context.MessagesByName.TryGetValue(enveloped.Name, out var envelopedMessage) && scope.AllowTranscript)
+        {
+            var present = PresentMask(envelopedMessage, scope);
+            if (present == 0) return Fail(DiagnosticTable.MessageNotAvailable, scalar, enveloped, enveloped.Name);
+            var (property, type) = EnvelopeMember(scalar, envelopeOf, member, memberSpan);
+            return new Bound(new EnvelopeFieldExpr(new ExprType(type, present != Full(scope)), envelopedMessage.TypeName, property, IsCurrent: false, MessageMayBeAbsent: present != Full(scope)), present);
+        }
         var inner = Bind(scalar, member.Target, scope);
         return Fail(DiagnosticTable.UnknownMember, scalar, memberSpan, inner.Expr.Type.ToString(), member.Member);
+    }
+
+    /// <summary>The envelope's members: its own fields, and <c>payload</c>, the canonical bytes of the message it wraps.</summary>
+    private (string Property, TypeRef Type) EnvelopeMember(YamlScalar scalar, EnvelopeModel envelope, MemberSyntax member, NameSyntax memberSpan)
+    {
+        if (member.Member == "payload") return ("Payload", TypeRef.Bytes);
+        var field = envelope.Fields.FirstOrDefault(f => f.Name == member.Member)
+            ?? Fail<FieldModel>(DiagnosticTable.UnknownMember, scalar, memberSpan, "envelope (" + envelope.Name + ")", member.Member);
+        return (field.PropertyName, field.Type);
+    }
+
+    private static ulong PresentMask(MessageModel message, Scope scope)
+    {
+        var bit = 1UL << message.Index;
+        ulong present = 0;
+        for (var i = 0; i < scope.SeenSets.Count && i < 64; i++)
+            if ((scope.SeenSets[i] & bit) != 0) present |= 1UL << i;
+        return present;
     }
 
     private FieldModel FindField(YamlScalar scalar, MessageModel message, MemberSyntax member, NameSyntax memberSpan)
@@ -394,8 +436,8 @@ internal sealed class ExpressionBinder
             return BindFunction(scalar, call, function, scope);
         if (call.Target is MemberSyntax { Target: NameSyntax serviceName } method && _context.ServicesByName.TryGetValue(serviceName.Name, out var service))
         {
-            if (scope.Role is null || service.Role != scope.Role)
-                return Fail(DiagnosticTable.NotVisibleToRole, scalar, serviceName, serviceName.Name, service.Role, scope.Role ?? scope.Where);
+            if (scope.Role is null || !service.Roles.Contains(scope.Role))
+                return Fail(DiagnosticTable.NotVisibleToRole, scalar, serviceName, serviceName.Name, string.Join(" and ", service.Roles), scope.Role ?? scope.Where);
             var kind = Catalog.Services[service.Kind];
             var signature = kind.Methods.FirstOrDefault(m => m.Name == method.Member)
                 ?? Fail<ServiceMethod>(DiagnosticTable.UnknownMember, scalar, new NameSyntax(method.MemberStart, method.End, method.Member), $"{service.Name} ({service.Kind})", method.Member);
@@ -412,7 +454,9 @@ internal sealed class ExpressionBinder
             }
             var returns = signature.Returns.Kind == TypeKind.Null ? service.ValueType! : signature.Returns;
             var result = new ExprType(returns, signature.ReturnsNullable);
-            return new Bound(new ServiceCallExpr(result, service.PropertyName, signature.CSharpName, arguments.ToEquatableArray()), signature.ReturnsNullable ? 0 : Full(scope));
+            var template = signature.Template.Replace("{s}", "_services." + service.PropertyName);
+            foreach (var setting in service.Settings) template = template.Replace("{" + setting.Name + "}", setting.CSharp);
+            return new Bound(new ServiceCallExpr(result, service.PropertyName, template, arguments.ToEquatableArray()), signature.ReturnsNullable ? 0 : Full(scope));
         }
         if (call.Target is MemberSyntax { Target: NameSyntax unknown } && !_context.MessagesByName.ContainsKey(unknown.Name) && unknown.Name is not ("msg" or "self"))
             return Fail(DiagnosticTable.UnknownName, scalar, unknown, unknown.Name, scope.Where);
