@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Threading;
 using System.Threading.Tasks;
 using Dsl.Samples.Demo.Ltp;
+using Dsl.Samples.Demo.Mesh;
 
 namespace Dsl.Samples.Demo;
 
@@ -22,6 +23,11 @@ public static class Program
         var ltp = new Command("ltp", "Serve LTP v0.2 at ws://127.0.0.1:PORT/ltp") { port };
         ltp.SetAction((parse, cancellationToken) => LtpDemo.ServeAsync(parse.GetValue(port), Console.Out, cancellationToken));
         serve.Subcommands.Add(ltp);
+
+        var data = new Option<string>("--data") { Description = "Where the node keeps its identity seed and SQLite store.", DefaultValueFactory = _ => System.IO.Path.Combine(System.IO.Path.GetTempPath(), "dsl-demo-mesh-node") };
+        var mesh = new Command("mesh", "Serve Mesh 1.0 on tcp://127.0.0.1:PORT (length-prefixed JSON frames)") { port, data };
+        mesh.SetAction((parse, cancellationToken) => MeshDemo.ServeAsync(parse.GetValue(port), parse.GetValue(data)!, Console.Out, cancellationToken));
+        serve.Subcommands.Add(mesh);
         root.Subcommands.Add(serve);
 
         return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
@@ -30,6 +36,8 @@ public static class Program
     private static async Task<int> RunAllAsync(CancellationToken cancellationToken)
     {
         var ok = await LtpDemo.RunAsync(Console.Out, cancellationToken).ConfigureAwait(false);
+        Console.WriteLine();
+        ok &= await MeshDemo.RunAsync(Console.Out, cancellationToken).ConfigureAwait(false);
         Console.WriteLine();
         Console.WriteLine(ok ? "All handshakes behaved as their specs say." : "Some handshakes did not behave as their specs say.");
         return ok ? 0 : 1;

@@ -1,0 +1,170 @@
+using System;
+using System.IO;
+using System.Net;
+using System.Threading;
+using System.Threading.Tasks;
+using Dsl.Protocols.Mesh;
+using Dsl.Runtime.Codecs;
+using Dsl.Runtime.Cryptography;
+using Dsl.Runtime.Handshakes;
+using Dsl.Runtime.Services;
+using Dsl.Runtime.Transports.Tcp;
+
+namespace Dsl.Samples.Demo.Mesh;
+
+/// <summary>One Mesh node on disk: its identity seed and its SQLite store (pins, trust, replay cache, block list).</summary>
+public sealed class MeshNode : IDisposable
+{
+    private MeshNode(string directory, Ed25519Key identity, SqliteHandshakeStore store)
+    {
+        Directory = directory;
+        Identity = identity;
+        Store = store;
+    }
+
+    public string Directory { get; }
+    public Ed25519Key Identity { get; }
+    public SqliteHandshakeStore Store { get; }
+    public Bytes NodeId => new(Digests.Sha256(Identity.PublicKey));
+
+    /// <summary>Opens (or creates) a node in <paramref name="directory"/>: the identity survives restarts, as pins and trust do.</summary>
+    public static MeshNode Open(string directory)
+    {
+        System.IO.Directory.CreateDirectory(directory);
+        var seedPath = Path.Combine(directory, "identity.seed");
+        if (!File.Exists(seedPath)) File.WriteAllBytes(seedPath, Digests.RandomBytes(Ed25519.SeedSize));
+        var identity = Ed25519.Instance.ImportSeed(File.ReadAllBytes(seedPath));
+        return new MeshNode(directory, identity, SqliteHandshakeStore.Open(Path.Combine(directory, "mesh.db")));
+    }
+
+    public MeshInitiator Initiator(HandshakeOptions? options = null)
+        => new(new MeshInitiatorInputs { Identity = Identity }, new MeshInitiatorServices { Pins = Store, Trust = Store }, options);
+
+    public MeshResponder Responder()
+        => new(new MeshResponderInputs { Identity = Identity }, new MeshResponderServices { Pins = Store, Trust = Store, Replay = Store, Blocked = Store });
+
+    public void Dispose()
+    {
+        Store.Dispose();
+        Identity.Dispose();
+    }
+}
+
+/// <summary>Mesh over TCP on loopback: authenticate, restart and remember, refuse a skewed clock, block an address.</summary>
+public static class MeshDemo
+{
+    /// <summary>A TCP listener that runs the Mesh responder for each connection.</summary>
+    public static TcpHandshakeListener CreateServer(int port, MeshNode node, TextWriter log)
+    {
+        var listener = new TcpHandshakeListener(async (transport, cancellationToken) =>
+        {
+            var outcome = await node.Responder().RunAsync(transport, cancellationToken).ConfigureAwait(false);
+            lock (log)
+            {
+                log.WriteLine(outcome.Succeeded
+                    ? $"    [responder] authenticated node {Short(outcome.Result.PeerNodeId)} from {transport.RemoteAddress}"
+                    : $"    [responder] refused {transport.RemoteAddress}: {outcome.Error}");
+            }
+            if (outcome.Succeeded) await transport.CloseAsync(cancellationToken).ConfigureAwait(false);
+        }, port);
+        listener.Start();
+        return listener;
+    }
+
+    public static async Task<bool> RunAsync(TextWriter output, CancellationToken cancellationToken)
+    {
+        output.WriteLine("== Mesh 1.0 over TCP (127.0.0.1), nodes stored in SQLite ==");
+        var root = Path.Combine(Path.GetTempPath(), "dsl-demo-mesh-" + Guid.NewGuid().ToString("N")[..8]);
+        var ok = true;
+        try
+        {
+            var a = MeshNode.Open(Path.Combine(root, "a"));
+            var b = MeshNode.Open(Path.Combine(root, "b"));
+            output.WriteLine($"Node A {Short(a.NodeId)}, node B {Short(b.NodeId)} (node id = SHA-256 of the Ed25519 public key)");
+
+            var listener = CreateServer(0, b, output);
+            output.WriteLine();
+            output.WriteLine($"1. A connects to B at {listener.LocalEndPoint}: HS_SYN, HS_SYN_ACK, HS_ACK, each in a signed packet");
+            var first = await ConnectAsync(a, listener.LocalEndPoint, output, null, cancellationToken).ConfigureAwait(false);
+            ok &= Expect(output, first.Succeeded && await b.Store.GetAsync(a.NodeId, cancellationToken) == TrustLevel.Authenticated,
+                "both nodes authenticated and pinned each other");
+
+            output.WriteLine();
+            output.WriteLine("2. B restarts: its pins and trust state come back from SQLite");
+            await listener.DisposeAsync().ConfigureAwait(false);
+            b.Dispose();
+            b = MeshNode.Open(Path.Combine(root, "b"));
+            var pinned = await b.Store.GetPinAsync(a.NodeId, cancellationToken).ConfigureAwait(false);
+            var trust = await b.Store.GetAsync(a.NodeId, cancellationToken).ConfigureAwait(false);
+            output.WriteLine($"    [responder] after restart: A pinned to {Short(pinned ?? Bytes.Empty)}, trust {trust}");
+            ok &= Expect(output, pinned == Bytes.CopyFrom(a.Identity.PublicKey) && trust == TrustLevel.Authenticated, "B still knows A's key and trust");
+            listener = CreateServer(0, b, output);
+            var again = await ConnectAsync(a, listener.LocalEndPoint, output, null, cancellationToken).ConfigureAwait(false);
+            ok &= Expect(output, again.Succeeded, "A reconnects with the key B pinned");
+
+            output.WriteLine();
+            output.WriteLine("3. A's clock is 400 s fast: B refuses the SYN; after 3 failures B blocks the address for 60 s");
+            var skewed = MeshInitiator.DefaultOptions with { TimeProvider = new SkewedClock(TimeSpan.FromSeconds(400)) };
+            for (var i = 0; i < 3; i++)
+                await ConnectAsync(a, listener.LocalEndPoint, TextWriter.Null, skewed, cancellationToken).ConfigureAwait(false);
+            var blocked = await ConnectAsync(a, listener.LocalEndPoint, output, null, cancellationToken).ConfigureAwait(false);
+            ok &= Expect(output, !blocked.Succeeded && await b.Store.IsBlockedAsync("127.0.0.1", DateTimeOffset.UtcNow, cancellationToken),
+                "even a correct handshake from 127.0.0.1 is refused while the address is blocked");
+
+            await listener.DisposeAsync().ConfigureAwait(false);
+            a.Dispose();
+            b.Dispose();
+        }
+        finally
+        {
+            try { System.IO.Directory.Delete(root, recursive: true); } catch (IOException) { }
+        }
+        return ok;
+    }
+
+    private static async Task<HandshakeOutcome<MeshInitiatorResult>> ConnectAsync(MeshNode node, IPEndPoint endPoint, TextWriter output, HandshakeOptions? options, CancellationToken cancellationToken)
+    {
+        var tcp = await TcpTransport.ConnectAsync(endPoint, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var transport = new TranscriptTransport(tcp, output, "A", "B");
+        var outcome = await node.Initiator(options).RunAsync(transport, cancellationToken).ConfigureAwait(false);
+        lock (output)
+        {
+            output.WriteLine(outcome.Succeeded
+                ? $"    [initiator] authenticated node {Short(outcome.Result.PeerNodeId)}, key pinned"
+                : $"    [initiator] handshake failed: {outcome.Error}");
+        }
+        await transport.DisposeAsync().ConfigureAwait(false);
+        return outcome;
+    }
+
+    /// <summary>Serves Mesh on TCP until cancelled; the node's identity and stores live in <paramref name="directory"/>.</summary>
+    public static async Task<int> ServeAsync(int port, string directory, TextWriter output, CancellationToken cancellationToken)
+    {
+        using var node = MeshNode.Open(directory);
+        await using var listener = CreateServer(port, node, output);
+        output.WriteLine($"Serving Mesh 1.0 on tcp://{listener.LocalEndPoint} as node {node.NodeId} (data in {directory}; Ctrl+C to stop)");
+        output.WriteLine("Frames are a 4-byte big-endian length, then a JSON SignedPacket.");
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        output.WriteLine("Stopped.");
+        return 0;
+    }
+
+    public static string Short(Bytes value) => value.Length == 0 ? "(none)" : value.ToHex()[..16] + "…";
+
+    private static bool Expect(TextWriter output, bool condition, string claim)
+    {
+        output.WriteLine(condition ? $"   ✓ {claim}" : $"   ✗ expected: {claim}");
+        return condition;
+    }
+
+    private sealed class SkewedClock(TimeSpan offset) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + offset;
+    }
+}
