@@ -4,6 +4,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Dsl.Samples.Demo.Ltp;
 using Dsl.Samples.Demo.Mesh;
+using Dsl.Samples.Demo.Stt;
 
 namespace Dsl.Samples.Demo;
 
@@ -28,6 +29,11 @@ public static class Program
         var mesh = new Command("mesh", "Serve Mesh 1.0 on tcp://127.0.0.1:PORT (length-prefixed JSON frames)") { port, data };
         mesh.SetAction((parse, cancellationToken) => MeshDemo.ServeAsync(parse.GetValue(port), parse.GetValue(data)!, Console.Out, cancellationToken));
         serve.Subcommands.Add(mesh);
+
+        var seed = new Option<string?>("--seed") { Description = "The shared seed as hex (32 bytes or more); the demo's when omitted." };
+        var stt = new Command("stt", "Serve STT 0.2 on udp://127.0.0.1:PORT") { port, seed };
+        stt.SetAction((parse, cancellationToken) => SttDemo.ServeAsync(parse.GetValue(port), parse.GetValue(seed), Console.Out, cancellationToken));
+        serve.Subcommands.Add(stt);
         root.Subcommands.Add(serve);
 
         return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
@@ -38,6 +44,8 @@ public static class Program
         var ok = await LtpDemo.RunAsync(Console.Out, cancellationToken).ConfigureAwait(false);
         Console.WriteLine();
         ok &= await MeshDemo.RunAsync(Console.Out, cancellationToken).ConfigureAwait(false);
+        Console.WriteLine();
+        ok &= await SttDemo.RunAsync(Console.Out, cancellationToken).ConfigureAwait(false);
         Console.WriteLine();
         Console.WriteLine(ok ? "All handshakes behaved as their specs say." : "Some handshakes did not behave as their specs say.");
         return ok ? 0 : 1;

@@ -1,0 +1,118 @@
+using System;
+using System.IO;
+using System.Net;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+using Dsl.Protocols.Stt;
+using Dsl.Runtime.Codecs;
+using Dsl.Runtime.Cryptography;
+using Dsl.Runtime.Handshakes;
+using Dsl.Runtime.Hosting;
+using Dsl.Runtime.Transports;
+using Dsl.Runtime.Transports.Udp;
+
+namespace Dsl.Samples.Demo.Stt;
+
+/// <summary>STT over UDP on loopback, through the handshake manager: a clean run, a lossy one, a wrong seed.</summary>
+public static class SttDemo
+{
+    /// <summary>The demo network's pre-shared seed (the seed document's example, padded to 32 bytes).</summary>
+    public static readonly Bytes DemoSeed = new(Encoding.UTF8.GetBytes("my_secret_network_key_32bytes!!!"));
+
+    /// <summary>Serves the responder role for every peer that writes to <paramref name="endpoint"/>.</summary>
+    public static UdpHandshakeManager CreateServer(UdpEndpoint endpoint, Bytes nodeId, Bytes seed, TextWriter log, UdpHandshakeOptions? options = null)
+    {
+        var manager = new UdpHandshakeManager(endpoint, options);
+        manager.Serve(
+            (transport, ct) => new SttResponder(new SttResponderInputs { NodeId = nodeId, SharedSeed = seed }).RunAsync(transport, ct),
+            (peer, outcome) =>
+            {
+                lock (log)
+                {
+                    log.WriteLine(outcome.Succeeded
+                        ? $"    [responder] session {outcome.Result.SessionId} with {peer}, key {outcome.Result.SessionKey.ToHex()[..16]}…"
+                        : $"    [responder] handshake with {peer} failed: {outcome.Error}");
+                }
+            });
+        return manager;
+    }
+
+    public static async Task<bool> RunAsync(TextWriter output, CancellationToken cancellationToken)
+    {
+        output.WriteLine("== STT 0.2 over UDP (127.0.0.1), through the handshake manager ==");
+        var a = new Bytes(Digests.RandomBytes(32));
+        var b = new Bytes(Digests.RandomBytes(32));
+        await using var serverEndpoint = new UdpEndpoint();
+        await using var server = CreateServer(serverEndpoint, b, DemoSeed, output);
+        output.WriteLine($"Responder listening on udp://{serverEndpoint.LocalEndPoint}");
+        var ok = true;
+
+        output.WriteLine();
+        output.WriteLine("1. HELLO, RESPONSE (sealed challenge), AUTH_PROOF, SUCCESS");
+        var clean = await ConnectAsync(serverEndpoint.LocalEndPoint, a, DemoSeed, output, null, cancellationToken).ConfigureAwait(false);
+        ok &= Expect(output, clean.Succeeded, "both nodes derived the same session id and key");
+
+        output.WriteLine();
+        output.WriteLine("2. The same over a link that loses 20% of datagrams, duplicates and reorders others (seeded)");
+        var faults = new FaultOptions { Loss = 0.2, Duplication = 0.1, Reordering = 0.1, MaxDelay = TimeSpan.FromMilliseconds(20) };
+        var lossy = new UdpHandshakeOptions { WrapTransport = t => new FaultInjectingTransport(t, faults, seed: 7) };
+        var lossyOutcome = await ConnectAsync(serverEndpoint.LocalEndPoint, new Bytes(Digests.RandomBytes(32)), DemoSeed, TextWriter.Null, lossy, cancellationToken).ConfigureAwait(false);
+        ok &= Expect(output, lossyOutcome.Succeeded, "retransmission completed the handshake anyway");
+
+        output.WriteLine();
+        output.WriteLine("3. A node with the wrong shared seed");
+        var wrong = new Bytes(Encoding.UTF8.GetBytes("different_seed_32bytes_long!!!!!"));
+        var refused = await ConnectAsync(serverEndpoint.LocalEndPoint, new Bytes(Digests.RandomBytes(32)), wrong, output, null, cancellationToken).ConfigureAwait(false);
+        ok &= Expect(output, refused.Error?.Code == SttErrorCodes.WrongSeed, "it fails at AUTH_PROOF with WRONG_SEED");
+        await Task.Delay(200, cancellationToken).ConfigureAwait(false);
+        return ok;
+    }
+
+    private static async Task<HandshakeOutcome<SttInitiatorResult>> ConnectAsync(IPEndPoint server, Bytes nodeId, Bytes seed, TextWriter output, UdpHandshakeOptions? options, CancellationToken cancellationToken)
+    {
+        await using var endpoint = new UdpEndpoint();
+        var printing = new UdpHandshakeOptions
+        {
+            Reliability = options?.Reliability ?? new ReliabilityOptions(),
+            Linger = TimeSpan.FromMilliseconds(500),
+            WrapTransport = t => new TranscriptTransport(options?.WrapTransport?.Invoke(t) ?? t, output, "A", "B"),
+        };
+        await using var manager = new UdpHandshakeManager(endpoint, printing);
+        var entry = manager.Create(server, (transport, ct) => new SttInitiator(new SttInitiatorInputs { NodeId = nodeId, SharedSeed = seed }).RunAsync(transport, ct));
+        var outcome = await entry.Outcome.WaitAsync(cancellationToken).ConfigureAwait(false);
+        lock (output)
+        {
+            output.WriteLine(outcome.Succeeded
+                ? $"    [initiator] session {outcome.Result.SessionId}, key {outcome.Result.SessionKey.ToHex()[..16]}…"
+                : $"    [initiator] handshake failed: {outcome.Error}");
+        }
+        return outcome;
+    }
+
+    /// <summary>Serves STT on UDP until cancelled, with the demo's shared seed (or the one given as hex).</summary>
+    public static async Task<int> ServeAsync(int port, string? seedHex, TextWriter output, CancellationToken cancellationToken)
+    {
+        var seed = seedHex is null ? DemoSeed : Bytes.FromHex(seedHex);
+        var nodeId = new Bytes(Digests.RandomBytes(32));
+        await using var endpoint = new UdpEndpoint(port);
+        await using var server = CreateServer(endpoint, nodeId, seed, output);
+        output.WriteLine($"Serving STT 0.2 on udp://{endpoint.LocalEndPoint} as node {nodeId} (Ctrl+C to stop)");
+        output.WriteLine(seedHex is null ? $"Shared seed: the demo's, hex {DemoSeed.ToHex()}" : "Shared seed: the one given");
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        output.WriteLine("Stopped.");
+        return 0;
+    }
+
+    private static bool Expect(TextWriter output, bool condition, string claim)
+    {
+        output.WriteLine(condition ? $"   ✓ {claim}" : $"   ✗ expected: {claim}");
+        return condition;
+    }
+}
