@@ -36,6 +36,20 @@ public static class Program
         serve.Subcommands.Add(stt);
         root.Subcommands.Add(serve);
 
+        var connect = new Command("connect", "Run one handshake as the client/initiator against a server on 127.0.0.1 and print it.");
+        var target = new Option<int>("--port") { Description = "The server's port.", Required = true };
+        var ltpClient = new Command("ltp", "Connect to ws://127.0.0.1:PORT/ltp") { target };
+        ltpClient.SetAction((parse, cancellationToken) => LtpDemo.ConnectOnceAsync(parse.GetValue(target), Console.Out, cancellationToken));
+        var clientData = new Option<string>("--data") { Description = "Where this node keeps its identity seed and SQLite store.", DefaultValueFactory = _ => System.IO.Path.Combine(System.IO.Path.GetTempPath(), "dsl-demo-mesh-client") };
+        var meshClient = new Command("mesh", "Connect to tcp://127.0.0.1:PORT as a Mesh node") { target, clientData };
+        meshClient.SetAction((parse, cancellationToken) => MeshDemo.ConnectOnceAsync(parse.GetValue(target), parse.GetValue(clientData)!, Console.Out, cancellationToken));
+        var sttClient = new Command("stt", "Connect to udp://127.0.0.1:PORT as an STT node") { target, seed };
+        sttClient.SetAction((parse, cancellationToken) => SttDemo.ConnectOnceAsync(parse.GetValue(target), parse.GetValue(seed), Console.Out, cancellationToken));
+        connect.Subcommands.Add(ltpClient);
+        connect.Subcommands.Add(meshClient);
+        connect.Subcommands.Add(sttClient);
+        root.Subcommands.Add(connect);
+
         return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
     }
 

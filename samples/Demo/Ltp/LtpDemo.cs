@@ -113,6 +113,14 @@ public static class LtpDemo
         return result;
     }
 
+    /// <summary>One client handshake against a server on 127.0.0.1:<paramref name="port"/>; 0 when it succeeds.</summary>
+    public static async Task<int> ConnectOnceAsync(int port, TextWriter output, CancellationToken cancellationToken)
+    {
+        var inputs = new LtpClientInputs { ClientId = "demo-" + Environment.MachineName };
+        var result = await ConnectAsync(new Uri($"ws://127.0.0.1:{port}/ltp"), inputs, new InMemoryValueStore<Guid>(), output, cancellationToken).ConfigureAwait(false);
+        return result is null ? 1 : 0;
+    }
+
     /// <summary>Serves LTP until cancelled (Ctrl+C).</summary>
     public static async Task<int> ServeAsync(int port, TextWriter output, CancellationToken cancellationToken)
     {

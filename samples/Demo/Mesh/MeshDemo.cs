@@ -137,6 +137,15 @@ public static class MeshDemo
         return outcome;
     }
 
+    /// <summary>One initiator handshake against a node on 127.0.0.1:<paramref name="port"/>; 0 when it succeeds.</summary>
+    public static async Task<int> ConnectOnceAsync(int port, string directory, TextWriter output, CancellationToken cancellationToken)
+    {
+        using var node = MeshNode.Open(directory);
+        output.WriteLine($"Node {node.NodeId} (data in {directory})");
+        var outcome = await ConnectAsync(node, new IPEndPoint(IPAddress.Loopback, port), output, null, cancellationToken).ConfigureAwait(false);
+        return outcome.Succeeded ? 0 : 1;
+    }
+
     /// <summary>Serves Mesh on TCP until cancelled; the node's identity and stores live in <paramref name="directory"/>.</summary>
     public static async Task<int> ServeAsync(int port, string directory, TextWriter output, CancellationToken cancellationToken)
     {

@@ -90,6 +90,14 @@ public static class SttDemo
         return outcome;
     }
 
+    /// <summary>One initiator handshake against a node on 127.0.0.1:<paramref name="port"/>; 0 when it succeeds.</summary>
+    public static async Task<int> ConnectOnceAsync(int port, string? seedHex, TextWriter output, CancellationToken cancellationToken)
+    {
+        var seed = seedHex is null ? DemoSeed : Bytes.FromHex(seedHex);
+        var outcome = await ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), new Bytes(Digests.RandomBytes(32)), seed, output, null, cancellationToken).ConfigureAwait(false);
+        return outcome.Succeeded ? 0 : 1;
+    }
+
     /// <summary>Serves STT on UDP until cancelled, with the demo's shared seed (or the one given as hex).</summary>
     public static async Task<int> ServeAsync(int port, string? seedHex, TextWriter output, CancellationToken cancellationToken)
     {
