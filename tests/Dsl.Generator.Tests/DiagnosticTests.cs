@@ -93,6 +93,13 @@ public sealed class DiagnosticTests
         ("DSL112", Edit("greeting: string", "greeting: string\n      message_type: string #!")),
         ("DSL311", Edit("outcome:", "session:\n  heartbeat: #!\n    pinger: server\n    interval_ms: 1000\n    ping: { message: ping, set: { n: visitors.get(\"x\") ?? 1 } }\n    pong: { message: pong }\noutcome:")
             .Replace("errors:", "  ping: { fields: { n: int } }\n  pong: { fields: { n: int? } }\nerrors:")),
+        ("DSL204", Edit("set: { greeting: hello.name }", "set:\n      greeting: hex(chacha20_seal(random(16), random(12), utf8(hello.name), \"aad\")) #!")),
+        ("DSL101", Edit("greeting: string", "greeting: string\n      key: ed25519_key #!")),
+        ("DSL206", Edit("set: { greeting: hello.name }", "set: { greeting: hex(concat()) } #!")),
+        ("DSL202", Edit("set: { greeting: hello.name }", "set: { greeting: hex(envelope.signature) } #!")),
+        ("DSL202", Edit("errors:\n  BAD_NAME: { doc: The name is empty. }", "errors:\n  BAD_NAME: { doc: The name is empty. }\non_failure:\n  server:\n    - visitors.set(nobody.here, 1) #!")),
+        ("DSL006", Edit("errors:\n  BAD_NAME: { doc: The name is empty. }", "errors:\n  BAD_NAME:\n    doc: The name is empty.\n    do:\n      client: #!\n        - visitors.set(\"x\", 1)")),
+        ("DSL005", Edit("visitors: { kind: value_store, of: int, at: server }", "visitors: { kind: value_store, of: int, at: server }\n  seen: { kind: replay_cache, at: server } #!")),
         ("DSL209", Edit("server: { name: hello.name }", "server: { name: msg.name } #!")),
         ("DSL301", Edit("- server -> client: welcome", "- server -> client: welcom #!")),
         ("DSL302", Edit("- server -> client: welcome", "- server -> server: welcome #!")),
