@@ -68,13 +68,13 @@ public static class LtpDemo
         output.WriteLine();
         output.WriteLine("1. New client: handshake_init, then heartbeat");
         var first = await ConnectAsync(uri, inputs, saved, output, cancellationToken).ConfigureAwait(false);
-        ok &= Expect(output, first is { Resumed: false }, "a new thread was opened");
+        ok &= Claims.Expect(output, first is { Resumed: false }, "a new thread was opened");
 
         // 2. The same client reconnects: it has the thread id saved, so it resumes.
         output.WriteLine();
         output.WriteLine("2. Same client reconnects: handshake_resume");
         var second = await ConnectAsync(uri, inputs with { ResumeReason = "app_reconnect" }, saved, output, cancellationToken).ConfigureAwait(false);
-        ok &= Expect(output, second is { Resumed: true } && second.ThreadId == first?.ThreadId && second.SessionId != first?.SessionId,
+        ok &= Claims.Expect(output, second is { Resumed: true } && second.ThreadId == first?.ThreadId && second.SessionId != first?.SessionId,
             "the thread was resumed with a fresh session id");
 
         // 3. A client whose saved thread the server never issued is rejected and falls back to init by itself.
@@ -85,7 +85,7 @@ public static class LtpDemo
         await stale.SetAsync("android-liminal-001", unknownThread, cancellationToken).ConfigureAwait(false);
         var third = await ConnectAsync(uri, new LtpClientInputs { ClientId = "android-liminal-001" }, stale, output, cancellationToken).ConfigureAwait(false);
         var savedNow = await stale.GetAsync("android-liminal-001", cancellationToken).ConfigureAwait(false);
-        ok &= Expect(output, third is { Resumed: false } && third.ThreadId != unknownThread && savedNow == third.ThreadId,
+        ok &= Claims.Expect(output, third is { Resumed: false } && third.ThreadId != unknownThread && savedNow == third.ThreadId,
             "the client fell back to a new thread and saved its id");
         return ok;
     }
@@ -138,11 +138,6 @@ public static class LtpDemo
         return 0;
     }
 
-    private static bool Expect(TextWriter output, bool condition, string claim)
-    {
-        output.WriteLine(condition ? $"   ✓ {claim}" : $"   ✗ expected: {claim}");
-        return condition;
-    }
 
     private static void Write(TextWriter output, string line)
     {

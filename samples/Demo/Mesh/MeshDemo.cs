@@ -86,7 +86,7 @@ public static class MeshDemo
             output.WriteLine();
             output.WriteLine($"1. A connects to B at {listener.LocalEndPoint}: HS_SYN, HS_SYN_ACK, HS_ACK, each in a signed packet");
             var first = await ConnectAsync(a, listener.LocalEndPoint, output, null, cancellationToken).ConfigureAwait(false);
-            ok &= Expect(output, first.Succeeded && await b.Store.GetAsync(a.NodeId, cancellationToken) == TrustLevel.Authenticated,
+            ok &= Claims.Expect(output, first.Succeeded && await b.Store.GetAsync(a.NodeId, cancellationToken) == TrustLevel.Authenticated,
                 "both nodes authenticated and pinned each other");
 
             output.WriteLine();
@@ -97,10 +97,10 @@ public static class MeshDemo
             var pinned = await b.Store.GetPinAsync(a.NodeId, cancellationToken).ConfigureAwait(false);
             var trust = await b.Store.GetAsync(a.NodeId, cancellationToken).ConfigureAwait(false);
             output.WriteLine($"    [responder] after restart: A pinned to {Short(pinned ?? Bytes.Empty)}, trust {trust}");
-            ok &= Expect(output, pinned == Bytes.CopyFrom(a.Identity.PublicKey) && trust == TrustLevel.Authenticated, "B still knows A's key and trust");
+            ok &= Claims.Expect(output, pinned == Bytes.CopyFrom(a.Identity.PublicKey) && trust == TrustLevel.Authenticated, "B still knows A's key and trust");
             listener = CreateServer(0, b, output);
             var again = await ConnectAsync(a, listener.LocalEndPoint, output, null, cancellationToken).ConfigureAwait(false);
-            ok &= Expect(output, again.Succeeded, "A reconnects with the key B pinned");
+            ok &= Claims.Expect(output, again.Succeeded, "A reconnects with the key B pinned");
 
             output.WriteLine();
             output.WriteLine("3. A's clock is 400 s fast: B refuses the SYN; after 3 failures B blocks the address for 60 s");
@@ -108,7 +108,7 @@ public static class MeshDemo
             for (var i = 0; i < 3; i++)
                 await ConnectAsync(a, listener.LocalEndPoint, TextWriter.Null, skewed, cancellationToken).ConfigureAwait(false);
             var blocked = await ConnectAsync(a, listener.LocalEndPoint, output, null, cancellationToken).ConfigureAwait(false);
-            ok &= Expect(output, !blocked.Succeeded && await b.Store.IsBlockedAsync("127.0.0.1", DateTimeOffset.UtcNow, cancellationToken),
+            ok &= Claims.Expect(output, !blocked.Succeeded && await b.Store.IsBlockedAsync("127.0.0.1", DateTimeOffset.UtcNow, cancellationToken),
                 "even a correct handshake from 127.0.0.1 is refused while the address is blocked");
 
             await listener.DisposeAsync().ConfigureAwait(false);
@@ -166,11 +166,6 @@ public static class MeshDemo
 
     public static string Short(Bytes value) => value.Length == 0 ? "(none)" : value.ToHex()[..16] + "…";
 
-    private static bool Expect(TextWriter output, bool condition, string claim)
-    {
-        output.WriteLine(condition ? $"   ✓ {claim}" : $"   ✗ expected: {claim}");
-        return condition;
-    }
 
     private sealed class SkewedClock(TimeSpan offset) : TimeProvider
     {

@@ -51,20 +51,20 @@ public static class SttDemo
         output.WriteLine();
         output.WriteLine("1. HELLO, RESPONSE (sealed challenge), AUTH_PROOF, SUCCESS");
         var clean = await ConnectAsync(serverEndpoint.LocalEndPoint, a, DemoSeed, output, null, cancellationToken).ConfigureAwait(false);
-        ok &= Expect(output, clean.Succeeded, "both nodes derived the same session id and key");
+        ok &= Claims.Expect(output, clean.Succeeded, "both nodes derived the same session id and key");
 
         output.WriteLine();
         output.WriteLine("2. The same over a link that loses 20% of datagrams, duplicates and reorders others (seeded)");
         var faults = new FaultOptions { Loss = 0.2, Duplication = 0.1, Reordering = 0.1, MaxDelay = TimeSpan.FromMilliseconds(20) };
         var lossy = new UdpHandshakeOptions { WrapTransport = t => new FaultInjectingTransport(t, faults, seed: 7) };
         var lossyOutcome = await ConnectAsync(serverEndpoint.LocalEndPoint, new Bytes(Digests.RandomBytes(32)), DemoSeed, TextWriter.Null, lossy, cancellationToken).ConfigureAwait(false);
-        ok &= Expect(output, lossyOutcome.Succeeded, "retransmission completed the handshake anyway");
+        ok &= Claims.Expect(output, lossyOutcome.Succeeded, "retransmission completed the handshake anyway");
 
         output.WriteLine();
         output.WriteLine("3. A node with the wrong shared seed");
         var wrong = new Bytes(Encoding.UTF8.GetBytes("different_seed_32bytes_long!!!!!"));
         var refused = await ConnectAsync(serverEndpoint.LocalEndPoint, new Bytes(Digests.RandomBytes(32)), wrong, output, null, cancellationToken).ConfigureAwait(false);
-        ok &= Expect(output, refused.Error?.Code == SttErrorCodes.WrongSeed, "it fails at AUTH_PROOF with WRONG_SEED");
+        ok &= Claims.Expect(output, refused.Error?.Code == SttErrorCodes.WrongSeed, "it fails at AUTH_PROOF with WRONG_SEED");
         await Task.Delay(200, cancellationToken).ConfigureAwait(false);
         return ok;
     }
@@ -118,9 +118,4 @@ public static class SttDemo
         return 0;
     }
 
-    private static bool Expect(TextWriter output, bool condition, string claim)
-    {
-        output.WriteLine(condition ? $"   ✓ {claim}" : $"   ✗ expected: {claim}");
-        return condition;
-    }
 }
