@@ -30,12 +30,15 @@ public static class Sodium
         }
         catch (DllNotFoundException ex)
         {
-            throw new PlatformNotSupportedException(
-                "libsodium was not found. Install it: on Debian or Ubuntu 'apt-get install libsodium23', " +
-                "on Fedora 'dnf install libsodium', on macOS 'brew install libsodium'. " +
-                "The runtime looks for libsodium.so.23, then libsodium.so, libsodium.dylib and libsodium.dll.", ex);
+            throw MissingLibrary(ex);
         }
     }
+
+    /// <summary>The error a machine without libsodium gets: what to install, and what was looked for.</summary>
+    internal static PlatformNotSupportedException MissingLibrary(Exception cause) => new(
+        "libsodium was not found. Install it: on Debian or Ubuntu 'apt-get install libsodium23', " +
+        "on Fedora 'dnf install libsodium', on macOS 'brew install libsodium'. " +
+        "The runtime looks for libsodium.so.23, then libsodium.so, libsodium.dylib and libsodium.dll.", cause);
 }
 
 /// <summary>Memory from <c>sodium_malloc</c>: guarded, locked out of swap, and wiped when freed.</summary>

@@ -172,10 +172,19 @@ public sealed class KnownAnswerTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void A_missing_libsodium_is_named_in_the_error()
+    public void Libsodium_loads_through_the_gate_from_the_runtime_package_name()
     {
-        // libsodium is installed here; what matters is that it loaded through the gate and reports its version.
         Assert.Matches(@"^\d+\.\d+\.\d+", Sodium.Version);
+    }
+
+    [Fact]
+    public void A_missing_libsodium_is_an_error_that_says_which_package_to_install()
+    {
+        var error = Sodium.MissingLibrary(new DllNotFoundException("libsodium"));
+        Assert.IsType<PlatformNotSupportedException>(error);
+        Assert.Contains("apt-get install libsodium23", error.Message);
+        Assert.Contains("libsodium.so.23", error.Message);
+        Assert.IsType<DllNotFoundException>(error.InnerException);
     }
 
     [Fact]
