@@ -73,6 +73,40 @@ public sealed class SttOverUdpTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task One_responder_runs_many_handshakes_at_once_keyed_by_peer_address()
+    {
+        await using var serverEndpoint = new UdpEndpoint();
+        await using var server = new UdpHandshakeManager(serverEndpoint, new UdpHandshakeOptions { Reliability = Fast, Linger = TimeSpan.FromSeconds(1) });
+        var sessions = new ConcurrentDictionary<IPEndPoint, Bytes>();
+        server.Serve(
+            (transport, ct) => new SttResponder(new SttResponderInputs { NodeId = NodeB, SharedSeed = Seed }).RunAsync(transport, ct),
+            (peer, outcome) => { if (outcome.Succeeded) sessions[peer] = outcome.Result.SessionId; });
+
+        var clients = Enumerable.Range(0, 20).Select(_ => new UdpEndpoint()).ToList();
+        try
+        {
+            var managers = clients.Select(c => new UdpHandshakeManager(c, new UdpHandshakeOptions { Reliability = Fast })).ToList();
+            var entries = managers.Select(m => m.Create(serverEndpoint.LocalEndPoint,
+                (transport, ct) => new SttInitiator(new SttInitiatorInputs { NodeId = new Bytes(Runtime.Cryptography.Digests.RandomBytes(32)), SharedSeed = Seed }).RunAsync(transport, ct))).ToList();
+            // While they run, the server tracks one handshake per client address.
+            var outcomes = await Task.WhenAll(entries.Select(e => e.Outcome)).WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.All(outcomes, o => Assert.True(o.Succeeded, o.ToString()));
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (sessions.Count < 20 && DateTime.UtcNow < deadline) await Task.Delay(20);
+            Assert.Equal(20, sessions.Count);
+            Assert.Equal(20, sessions.Values.Distinct().Count());
+            foreach (var (client, outcome) in clients.Zip(outcomes))
+                Assert.Equal(outcome.Result!.SessionId, sessions[client.LocalEndPoint]);
+            Assert.True(server.Remove(clients[0].LocalEndPoint) || server.Get(clients[0].LocalEndPoint) is null);
+            foreach (var manager in managers) await manager.DisposeAsync();
+        }
+        finally
+        {
+            foreach (var client in clients) await client.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_wrong_seed_fails_at_AUTH_PROOF_over_udp()
     {
         var run = await HandshakeAsync(initiatorSeed: new Bytes(Encoding.UTF8.GetBytes("different_seed_32bytes_long!!!!!")));
