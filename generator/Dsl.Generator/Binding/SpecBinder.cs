@@ -485,7 +485,11 @@ internal static class SpecBinder
                 if (!context.Roles.Contains(at.Value)) context.Report(DiagnosticTable.UnknownRole, at.Span, at.Value, context.RoleList);
                 else if (!roles.Contains(at.Value)) roles.Add(at.Value);
             }
-            if (roles.Count == 0) continue;
+            if (roles.Count == 0)
+            {
+                if (atNode is YamlSequence { Items.Count: 0 } empty) context.Report(DiagnosticTable.InvalidValue, empty.Span, "[]", "'at'", "a service is held by at least one role");
+                continue;
+            }
 
             TypeRef? valueType = null;
             var csharp = kind.Interface;
@@ -858,7 +862,7 @@ internal static class SpecBinder
         var roles = new List<RoleHeartbeat>();
         foreach (var role in context.Roles)
         {
-            var scope = new Scope { Role = role, Where = "the heartbeat", SeenSets = flow.SuccessSeenSets };
+            var scope = new Scope { Role = role, Where = "the heartbeat", SeenSets = flow.SuccessSeenSets, AllowPeer = false };
             var intervalExpr = binder.BindExpression(interval, scope, TypeRef.Int, requireValue: true, "'interval_ms'");
             var isPinger = role == pinger.Value;
             var part = isPinger ? ping.Value : pong.Value;
@@ -868,6 +872,7 @@ internal static class SpecBinder
                 Where = "the pong",
                 SeenSets = flow.SuccessSeenSets,
                 ContextMessages = new Dictionary<string, (MessageModel, string)> { [ping.Value.Message.Name] = (ping.Value.Message, "ping") },
+                AllowPeer = false,
             };
             var set = BindAssignments(context, binder, part.Message, part.Set, partScope, new string[0]);
             if ((intervalExpr is not null && CallsService(intervalExpr)) || set.Any(a => CallsService(a.Value)))

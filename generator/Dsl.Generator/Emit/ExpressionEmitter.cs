@@ -86,7 +86,7 @@ internal static class ExpressionEmitter
         LiteralExpr literal => literal.Text == "null",
         InputExpr input => input.Type.Nullable,
         MessageFieldExpr field => field.FieldNullable || (!field.IsCurrent && field.MessageMayBeAbsent),
-        EnvelopeFieldExpr envelope => !envelope.IsCurrent && envelope.MessageMayBeAbsent,
+        EnvelopeFieldExpr envelope => envelope.FieldNullable || (!envelope.IsCurrent && envelope.MessageMayBeAbsent),
         LocalExpr => true, // lets are kept in nullable fields
         CallExpr call => call.Type.Nullable,
         ContextExpr context => context.Type.Nullable,

@@ -373,7 +373,7 @@ internal static class RoleEmitter
             {
                 w.Open($"case {p}ErrorCodes.{error.ConstantName}:");
                 foreach (var action in error.Actions.First(a => a.Role == role.Name).Actions)
-                    w.Line(Guarded(action.Call, ct));
+                    w.Line(Statement(action.Call, ct));
                 w.Line("break;");
                 w.Close();
             }
@@ -382,7 +382,7 @@ internal static class RoleEmitter
         }
         foreach (var actions in protocol.FailureActions.Where(a => a.Role == role.Name))
         foreach (var action in actions.Actions)
-            w.Line(Guarded(action.Call, ct));
+            w.Line(Statement(action.Call, ct));
         w.Close();
         w.Line("catch (global::System.Exception)");
         w.Open("");
@@ -390,14 +390,6 @@ internal static class RoleEmitter
         w.Close();
         w.Close();
         w.Line();
-    }
-
-    /// <summary>An effect whose arguments may be absent on some paths to the failure runs only where they are present.</summary>
-    private static string Guarded(BoundExpr call, string ct)
-    {
-        var absent = ((ServiceCallExpr)call).Arguments.Where(a => a.Type.Nullable).Select(a => $"{ExpressionEmitter.Emit(a, ct)} is not null").ToList();
-        var statement = Statement(call, ct);
-        return absent.Count == 0 ? statement : $"if ({string.Join(" && ", absent)}) {statement}";
     }
 
     private static void EmitTable(SourceWriter w, ProtocolModel protocol, RoleModel role)

@@ -25,7 +25,7 @@ internal sealed record CallExpr(ExprType Type, string Function, EquatableArray<B
 internal sealed record ServiceCallExpr(ExprType Type, string ServiceProperty, string Template, EquatableArray<BoundExpr> Arguments) : BoundExpr(Type);
 
 /// <summary>A field of a message's envelope (<c>envelope.signature</c>, <c>HS_SYN.envelope.payload</c>).</summary>
-internal sealed record EnvelopeFieldExpr(ExprType Type, string MessageTypeName, string PropertyName, bool IsCurrent, bool MessageMayBeAbsent) : BoundExpr(Type);
+internal sealed record EnvelopeFieldExpr(ExprType Type, string MessageTypeName, string PropertyName, bool IsCurrent, bool MessageMayBeAbsent, bool FieldNullable = false) : BoundExpr(Type);
 
 internal sealed record UnaryExpr(ExprType Type, string Operator, BoundExpr Operand) : BoundExpr(Type);
 

@@ -5,7 +5,7 @@ using System.Threading.Tasks;
 namespace Dsl.Runtime.Services;
 
 /// <summary>
-/// Network addresses temporarily refused after repeated failed handshakes (the spec's <c>block_list</c>
+/// Network addresses temporarily refused after repeated failed handshakes (the spec's <c>address_block_list</c>
 /// service; the Mesh seed's "max retries 3: block IP temporarily (60 s)"). Addresses are IP strings: callers
 /// strip the port, so that reconnecting from another port does not reset the count.
 /// </summary>

@@ -5,7 +5,7 @@ using Dsl.Runtime.Codecs;
 namespace Dsl.Runtime.Services;
 
 /// <summary>
-/// The public key each node id was first seen with (the spec's <c>pinned_keys</c> service): trust on first
+/// The public key each node id was first seen with (the spec's <c>pin_store</c> service): trust on first
 /// use. Once a key is pinned for a node id, a handshake presenting a different key for it is identity theft.
 /// </summary>
 public interface IPinnedKeyStore

@@ -365,8 +365,8 @@ internal sealed class ExpressionBinder
             if (target.Name == "envelope" && _context.Envelope is { } envelope)
             {
                 if (scope.Current is null) return Fail(DiagnosticTable.NoCurrentMessage, scalar, target);
-                var (property, type) = EnvelopeMember(scalar, envelope, member, memberSpan);
-                return new Bound(new EnvelopeFieldExpr(new ExprType(type, false), scope.Current.TypeName, property, IsCurrent: true, MessageMayBeAbsent: false), Full(scope));
+                var (property, type, nullable) = EnvelopeMember(scalar, envelope, member, memberSpan);
+                return new Bound(new EnvelopeFieldExpr(new ExprType(type, nullable), scope.Current.TypeName, property, IsCurrent: true, MessageMayBeAbsent: false, FieldNullable: nullable), nullable ? 0 : Full(scope));
             }
             if (scope.ContextMessages.TryGetValue(target.Name, out var contextMessage))
             {
@@ -394,20 +394,21 @@ internal sealed class ExpressionBinder
         {
             var present = PresentMask(envelopedMessage, scope);
             if (present == 0) return Fail(DiagnosticTable.MessageNotAvailable, scalar, enveloped, enveloped.Name);
-            var (property, type) = EnvelopeMember(scalar, envelopeOf, member, memberSpan);
-            return new Bound(new EnvelopeFieldExpr(new ExprType(type, present != Full(scope)), envelopedMessage.TypeName, property, IsCurrent: false, MessageMayBeAbsent: present != Full(scope)), present);
+            var (property, type, nullable) = EnvelopeMember(scalar, envelopeOf, member, memberSpan);
+            var mask = nullable ? 0 : present;
+            return new Bound(new EnvelopeFieldExpr(new ExprType(type, mask != Full(scope)), envelopedMessage.TypeName, property, IsCurrent: false, MessageMayBeAbsent: present != Full(scope), FieldNullable: nullable), mask);
         }
         var inner = Bind(scalar, member.Target, scope);
         return Fail(DiagnosticTable.UnknownMember, scalar, memberSpan, inner.Expr.Type.ToString(), member.Member);
     }
 
     /// <summary>The envelope's members: its own fields, and <c>payload</c>, the canonical bytes of the message it wraps.</summary>
-    private (string Property, TypeRef Type) EnvelopeMember(YamlScalar scalar, EnvelopeModel envelope, MemberSyntax member, NameSyntax memberSpan)
+    private (string Property, TypeRef Type, bool Nullable) EnvelopeMember(YamlScalar scalar, EnvelopeModel envelope, MemberSyntax member, NameSyntax memberSpan)
     {
-        if (member.Member == "payload") return ("Payload", TypeRef.Bytes);
+        if (member.Member == "payload") return ("Payload", TypeRef.Bytes, false);
         var field = envelope.Fields.FirstOrDefault(f => f.Name == member.Member)
             ?? Fail<FieldModel>(DiagnosticTable.UnknownMember, scalar, memberSpan, "envelope (" + envelope.Name + ")", member.Member);
-        return (field.PropertyName, field.Type);
+        return (field.PropertyName, field.Type, field.IsNullable);
     }
 
     private static ulong PresentMask(MessageModel message, Scope scope)
