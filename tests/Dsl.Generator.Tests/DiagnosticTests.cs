@@ -271,6 +271,44 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
+    public void A_spec_that_agrees_a_key_with_x25519_compiles()
+    {
+        var yaml = """
+            protocol: agree
+            version: "1"
+            roles: [a, b]
+            inputs:
+              a: { ephemeral: x25519_key }
+              b: { ephemeral: x25519_key }
+            messages:
+              share_a: { fields: { public_key: bytes<32> } }
+              share_b: { fields: { public_key: bytes<32>, confirmation: bytes<32> } }
+            errors:
+              LOW_ORDER_KEY: { doc: The peer's key gives no shared secret. }
+              BAD_CONFIRMATION: { doc: The peer derived another key. }
+            flow:
+              - a -> b: share_a
+                set: { public_key: x25519_public(self.ephemeral) }
+                require:
+                  - x25519_agree(self.ephemeral, msg.public_key) != null else LOW_ORDER_KEY
+              - b -> a: share_b
+                let:
+                  shared: x25519_agree(self.ephemeral, share_a.public_key)
+                ensure:
+                  - shared != null else LOW_ORDER_KEY
+                set:
+                  public_key: x25519_public(self.ephemeral)
+                  confirmation: hmac_sha256(shared, "confirm")
+                require:
+                  - msg.confirmation == hmac_sha256(x25519_agree(self.ephemeral, msg.public_key) ?? random(32), "confirm") else BAD_CONFIRMATION
+            """;
+        var run = GeneratorHarness.Run(yaml);
+        Assert.Empty(run.SpecDiagnostics.Select(d => d.ToString()));
+        Assert.Empty(run.CompileErrors.Select(e => e.ToString()));
+        Assert.Contains("global::Dsl.Runtime.Expressions.Builtins.X25519Agree(", run.Sources.Single(s => s.HintName.EndsWith("A.Machine.g.cs")).SourceText.ToString());
+    }
+
+    [Fact]
     public void A_default_branch_that_is_not_last_is_reported()
     {
         var yaml = """

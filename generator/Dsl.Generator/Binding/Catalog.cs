@@ -37,15 +37,15 @@ internal static class Catalog
         ["list<uuid>"] = TypeRef.ListOf(TypeKind.Uuid),
     };
 
-    public const string TypeNames = "string, int, bool, uuid, timestamp, bytes, bytes<N>, map, list<string>, list<int>, list<uuid>, and for inputs ed25519_key";
+    public const string TypeNames = "string, int, bool, uuid, timestamp, bytes, bytes<N>, map, list<string>, list<int>, list<uuid>, and for inputs ed25519_key, x25519_key";
 
     /// <summary>Parses a type as specs write it; <c>ed25519_key</c> only where <paramref name="allowKeys"/>.</summary>
     public static bool TryParseType(string text, bool allowKeys, out TypeRef type)
     {
         if (Types.TryGetValue(text, out type!)) return true;
-        if (allowKeys && text == "ed25519_key")
+        if (allowKeys && text is "ed25519_key" or "x25519_key")
         {
-            type = TypeRef.Ed25519Key;
+            type = text == "ed25519_key" ? TypeRef.Ed25519Key : TypeRef.X25519Key;
             return true;
         }
         if (text.StartsWith("bytes<", System.StringComparison.Ordinal) && text.EndsWith(">", System.StringComparison.Ordinal)
@@ -84,6 +84,8 @@ internal static class Catalog
         new Function("ed25519_public", new[] { P("key", TypeRef.Ed25519Key) }, Key32),
         new Function("ed25519_sign", new[] { P("key", TypeRef.Ed25519Key), P("data", TypeRef.Bytes) }, TypeRef.BytesOf(64)),
         new Function("ed25519_verify", new[] { P("public_key", Key32), P("data", TypeRef.Bytes), P("signature", TypeRef.BytesOf(64)) }, TypeRef.Bool),
+        new Function("x25519_public", new[] { P("key", TypeRef.X25519Key) }, Key32),
+        new Function("x25519_agree", new[] { P("key", TypeRef.X25519Key), P("peer_public_key", Key32) }, Key32, ReturnsNullable: true),
         new Function("utf8", new[] { P("text", TypeRef.String) }, TypeRef.Bytes),
         new Function("hex", new[] { P("data", TypeRef.Bytes) }, TypeRef.String),
         new Function("base64", new[] { P("data", TypeRef.Bytes) }, TypeRef.String),

@@ -17,6 +17,7 @@ internal static class CSharpTypes
         TypeKind.Map => "global::Dsl.Runtime.Codecs.Metadata",
         TypeKind.Bytes => "global::Dsl.Runtime.Codecs.Bytes",
         TypeKind.Ed25519Key => "global::Dsl.Runtime.Cryptography.Ed25519Key",
+        TypeKind.X25519Key => "global::Dsl.Runtime.Cryptography.X25519Key",
         TypeKind.List => $"global::System.Collections.Generic.IReadOnlyList<{Of(new TypeRef(type.Element == TypeKind.Null ? TypeKind.String : type.Element))}>",
         _ => "object",
     };

@@ -3,7 +3,7 @@ using Dsl.Generator.Diagnostics;
 namespace Dsl.Generator.Model;
 
 /// <summary>The value types a field, input or expression can have.</summary>
-internal enum TypeKind { String, Int, Bool, Uuid, Timestamp, Map, List, Null, Void, Bytes, Ed25519Key }
+internal enum TypeKind { String, Int, Bool, Uuid, Timestamp, Map, List, Null, Void, Bytes, Ed25519Key, X25519Key }
 
 /// <summary>A type: a kind, for lists the element kind, for bytes the length (0: any).</summary>
 internal sealed record TypeRef(TypeKind Kind, TypeKind Element = TypeKind.Null, int Length = 0)
@@ -19,6 +19,7 @@ internal sealed record TypeRef(TypeKind Kind, TypeKind Element = TypeKind.Null, 
 
     public static readonly TypeRef Bytes = new(TypeKind.Bytes);
     public static readonly TypeRef Ed25519Key = new(TypeKind.Ed25519Key);
+    public static readonly TypeRef X25519Key = new(TypeKind.X25519Key);
 
     public static TypeRef ListOf(TypeKind element) => new(TypeKind.List, element);
 
@@ -31,6 +32,7 @@ internal sealed record TypeRef(TypeKind Kind, TypeKind Element = TypeKind.Null, 
         TypeKind.Null => "null",
         TypeKind.Bytes => Length > 0 ? $"bytes<{Length}>" : "bytes",
         TypeKind.Ed25519Key => "ed25519_key",
+        TypeKind.X25519Key => "x25519_key",
         _ => Kind.ToString().ToLowerInvariant(),
     };
 

@@ -49,6 +49,16 @@ public static class Builtins
     /// <summary><c>ed25519_verify(public_key, data, signature)</c>: false for any bad input.</summary>
     public static bool Ed25519Verify(Bytes publicKey, Bytes data, Bytes signature) => Ed25519.Instance.Verify(publicKey.Span, data.Span, signature.Span);
 
+    /// <summary><c>x25519_public(key)</c>.</summary>
+    public static Bytes X25519Public(X25519Key key) => new(key.PublicKeyBytes());
+
+    /// <summary><c>x25519_agree(key, peer_public_key)</c>: the shared secret, or absent for a bad or low-order peer key.</summary>
+    public static Bytes? X25519Agree(X25519Key key, Bytes peerPublicKey)
+    {
+        var shared = new byte[X25519.KeySize];
+        return X25519.Instance.TryAgree(key, peerPublicKey.Span, shared) ? new Bytes(shared) : null;
+    }
+
     /// <summary><c>utf8(text)</c>.</summary>
     public static Bytes Utf8(string text) => new(Encoding.UTF8.GetBytes(text));
 

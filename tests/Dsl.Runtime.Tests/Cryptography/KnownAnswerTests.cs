@@ -188,6 +188,18 @@ public sealed class KnownAnswerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void The_x25519_builtins_give_both_sides_the_same_secret_and_refuse_a_low_order_key()
+    {
+        using var a = X25519.Instance.GenerateKey();
+        using var b = X25519.Instance.GenerateKey();
+        var ab = Dsl.Runtime.Expressions.Builtins.X25519Agree(a, Dsl.Runtime.Expressions.Builtins.X25519Public(b));
+        var ba = Dsl.Runtime.Expressions.Builtins.X25519Agree(b, Dsl.Runtime.Expressions.Builtins.X25519Public(a));
+        Assert.NotNull(ab);
+        Assert.Equal(ab, ba);
+        Assert.Null(Dsl.Runtime.Expressions.Builtins.X25519Agree(a, new Dsl.Runtime.Codecs.Bytes(new byte[32])));
+    }
+
+    [Fact]
     public void Secrets_and_lengths_are_checked_up_front()
     {
         Assert.Throws<ArgumentException>(() => Ed25519.Instance.ImportSeed(new byte[31]));

@@ -493,7 +493,7 @@ internal sealed class ExpressionBinder
                 RequireType(scalar, syntax, argument, parameter.Type, what, scope);
             else if (function.Name == "len" && actual.Kind is not (TypeKind.String or TypeKind.List or TypeKind.Bytes))
                 Fail(DiagnosticTable.TypeMismatch, scalar, syntax, "the argument of len", "string, list or bytes", actual.ToString());
-            else if (function.Name == "text" && actual.Kind is TypeKind.List or TypeKind.Map or TypeKind.Ed25519Key)
+            else if (function.Name == "text" && actual.Kind is TypeKind.List or TypeKind.Map or TypeKind.Ed25519Key or TypeKind.X25519Key)
                 Fail(DiagnosticTable.TypeMismatch, scalar, syntax, "the argument of text", "string, int, bool, uuid, timestamp or bytes", actual.ToString());
             arguments.Add(argument.Expr);
         }
@@ -544,7 +544,7 @@ internal sealed class ExpressionBinder
             case "!=":
                 if (lt.Kind != TypeKind.Null && rt.Kind != TypeKind.Null && lt.Kind != rt.Kind)
                     Fail(DiagnosticTable.TypeMismatch, scalar, binary.Right, $"the right of '{binary.Operator}'", lt.ToString(), rt.ToString());
-                if (lt.Kind is TypeKind.List or TypeKind.Map or TypeKind.Ed25519Key || rt.Kind is TypeKind.List or TypeKind.Map or TypeKind.Ed25519Key)
+                if (lt.Kind is TypeKind.List or TypeKind.Map or TypeKind.Ed25519Key or TypeKind.X25519Key || rt.Kind is TypeKind.List or TypeKind.Map or TypeKind.Ed25519Key or TypeKind.X25519Key)
                     Fail(DiagnosticTable.TypeMismatch, scalar, binary, $"'{binary.Operator}'", "string, int, bool, uuid or timestamp operands", lt.Kind is TypeKind.List or TypeKind.Map ? lt.ToString() : rt.ToString());
                 return new Bound(new BinaryExpr(new ExprType(TypeRef.Bool, false), binary.Operator, left.Expr, right.Expr), full);
             case "<":
