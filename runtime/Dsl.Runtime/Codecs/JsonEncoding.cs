@@ -40,8 +40,18 @@ public static class JsonEncoding
     /// <summary>Writes bytes as a hex or base64 string.</summary>
     public static void WriteBytes(Utf8JsonWriter writer, ReadOnlySpan<byte> name, Bytes value, BytesEncoding encoding)
     {
-        if (encoding == BytesEncoding.Base64) writer.WriteBase64String(name, value.Span);
-        else writer.WriteString(name, value.ToHex());
+        if (encoding == BytesEncoding.Base64)
+        {
+            writer.WriteBase64String(name, value.Span);
+            return;
+        }
+        // Hex straight into a stack buffer: no string per field on the send path.
+        var length = value.Length * 2;
+        char[]? rented = null;
+        var hex = length <= 512 ? stackalloc char[length] : (rented = ArrayPool<char>.Shared.Rent(length)).AsSpan(0, length);
+        Convert.TryToHexStringLower(value.Span, hex, out _);
+        writer.WriteString(name, hex);
+        if (rented is not null) ArrayPool<char>.Shared.Return(rented);
     }
 
     /// <summary>Writes a metadata object.</summary>

@@ -27,13 +27,12 @@ public sealed class Ed25519
         if (seed.Length != SeedSize) throw new ArgumentException($"An Ed25519 seed is {SeedSize} bytes, not {seed.Length}.", nameof(seed));
         var secret = SecureMemoryHandle.Allocate(CryptoSignEd25519.SecretKeyBytes);
         var publicKey = new byte[PublicKeySize];
-        var added = false;
         try
         {
-            secret.DangerousAddRef(ref added);
+            using var lease = secret.Lease();
             fixed (byte* pk = publicKey)
             fixed (byte* s = seed)
-            fixed (byte* sk = secret.DangerousSpan())
+            fixed (byte* sk = lease.Span)
             {
                 if (CryptoSignEd25519.crypto_sign_ed25519_seed_keypair(pk, sk, s) != 0)
                     throw new CryptographicException("crypto_sign_ed25519_seed_keypair failed.");
@@ -43,10 +42,6 @@ public sealed class Ed25519
         {
             secret.Dispose();
             throw;
-        }
-        finally
-        {
-            if (added) secret.DangerousRelease();
         }
         return new Ed25519Key(secret, publicKey);
     }
@@ -71,21 +66,13 @@ public sealed class Ed25519
     {
         ArgumentNullException.ThrowIfNull(key);
         if (signature.Length != SignatureSize) throw new ArgumentException($"An Ed25519 signature is {SignatureSize} bytes.", nameof(signature));
-        var added = false;
-        try
+        using var lease = key.Secret.Lease();
+        fixed (byte* sig = signature)
+        fixed (byte* m = data)
+        fixed (byte* sk = lease.Span)
         {
-            key.Secret.DangerousAddRef(ref added);
-            fixed (byte* sig = signature)
-            fixed (byte* m = data)
-            fixed (byte* sk = key.Secret.DangerousSpan())
-            {
-                if (CryptoSignEd25519.crypto_sign_ed25519_detached(sig, null, m, (ulong)data.Length, sk) != 0)
-                    throw new CryptographicException("crypto_sign_ed25519_detached failed.");
-            }
-        }
-        finally
-        {
-            if (added) key.Secret.DangerousRelease();
+            if (CryptoSignEd25519.crypto_sign_ed25519_detached(sig, null, m, (ulong)data.Length, sk) != 0)
+                throw new CryptographicException("crypto_sign_ed25519_detached failed.");
         }
     }
 

@@ -63,6 +63,32 @@ internal sealed class SecureMemoryHandle : SafeHandle
 
     public unsafe Span<byte> DangerousSpan() => new((void*)handle, Length);
 
+    /// <summary>Keeps the memory alive while the lease is used: <c>using var secret = key.Secret.Lease();</c>.</summary>
+    /// <exception cref="ObjectDisposedException">The memory was already freed.</exception>
+    public LeaseScope Lease() => new(this);
+
+    /// <summary>A reference held on the memory for a scope; disposing releases it.</summary>
+    internal ref struct LeaseScope
+    {
+        private readonly SecureMemoryHandle _memory;
+        private bool _added;
+
+        public LeaseScope(SecureMemoryHandle memory)
+        {
+            _memory = memory;
+            _added = false;
+            memory.DangerousAddRef(ref _added);
+        }
+
+        public readonly Span<byte> Span => _memory.DangerousSpan();
+
+        public void Dispose()
+        {
+            if (_added) _memory.DangerousRelease();
+            _added = false;
+        }
+    }
+
     protected override bool ReleaseHandle()
     {
         SodiumCore.sodium_free(handle);

@@ -21,13 +21,12 @@ public sealed class X25519
         if (privateKey.Length != KeySize) throw new ArgumentException($"An X25519 private key is {KeySize} bytes, not {privateKey.Length}.", nameof(privateKey));
         var secret = SecureMemoryHandle.Allocate(KeySize);
         var publicKey = new byte[KeySize];
-        var added = false;
         try
         {
-            secret.DangerousAddRef(ref added);
-            privateKey.CopyTo(secret.DangerousSpan());
+            using var lease = secret.Lease();
+            privateKey.CopyTo(lease.Span);
             fixed (byte* q = publicKey)
-            fixed (byte* n = secret.DangerousSpan())
+            fixed (byte* n = lease.Span)
             {
                 if (CryptoScalarmultCurve25519.crypto_scalarmult_curve25519_base(q, n) != 0)
                     throw new CryptographicException("crypto_scalarmult_curve25519_base failed.");
@@ -37,10 +36,6 @@ public sealed class X25519
         {
             secret.Dispose();
             throw;
-        }
-        finally
-        {
-            if (added) secret.DangerousRelease();
         }
         return new X25519Key(secret, publicKey);
     }
@@ -69,23 +64,15 @@ public sealed class X25519
     {
         ArgumentNullException.ThrowIfNull(key);
         if (peerPublicKey.Length != KeySize || sharedSecret.Length != KeySize) return false;
-        var added = false;
-        try
+        using var lease = key.Secret.Lease();
+        fixed (byte* q = sharedSecret)
+        fixed (byte* n = lease.Span)
+        fixed (byte* p = peerPublicKey)
         {
-            key.Secret.DangerousAddRef(ref added);
-            fixed (byte* q = sharedSecret)
-            fixed (byte* n = key.Secret.DangerousSpan())
-            fixed (byte* p = peerPublicKey)
-            {
-                if (CryptoScalarmultCurve25519.crypto_scalarmult_curve25519(q, n, p) == 0) return true;
-            }
-            CryptographicOperations.ZeroMemory(sharedSecret);
-            return false;
+            if (CryptoScalarmultCurve25519.crypto_scalarmult_curve25519(q, n, p) == 0) return true;
         }
-        finally
-        {
-            if (added) key.Secret.DangerousRelease();
-        }
+        CryptographicOperations.ZeroMemory(sharedSecret);
+        return false;
     }
 }
 
