@@ -1,11 +1,11 @@
 using System;
 using System.Collections.Immutable;
-using System.IO;
 using System.Linq;
 using Dsl.Generator.Binding;
 using Dsl.Generator.Diagnostics;
 using Dsl.Generator.Emit;
 using Dsl.Generator.Model;
+using Dsl.Generator.Projection;
 using Dsl.Generator.Syntax;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Text;
@@ -14,7 +14,8 @@ namespace Dsl.Generator;
 
 /// <summary>
 /// Turns each handshake spec (a <c>.yaml</c> or <c>.yml</c> AdditionalFile) into typed messages, a codec and
-/// one state machine per role. This class only wires the pipeline: parse → bind (with projection) → emit.
+/// one state machine per role. This class only wires the pipeline: parse → bind → project → emit, each a
+/// tracked step per spec; a crash in any stage is DSL999 on that spec alone.
 /// </summary>
 [Generator(LanguageNames.CSharp)]
 public sealed class HandshakeGenerator : IIncrementalGenerator
@@ -24,9 +25,13 @@ public sealed class HandshakeGenerator : IIncrementalGenerator
     {
         var bound = context.AdditionalTextsProvider
             .Where(static text => IsSpec(text.Path))
-            .Select(static (text, ct) => YamlSyntaxParser.Parse(text.Path, text.GetText(ct)?.ToString(), ct))
+            .Select(static (text, ct) => Stages.Run("parse", text.Path, ct,
+                () => SpecParser.Parse(text.Path, text.GetText(ct)?.ToString(), ct),
+                crash => new SpecSyntax(text.Path, null, new EquatableArray<SpecDiagnostic>(new[] { crash }))))
             .WithTrackingName(TrackingNames.Parse)
-            .Select(static (syntax, ct) => SpecBinder.Bind(syntax, ct))
+            .Select(static (syntax, ct) => Stages.Run("bind", syntax.FilePath, ct,
+                () => SpecBinder.Bind(syntax, ct),
+                crash => new BindResult(null, syntax.Diagnostics.Append(crash).ToEquatableArray())))
             .WithTrackingName(TrackingNames.Bind);
 
         var diagnostics = bound
@@ -37,37 +42,50 @@ public sealed class HandshakeGenerator : IIncrementalGenerator
             foreach (var diagnostic in list) spc.ReportDiagnostic(ToDiagnostic(diagnostic));
         });
 
-        var models = bound
-            .Where(static result => result.Model is not null)
-            .Select(static (result, _) => result.Model!)
-            .WithTrackingName(TrackingNames.Model);
+        var projected = bound
+            .Where(static result => result.Protocol is not null)
+            .Select(static (result, ct) => Stages.Run("project", result.Protocol!.FilePath, ct,
+                () => new ProjectResult(RoleProjector.Project(result.Protocol!, ct), null),
+                crash => new ProjectResult(null, crash)))
+            .WithTrackingName(TrackingNames.Project);
 
         // Across files: two specs must not define the same protocol version or share a namespace. The
         // identities are small values, so combining them with each model keeps unrelated models cached.
-        var identities = models
-            .Select(static (model, _) => new ProtocolIdentity(model.Name, model.Version, model.Namespace, model.FilePath))
+        var identities = bound
+            .Where(static result => result.Protocol is not null)
+            .Select(static (result, _) => new ProtocolIdentity(result.Protocol!.Name, result.Protocol.Version, result.Protocol.Namespace, result.Protocol.FilePath, result.Protocol.ProtocolSpan))
             .WithTrackingName(TrackingNames.Identities)
             .Collect();
 
-        context.RegisterSourceOutput(models.Combine(identities), static (spc, pair) =>
+        context.RegisterSourceOutput(projected.Combine(identities), static (spc, pair) =>
         {
-            var (model, all) = pair;
-            if (FirstClash(model.Name, model.Version, model.Namespace, model.FilePath, all) is not null) return;
-            foreach (var file in ProtocolEmitter.Emit(model))
+            var (result, all) = pair;
+            if (result.Crash is { } crash)
+            {
+                spc.ReportDiagnostic(ToDiagnostic(crash));
+                return;
+            }
+            var protocol = result.Protocol!.Protocol;
+            if (FirstClash(protocol.Name, protocol.Version, protocol.Namespace, protocol.FilePath, all) is not null) return;
+            // Emit every file before adding any: a spec whose emission fails adds nothing.
+            var files = Stages.Run("emit", protocol.FilePath, spc.CancellationToken,
+                () => (Files: ProtocolEmitter.Emit(result.Protocol), Crash: (SpecDiagnostic?)null),
+                failure => (Files: Array.Empty<GeneratedFile>(), Crash: failure));
+            if (files.Crash is { } emitCrash)
+            {
+                spc.ReportDiagnostic(ToDiagnostic(emitCrash));
+                return;
+            }
+            foreach (var file in files.Files)
                 spc.AddSource(file.HintName, SourceText.From(file.Text, System.Text.Encoding.UTF8));
         });
 
-        var clashes = models
-            .Select(static (model, _) => (model.Name, model.Version, model.Namespace, model.FilePath, model.ProtocolSpan))
-            .Combine(identities)
-            .Select(static (pair, _) =>
-            {
-                var ((name, version, ns, path, span), all) = pair;
-                var first = FirstClash(name, version, ns, path, all);
-                return first is null ? null : SpecDiagnostic.Create(DiagnosticTable.DuplicateProtocol, path, span, name, version, first);
-            })
-            .Where(static diagnostic => diagnostic is not null);
-        context.RegisterSourceOutput(clashes, static (spc, diagnostic) => spc.ReportDiagnostic(ToDiagnostic(diagnostic!)));
+        var clashes = identities
+            .SelectMany(static (all, _) => all
+                .Select(identity => (identity, first: FirstClash(identity.Name, identity.Version, identity.Namespace, identity.FilePath, all)))
+                .Where(pair => pair.first is not null)
+                .Select(pair => SpecDiagnostic.Create(DiagnosticTable.DuplicateProtocol, pair.identity.FilePath, pair.identity.Span, pair.identity.Name, pair.identity.Version, pair.first!)));
+        context.RegisterSourceOutput(clashes, static (spc, diagnostic) => spc.ReportDiagnostic(ToDiagnostic(diagnostic)));
     }
 
     /// <summary>The path of an earlier spec (in ordinal path order) that clashes with this one, if any.</summary>
@@ -92,5 +110,8 @@ public sealed class HandshakeGenerator : IIncrementalGenerator
         return Diagnostic.Create(DiagnosticTable.Descriptor(diagnostic.Id), location, diagnostic.Arguments.Cast<object>().ToArray());
     }
 
-    private sealed record ProtocolIdentity(string Name, string Version, string Namespace, string FilePath);
+    /// <summary>The project stage's output: the machines, or the crash that stopped them.</summary>
+    private sealed record ProjectResult(ProjectedProtocol? Protocol, SpecDiagnostic? Crash);
+
+    private sealed record ProtocolIdentity(string Name, string Version, string Namespace, string FilePath, SourceSpan Span);
 }

@@ -6,6 +6,6 @@ internal static class TrackingNames
     public const string Parse = nameof(Parse);
     public const string Bind = nameof(Bind);
     public const string Diagnostics = nameof(Diagnostics);
-    public const string Model = nameof(Model);
+    public const string Project = nameof(Project);
     public const string Identities = nameof(Identities);
 }

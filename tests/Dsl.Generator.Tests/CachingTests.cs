@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Reflection;
 using Dsl.Generator.Binding;
+using Dsl.Generator.Projection;
 using Dsl.Generator.Syntax;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
@@ -14,7 +15,7 @@ namespace Dsl.Generator.Tests;
 /// <summary>The pipeline is incremental: reruns are cached, unrelated edits stay cached, one spec's edit touches only its outputs.</summary>
 public sealed class CachingTests
 {
-    private static readonly string[] s_steps = { TrackingNames.Parse, TrackingNames.Bind, TrackingNames.Model, TrackingNames.Diagnostics };
+    private static readonly string[] s_steps = { TrackingNames.Parse, TrackingNames.Bind, TrackingNames.Project, TrackingNames.Diagnostics };
 
     private static (GeneratorDriver Driver, Compilation Compilation, AdditionalText Ltp, AdditionalText Greet) Start()
     {
@@ -62,7 +63,7 @@ public sealed class CachingTests
         driver = driver.ReplaceAdditionalText(greet, edited).RunGenerators(compilation);
         var result = driver.GetRunResult().Results.Single();
 
-        var models = result.TrackedSteps[TrackingNames.Model].SelectMany(s => s.Outputs).ToList();
+        var models = result.TrackedSteps[TrackingNames.Project].SelectMany(s => s.Outputs).ToList();
         Assert.Single(models, o => o.Reason == IncrementalStepRunReason.Modified);
         Assert.Single(models, o => o.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged);
 
@@ -78,10 +79,11 @@ public sealed class CachingTests
     [Fact]
     public void The_model_graph_holds_no_symbols_syntax_or_compilations()
     {
-        var syntax = YamlSyntaxParser.Parse("ltp.yaml", GeneratorHarness.ReadRepoFile("protocols/ltp/ltp-0.2.yaml"), default);
+        var syntax = SpecParser.Parse("ltp.yaml", GeneratorHarness.ReadRepoFile("protocols/ltp/ltp-0.2.yaml"), default);
         var bound = SpecBinder.Bind(syntax, default);
-        Assert.NotNull(bound.Model);
-        var forbidden = new[] { typeof(ISymbol), typeof(Compilation), typeof(SyntaxNode), typeof(SyntaxTree), typeof(Location), typeof(Diagnostic), typeof(AdditionalText) };
+        Assert.NotNull(bound.Protocol);
+        var projected = RoleProjector.Project(bound.Protocol!, default);
+        var forbidden = new[] { typeof(ISymbol), typeof(Compilation), typeof(SyntaxNode), typeof(SyntaxTree), typeof(Location), typeof(Diagnostic), typeof(AdditionalText), typeof(Delegate), typeof(MemberInfo) };
         var visited = new HashSet<object>(ReferenceEqualityComparer.Instance);
         var count = 0;
         void Walk(object? value, string path)
@@ -97,16 +99,17 @@ public sealed class CachingTests
                 foreach (var item in items) Walk(item, $"{path}[{i++}]");
                 return;
             }
-            foreach (var property in value.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance))
-            {
-                if (property.GetIndexParameters().Length > 0 || property.Name == "EqualityContract") continue;
-                Walk(property.GetValue(value), path + "." + property.Name);
-            }
+            // The model's state is in its fields; computed properties (a type's descriptor) are not part of it.
+            foreach (var field in value.GetType().GetFields(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance))
+                Walk(field.GetValue(value), path + "." + field.Name);
         }
-        Walk(bound.Model, "model");
+        Walk(projected, "model");
         Walk(syntax, "syntax");
         Assert.True(count > 100, $"walked only {count} objects");
         // Value equality is what caching relies on: binding the same text twice gives equal models.
-        Assert.Equal(bound.Model, SpecBinder.Bind(YamlSyntaxParser.Parse("ltp.yaml", GeneratorHarness.ReadRepoFile("protocols/ltp/ltp-0.2.yaml"), default), default).Model);
+        var again = SpecBinder.Bind(SpecParser.Parse("ltp.yaml", GeneratorHarness.ReadRepoFile("protocols/ltp/ltp-0.2.yaml"), default), default).Protocol!;
+        Assert.Equal(syntax, SpecParser.Parse("ltp.yaml", GeneratorHarness.ReadRepoFile("protocols/ltp/ltp-0.2.yaml"), default));
+        Assert.Equal(bound.Protocol, again);
+        Assert.Equal(projected, RoleProjector.Project(again, default));
     }
 }

@@ -28,7 +28,7 @@ internal static class GeneratorHarness
         var trusted = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(System.IO.Path.PathSeparator);
         return trusted
             .Where(p => System.IO.Path.GetFileName(p).StartsWith("System.", StringComparison.Ordinal) || System.IO.Path.GetFileName(p) is "netstandard.dll" or "mscorlib.dll")
-            .Append(typeof(Dsl.Runtime.Handshakes.HandshakeRun<>).Assembly.Location)
+            .Append(typeof(Dsl.Runtime.Handshakes.HandshakeDriver).Assembly.Location)
             .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
             .ToImmutableArray();
     });

@@ -15,9 +15,9 @@ public sealed class RobustnessTests
         for (var i = 0; i < lines.Length; i++)
         {
             var yaml = string.Join("\n", lines.Where((_, j) => j != i));
-            var bound = SpecBinder.Bind(YamlSyntaxParser.Parse("ltp.yaml", yaml, default), default);
+            var bound = SpecBinder.Bind(SpecParser.Parse("ltp.yaml", yaml, default), default);
             Assert.DoesNotContain(bound.Diagnostics, d => d.Id == "DSL999");
-            if (bound.Model is null) Assert.NotEmpty(bound.Diagnostics);
+            if (bound.Protocol is null) Assert.NotEmpty(bound.Diagnostics);
         }
     }
 
@@ -27,9 +27,9 @@ public sealed class RobustnessTests
         var yaml = GeneratorHarness.ReadRepoFile("protocols/ltp/ltp-0.2.yaml");
         for (var length = 0; length < yaml.Length; length += 7)
         {
-            var bound = SpecBinder.Bind(YamlSyntaxParser.Parse("ltp.yaml", yaml.Substring(0, length), default), default);
+            var bound = SpecBinder.Bind(SpecParser.Parse("ltp.yaml", yaml.Substring(0, length), default), default);
             Assert.DoesNotContain(bound.Diagnostics, d => d.Id == "DSL999");
-            Assert.True(bound.Model is not null || !bound.Diagnostics.IsEmpty, $"no model and no diagnostic at length {length}");
+            Assert.True(bound.Protocol is not null || !bound.Diagnostics.IsEmpty, $"no model and no diagnostic at length {length}");
         }
     }
 

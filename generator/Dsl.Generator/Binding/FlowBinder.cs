@@ -1,242 +1,186 @@
 using System.Collections.Generic;
 using System.Linq;
-using Dsl.Generator.Binding.Expressions;
 using Dsl.Generator.Diagnostics;
+using Dsl.Generator.Language;
 using Dsl.Generator.Model;
 using Dsl.Generator.Syntax;
+using Dsl.Generator.Syntax.Yaml;
 
 namespace Dsl.Generator.Binding;
 
-internal enum FlowNodeKind { Message, Choice, Success, Fail, Goto }
-
-/// <summary>A let declared at a choice; its type is known once bound.</summary>
-internal sealed class LetDeclaration(string name, string owner, string fieldName, YamlNode value, int bit)
-{
-    /// <summary>The let's bit in the seen sets: set on the paths that evaluated it.</summary>
-    public int Bit { get; } = bit;
-    public string Name { get; } = name;
-    public string Owner { get; } = owner;
-    public string FieldName { get; } = fieldName;
-    public YamlNode Value { get; } = value;
-    public LetBinding? Bound { get; set; }
-}
-
-/// <summary>The lets visible at a step, and those a guard has proven present.</summary>
-internal sealed record LexicalEnv(IReadOnlyList<LetDeclaration> Lets, IReadOnlyCollection<string> Narrowed)
-{
-    public static readonly LexicalEnv Empty = new(new LetDeclaration[0], new string[0]);
-
-    /// <summary>The role that made the innermost enclosing choice, if any.</summary>
-    public string? Chooser { get; init; }
-}
-
-/// <summary>A node of the global flow graph (the bind stage's working form, not a cached model).</summary>
-internal sealed class FlowNode
-{
-    public int Id { get; set; }
-    public FlowNodeKind Kind { get; set; }
-    public YamlNode Syntax { get; set; } = null!;
-    public string Phase { get; set; } = "";
-    public LexicalEnv Env { get; set; } = LexicalEnv.Empty;
-    public int Next { get; set; } = -1;
-    public long? TimeoutMs { get; set; }
-
-    // Message steps.
-    public string Sender { get; set; } = "";
-    public string Receiver { get; set; } = "";
-    public MessageModel? Message { get; set; }
-    public List<Assignment> Set { get; } = new();
-    public List<Check> Checks { get; } = new();
-    public List<Check> Ensures { get; } = new();
-    public Dictionary<string, List<Action>> Actions { get; } = new();
-
-    /// <summary>Values the sender (of a step) or the chooser (of a choice) computes first.</summary>
-    public List<LetDeclaration> Lets { get; } = new();
-
-    // Choices.
-    public string Chooser { get; set; } = "";
-    public List<(YamlScalar? When, int First, YamlNode Syntax)> BranchSyntax { get; } = new();
-    public List<(BoundExpr? Guard, int First)> Branches { get; } = new();
-
-    // Gotos and failures.
-    public string? Label { get; set; }
-    public string? FailCode { get; set; }
-
-    /// <summary>The role that raises a <c>fail</c>: the chooser of the enclosing choice, else the receiver of the step before.</summary>
-    public string? FailBy { get; set; }
-}
-
-/// <summary>The bound global flow.</summary>
-internal sealed class FlowGraph
-{
-    public List<FlowNode> Nodes { get; } = new();
-    public int Start { get; set; }
-    public IReadOnlyList<ulong> SuccessSeenSets { get; set; } = new ulong[] { 0 };
-    public HashSet<string> UsedMessages { get; } = new();
-    public IReadOnlyCollection<string> SuccessNarrowed { get; set; } = new string[0];
-    public IReadOnlyList<LetDeclaration> AllLets { get; set; } = new LetDeclaration[0];
-
-    /// <summary>Every seen set anywhere in the flow (where an unexpected failure may strike).</summary>
-    public HashSet<ulong> AnySets { get; } = new();
-
-    private readonly Dictionary<(string Role, string Code), HashSet<ulong>> _raised = new();
-
-    /// <summary>The seen sets where <paramref name="role"/> raises <paramref name="code"/> (by a check, an ensure or a fail).</summary>
-    public HashSet<ulong> Raised(string role, string code)
-        => _raised.TryGetValue((role, code), out var sets) ? sets : _raised[(role, code)] = new HashSet<ulong>();
-
-    public bool IsRaised(string role, string code) => _raised.TryGetValue((role, code), out var sets) && sets.Count > 0;
-
-    /// <summary>The lets a role's expressions may name at the end of the flow (its own over the peer's of the same name).</summary>
-    public Dictionary<string, LocalInfo> LocalsFor(string role)
-    {
-        var locals = new Dictionary<string, LocalInfo>();
-        foreach (var let in AllLets)
-            if (!locals.TryGetValue(let.Name, out var existing) || (existing.Owner != role && let.Owner == role))
-                locals[let.Name] = new LocalInfo(let.Name, let.Owner, let.FieldName, let.Bound!.Type, let.Bit);
-        return locals;
-    }
-
-    public IEnumerable<int> Successors(FlowNode node) => node.Kind switch
-    {
-        FlowNodeKind.Message => new[] { node.Next },
-        FlowNodeKind.Choice => node.Branches.Count > 0 ? node.Branches.Select(b => b.First) : node.BranchSyntax.Select(b => b.First),
-        _ => new int[0],
-    };
-}
-
 /// <summary>
-/// Binds the global flow: builds the graph from the steps, resolves labels and gotos, reports unreachable
-/// steps and ill-formed choices, computes which messages may have been exchanged at each step, and binds
-/// every <c>set</c>, <c>require</c>, <c>do</c>, <c>let</c> and <c>when</c>.
+/// Binds the global flow. Builds the graph from the steps (labels, gotos, unreachable steps, ill-formed choices),
+/// then computes, for every point of the flow, the distinct path sets it can be reached with: which messages have
+/// been exchanged, which lets evaluated, which presence facts proven by the checks and guards passed on the way
+/// (a fixpoint, loops included). Then it binds every let, ensure, set, require, do and when against those paths.
 /// </summary>
 internal sealed class FlowBinder
 {
+    private enum NodeKind { Message, Choice, Success, Fail, Goto }
+
+    /// <summary>A node of the graph while it is built (the bind stage's working form, not a cached model).</summary>
+    private sealed class Node
+    {
+        public int Id;
+        public NodeKind Kind;
+        public StepSyntax? Syntax;
+        public SourceSpan Span;
+        public string Phase = "";
+        public IReadOnlyList<LetDeclaration> Env = new LetDeclaration[0];
+        public int Next = -1;
+        public long? TimeoutMs;
+        public string Sender = "", Receiver = "";
+        public MessageSymbol? Message;
+        public readonly List<LetDeclaration> Lets = new();
+        public string Chooser = "";
+        public readonly List<(BranchSyntax Syntax, int First)> Branches = new();
+        public string? Label;
+        public YamlScalar? LabelSyntax;
+        public string? FailCode;
+        public string? FailBy;
+
+        // Bound.
+        public readonly List<BoundCheck> Ensures = new(), Requires = new();
+        public readonly List<BoundAssignment> Set = new();
+        public readonly List<RoleEffects> Do = new();
+        public readonly List<BoundBranch> Guards = new();
+    }
+
     private readonly BindingContext _context;
-    private readonly ExpressionBinder _binder;
-    private readonly FlowGraph _graph = new();
+    private readonly List<Node> _nodes = new();
     private readonly Dictionary<string, int> _labels = new();
-    private readonly List<(string Label, YamlScalar Syntax, int Node)> _gotos = new();
-    private readonly List<FlowNode> _choicesInOrder = new();
+    private readonly List<(string Label, YamlScalar Syntax)> _gotos = new();
+    private readonly List<LetDeclaration> _lets = new();
     private readonly HashSet<string> _letNames = new();
-    private int _nextBit;
-    private Dictionary<int, IReadOnlyList<ulong>> _mid = new();
+    private readonly Dictionary<int, PathSet> _in = new();
+    private readonly Dictionary<(string Role, string Code), List<PathFacts>> _raised = new();
+    private int _start;
 
-    private FlowBinder(BindingContext context, ExpressionBinder binder)
+    private FlowBinder(BindingContext context) => _context = context;
+
+    /// <summary>The bits of the path sets: messages, lets and presence facts.</summary>
+    public FactTable Facts { get; } = new();
+
+    /// <summary>The expression binder over <see cref="Facts"/>, for the binding that follows the flow's.</summary>
+    public ExpressionBinder Binder { get; private set; } = null!;
+
+    /// <summary>The bound flow (null when it has errors).</summary>
+    public BoundFlow? Flow { get; private set; }
+
+    /// <summary>The path sets that reach success.</summary>
+    public PathSet SuccessPaths { get; private set; } = null!;
+
+    /// <summary>Every path set anywhere in the flow (where a failure of any kind may strike).</summary>
+    public PathSet AnyPaths { get; private set; } = null!;
+
+    /// <summary>The messages a reachable step exchanges.</summary>
+    public HashSet<string> UsedMessages { get; } = new();
+
+    /// <summary>The path sets where <paramref name="role"/> raises <paramref name="code"/> (by a check or a fail step).</summary>
+    public PathSet Raised(string role, string code) => PathSet.Of(_raised.TryGetValue((role, code), out var paths) ? paths : new List<PathFacts>());
+
+    public bool IsRaised(string role, string code) => _raised.TryGetValue((role, code), out var paths) && paths.Count > 0;
+
+    /// <summary>The lets a role's expressions may name at the end of the flow (its own over the other's of the same name).</summary>
+    public IReadOnlyDictionary<string, LetDeclaration> LetsFor(string role) => Visible(_lets, role);
+
+    /// <summary>A path set on which nothing has happened: for places outside the flow (an error's set, the envelope's).</summary>
+    public PathSet Nowhere => PathSet.Of(new[] { PathFacts.Empty(Facts.Count) });
+
+    public static FlowBinder? Bind(BindingContext context, FlowSyntax? flow)
     {
-        _context = context;
-        _binder = binder;
+        // A spec without a flow has been reported by the parser.
+        if (flow is null) return null;
+        var binder = new FlowBinder(context);
+        return binder.Run(flow) ? binder : null;
     }
 
-    public static FlowGraph? Bind(BindingContext context, ExpressionBinder binder, YamlMapping root)
+    private bool Run(FlowSyntax flow)
     {
-        var flowNode = root["flow"];
-        if (flowNode is null)
-        {
-            context.Report(DiagnosticTable.MissingKey, root.Span, "The spec", "flow");
-            return null;
-        }
-        var steps = context.AsSequence(flowNode, "'flow'");
-        if (steps is null) return null;
-        var flow = new FlowBinder(context, binder);
-        return flow.Run(steps);
-    }
-
-    private FlowGraph? Run(YamlSequence steps)
-    {
-        _nextBit = _context.MessagesByName.Count;
-        var end = NewNode(FlowNodeKind.Success, steps);
+        var end = NewNode(NodeKind.Success, null, flow.Span);
         end.Phase = "done";
-        if (steps.Items.Count == 0)
+        if (flow.Steps.IsEmpty)
         {
-            _context.Report(DiagnosticTable.EmptyFlow, steps.Span, "The flow");
-            return null;
+            _context.Report(DiagnosticTable.EmptyFlow, flow.Span, "The flow");
+            return false;
         }
-        var start = BuildSequence(steps, end.Id, LexicalEnv.Empty, "The flow");
-        foreach (var (label, syntax, node) in _gotos)
-        {
+        var start = BuildSequence(flow, end.Id, new LetDeclaration[0], null, "The flow");
+        foreach (var (label, syntax) in _gotos)
             if (!_labels.ContainsKey(label)) _context.Report(DiagnosticTable.UnknownLabel, syntax.Span, label);
-        }
-        if (_context.HasErrors) return null;
+        if (_context.HasErrors) return false;
 
         // Resolve gotos: every edge that points at a goto now points at its label's step.
         int Resolve(int id)
         {
-            for (var hops = 0; _graph.Nodes[id].Kind == FlowNodeKind.Goto; hops++)
+            for (var hops = 0; _nodes[id].Kind == NodeKind.Goto; hops++)
             {
-                if (hops > _graph.Nodes.Count)
+                if (hops > _nodes.Count)
                 {
-                    _context.Report(DiagnosticTable.UnknownLabel, _graph.Nodes[id].Syntax.Span, _graph.Nodes[id].Label + " (the gotos form a loop with no step)");
+                    _context.Report(DiagnosticTable.UnknownLabel, _nodes[id].Span, _nodes[id].Label + " (the gotos form a loop with no step)");
                     return id;
                 }
-                id = _labels[_graph.Nodes[id].Label!];
+                id = _labels[_nodes[id].Label!];
             }
             return id;
         }
-        foreach (var node in _graph.Nodes)
+        foreach (var node in _nodes)
         {
             if (node.Next >= 0) node.Next = Resolve(node.Next);
-            for (var i = 0; i < node.BranchSyntax.Count; i++)
-                node.BranchSyntax[i] = (node.BranchSyntax[i].When, Resolve(node.BranchSyntax[i].First), node.BranchSyntax[i].Syntax);
+            for (var i = 0; i < node.Branches.Count; i++) node.Branches[i] = (node.Branches[i].Syntax, Resolve(node.Branches[i].First));
         }
-        _graph.Start = Resolve(start);
-        if (_context.HasErrors) return null;
-
+        _start = Resolve(start);
+        if (_context.HasErrors) return false;
         CheckChoices();
-        if (_context.HasErrors) return null;
+        if (_context.HasErrors) return false;
 
-        var (seenIn, seenOut) = SeenSets();
-        foreach (var node in _graph.Nodes)
-            if (seenIn.ContainsKey(node.Id) && node.Kind == FlowNodeKind.Message) _graph.UsedMessages.Add(node.Message!.Name);
+        AllocateFacts();
+        Binder = new ExpressionBinder(_context, Facts);
+        ComputePaths();
+
+        foreach (var node in _nodes)
+            if (_in.ContainsKey(node.Id) && node.Kind == NodeKind.Message) UsedMessages.Add(node.Message!.Name);
 
         // Lets first, in the order they were declared, so that later expressions know their types.
-        foreach (var node in _graph.Nodes)
-            if (node.Lets.Count > 0 && seenIn.TryGetValue(node.Id, out var sets)) BindLets(node, sets);
-        foreach (var node in _graph.Nodes)
+        foreach (var node in _nodes)
+            if (node.Lets.Count > 0 && _in.TryGetValue(node.Id, out var paths)) BindLets(node, paths);
+        foreach (var node in _nodes)
         {
             _context.CancellationToken.ThrowIfCancellationRequested();
-            if (!seenIn.TryGetValue(node.Id, out var before)) continue;
-            if (node.Kind == FlowNodeKind.Message) BindMessageStep(node, before, seenOut[node.Id]);
-            else if (node.Kind == FlowNodeKind.Choice) BindGuards(node, _mid[node.Id]);
+            if (!_in.TryGetValue(node.Id, out var paths)) continue;
+            if (node.Kind == NodeKind.Message) BindMessageStep(node, paths);
+            else if (node.Kind == NodeKind.Choice) BindGuards(node, paths);
+            else if (node.Kind == NodeKind.Fail) Raise(node.FailBy!, node.FailCode!, paths);
         }
-        var success = _graph.Nodes.Where(n => n.Kind == FlowNodeKind.Success && seenIn.ContainsKey(n.Id))
-            .SelectMany(n => seenIn[n.Id]).Distinct().OrderBy(s => s).ToList();
-        _graph.SuccessSeenSets = Cap(success);
-        // At the end, the names proven present on every way into every success.
-        IEnumerable<string>? narrowed = null;
-        foreach (var node in _graph.Nodes.Where(n => n.Kind == FlowNodeKind.Success && seenIn.ContainsKey(n.Id)))
-        foreach (var incoming in Incoming(node.Id))
-            narrowed = narrowed is null ? incoming.ToList() : narrowed.Intersect(incoming).ToList();
-        _graph.SuccessNarrowed = (narrowed ?? new string[0]).ToList();
-        _graph.AllLets = _graph.Nodes.SelectMany(n => n.Lets).Where(l => l.Bound is not null).ToList();
-
-        // Where each role can raise each code, for binding the errors' effects.
-        foreach (var node in _graph.Nodes)
-        {
-            if (!seenIn.TryGetValue(node.Id, out var before)) continue;
-            _graph.AnySets.UnionWith(before);
-            _graph.AnySets.UnionWith(seenOut[node.Id]);
-            if (node.Kind == FlowNodeKind.Message)
-            {
-                foreach (var check in node.Checks) _graph.Raised(node.Receiver, check.Code).UnionWith(seenOut[node.Id]);
-                foreach (var check in node.Ensures) _graph.Raised(node.Sender, check.Code).UnionWith(_mid[node.Id]);
-            }
-            else if (node.Kind == FlowNodeKind.Fail && node.FailBy is not null)
-                _graph.Raised(node.FailBy, node.FailCode!).UnionWith(before);
-        }
-        return _graph;
+        SuccessPaths = PathSet.Of(_nodes.Where(n => n.Kind == NodeKind.Success && _in.ContainsKey(n.Id)).SelectMany(n => _in[n.Id].Paths));
+        AnyPaths = PathSet.Of(_in.Values.SelectMany(p => p.Paths).Concat(_in.Keys.SelectMany(id => Out(_nodes[id], _in[id]))));
+        if (_context.HasErrors) return false;
+        Flow = Build();
+        return true;
     }
 
-    private FlowNode NewNode(FlowNodeKind kind, YamlNode syntax)
+    // ---- Building the graph ----------------------------------------------------------------------
+
+    private Node NewNode(NodeKind kind, StepSyntax? syntax, SourceSpan span)
     {
-        var node = new FlowNode { Id = _graph.Nodes.Count, Kind = kind, Syntax = syntax };
-        _graph.Nodes.Add(node);
+        var node = new Node { Id = _nodes.Count, Kind = kind, Syntax = syntax, Span = span };
+        _nodes.Add(node);
         return node;
     }
 
-    private int BuildSequence(YamlSequence steps, int continuation, LexicalEnv env, string what)
+    /// <summary>What ends a list of steps, so that nothing after it can run; null for a step the flow goes on from.</summary>
+    private static string? TerminalName(StepSyntax step) => step switch
     {
-        var items = steps.Items.ToList();
+        SuccessStepSyntax => "success",
+        GotoStepSyntax g => "goto: " + g.Label.Value,
+        FailStepSyntax f => "fail: " + f.Code.Value,
+        ChoiceStepSyntax c when c.Branches.Count > 0 && c.Branches.All(b => b.Steps.Steps.Count > 0 && TerminalName(b.Steps.Steps[b.Steps.Steps.Count - 1]) is not null)
+            => $"the choice by '{c.Chooser.Value}', whose branches all end",
+        _ => null,
+    };
+
+    private int BuildSequence(FlowSyntax steps, int continuation, IReadOnlyList<LetDeclaration> env, string? chooser, string what)
+    {
+        var items = steps.Steps.ToList();
         if (items.Count == 0)
         {
             _context.Report(DiagnosticTable.EmptyFlow, steps.Span, what);
@@ -244,8 +188,7 @@ internal sealed class FlowBinder
         }
         for (var i = 0; i < items.Count - 1; i++)
         {
-            var terminal = TerminalName(items[i]);
-            if (terminal is null) continue;
+            if (TerminalName(items[i]) is not { } terminal) continue;
             _context.Report(DiagnosticTable.UnreachableStep, items[i + 1].Span, terminal);
             items.RemoveRange(i + 1, items.Count - i - 1);
             break;
@@ -255,452 +198,445 @@ internal sealed class FlowBinder
         foreach (var item in items)
         {
             var id = BuildStep(item, env);
-            if (id >= 0 && _graph.Nodes[id].Kind == FlowNodeKind.Fail)
+            if (id >= 0 && _nodes[id].Kind == NodeKind.Fail)
             {
-                var previous = -1;
-                foreach (var i in ids)
-                    if (i >= 0 && _graph.Nodes[i].Kind == FlowNodeKind.Message) previous = i;
-                var by = previous >= 0 ? _graph.Nodes[previous].Receiver : env.Chooser;
+                // A fail after a message is raised by its receiver (it has just checked it); in a branch, by the chooser.
+                var previous = ids.LastOrDefault(i => i >= 0 && _nodes[i].Kind == NodeKind.Message);
+                var by = ids.Any(i => i >= 0 && _nodes[i].Kind == NodeKind.Message) ? _nodes[previous].Receiver : chooser;
                 if (by is null)
                     _context.Report(DiagnosticTable.InvalidValue, item.Span, "fail", "this step", "a 'fail' step follows a message (its receiver fails) or sits in a choice's branch (its chooser fails)");
-                _graph.Nodes[id].FailBy = by;
+                _nodes[id].FailBy = by;
             }
             ids.Add(id);
-            // A step's lets (and a choice's) are in scope for the steps after it, and what its
-            // 'ensure' proved present stays present.
-            if (id >= 0 && _graph.Nodes[id].Lets.Count > 0)
-                env = env with { Lets = env.Lets.Concat(_graph.Nodes[id].Lets).ToList() };
-            if (id >= 0 && item is YamlMapping m && m["ensure"] is YamlSequence ensures)
-            {
-                var proven = ensures.Items.OfType<YamlScalar>().SelectMany(e => ExpressionBinder.NarrowedByCheck(e.Value));
-                env = env with { Narrowed = env.Narrowed.Concat(proven).Distinct().ToList() };
-            }
+            // A step's lets (and a choice's) are in scope for the steps after it.
+            if (id >= 0 && _nodes[id].Lets.Count > 0) env = env.Concat(_nodes[id].Lets).ToList();
         }
-        if (ids.Count > 0 && ids[ids.Count - 1] >= 0 && TerminalName(items[items.Count - 1]) is null)
-            Incoming(continuation).Add(env.Narrowed);
         for (var i = 0; i < ids.Count; i++)
         {
             if (ids[i] < 0) continue;
             var next = continuation;
             for (var j = i + 1; j < ids.Count; j++)
                 if (ids[j] >= 0) { next = ids[j]; break; }
-            Link(_graph.Nodes[ids[i]], next);
+            Link(_nodes[ids[i]], next);
         }
-        return ids.FirstOrDefault(id => id >= 0) is var first && ids.Any(id => id >= 0) ? first : continuation;
+        return ids.Any(id => id >= 0) ? ids.First(id => id >= 0) : continuation;
     }
 
-    private readonly Dictionary<int, List<IReadOnlyCollection<string>>> _incoming = new();
-
-    /// <summary>What the sequences that end by falling into <paramref name="node"/> have proven present.</summary>
-    private List<IReadOnlyCollection<string>> Incoming(int node)
-        => _incoming.TryGetValue(node, out var list) ? list : _incoming[node] = new List<IReadOnlyCollection<string>>();
-
-    private void Link(FlowNode node, int next)
+    private void Link(Node node, int next)
     {
-        if (node.Kind is FlowNodeKind.Message) node.Next = next;
-        else if (node.Kind is FlowNodeKind.Choice)
+        if (node.Kind is NodeKind.Message) node.Next = next;
+        if (node.Kind is not NodeKind.Choice) return;
+        node.Next = next;
+        var choice = (ChoiceStepSyntax)node.Syntax!;
+        var env = node.Env.Concat(node.Lets).ToList();
+        for (var i = 0; i < choice.Branches.Count; i++)
         {
-            node.Next = next;
-            var env = node.Env;
-            var lets = env.Lets.Concat(node.Lets).ToList();
-            var branches = (YamlSequence)((YamlMapping)node.Syntax)["branches"]!;
-            for (var i = 0; i < branches.Items.Count; i++)
+            var branch = choice.Branches[i];
+            var last = i == choice.Branches.Count - 1;
+            if (!branch.HasWhen && !last) _context.Report(DiagnosticTable.NoDefaultBranch, branch.Span);
+            if (branch.HasWhen && last) _context.Report(DiagnosticTable.NoDefaultBranch, branch.WhenSpan);
+            var first = BuildSequence(branch.Steps, next, env, node.Chooser, "A branch");
+            node.Branches.Add((branch, first));
+        }
+    }
+
+    private int BuildStep(StepSyntax step, IReadOnlyList<LetDeclaration> env)
+    {
+        switch (step)
+        {
+            case SuccessStepSyntax:
             {
-                var branch = _context.AsMapping(branches.Items[i], "A branch");
-                if (branch is null) continue;
-                _context.CheckKeys(branch, "a branch", "when", "steps");
-                var when = _context.AsScalar(branch["when"], "'when'");
-                if (when is null && branch["when"] is null && i < branches.Items.Count - 1)
-                    _context.Report(DiagnosticTable.NoDefaultBranch, branch.Span);
-                if (when is not null && i == branches.Items.Count - 1)
-                    _context.Report(DiagnosticTable.NoDefaultBranch, when.Span);
-                var narrowed = when is null ? env.Narrowed : env.Narrowed.Concat(ExpressionBinder.NarrowedBy(when.Value)).Distinct().ToList();
-                var stepsNode = branch["steps"];
-                if (stepsNode is null)
+                var success = NewNode(NodeKind.Success, step, step.Span);
+                success.Phase = "done";
+                success.Env = env;
+                return success.Id;
+            }
+            case GotoStepSyntax go:
+            {
+                var node = NewNode(NodeKind.Goto, step, step.Span);
+                node.Label = go.Label.Value;
+                node.LabelSyntax = go.Label;
+                _gotos.Add((go.Label.Value, go.Label));
+                return node.Id;
+            }
+            case FailStepSyntax fail:
+            {
+                if (!_context.ErrorCodes.Contains(fail.Code.Value)) _context.Report(DiagnosticTable.UnknownErrorCode, fail.Code.Span, fail.Code.Value);
+                var node = NewNode(NodeKind.Fail, step, step.Span);
+                node.FailCode = fail.Code.Value;
+                node.Phase = "failed";
+                node.Env = env;
+                return node.Id;
+            }
+            case ChoiceStepSyntax choice:
+            {
+                if (!_context.Roles.Contains(choice.Chooser.Value))
                 {
-                    _context.Report(DiagnosticTable.MissingKey, branch.Span, "A branch", "steps");
-                    continue;
+                    _context.Report(DiagnosticTable.UnknownRole, choice.Chooser.Span, choice.Chooser.Value, _context.RoleList);
+                    return -1;
                 }
-                var steps = _context.AsSequence(stepsNode, "'steps'");
-                if (steps is null) continue;
-                var first = BuildSequence(steps, next, new LexicalEnv(lets, narrowed) { Chooser = node.Chooser }, "A branch");
-                node.BranchSyntax.Add((when, first, branch));
+                var node = NewNode(NodeKind.Choice, step, step.Span);
+                node.Chooser = choice.Chooser.Value;
+                node.Env = env;
+                node.Phase = choice.Phase?.Value ?? "choice";
+                node.TimeoutMs = choice.Timeout?.Milliseconds;
+                DeclareLets(choice.Lets, node, node.Chooser);
+                DeclareLabel(choice.Label, node.Id);
+                return node.Id;
             }
+            case MessageStepSyntax message:
+                return BuildMessageStep(message, env);
+            default:
+                return -1;
         }
     }
 
-    private static string? TerminalName(YamlNode item) => item switch
+    private int BuildMessageStep(MessageStepSyntax step, IReadOnlyList<LetDeclaration> env)
     {
-        YamlScalar { Value: "success" } => "success",
-        YamlMapping m when m["goto"] is YamlScalar g => "goto: " + g.Value,
-        YamlMapping m when m["fail"] is YamlScalar f => "fail: " + f.Value,
-        YamlMapping m when m["choice"] is YamlScalar c && m["branches"] is YamlSequence branches && branches.Items.Count > 0
-            && branches.Items.All(b => b is YamlMapping bm && bm["steps"] is YamlSequence steps && steps.Items.Count > 0 && TerminalName(steps.Items[steps.Items.Count - 1]) is not null)
-            => $"the choice by '{c.Value}', whose branches all end",
-        _ => null,
-    };
-
-    private int BuildStep(YamlNode item, LexicalEnv env)
-    {
-        if (item is YamlScalar { Value: "success" })
-        {
-            var success = NewNode(FlowNodeKind.Success, item);
-            success.Phase = "done";
-            success.Env = env;
-            Incoming(success.Id).Add(env.Narrowed);
-            return success.Id;
-        }
-        var step = _context.AsMapping(item, "A flow step");
-        if (step is null) return -1;
-
-        if (step["goto"] is { } gotoNode)
-        {
-            _context.CheckKeys(step, "a goto step", "goto");
-            var label = _context.AsScalar(gotoNode, "'goto'");
-            if (label is null) return -1;
-            var node = NewNode(FlowNodeKind.Goto, step);
-            node.Label = label.Value;
-            _gotos.Add((label.Value, label, node.Id));
-            return node.Id;
-        }
-        if (step["fail"] is { } failNode)
-        {
-            _context.CheckKeys(step, "a fail step", "fail");
-            var code = _context.AsScalar(failNode, "'fail'");
-            if (code is null) return -1;
-            if (!_context.ErrorCodes.Contains(code.Value)) _context.Report(DiagnosticTable.UnknownErrorCode, code.Span, code.Value);
-            var node = NewNode(FlowNodeKind.Fail, step);
-            node.FailCode = code.Value;
-            node.Phase = "failed";
-            return node.Id;
-        }
-        if (step["choice"] is { } chooserNode)
-            return BuildChoice(step, chooserNode, env);
-        return BuildMessageStep(step, env);
-    }
-
-    private void DeclareLabel(YamlMapping step, int id)
-    {
-        if (_context.AsScalar(step["label"], "'label'") is not { } label) return;
-        if (!_context.ValidName(label, "label")) return;
-        if (_labels.ContainsKey(label.Value)) _context.Report(DiagnosticTable.DuplicateLabel, label.Span, label.Value);
-        else _labels[label.Value] = id;
-    }
-
-    private int BuildChoice(YamlMapping step, YamlNode chooserNode, LexicalEnv env)
-    {
-        _context.CheckKeys(step, "a choice", "choice", "branches", "let", "phase", "label", "timeout");
-        var chooser = _context.AsScalar(chooserNode, "'choice'");
-        if (chooser is null) return -1;
-        if (!_context.Roles.Contains(chooser.Value))
-        {
-            _context.Report(DiagnosticTable.UnknownRole, chooser.Span, chooser.Value, _context.RoleList);
-            return -1;
-        }
-        var branches = step["branches"];
-        if (branches is null)
-        {
-            _context.Report(DiagnosticTable.MissingKey, step.Span, "A choice", "branches");
-            return -1;
-        }
-        if (_context.AsSequence(branches, "'branches'") is not { } branchList) return -1;
-        if (branchList.Items.Count < 2)
-        {
-            _context.Report(DiagnosticTable.InvalidValue, branchList.Span, branchList.Items.Count + " branch", "'branches'", "a choice needs two or more branches");
-            return -1;
-        }
-        var node = NewNode(FlowNodeKind.Choice, step);
-        node.Chooser = chooser.Value;
-        node.Env = env;
-        node.Phase = _context.Text(step, "phase", "'phase'") ?? "choice";
-        if (step["timeout"] is { } timeout) node.TimeoutMs = _context.Duration(timeout, "the step timeout");
-        DeclareLets(step, node, chooser.Value);
-        DeclareLabel(step, node.Id);
-        _choicesInOrder.Add(node);
-        return node.Id;
-    }
-
-    private void DeclareLets(YamlMapping step, FlowNode node, string owner)
-    {
-        if (_context.AsMapping(step["let"], "'let'") is not { } lets) return;
-        foreach (var entry in lets.Entries)
-        {
-            if (!_context.ValidName(entry.Key, "let")) continue;
-            var name = entry.Key.Value;
-            if (!_letNames.Add(owner + "/" + name) || _context.MessagesByName.ContainsKey(name) || _context.ServicesByName.ContainsKey(name) || name is "msg" or "self")
-            {
-                _context.Report(DiagnosticTable.DuplicateKey, entry.Key.Span, name, $"the names of '{owner}''s lets, the messages and the services");
-                continue;
-            }
-            if (_nextBit >= 64)
-            {
-                _context.Report(DiagnosticTable.InvalidValue, entry.Key.Span, name, "'let'", "a protocol has at most 64 messages and lets together");
-                continue;
-            }
-            var pascal = BindingContext.Pascal(name);
-            node.Lets.Add(new LetDeclaration(name, owner, "_let" + pascal, entry.Value, _nextBit++));
-        }
-    }
-
-    private int BuildMessageStep(YamlMapping step, LexicalEnv env)
-    {
-        var arrow = step.Entries.FirstOrDefault(e => e.Key.Value.Contains("->"));
-        if (arrow is null)
-        {
-            _context.Report(DiagnosticTable.WrongNodeKind, step.Span, "A flow step",
-                "a message ('sender -> receiver: message'), a 'choice', 'goto', 'fail' or 'success'");
-            return -1;
-        }
-        _context.CheckKeys(step, "a message step", arrow.Key.Value, "let", "ensure", "set", "require", "do", "timeout", "phase", "label");
-        var parts = arrow.Key.Value.Split(new[] { "->" }, System.StringSplitOptions.None);
-        var sender = parts[0].Trim();
-        var receiver = parts.Length == 2 ? parts[1].Trim() : "";
         var ok = true;
-        if (parts.Length != 2 || sender.Length == 0 || receiver.Length == 0)
+        if (step.Sender.Length == 0 || step.Receiver.Length == 0)
         {
-            _context.Report(DiagnosticTable.BadStepRoles, arrow.Key.Span, arrow.Key.Value, "write 'sender -> receiver'");
+            _context.Report(DiagnosticTable.BadStepRoles, step.Arrow.Span, step.Arrow.Value, "write 'sender -> receiver'");
             ok = false;
         }
         else
         {
-            foreach (var role in new[] { sender, receiver })
+            foreach (var role in new[] { step.Sender, step.Receiver })
             {
-                if (!_context.Roles.Contains(role))
-                {
-                    _context.Report(DiagnosticTable.UnknownRole, arrow.Key.Span, role, _context.RoleList);
-                    ok = false;
-                }
+                if (_context.Roles.Contains(role)) continue;
+                _context.Report(DiagnosticTable.UnknownRole, step.Arrow.Span, role, _context.RoleList);
+                ok = false;
             }
-            if (ok && sender == receiver)
+            if (ok && step.Sender == step.Receiver)
             {
-                _context.Report(DiagnosticTable.BadStepRoles, arrow.Key.Span, arrow.Key.Value, "a role cannot send a message to itself");
+                _context.Report(DiagnosticTable.BadStepRoles, step.Arrow.Span, step.Arrow.Value, "a role cannot send a message to itself");
                 ok = false;
             }
         }
-        var messageName = _context.AsScalar(arrow.Value, $"The message of step '{arrow.Key.Value}'");
-        if (messageName is null) return -1;
-        if (!_context.MessagesByName.TryGetValue(messageName.Value, out var message))
+        if (!_context.Messages.TryGetValue(step.Message.Value, out var message))
         {
-            _context.Report(DiagnosticTable.UnknownFlowMessage, messageName.Span, messageName.Value);
+            _context.Report(DiagnosticTable.UnknownFlowMessage, step.Message.Span, step.Message.Value);
             ok = false;
         }
         if (!ok) return -1;
-        if (message!.ReportsCode is not null)
-            _context.Report(DiagnosticTable.ErrorMessageShape, messageName.Span, message.Name, "an error message is sent by 'errors', not by a flow step");
+        if (message!.IsErrorMessage)
+            _context.Report(DiagnosticTable.ErrorMessageShape, step.Message.Span, message.Name, "an error message is sent by 'errors', not by a flow step");
 
-        var node = NewNode(FlowNodeKind.Message, step);
-        node.Sender = sender;
-        node.Receiver = receiver;
+        var node = NewNode(NodeKind.Message, step, step.Span);
+        node.Sender = step.Sender;
+        node.Receiver = step.Receiver;
         node.Message = message;
         node.Env = env;
-        node.Phase = _context.Text(step, "phase", "'phase'") ?? message.Name;
-        if (step["timeout"] is { } timeout) node.TimeoutMs = _context.Duration(timeout, "the step timeout");
-        DeclareLets(step, node, sender);
-        DeclareLabel(step, node.Id);
+        node.Phase = step.Phase?.Value ?? message.Name;
+        node.TimeoutMs = step.Timeout?.Milliseconds;
+        DeclareLets(step.Lets, node, step.Sender);
+        DeclareLabel(step.Label, node.Id);
         return node.Id;
     }
 
+    private void DeclareLets(EquatableArray<LetSyntax> lets, Node node, string owner)
+    {
+        foreach (var let in lets)
+        {
+            var name = let.Name.Value;
+            if (!_letNames.Add(owner + "/" + name) || _context.Messages.ContainsKey(name) || _context.Services.ContainsKey(name) || name is "msg" or "self")
+            {
+                _context.Report(DiagnosticTable.DuplicateKey, let.Name.Span, name, $"the names of '{owner}''s lets, the messages and the services");
+                continue;
+            }
+            var declaration = new LetDeclaration(_lets.Count, name, owner, let.Value, let.Name.Span);
+            _lets.Add(declaration);
+            node.Lets.Add(declaration);
+        }
+    }
+
+    private void DeclareLabel(YamlScalar? label, int id)
+    {
+        if (label is null) return;
+        if (_labels.ContainsKey(label.Value)) _context.Report(DiagnosticTable.DuplicateLabel, label.Span, label.Value);
+        else _labels[label.Value] = id;
+    }
+
+    /// <summary>Every branch starts with a message its chooser sends (or its own fail), and no two with the same one.</summary>
     private void CheckChoices()
     {
-        foreach (var choice in _choicesInOrder)
+        foreach (var choice in _nodes.Where(n => n.Kind == NodeKind.Choice))
         {
-            var firsts = new Dictionary<string, YamlNode>();
+            var firsts = new HashSet<string>();
             var other = _context.Roles.First(r => r != choice.Chooser);
-            foreach (var (_, first, syntax) in choice.BranchSyntax)
+            foreach (var (syntax, first) in choice.Branches)
             {
-                var node = _graph.Nodes[first];
+                var node = _nodes[first];
                 // A branch may also just fail: the chooser's error message is what the other role sees.
-                if (node.Kind == FlowNodeKind.Fail && node.FailBy == choice.Chooser) continue;
-                if (node.Kind != FlowNodeKind.Message || node.Sender != choice.Chooser)
+                if (node.Kind == NodeKind.Fail && node.FailBy == choice.Chooser) continue;
+                if (node.Kind != NodeKind.Message || node.Sender != choice.Chooser)
                 {
                     var found = node.Kind switch
                     {
-                        FlowNodeKind.Message => $"'{node.Message!.Name}', which '{node.Sender}' sends",
-                        FlowNodeKind.Choice => "another choice",
-                        _ => "'" + (TerminalName(node.Syntax) ?? node.Kind.ToString().ToLowerInvariant()) + "'",
+                        NodeKind.Message => $"'{node.Message!.Name}', which '{node.Sender}' sends",
+                        NodeKind.Choice => "another choice",
+                        _ => "'" + ((node.Syntax is { } s ? TerminalName(s) : null) ?? node.Kind.ToString().ToLowerInvariant()) + "'",
                     };
                     _context.Report(DiagnosticTable.BranchStart, syntax.Span, choice.Chooser, found);
                     continue;
                 }
-                if (firsts.ContainsKey(node.Message!.Name))
-                    _context.Report(DiagnosticTable.IndistinctBranches, node.Syntax.Span, choice.Chooser, node.Message.Name, other);
-                else firsts[node.Message.Name] = node.Syntax;
+                if (!firsts.Add(node.Message!.Name))
+                    _context.Report(DiagnosticTable.IndistinctBranches, node.Span, choice.Chooser, node.Message.Name, other);
             }
         }
     }
 
-    /// <summary>
-    /// For each reachable node, the distinct sets of messages that may have been exchanged before it
-    /// (in) and after it (out): a fixpoint over the graph, loops included.
-    /// </summary>
-    private (Dictionary<int, IReadOnlyList<ulong>> In, Dictionary<int, IReadOnlyList<ulong>> Out) SeenSets()
+    // ---- Paths -------------------------------------------------------------------------------------
+
+    /// <summary>One bit per message, per let, and per presence fact a check or a guard can prove.</summary>
+    private void AllocateFacts()
     {
-        var inSets = new Dictionary<int, HashSet<ulong>> { [_graph.Start] = new() { 0 } };
+        foreach (var message in _context.Messages.Values.OrderBy(m => m.Index)) Facts.Message(message.Name);
+        foreach (var let in _lets) Facts.Let(let.Id);
+        bool IsMessage(string name) => _context.Messages.ContainsKey(name);
+        foreach (var node in _nodes)
+        {
+            if (node.Syntax is MessageStepSyntax step)
+            {
+                foreach (var check in step.Ensure)
+                foreach (var target in FactTable.ProvenPresent(check.Condition.Syntax, true, null, IsMessage))
+                    Facts.Presence(node.Sender, target);
+                foreach (var check in step.Require)
+                foreach (var target in FactTable.ProvenPresent(check.Condition.Syntax, true, node.Message!.Name, IsMessage))
+                    Facts.Presence(node.Receiver, target);
+            }
+            else if (node.Syntax is ChoiceStepSyntax choice)
+            {
+                foreach (var branch in choice.Branches)
+                {
+                    if (branch.When is null) continue;
+                    foreach (var holds in new[] { true, false })
+                    foreach (var target in FactTable.ProvenPresent(branch.When.Syntax, holds, null, IsMessage))
+                        Facts.Presence(node.Chooser, target);
+                }
+            }
+        }
+    }
+
+    /// <summary>What the checks of a list prove, one after the other, for <paramref name="role"/>.</summary>
+    private PathFacts AfterChecks(PathFacts path, IEnumerable<CheckSyntax> checks, string role, string? current)
+    {
+        foreach (var check in checks) path = AfterCondition(path, check.Condition.Syntax, true, role, current);
+        return path;
+    }
+
+    private PathFacts AfterCondition(PathFacts path, ExprSyntax condition, bool holds, string role, string? current)
+    {
+        foreach (var target in FactTable.ProvenPresent(condition, holds, current, _context.Messages.ContainsKey))
+            if (Facts.Find(role, target) is { } bit) path = path.With(bit);
+        return path;
+    }
+
+    private PathFacts AfterLet(PathFacts path, LetDeclaration let)
+        => path.Without(Facts.FactsAboutLet(let.Owner, let.Name)).With(Facts.Let(let.Id));
+
+    private PathFacts AfterLets(PathFacts path, Node node)
+    {
+        foreach (var let in node.Lets) path = AfterLet(path, let);
+        return path;
+    }
+
+    private PathFacts AfterMessage(PathFacts path, Node node)
+        => path.Without(Facts.FactsAboutMessage(node.Message!.Name)).With(Facts.Message(node.Message.Name));
+
+    /// <summary>The path of a message step after its lets, ensures, message and requires.</summary>
+    private PathFacts Through(PathFacts path, Node node)
+    {
+        var step = (MessageStepSyntax)node.Syntax!;
+        path = AfterChecks(AfterLets(path, node), step.Ensure, node.Sender, null);
+        return AfterChecks(AfterMessage(path, node), step.Require, node.Receiver, node.Message!.Name);
+    }
+
+    /// <summary>The path into branch <paramref name="index"/> of a choice: its guard held, the earlier ones did not.</summary>
+    private PathFacts IntoBranch(PathFacts path, Node node, int index)
+    {
+        var choice = (ChoiceStepSyntax)node.Syntax!;
+        path = AfterLets(path, node);
+        for (var j = 0; j < index; j++)
+            if (choice.Branches[j].When is { } earlier) path = AfterCondition(path, earlier.Syntax, false, node.Chooser, null);
+        return choice.Branches[index].When is { } when ? AfterCondition(path, when.Syntax, true, node.Chooser, null) : path;
+    }
+
+    private IEnumerable<(int Next, PathFacts Path)> Successors(Node node, PathFacts path)
+    {
+        switch (node.Kind)
+        {
+            case NodeKind.Message:
+                yield return (node.Next, Through(path, node));
+                break;
+            case NodeKind.Choice:
+                for (var i = 0; i < node.Branches.Count; i++) yield return (node.Branches[i].First, IntoBranch(path, node, i));
+                break;
+        }
+    }
+
+    private IEnumerable<PathFacts> Out(Node node, PathSet paths)
+        => paths.Paths.SelectMany(p => Successors(node, p).Select(s => s.Path));
+
+    /// <summary>The fixpoint: for each reachable node, the distinct path sets it can be reached with.</summary>
+    private void ComputePaths()
+    {
+        var sets = new Dictionary<int, HashSet<PathFacts>> { [_start] = new() { PathFacts.Empty(Facts.Count) } };
         var work = new Queue<int>();
-        work.Enqueue(_graph.Start);
+        work.Enqueue(_start);
         while (work.Count > 0)
         {
             _context.CancellationToken.ThrowIfCancellationRequested();
-            var node = _graph.Nodes[work.Dequeue()];
-            var outSet = OutOf(node, inSets[node.Id]);
-            foreach (var next in _graph.Successors(node))
+            var node = _nodes[work.Dequeue()];
+            foreach (var path in sets[node.Id].ToList())
+            foreach (var (next, outPath) in Successors(node, path))
             {
-                if (!inSets.TryGetValue(next, out var target)) inSets[next] = target = new HashSet<ulong>();
-                var before = target.Count;
-                target.UnionWith(outSet);
-                if (target.Count != before) work.Enqueue(next);
+                if (!sets.TryGetValue(next, out var target)) sets[next] = target = new HashSet<PathFacts>();
+                if (!target.Add(outPath)) continue;
+                if (target.Count > PathSet.Limit)
+                {
+                    var merged = PathSet.Of(target).Paths;
+                    target.Clear();
+                    target.UnionWith(merged);
+                }
+                if (!work.Contains(next)) work.Enqueue(next);
             }
         }
-        var result = inSets.ToDictionary(p => p.Key, p => Cap(p.Value.OrderBy(s => s).ToList()));
-        _mid = inSets.ToDictionary(p => p.Key, p => Cap(MidOf(_graph.Nodes[p.Key], p.Value).OrderBy(s => s).ToList()));
-        var outs = inSets.ToDictionary(p => p.Key, p => Cap(OutOf(_graph.Nodes[p.Key], p.Value).OrderBy(s => s).ToList()));
-        return (result, outs);
+        foreach (var pair in sets) _in[pair.Key] = PathSet.Of(pair.Value);
     }
 
-    private static ulong LetBits(FlowNode node)
+    private void Raise(string role, string code, PathSet paths)
     {
-        var bits = 0UL;
-        foreach (var let in node.Lets) bits |= 1UL << let.Bit;
-        return bits;
+        if (!_raised.TryGetValue((role, code), out var list)) _raised[(role, code)] = list = new List<PathFacts>();
+        list.AddRange(paths.Paths);
     }
 
-    /// <summary>After the node's lets, before its message: what a step's 'set' and 'ensure' and a choice's guards see.</summary>
-    private static HashSet<ulong> MidOf(FlowNode node, HashSet<ulong> inSet)
+    // ---- Binding ---------------------------------------------------------------------------------
+
+    /// <summary>The lets a role sees among <paramref name="lets"/>: two roles may each have one of a name, and a role sees its own.</summary>
+    private static Dictionary<string, LetDeclaration> Visible(IEnumerable<LetDeclaration> lets, string role)
     {
-        var lets = LetBits(node);
-        return lets == 0 ? inSet : new HashSet<ulong>(inSet.Select(s => s | lets));
+        var visible = new Dictionary<string, LetDeclaration>();
+        foreach (var let in lets)
+            if (!visible.TryGetValue(let.Name, out var existing) || existing.Owner != role) visible[let.Name] = let;
+        return visible;
     }
 
-    private static HashSet<ulong> OutOf(FlowNode node, HashSet<ulong> inSet)
-    {
-        var mid = MidOf(node, inSet);
-        return node.Kind == FlowNodeKind.Message ? new HashSet<ulong>(mid.Select(s => s | (1UL << node.Message!.Index))) : mid;
-    }
+    private Scope ScopeFor(IEnumerable<LetDeclaration> lets, string role, PathSet paths, MessageSymbol? current, string where, AbsenceAdvice advice)
+        => new() { Role = role, Where = where, Current = current, Paths = paths, Lets = Visible(lets, role), Advice = advice };
 
-    /// <summary>More than 64 distinct paths: keep the intersection only (sound, less precise).</summary>
-    private static IReadOnlyList<ulong> Cap(IReadOnlyList<ulong> sets)
-    {
-        if (sets.Count <= 64) return sets.Count == 0 ? new ulong[] { 0 } : sets;
-        var all = ulong.MaxValue;
-        var any = 0UL;
-        foreach (var s in sets) { all &= s; any |= s; }
-        // One set holding what is always present; messages that are only sometimes present stay reachable as absent.
-        return new[] { all, all | any }.Distinct().ToList();
-    }
-
-    private Scope ScopeFor(FlowNode node, string role, IReadOnlyList<ulong> sets, MessageModel? current, string where)
-    {
-        var locals = new Dictionary<string, LocalInfo>();
-        foreach (var let in node.Env.Lets)
-            // Two roles may each have a let of the same name: a role sees its own.
-            if (let.Bound is { } bound && (!locals.TryGetValue(let.Name, out var existing) || existing.Owner != role))
-                locals[let.Name] = new LocalInfo(let.Name, let.Owner, let.FieldName, bound.Type, let.Bit);
-        return new Scope { Role = role, Where = where, Current = current, SeenSets = sets, Locals = locals, Narrowed = node.Env.Narrowed };
-    }
-
-    private void BindLets(FlowNode node, IReadOnlyList<ulong> sets)
+    private void BindLets(Node node, PathSet paths)
     {
         var earlier = new List<LetDeclaration>();
         foreach (var let in node.Lets)
         {
             // A let sees the lets before it in the same step, as evaluated.
-            var bits = 0UL;
-            foreach (var e in earlier) bits |= 1UL << e.Bit;
-            var withEarlier = bits == 0 ? sets : sets.Select(s => s | bits).ToList();
-            var probe = new FlowNode { Env = node.Env with { Lets = node.Env.Lets.Concat(earlier).ToList() } };
+            var before = paths.Select(p =>
+            {
+                foreach (var e in earlier) p = AfterLet(p, e);
+                return p;
+            });
+            var scope = ScopeFor(node.Env.Concat(earlier), let.Owner, before, null, $"let '{let.Name}'", AbsenceAdvice.Fallback);
             earlier.Add(let);
-            var scope = ScopeFor(probe, let.Owner, withEarlier, null, $"let '{let.Name}'");
-            var scalar = _context.AsScalar(let.Value, $"let '{let.Name}'");
-            if (scalar is null) continue;
-            var value = _binder.BindExpression(scalar, scope, expected: null, requireValue: false, $"let '{let.Name}'");
+            var value = Binder.BindExpression(let.Value, scope, expected: null, requirePresent: false, $"let '{let.Name}'");
             if (value is null) continue;
             if (value.Type.Type.Kind is TypeKind.Void or TypeKind.Null)
             {
-                _context.Report(DiagnosticTable.TypeMismatch, scalar.Span, $"let '{let.Name}'", "a value", value.Type.ToString());
+                _context.Report(DiagnosticTable.TypeMismatch, let.Value.Span, $"let '{let.Name}'", "a value", value.Type.ToString());
                 continue;
             }
-            let.Bound = new LetBinding(let.Name, let.FieldName, value.Type, value);
-        }
-    }
-
-    private void BindGuards(FlowNode choice, IReadOnlyList<ulong> sets)
-    {
-        var env = choice.Env with { Lets = choice.Env.Lets.Concat(choice.Lets).ToList() };
-        var probe = new FlowNode { Env = env };
-        foreach (var (when, first, _) in choice.BranchSyntax)
-        {
-            BoundExpr? guard = null;
-            if (when is not null)
-                guard = _binder.BindExpression(when, ScopeFor(probe, choice.Chooser, sets, null, "a branch's 'when'"), TypeRef.Bool, requireValue: true, "a branch's 'when'");
-            choice.Branches.Add((guard, first));
-        }
-    }
-
-    private void BindMessageStep(FlowNode node, IReadOnlyList<ulong> before, IReadOnlyList<ulong> after)
-    {
-        var step = (YamlMapping)node.Syntax;
-        var message = node.Message!;
-        // The step's own lets are in scope for its 'ensure' and 'set'; what 'ensure' proves holds for 'set' on.
-        var proven = step["ensure"] is YamlSequence ensureItems
-            ? ensureItems.Items.OfType<YamlScalar>().SelectMany(e => ExpressionBinder.NarrowedByCheck(e.Value))
-            : Enumerable.Empty<string>();
-        var own = node.Env with { Lets = node.Env.Lets.Concat(node.Lets).ToList() };
-        var probe = new FlowNode { Env = own };
-        var provenProbe = new FlowNode { Env = own with { Narrowed = own.Narrowed.Concat(proven).Distinct().ToList() } };
-        var mid = _mid[node.Id];
-        if (step["ensure"] is { } ensureNode && _context.AsSequence(ensureNode, "'ensure'") is { } ensures)
-        {
-            var scope = ScopeFor(probe, node.Sender, mid, null, $"the 'ensure' of '{message.Name}'");
-            foreach (var item in ensures.Items)
-                if (_context.AsScalar(item, "A check") is { } scalar && _binder.BindCheck(scalar, scope) is { } check)
-                    node.Ensures.Add(check);
-        }
-        var set = step["set"] is { } setNode ? _context.AsMapping(setNode, "'set'") : new YamlMapping(step.Span, EquatableArray<YamlEntry>.Empty);
-        if (set is not null)
-            node.Set.AddRange(SpecBinder.BindAssignments(_context, _binder, message, set,
-                ScopeFor(provenProbe, node.Sender, mid, null, $"the 'set' of '{message.Name}'"), new string[0]));
-
-        if (step["require"] is { } requireNode && _context.AsSequence(requireNode, "'require'") is { } requires)
-        {
-            var scope = ScopeFor(probe, node.Receiver, after, message, $"the 'require' of '{message.Name}'");
-            foreach (var item in requires.Items)
-                if (_context.AsScalar(item, "A check") is { } scalar && _binder.BindCheck(scalar, scope) is { } check)
-                    node.Checks.Add(check);
-        }
-
-        if (step["do"] is { } doNode && _context.AsMapping(doNode, "'do'") is { } actions)
-        {
-            var seenRoles = new HashSet<string>();
-            foreach (var entry in actions.Entries)
+            if (!value.Type.Type.Descriptor.Allows(TypePlaces.Kept))
             {
-                var role = entry.Key.Value;
-                if (!seenRoles.Add(role))
-                {
-                    _context.Report(DiagnosticTable.DuplicateKey, entry.Key.Span, role, "'do'");
-                    continue;
-                }
-                if (!_context.Roles.Contains(role))
-                {
-                    _context.Report(DiagnosticTable.UnknownRole, entry.Key.Span, role, _context.RoleList);
-                    continue;
-                }
-                var list = entry.Value is YamlScalar single ? new List<YamlNode> { single } : _context.AsSequence(entry.Value, $"The actions of '{role}'")?.Items.ToList();
-                if (list is null) continue;
-                var scope = ScopeFor(probe, role, after, message, $"the 'do' of '{message.Name}'");
-                var bound = node.Actions.TryGetValue(role, out var existing) ? existing : node.Actions[role] = new List<Action>();
-                foreach (var item in list)
-                {
-                    if (_context.AsScalar(item, "An action") is not { } scalar) continue;
-                    var call = _binder.BindExpression(scalar, scope, expected: null, requireValue: false, "an action");
-                    if (call is null) continue;
-                    if (call is not ServiceCallExpr)
-                    {
-                        _context.Report(DiagnosticTable.BadCall, scalar.Span, "An action must call a service method, such as 'threads.open(...)'");
-                        continue;
-                    }
-                    bound.Add(new Action(call));
-                }
+                _context.Report(DiagnosticTable.TypeMismatch, let.Value.Span, $"let '{let.Name}'", "a value a machine can keep (not a key)", value.Type.ToString());
+                continue;
             }
+            let.Symbol = new LetSymbol(let.Id, let.Name, let.Owner, value.Type, value, let.Span);
         }
+    }
+
+    private void BindGuards(Node node, PathSet paths)
+    {
+        var lets = node.Env.Concat(node.Lets).ToList();
+        var choice = (ChoiceStepSyntax)node.Syntax!;
+        for (var i = 0; i < node.Branches.Count; i++)
+        {
+            var branch = choice.Branches[i];
+            BoundExpression? guard = null;
+            if (branch.When is { } when)
+            {
+                var before = paths.Select(p =>
+                {
+                    p = AfterLets(p, node);
+                    for (var j = 0; j < i; j++)
+                        if (choice.Branches[j].When is { } earlier) p = AfterCondition(p, earlier.Syntax, false, node.Chooser, null);
+                    return p;
+                });
+                guard = Binder.BindExpression(when, ScopeFor(lets, node.Chooser, before, null, "a branch's 'when'", AbsenceAdvice.When), TypeRef.Bool, requirePresent: true, "a branch's 'when'");
+            }
+            node.Guards.Add(new BoundBranch(guard, node.Branches[i].First, branch.Span));
+        }
+    }
+
+    private void BindMessageStep(Node node, PathSet paths)
+    {
+        var step = (MessageStepSyntax)node.Syntax!;
+        var message = node.Message!;
+        var lets = node.Env.Concat(node.Lets).ToList();
+
+        // The sender: its lets, then each ensure proving what it tests for the next, then the set.
+        var mid = paths.Select(p => AfterLets(p, node));
+        var ensured = mid;
+        foreach (var check in step.Ensure)
+        {
+            var scope = ScopeFor(lets, node.Sender, ensured, null, $"the 'ensure' of '{message.Name}'", AbsenceAdvice.Ensure);
+            if (Binder.BindCheck(check, scope) is { } bound) node.Ensures.Add(bound);
+            Raise(node.Sender, check.Code, ensured);
+            ensured = ensured.Select(p => AfterCondition(p, check.Condition.Syntax, true, node.Sender, null));
+        }
+        var set = step.Set ?? new AssignmentsSyntax(step.Span, EquatableArray<AssignmentSyntax>.Empty);
+        node.Set.AddRange(SpecBinder.BindAssignments(_context, Binder, message.Name, message.Fields, set,
+            ScopeFor(lets, node.Sender, ensured, null, $"the 'set' of '{message.Name}'", AbsenceAdvice.Ensure), new string[0]));
+
+        // The receiver: the message, then each require proving what it tests for the next.
+        var received = ensured.Select(p => AfterMessage(p, node));
+        foreach (var check in step.Require)
+        {
+            var scope = ScopeFor(lets, node.Receiver, received, message, $"the 'require' of '{message.Name}'", AbsenceAdvice.Require);
+            if (Binder.BindCheck(check, scope) is { } bound) node.Requires.Add(bound);
+            Raise(node.Receiver, check.Code, received);
+            received = received.Select(p => AfterCondition(p, check.Condition.Syntax, true, node.Receiver, message.Name));
+        }
+
+        if (step.Do is { } effects)
+        {
+            foreach (var role in SpecBinder.BindEffects(_context, Binder, effects, "'do'", role => true,
+                role => ScopeFor(lets, role, received, message, $"the 'do' of '{message.Name}'", AbsenceAdvice.Fallback), "An action must call a service method, such as 'threads.open(...)'"))
+                node.Do.Add(role);
+        }
+    }
+
+    // ---- The bound flow ----------------------------------------------------------------------------
+
+    private BoundFlow Build()
+    {
+        // Reachable nodes only (gotos are edges now), renumbered in document order.
+        var reachable = _nodes.Where(n => _in.ContainsKey(n.Id) && n.Kind != NodeKind.Goto).ToList();
+        var ids = reachable.Select((n, i) => (n.Id, i)).ToDictionary(p => p.Id, p => p.i);
+        var nodes = new List<FlowNode>();
+        foreach (var node in reachable)
+        {
+            var id = ids[node.Id];
+            var lets = node.Lets.Where(l => l.Symbol is not null).Select(l => l.Symbol!).ToEquatableArray();
+            nodes.Add(node.Kind switch
+            {
+                NodeKind.Message => new MessageNode(id, node.Phase, node.Span, node.Sender, node.Receiver, node.Message!.Name, lets,
+                    node.Ensures.ToEquatableArray(), node.Set.ToEquatableArray(), node.Requires.ToEquatableArray(), node.Do.ToEquatableArray(), node.TimeoutMs, ids[node.Next]),
+                NodeKind.Choice => new ChoiceNode(id, node.Phase, node.Span, node.Chooser, lets,
+                    node.Guards.Select(g => g with { First = ids[g.First] }).ToEquatableArray(), node.TimeoutMs),
+                NodeKind.Fail => new FailNode(id, node.Phase, node.Span, node.FailCode!, node.FailBy!),
+                _ => (FlowNode)new SuccessNode(id, node.Phase, node.Span),
+            });
+        }
+        return new BoundFlow(nodes.ToEquatableArray(), ids[_start], _lets.Where(l => l.Symbol is not null).Select(l => l.Symbol!).ToEquatableArray());
     }
 }

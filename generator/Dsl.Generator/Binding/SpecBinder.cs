@@ -2,645 +2,440 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Threading;
-using Dsl.Generator.Binding.Expressions;
 using Dsl.Generator.Diagnostics;
+using Dsl.Generator.Language;
 using Dsl.Generator.Model;
-using Dsl.Generator.Projection;
 using Dsl.Generator.Syntax;
 
 namespace Dsl.Generator.Binding;
 
-/// <summary>The bind stage's output for one spec: the model (null when the spec has errors) and the diagnostics.</summary>
-internal sealed record BindResult(ProtocolModel? Model, EquatableArray<SpecDiagnostic> Diagnostics);
+/// <summary>The bind stage's output for one spec: the bound protocol (null when the spec has errors) and the diagnostics.</summary>
+internal sealed record BindResult(BoundProtocol? Protocol, EquatableArray<SpecDiagnostic> Diagnostics);
 
 /// <summary>
-/// Bind stage: reads the YAML tree, declares roles, messages, inputs, services and errors, binds the flow
-/// and every expression, and projects the flow onto each role. Never throws on bad input.
+/// Bind stage: from typed syntax to a bound tree. Declares roles, messages, inputs, services and errors, binds
+/// the flow (<see cref="FlowBinder"/>), then what is evaluated around it: the envelope's and the errors' values,
+/// effects, outcomes and the heartbeat. Every problem is a located diagnostic.
 /// </summary>
 internal static class SpecBinder
 {
-    private static readonly string[] s_topKeys =
-        { "protocol", "version", "description", "namespace", "roles", "wire", "inputs", "services", "messages", "errors", "on_failure", "timeouts", "flow", "outcome", "session", "extends", "hooks", "envelope", "on_error", "types", "retry" };
-
-    /// <summary>Keys of the language's design that the generator does not implement yet, and what to do meanwhile.</summary>
-    private static readonly (string Key, string Why)[] s_designed =
-    {
-        ("extends", "specs cannot extend other specs yet; copy the base spec for now"),
-        ("hooks", "application hooks are not generated yet"),
-        ("on_error", "write the effects of an error under the error's own 'do', and those of any failure under 'on_failure'"),
-        ("types", "named object types (nested messages) are not generated yet"),
-        ("retry", "handshake-level retries are not generated yet; lossy transports retransmit on their own"),
-    };
-
     public static BindResult Bind(SpecSyntax syntax, CancellationToken cancellationToken)
     {
-        if (syntax.Root is null) return new BindResult(null, syntax.Diagnostics);
+        if (syntax.Protocol is null) return new BindResult(null, syntax.Diagnostics);
         var context = new BindingContext(syntax.FilePath, cancellationToken);
-        ProtocolModel? model;
-        try
-        {
-            model = BindProtocol(context, syntax.Root);
-        }
-        catch (System.OperationCanceledException)
-        {
-            throw;
-        }
-        catch (System.Exception ex)
-        {
-            // A bug in the binder must not crash the compiler: report it on the spec instead.
-            context.Report(DiagnosticTable.GeneratorFailure, new SourceSpan(1, 1, 0, 0), ex.GetType().Name + ": " + ex.Message);
-            model = null;
-        }
-        var diagnostics = context.Diagnostics.ToEquatableArray();
-        return new BindResult(diagnostics.IsEmpty ? model : null, diagnostics);
+        var protocol = BindProtocol(context, syntax.Protocol);
+        var diagnostics = syntax.Diagnostics.Concat(context.Diagnostics).ToEquatableArray();
+        return new BindResult(diagnostics.IsEmpty ? protocol : null, diagnostics);
     }
 
-    private static ProtocolModel? BindProtocol(BindingContext context, YamlNode rootNode)
+    private static BoundProtocol? BindProtocol(BindingContext context, ProtocolSyntax syntax)
     {
-        var root = context.AsMapping(rootNode, "A spec");
-        if (root is null) return null;
-        context.CheckKeys(root, "the spec", s_topKeys);
+        var name = syntax.Name.Value;
+        context.Prefix = Naming.Pascal(name);
+        var ns = syntax.Namespace?.Value ?? "Dsl.Protocols." + context.Prefix;
+        if (!ns.Split('.').All(part => part.Length > 0 && (char.IsLetter(part[0]) || part[0] == '_') && part.All(c => char.IsLetterOrDigit(c) || c == '_') && !Naming.IsKeyword(part)))
+            context.Report(DiagnosticTable.InvalidValue, syntax.Namespace!.Span, ns, "'namespace'", "a C# namespace is dot-separated identifiers, none of them a C# keyword");
 
-        foreach (var (key, why) in s_designed)
-        {
-            var entry = root.Entry(key);
-            if (entry is not null) context.Report(DiagnosticTable.NotImplemented, entry.Key.Span, key, why);
-        }
-
-        var nameScalar = context.Required(root, "protocol", "The spec");
-        var versionScalar = context.Required(root, "version", "The spec");
-        if (nameScalar is null || versionScalar is null || !context.ValidName(nameScalar, "protocol")) return null;
-        var name = nameScalar.Value;
-        var prefix = BindingContext.Pascal(name);
-        context.Prefix = prefix;
-        var ns = context.Text(root, "namespace", "'namespace'") ?? "Dsl.Protocols." + prefix;
-        if (!ns.Split('.').All(part => part.Length > 0 && (char.IsLetter(part[0]) || part[0] == '_') && part.All(c => char.IsLetterOrDigit(c) || c == '_')))
-            context.Report(DiagnosticTable.InvalidValue, root["namespace"]!.Span, ns, "'namespace'", "a C# namespace is dot-separated identifiers");
-
-        BindRoles(context, root);
-        var (discriminator, malformed) = BindWire(context, root);
-        var messages = BindMessages(context, root, discriminator);
-        BindInputs(context, root);
-        BindServices(context, root);
-        var errorSyntax = DeclareErrors(context, root);
+        BindRoles(context, syntax);
+        var discriminator = syntax.Wire?.Discriminator?.Value ?? "type";
+        var messages = BindMessages(context, syntax, discriminator);
+        BindInputs(context, syntax);
+        BindServices(context, syntax);
+        DeclareErrors(context, syntax);
+        var malformed = syntax.Wire?.Malformed;
         if (malformed is not null && !context.ErrorCodes.Contains(malformed.Value))
             context.Report(DiagnosticTable.UnknownErrorCode, malformed.Span, malformed.Value);
+        DeclareEnvelope(context, syntax, discriminator);
+        if (context.Roles.Count != 2) return null;
 
-        long handshakeTimeout = 30_000, stepTimeout = 10_000;
-        var timeouts = context.AsMapping(root["timeouts"], "'timeouts'");
-        if (timeouts is not null)
-        {
-            context.CheckKeys(timeouts, "'timeouts'", "handshake", "step");
-            if (timeouts["handshake"] is { } h) handshakeTimeout = context.Duration(h, "the handshake timeout") ?? handshakeTimeout;
-            if (timeouts["step"] is { } s) stepTimeout = context.Duration(s, "the step timeout") ?? stepTimeout;
-        }
-
-        if (context.Roles.Count != 2 || messages is null) return null;
-
-        var binder = new ExpressionBinder(context);
-        DeclareEnvelope(context, root, discriminator);
-        var errors = BindErrors(context, binder, errorSyntax, root);
-        var flow = FlowBinder.Bind(context, binder, root);
+        var flow = FlowBinder.Bind(context, syntax.Flow);
         if (flow is null) return null;
-        var envelope = BindEnvelope(context, binder, root);
-        errors = BindErrorEffects(context, binder, root, flow, errors, malformed?.Value ?? Runtime.MalformedCode);
-        var failureActions = BindFailureEffects(context, binder, root, flow);
-
-        var outcomes = BindOutcome(context, binder, root, flow);
-        var heartbeat = BindSession(context, binder, root, flow);
-
-        ReportUnusedMessages(context, root, flow, errors, heartbeat);
+        var malformedCode = malformed?.Value ?? "malformed";
+        var envelope = BindEnvelope(context, flow, syntax);
+        var errors = BindErrors(context, flow, syntax, malformedCode);
+        var failureEffects = syntax.OnFailure is { } onFailure
+            ? BindEffects(context, flow.Binder, onFailure, "'on_failure'", _ => true, role => EffectsScope(flow, role, "'on_failure'", flow.AnyPaths), EffectMessage).ToEquatableArray()
+            : EquatableArray<RoleEffects>.Empty;
+        var roles = BindOutcomes(context, flow, syntax);
+        var heartbeat = BindSession(context, flow, syntax);
+        ReportUnusedMessages(context, flow, errors, heartbeat);
         if (context.HasErrors) return null;
 
-        var roles = context.Roles.Select(role => RoleProjector.Project(
-            role, prefix, roleDoc: RoleDoc(root, role), context, flow, outcomes[role])).ToEquatableArray();
-
-        return new ProtocolModel(
-            context.FilePath, name, versionScalar.Value, context.Text(root, "description", "'description'")?.Trim(), ns, prefix,
-            discriminator, malformed?.Value ?? Runtime.MalformedCode,
-            messages.ToEquatableArray(), errors.ToEquatableArray(), roles, heartbeat,
-            handshakeTimeout, stepTimeout, nameScalar.Span, envelope, failureActions);
+        return new BoundProtocol(
+            context.FilePath, name, syntax.Version.Value, syntax.Description?.Value.Trim(), ns, discriminator, malformedCode,
+            roles, messages.ToEquatableArray(), envelope, context.Services.Values.OrderBy(s => s.Name, System.StringComparer.Ordinal).ToEquatableArray(),
+            errors.ToEquatableArray(), failureEffects,
+            syntax.Timeouts?.Handshake?.Milliseconds ?? 30_000, syntax.Timeouts?.Step?.Milliseconds ?? 10_000,
+            flow.Flow!, heartbeat, syntax.Name.Span);
     }
 
-    private static string? RoleDoc(YamlMapping root, string role)
-        => root["roles"] is YamlMapping roles && roles[role] is YamlScalar { IsNull: false } doc ? doc.Value.Trim() : null;
-
-    private static void BindRoles(BindingContext context, YamlMapping root)
+    private static void BindRoles(BindingContext context, ProtocolSyntax syntax)
     {
-        var node = root["roles"];
-        if (node is null)
-        {
-            context.Report(DiagnosticTable.MissingKey, root.Span, "The spec", "roles");
-            return;
-        }
-        var names = new List<YamlScalar>();
-        if (node is YamlSequence sequence)
-        {
-            foreach (var item in sequence.Items)
-                if (context.AsScalar(item, "A role") is { } scalar) names.Add(scalar);
-        }
-        else if (context.AsMapping(node, "'roles'") is { } mapping)
-        {
-            context.CheckKeys(mapping, "'roles'", mapping.Entries.Select(e => e.Key.Value).Distinct().ToArray());
-            names.AddRange(mapping.Entries.Select(e => e.Key));
-        }
-        foreach (var scalar in names)
-        {
-            if (!context.ValidName(scalar, "role")) continue;
-            if (context.Roles.Contains(scalar.Value)) context.Report(DiagnosticTable.DuplicateKey, scalar.Span, scalar.Value, "'roles'");
-            else context.Roles.Add(scalar.Value);
-        }
-        if (context.Roles.Count != 2) context.Report(DiagnosticTable.RoleCount, node.Span, context.Roles.Count.ToString(CultureInfo.InvariantCulture));
-        foreach (var role in context.Roles) context.Inputs[role] = new List<FieldModel>();
-    }
-
-    private static (string Discriminator, YamlScalar? Malformed) BindWire(BindingContext context, YamlMapping root)
-    {
-        var wire = context.AsMapping(root["wire"], "'wire'");
-        if (wire is null) return ("type", null);
-        context.CheckKeys(wire, "'wire'", "encoding", "discriminator", "malformed");
-        if (context.AsScalar(wire["encoding"], "'encoding'") is { } encoding && encoding.Value != "json")
-        {
-            if (encoding.Value == "binary")
-                context.Report(DiagnosticTable.NotImplemented, encoding.Span, "encoding: binary", "only JSON is generated so far");
-            else
-                context.Report(DiagnosticTable.InvalidValue, encoding.Span, encoding.Value, "'encoding'", "expected json (binary is planned)");
-        }
-        var discriminator = "type";
-        if (context.AsScalar(wire["discriminator"], "'discriminator'") is { } d && context.ValidName(d, "discriminator field"))
-            discriminator = d.Value;
-        return (discriminator, context.AsScalar(wire["malformed"], "'malformed'"));
-    }
-
-    private static List<MessageModel>? BindMessages(BindingContext context, YamlMapping root, string discriminator)
-    {
-        var node = root["messages"];
-        if (node is null)
-        {
-            context.Report(DiagnosticTable.MissingKey, root.Span, "The spec", "messages");
-            return null;
-        }
-        var mapping = context.AsMapping(node, "'messages'");
-        if (mapping is null) return null;
-        var result = new List<MessageModel>();
+        // A spec without roles has been reported by the parser.
+        if (syntax.Roles is not { } roles) return;
         var typeNames = new Dictionary<string, string>();
-        foreach (var entry in mapping.Entries)
+        foreach (var role in roles.Roles)
         {
-            context.CancellationToken.ThrowIfCancellationRequested();
-            var name = entry.Key.Value;
-            if (context.MessagesByName.ContainsKey(name))
+            if (context.Roles.Contains(role.Name.Value))
             {
-                context.Report(DiagnosticTable.DuplicateMessage, entry.Key.Span, name);
+                context.Report(DiagnosticTable.DuplicateKey, role.Name.Span, role.Name.Value, "'roles'");
                 continue;
             }
-            if (!context.ValidName(entry.Key, "message")) continue;
-            var typeName = BindingContext.Pascal(name);
-            if (ReservedTypeName(context, typeName) is { } reserved)
+            var machine = Naming.Machine(context.Prefix, role.Name.Value);
+            if (typeNames.TryGetValue(machine, out var other))
             {
-                context.Report(DiagnosticTable.NameCollision, entry.Key.Span, reserved, name, typeName);
+                context.Report(DiagnosticTable.NameCollision, role.Name.Span, other, role.Name.Value, machine);
+                continue;
+            }
+            typeNames[machine] = role.Name.Value;
+            context.Roles.Add(role.Name.Value);
+            context.RoleDocs[role.Name.Value] = role.Doc;
+        }
+        if (context.Roles.Count != 2) context.Report(DiagnosticTable.RoleCount, roles.Span, context.Roles.Count.ToString(CultureInfo.InvariantCulture));
+        foreach (var role in context.Roles) context.Inputs[role] = new List<FieldSymbol>();
+    }
+
+    // ---- Messages and fields -----------------------------------------------------------------
+
+    private static List<MessageSymbol> BindMessages(BindingContext context, ProtocolSyntax syntax, string discriminator)
+    {
+        var result = new List<MessageSymbol>();
+        var typeNames = new Dictionary<string, string>();
+        var generated = new HashSet<string>(Naming.GeneratedTypes(context.Prefix, context.Roles));
+        foreach (var message in syntax.Messages)
+        {
+            context.CancellationToken.ThrowIfCancellationRequested();
+            var name = message.Name.Value;
+            if (context.Messages.ContainsKey(name))
+            {
+                context.Report(DiagnosticTable.DuplicateMessage, message.Name.Span, name);
+                continue;
+            }
+            var typeName = Naming.Pascal(name);
+            if (generated.Contains(typeName))
+            {
+                context.Report(DiagnosticTable.NameCollision, message.Name.Span, "the generated type", name, typeName);
                 continue;
             }
             if (typeNames.TryGetValue(typeName, out var other))
             {
-                context.Report(DiagnosticTable.NameCollision, entry.Key.Span, other, name, typeName);
+                context.Report(DiagnosticTable.NameCollision, message.Name.Span, other, name, typeName);
                 continue;
             }
             typeNames[typeName] = name;
-
-            var body = context.AsMapping(entry.Value, $"Message '{name}'");
-            if (body is null) continue;
-            context.CheckKeys(body, $"message '{name}'", "doc", "fields", "reports");
-            var fields = BindFields(context, context.AsMapping(body["fields"], $"The fields of '{name}'"), $"'{name}'", discriminator, isMessage: true);
-            if (fields.Count > 64) context.Report(DiagnosticTable.TooManyFields, entry.Key.Span, name, fields.Count.ToString(CultureInfo.InvariantCulture));
+            var fields = BindFields(context, message.Fields, $"'{name}'", discriminator, TypePlaces.Message, typeName, Naming.MessageMembers);
+            if (fields.Count > 64) context.Report(DiagnosticTable.TooManyFields, message.Name.Span, name, fields.Count.ToString(CultureInfo.InvariantCulture));
 
             string? reportsCode = null, reportsDetail = null;
-            if (context.AsMapping(body["reports"], $"'reports' of '{name}'") is { } reports)
+            if (message.Reports is { } reports)
             {
-                context.CheckKeys(reports, $"'reports' of '{name}'", "code", "detail");
-                var code = context.AsScalar(reports["code"], "'code'");
-                if (code is null) context.Report(DiagnosticTable.MissingKey, reports.Span, $"'reports' of '{name}'", "code");
-                else if (fields.FirstOrDefault(f => f.Name == code.Value) is not { Type.Kind: TypeKind.String, Optional: false })
-                    context.Report(DiagnosticTable.ErrorMessageShape, code.Span, name, $"'code' must name a required string field; '{code.Value}' is not one");
-                else reportsCode = code.Value;
-                var detail = context.AsScalar(reports["detail"], "'detail'");
-                if (detail is not null)
+                if (fields.FirstOrDefault(f => f.Name == reports.Code.Value) is not { Type.Kind: TypeKind.String, Optional: false })
+                    context.Report(DiagnosticTable.ErrorMessageShape, reports.Code.Span, name, $"'code' must name a required string field; '{reports.Code.Value}' is not one");
+                else reportsCode = reports.Code.Value;
+                if (reports.Detail is { } detail)
                 {
                     if (fields.FirstOrDefault(f => f.Name == detail.Value) is not { Type.Kind: TypeKind.String })
                         context.Report(DiagnosticTable.ErrorMessageShape, detail.Span, name, $"'detail' must name a string field; '{detail.Value}' is not one");
                     else reportsDetail = detail.Value;
                 }
             }
-            var model = new MessageModel(name, typeName, Doc(body), fields.ToEquatableArray(), reportsCode, reportsDetail, result.Count);
-            if (result.Count < 64)
-            {
-                context.MessagesByName[name] = model;
-                result.Add(model);
-            }
-            else context.Report(DiagnosticTable.InvalidValue, entry.Key.Span, name, "'messages'", "a protocol has at most 64 messages");
+            var symbol = new MessageSymbol(name, message.Doc, fields.ToEquatableArray(), reportsCode, reportsDetail, result.Count, message.Name.Span);
+            context.Messages[name] = symbol;
+            result.Add(symbol);
         }
         return result;
     }
 
-    /// <summary>The generated type a message's C# name would collide with, if any.</summary>
-    private static string? ReservedTypeName(BindingContext context, string typeName)
+    /// <summary>Binds the fields of a message, an envelope or a role's inputs.</summary>
+    /// <param name="reserved">The field names that are taken: the discriminator (or the envelope's payload field).</param>
+    /// <param name="typeName">The C# type that will hold the fields (a member may not have its name).</param>
+    /// <param name="members">C# members the type already has.</param>
+    private static List<FieldSymbol> BindFields(BindingContext context, EquatableArray<FieldSyntax> syntax, string owner, string? reserved, TypePlaces place, string typeName, IReadOnlyCollection<string> members)
     {
-        var prefix = context.Prefix;
-        if (typeName == prefix + "Message" || typeName == prefix + "Codec" || typeName == prefix + "ErrorCodes") return "the generated type";
-        foreach (var role in context.Roles)
-        {
-            var machine = prefix + BindingContext.Pascal(role);
-            if (typeName == machine || typeName == machine + "Inputs" || typeName == machine + "Services" || typeName == machine + "Result" || typeName == machine + "State")
-                return "the generated type";
-        }
-        return null;
-    }
-
-    private static string? Doc(YamlMapping mapping) => mapping["doc"] is YamlScalar { IsNull: false } doc ? doc.Value.Trim() : null;
-
-    private static List<FieldModel> BindFields(BindingContext context, YamlMapping? mapping, string owner, string? discriminator, bool isMessage)
-    {
-        var fields = new List<FieldModel>();
-        if (mapping is null) return fields;
+        var fields = new List<FieldSymbol>();
         var properties = new Dictionary<string, string>();
-        foreach (var entry in mapping.Entries)
+        foreach (var field in syntax)
         {
-            var name = entry.Key.Value;
+            var name = field.Name.Value;
             if (fields.Any(f => f.Name == name))
             {
-                context.Report(DiagnosticTable.DuplicateField, entry.Key.Span, name, owner);
+                context.Report(DiagnosticTable.DuplicateField, field.Name.Span, name, owner);
                 continue;
             }
-            if (!context.ValidName(entry.Key, "field")) continue;
-            if (name == discriminator)
+            if (name == reserved)
             {
-                context.Report(DiagnosticTable.ReservedField, entry.Key.Span, name, owner.Trim('\'', ' '));
+                context.Report(DiagnosticTable.ReservedField, field.Name.Span, name, owner.Trim('\'', ' '));
                 continue;
             }
-            var property = BindingContext.Pascal(name);
+            var property = Naming.Pascal(name);
             if (properties.TryGetValue(property, out var other))
             {
-                context.Report(DiagnosticTable.NameCollision, entry.Key.Span, other, name, property);
+                context.Report(DiagnosticTable.NameCollision, field.Name.Span, other, name, property);
                 continue;
             }
-            if (isMessage && property is "MessageType" or "WireName" or "EqualityContract")
+            if (members.Contains(property) || property == typeName)
             {
-                context.Report(DiagnosticTable.NameCollision, entry.Key.Span, "the generated member", name, property);
+                context.Report(DiagnosticTable.NameCollision, field.Name.Span, property == typeName ? "the generated type" : "the generated member", name, property);
                 continue;
             }
             properties[property] = name;
-            var field = BindField(context, entry, owner, property, isMessage);
-            if (field is not null) fields.Add(field);
+            if (BindField(context, field, place) is { } symbol) fields.Add(symbol);
         }
         return fields;
     }
 
-    private static readonly string[] s_fieldKeys = { "type", "optional", "default", "doc", "min_length", "max_length", "min", "max", "pattern", "one_of", "encoding" };
-    private static readonly string[] s_inputKeys = { "type", "optional", "default", "doc", "min_length", "max_length", "min", "max", "pattern", "one_of" };
-
-    private static FieldModel? BindField(BindingContext context, YamlEntry entry, string owner, string property, bool isMessage)
+    private static FieldSymbol? BindField(BindingContext context, FieldSyntax field, TypePlaces place)
     {
-        var name = entry.Key.Value;
-        YamlScalar? typeScalar;
-        YamlMapping? body = null;
-        if (entry.Value is YamlMapping mapping)
+        var type = ValueTypes.Resolve(field.Type.Name, field.Type.Argument, place);
+        if (type is null)
         {
-            body = mapping;
-            context.CheckKeys(mapping, $"field '{name}' of {owner}", isMessage ? s_fieldKeys : s_inputKeys);
-            typeScalar = context.Required(mapping, "type", $"Field '{name}' of {owner}");
-        }
-        else typeScalar = context.AsScalar(entry.Value, $"Field '{name}' of {owner}");
-        if (typeScalar is null) return null;
-        var typeText = typeScalar.Value.Replace(" ", "");
-        var optional = false;
-        if (typeText.EndsWith("?"))
-        {
-            optional = true;
-            typeText = typeText.Substring(0, typeText.Length - 1);
-        }
-        if (!Catalog.TryParseType(typeText, allowKeys: !isMessage, out var type))
-        {
-            context.Report(DiagnosticTable.UnknownType, typeScalar.Span, typeScalar.Value, Catalog.TypeNames);
+            context.Report(DiagnosticTable.UnknownType, field.Type.Source.Span, field.Type.Source.Value, ValueTypes.Spellings(place) + (place == TypePlaces.Message ? " (keys are inputs only)" : ""));
             return null;
         }
-        if (body is null) return new FieldModel(name, property, type, optional, null, null, Constraints.None);
+        var optional = field.Type.Optional || field.Optional?.Value == "true";
 
-        var encoding = "hex";
-        if (body.Entry("encoding") is { } encodingEntry)
+        var encoding = BytesEncoding.Hex;
+        if (field.EncodingKey is { } encodingKey)
         {
-            if (type.Kind != TypeKind.Bytes) context.Report(DiagnosticTable.ConstraintMismatch, encodingEntry.Key.Span, "encoding", type.ToString());
-            else if (context.AsScalar(encodingEntry.Value, "'encoding'") is { } encodingScalar)
+            if (type.Kind != TypeKind.Bytes) context.Report(DiagnosticTable.ConstraintMismatch, encodingKey.Span, "encoding", type.ToString());
+            else if (field.Encoding is { } encodingValue)
             {
-                if (encodingScalar.Value is "hex" or "base64") encoding = encodingScalar.Value;
-                else context.Report(DiagnosticTable.InvalidValue, encodingScalar.Span, encodingScalar.Value, "'encoding'", "bytes travel as hex or base64");
+                if (encodingValue.Value == "base64") encoding = BytesEncoding.Base64;
+                else if (encodingValue.Value != "hex")
+                    context.Report(DiagnosticTable.InvalidValue, encodingValue.Span, encodingValue.Value, "'encoding'", "bytes travel as hex or base64");
             }
         }
 
-        if (context.AsScalar(body["optional"], "'optional'") is { } optionalScalar)
+        BoundExpression? defaultValue = null;
+        if (field.Default is { } defaultSyntax)
         {
-            if (optionalScalar.Value is "true" or "false") optional |= optionalScalar.Value == "true";
-            else context.Report(DiagnosticTable.InvalidValue, optionalScalar.Span, optionalScalar.Value, "'optional'", "expected true or false");
-        }
-        string? defaultLiteral = null;
-        if (body["default"] is { } defaultNode)
-        {
-            defaultLiteral = DefaultLiteral(context, defaultNode, type);
+            defaultValue = Default(context, defaultSyntax, type);
             optional = true;
         }
-        var constraints = BindConstraints(context, body, type);
-        return new FieldModel(name, property, type, optional, defaultLiteral, Doc(body), constraints, encoding);
+        return new FieldSymbol(field.Name.Value, type, optional, defaultValue, field.Doc, BindConstraints(context, field, type), encoding, field.Name.Span);
     }
 
-    private static string? DefaultLiteral(BindingContext context, YamlNode node, TypeRef type)
+    /// <summary>A default: a literal of the field's type, read by the type's descriptor (a list of them for a list).</summary>
+    private static BoundExpression? Default(BindingContext context, DefaultSyntax syntax, TypeRef type)
     {
-        if (type.Kind == TypeKind.List && node is YamlSequence sequence && type.Element == TypeKind.String)
+        if (type.Kind == TypeKind.List && syntax.IsList && type.ElementType.Descriptor.ParseLiteral is { } parseItem)
         {
-            var items = sequence.Items.OfType<YamlScalar>().Select(i => ExpressionBinder.Literal(i.Value)).ToList();
-            if (items.Count == sequence.Items.Count)
-                return "new string[] { " + string.Join(", ", items) + " }";
+            var items = syntax.Items.Select(i => parseItem(i.Value)).ToList();
+            if (items.All(i => i is not null))
+                return new BoundList(new ExprType(type, false), items.Select(i => (BoundExpression)new BoundLiteral(new ExprType(type.ElementType, false), i!)).ToEquatableArray());
         }
-        if (node is YamlScalar scalar)
-        {
-            switch (type.Kind)
-            {
-                case TypeKind.String: return ExpressionBinder.Literal(scalar.Value);
-                case TypeKind.Int when long.TryParse(scalar.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number):
-                    return number.ToString(CultureInfo.InvariantCulture) + "L";
-                case TypeKind.Bool when scalar.Value is "true" or "false": return scalar.Value;
-            }
-        }
-        context.Report(DiagnosticTable.BadDefault, node.Span, node is YamlScalar s ? s.Value : "(" + node.KindName + ")", type.ToString());
+        else if (syntax.Scalar is { } scalar && type.Descriptor.ParseLiteral?.Invoke(scalar.Value) is { } value)
+            return new BoundLiteral(new ExprType(type, false), value);
+        context.Report(DiagnosticTable.BadDefault, syntax.Span, syntax.Scalar?.Value ?? "(" + syntax.KindName + ")", type.ToString());
         return null;
     }
 
-    private static Constraints BindConstraints(BindingContext context, YamlMapping body, TypeRef type)
+    private static Constraints BindConstraints(BindingContext context, FieldSyntax field, TypeRef type)
     {
-        long? Number(string key, bool applies)
+        long? minLength = null, maxLength = null, min = null, max = null;
+        string? pattern = null;
+        var oneOf = EquatableArray<string>.Empty;
+        var kinds = type.Descriptor.Constraints;
+        foreach (var constraint in field.Constraints)
         {
-            var entry = body.Entry(key);
-            if (entry is null) return null;
+            var applies = constraint.Kind switch
+            {
+                ConstraintKind.MinLength or ConstraintKind.MaxLength => (kinds & ConstraintKinds.Length) != 0,
+                ConstraintKind.Min or ConstraintKind.Max => (kinds & ConstraintKinds.Range) != 0,
+                ConstraintKind.Pattern => (kinds & ConstraintKinds.Pattern) != 0,
+                _ => (kinds & ConstraintKinds.OneOf) != 0,
+            };
             if (!applies)
             {
-                context.Report(DiagnosticTable.ConstraintMismatch, entry.Key.Span, key, type.ToString());
-                return null;
+                context.Report(DiagnosticTable.ConstraintMismatch, constraint.Key.Span, constraint.Key.Value, type.ToString());
+                continue;
             }
-            var scalar = context.AsScalar(entry.Value, $"'{key}'");
-            if (scalar is null) return null;
-            if (long.TryParse(scalar.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) && (value >= 0 || key is "min" or "max"))
-                return value;
-            context.Report(DiagnosticTable.InvalidValue, scalar.Span, scalar.Value, $"'{key}'", "expected a whole number");
-            return null;
-        }
-        var lengthApplies = type.Kind is TypeKind.String or TypeKind.List or TypeKind.Bytes;
-        var rangeApplies = type.Kind is TypeKind.Int;
-        var minLength = Number("min_length", lengthApplies);
-        var maxLength = Number("max_length", lengthApplies);
-        var min = Number("min", rangeApplies);
-        var max = Number("max", rangeApplies);
-        string? pattern = null;
-        if (body.Entry("pattern") is { } patternEntry)
-        {
-            if (type.Kind != TypeKind.String) context.Report(DiagnosticTable.ConstraintMismatch, patternEntry.Key.Span, "pattern", type.ToString());
-            else if (context.AsScalar(patternEntry.Value, "'pattern'") is { } patternScalar)
+            switch (constraint.Kind)
             {
-                try
-                {
-                    _ = new System.Text.RegularExpressions.Regex(patternScalar.Value);
-                    pattern = patternScalar.Value;
-                }
-                catch (System.ArgumentException ex)
-                {
-                    context.Report(DiagnosticTable.InvalidValue, patternScalar.Span, patternScalar.Value, "'pattern'", ex.Message);
-                }
+                case ConstraintKind.Pattern when constraint.Value is { } text:
+                    try
+                    {
+                        _ = new System.Text.RegularExpressions.Regex(text.Value);
+                        pattern = text.Value;
+                    }
+                    catch (System.ArgumentException ex)
+                    {
+                        context.Report(DiagnosticTable.InvalidValue, text.Span, text.Value, "'pattern'", ex.Message);
+                    }
+                    break;
+                case ConstraintKind.OneOf:
+                    oneOf = constraint.Values.Select(v => v.Value).ToEquatableArray();
+                    break;
+                default:
+                    if (constraint.Value is not { } number) break;
+                    var signed = constraint.Kind is ConstraintKind.Min or ConstraintKind.Max;
+                    if (!long.TryParse(number.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) || (value < 0 && !signed))
+                    {
+                        context.Report(DiagnosticTable.InvalidValue, number.Span, number.Value, $"'{constraint.Key.Value}'", "expected a whole number");
+                        break;
+                    }
+                    switch (constraint.Kind)
+                    {
+                        case ConstraintKind.MinLength: minLength = value; break;
+                        case ConstraintKind.MaxLength: maxLength = value; break;
+                        case ConstraintKind.Min: min = value; break;
+                        default: max = value; break;
+                    }
+                    break;
             }
         }
-        var oneOf = EquatableArray<string>.Empty;
-        if (body.Entry("one_of") is { } oneOfEntry)
-        {
-            if (type.Kind != TypeKind.String) context.Report(DiagnosticTable.ConstraintMismatch, oneOfEntry.Key.Span, "one_of", type.ToString());
-            else if (context.AsSequence(oneOfEntry.Value, "'one_of'") is { } values)
-                oneOf = values.Items.OfType<YamlScalar>().Select(v => v.Value).ToEquatableArray();
-        }
-        if (minLength > maxLength) context.Report(DiagnosticTable.InvalidValue, body.Span, $"{minLength}..{maxLength}", "the length constraints", "min_length exceeds max_length");
-        if (min > max) context.Report(DiagnosticTable.InvalidValue, body.Span, $"{min}..{max}", "the range constraints", "min exceeds max");
+        if (minLength > maxLength) context.Report(DiagnosticTable.InvalidValue, field.Span, $"{minLength}..{maxLength}", "the length constraints", "min_length exceeds max_length");
+        if (min > max) context.Report(DiagnosticTable.InvalidValue, field.Span, $"{min}..{max}", "the range constraints", "min exceeds max");
         return new Constraints(minLength, maxLength, min, max, pattern, oneOf);
     }
 
-    private static void BindInputs(BindingContext context, YamlMapping root)
+    // ---- Inputs, services, errors, envelope -------------------------------------------------
+
+    private static void BindInputs(BindingContext context, ProtocolSyntax syntax)
     {
-        var inputs = context.AsMapping(root["inputs"], "'inputs'");
-        if (inputs is null) return;
         var seen = new HashSet<string>();
-        foreach (var entry in inputs.Entries)
+        foreach (var inputs in syntax.Inputs)
         {
-            if (!seen.Add(entry.Key.Value))
+            var role = inputs.Role.Value;
+            if (!seen.Add(role))
             {
-                context.Report(DiagnosticTable.DuplicateKey, entry.Key.Span, entry.Key.Value, "'inputs'");
+                context.Report(DiagnosticTable.DuplicateKey, inputs.Role.Span, role, "'inputs'");
                 continue;
             }
-            if (!context.Roles.Contains(entry.Key.Value))
+            if (!context.Roles.Contains(role))
             {
-                context.Report(DiagnosticTable.UnknownRole, entry.Key.Span, entry.Key.Value, context.RoleList);
+                context.Report(DiagnosticTable.UnknownRole, inputs.Role.Span, role, context.RoleList);
                 continue;
             }
-            var fields = BindFields(context, context.AsMapping(entry.Value, $"The inputs of '{entry.Key.Value}'"), $"the inputs of '{entry.Key.Value}'", null, isMessage: false);
-            context.Inputs[entry.Key.Value].AddRange(fields);
+            context.Inputs[role].AddRange(BindFields(context, inputs.Fields, $"the inputs of '{role}'", null, TypePlaces.Input,
+                Naming.Machine(context.Prefix, role) + "Inputs", new[] { "EqualityContract" }));
         }
     }
 
-    private static void BindServices(BindingContext context, YamlMapping root)
+    private static void BindServices(BindingContext context, ProtocolSyntax syntax)
     {
-        var services = context.AsMapping(root["services"], "'services'");
-        if (services is null) return;
-        foreach (var entry in services.Entries)
+        var properties = new Dictionary<string, string>();
+        foreach (var service in syntax.Services)
         {
-            var name = entry.Key.Value;
-            if (!context.ValidName(entry.Key, "service")) continue;
-            if (context.ServicesByName.ContainsKey(name) || context.MessagesByName.ContainsKey(name) || name is "msg" or "self" or "peer" or "envelope")
+            var name = service.Name.Value;
+            if (context.Services.ContainsKey(name) || context.Messages.ContainsKey(name) || name is "msg" or "self" or "peer" or "envelope")
             {
-                context.Report(DiagnosticTable.DuplicateKey, entry.Key.Span, name, "the names of messages and services");
+                context.Report(DiagnosticTable.DuplicateKey, service.Name.Span, name, "the names of messages and services");
                 continue;
             }
-            var body = context.AsMapping(entry.Value, $"Service '{name}'");
-            if (body is null) continue;
-            var kindScalar = context.Required(body, "kind", $"Service '{name}'");
-            if (kindScalar is null) continue;
-            if (!Catalog.Services.TryGetValue(kindScalar.Value, out var kind))
+            var property = Naming.Pascal(name);
+            if (properties.TryGetValue(property, out var other) || property == "EqualityContract")
             {
-                context.Report(DiagnosticTable.UnknownServiceKind, kindScalar.Span, kindScalar.Value, Catalog.ServiceKindNames);
+                context.Report(DiagnosticTable.NameCollision, service.Name.Span, other ?? "the generated member", name, property);
                 continue;
             }
-            var keys = new List<string> { "kind", "at", "doc" };
-            if (kind.Generic) keys.Add("of");
-            keys.AddRange(kind.Settings.Select(x => x.Name));
-            context.CheckKeys(body, $"service '{name}' ({kind.Name})", keys.ToArray());
-
-            // 'at' is one role or a list: each role holds its own instance.
+            var kind = ServiceKinds.Find(service.Kind.Value);
+            if (kind is null)
+            {
+                context.Report(DiagnosticTable.UnknownServiceKind, service.Kind.Span, service.Kind.Value, ServiceKinds.Names);
+                continue;
+            }
             var roles = new List<string>();
-            var atNode = body["at"];
-            if (atNode is null) context.Report(DiagnosticTable.MissingKey, body.Span, $"Service '{name}'", "at");
-            var atScalars = atNode is YamlSequence list ? list.Items.Select(i => context.AsScalar(i, "A role")).ToList() : new List<YamlScalar?> { context.AsScalar(atNode, "'at'") };
-            foreach (var at in atScalars)
+            foreach (var at in service.At)
             {
-                if (at is null) continue;
                 if (!context.Roles.Contains(at.Value)) context.Report(DiagnosticTable.UnknownRole, at.Span, at.Value, context.RoleList);
                 else if (!roles.Contains(at.Value)) roles.Add(at.Value);
             }
             if (roles.Count == 0)
             {
-                if (atNode is YamlSequence { Items.Count: 0 } empty) context.Report(DiagnosticTable.InvalidValue, empty.Span, "[]", "'at'", "a service is held by at least one role");
+                if (service.At.IsEmpty && service.AtSpan != service.Span)
+                    context.Report(DiagnosticTable.InvalidValue, service.AtSpan, "[]", "'at'", "a service is held by at least one role");
                 continue;
             }
-
             TypeRef? valueType = null;
-            var csharp = kind.Interface;
             if (kind.Generic)
             {
-                var of = context.AsScalar(body["of"], "'of'");
-                if (of is null)
+                if (service.Of is not { } of) continue;
+                valueType = ValueTypes.Resolve(TypeName(of.Value), TypeArgument(of.Value), TypePlaces.StoredValue);
+                if (valueType is null)
                 {
-                    context.Report(DiagnosticTable.MissingKey, body.Span, $"Service '{name}' ({kind.Name})", "of");
+                    context.Report(DiagnosticTable.UnknownType, of.Span, of.Value, ValueTypes.Spellings(TypePlaces.StoredValue) + " (the value types a value_store holds)");
                     continue;
                 }
-                if (!Catalog.TryParseType(of.Value, allowKeys: false, out valueType) || !valueType.IsValueType)
-                {
-                    context.Report(DiagnosticTable.UnknownType, of.Span, of.Value, "int, bool, uuid, timestamp, bytes or bytes<N> (the value types a value_store holds)");
-                    continue;
-                }
-                csharp += "<" + Emit.CSharpTypes.Of(valueType) + ">";
             }
             var settings = new List<SettingValue>();
             foreach (var setting in kind.Settings)
             {
-                var value = body[setting.Name];
-                if (value is null)
+                var value = service.Settings.FirstOrDefault(s => s.Key.Value == setting.Name)?.Value;
+                if (value is null) continue;
+                if (setting.Kind == SettingKind.Duration)
                 {
-                    context.Report(DiagnosticTable.MissingKey, body.Span, $"Service '{name}' ({kind.Name}: {setting.Doc})", setting.Name);
-                    continue;
+                    if (DurationSyntax.TryParse(value.Value, out var ms)) settings.Add(new SettingValue(setting.Name, new DurationConstant(ms)));
+                    else context.Report(DiagnosticTable.InvalidValue, value.Span, value.Value, $"'{setting.Name}'", DurationSyntax.Rule);
                 }
-                if (setting.IsDuration)
-                {
-                    if (context.Duration(value, $"'{setting.Name}'") is { } ms)
-                        settings.Add(new SettingValue(setting.Name, $"global::System.TimeSpan.FromMilliseconds({ms})"));
-                }
-                else if (context.AsScalar(value, $"'{setting.Name}'") is { } number)
-                {
-                    if (int.TryParse(number.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0) settings.Add(new SettingValue(setting.Name, n.ToString(CultureInfo.InvariantCulture)));
-                    else context.Report(DiagnosticTable.InvalidValue, number.Span, number.Value, $"'{setting.Name}'", "a positive whole number");
-                }
+                else if (int.TryParse(value.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0)
+                    settings.Add(new SettingValue(setting.Name, new IntegerConstant(n)));
+                else context.Report(DiagnosticTable.InvalidValue, value.Span, value.Value, $"'{setting.Name}'", "a positive whole number");
             }
-            context.ServicesByName[name] = new ServiceModel(name, BindingContext.Pascal(name), kind.Name, roles.ToEquatableArray(), Doc(body), csharp, valueType, settings.ToEquatableArray());
+            if (settings.Count != kind.Settings.Count) continue;
+            properties[property] = name;
+            context.Services[name] = new ServiceSymbol(name, kind.Name, valueType, roles.ToEquatableArray(), service.Doc, settings.ToEquatableArray());
         }
     }
 
-    private static List<(YamlScalar Code, YamlMapping? Body)> DeclareErrors(BindingContext context, YamlMapping root)
+    private static string TypeName(string text)
     {
-        var declared = new List<(YamlScalar, YamlMapping?)>();
-        var errors = context.AsMapping(root["errors"], "'errors'");
-        if (errors is null) return declared;
-        foreach (var entry in errors.Entries)
-        {
-            if (!context.ValidName(entry.Key, "error code")) continue;
-            if (!context.ErrorCodes.Add(entry.Key.Value))
-            {
-                context.Report(DiagnosticTable.DuplicateKey, entry.Key.Span, entry.Key.Value, "'errors'");
-                continue;
-            }
-            declared.Add((entry.Key, entry.Value is YamlScalar ? null : context.AsMapping(entry.Value, $"Error '{entry.Key.Value}'")));
-        }
-        return declared;
+        var open = text.IndexOf('<');
+        return (open < 0 ? text : text.Substring(0, open)).Trim();
     }
 
-    private static List<ErrorModel> BindErrors(BindingContext context, ExpressionBinder binder, List<(YamlScalar Code, YamlMapping? Body)> declared, YamlMapping root)
+    private static string? TypeArgument(string text)
     {
-        var result = new List<ErrorModel>();
-        var declaredDocs = new Dictionary<string, string>();
-        if (root["errors"] is YamlMapping errorsNode)
-            foreach (var entry in errorsNode.Entries)
-                if (entry.Value is YamlScalar { IsNull: false } text) declaredDocs[entry.Key.Value] = text.Value.Trim();
+        var open = text.IndexOf('<');
+        return open < 0 || !text.EndsWith(">") ? null : text.Substring(open + 1, text.Length - open - 2).Trim();
+    }
+
+    private static void DeclareErrors(BindingContext context, ProtocolSyntax syntax)
+    {
         var constants = new Dictionary<string, string>();
-        foreach (var (code, body) in declared)
+        foreach (var error in syntax.Errors)
         {
-            var constant = BindingContext.Pascal(code.Value);
-            if (constants.TryGetValue(constant, out var other))
+            var constant = Naming.Pascal(error.Code.Value);
+            if (!context.ErrorCodes.Add(error.Code.Value))
             {
-                context.Report(DiagnosticTable.NameCollision, code.Span, other, code.Value, constant);
+                context.Report(DiagnosticTable.DuplicateKey, error.Code.Span, error.Code.Value, "'errors'");
                 continue;
             }
-            constants[constant] = code.Value;
-            if (body is null)
+            if (constants.TryGetValue(constant, out var other) || constant == Naming.ErrorCodes(context.Prefix))
             {
-                // "CODE: some text" documents the code.
-                var doc = declaredDocs.TryGetValue(code.Value, out var text) ? text : null;
-                result.Add(new ErrorModel(code.Value, constant, doc, null, EquatableArray<Assignment>.Empty));
+                context.Report(DiagnosticTable.NameCollision, error.Code.Span, other ?? "the generated type", error.Code.Value, constant);
                 continue;
             }
-            context.CheckKeys(body, $"error '{code.Value}'", "doc", "send", "set", "do");
-            string? send = null;
-            var assignments = new List<Assignment>();
-            if (context.AsScalar(body["send"], "'send'") is { } sendScalar)
-            {
-                if (!context.MessagesByName.TryGetValue(sendScalar.Value, out var message))
-                    context.Report(DiagnosticTable.UnknownFlowMessage, sendScalar.Span, sendScalar.Value);
-                else if (message.ReportsCode is null)
-                    context.Report(DiagnosticTable.ErrorMessageShape, sendScalar.Span, message.Name, "a message sent for an error declares 'reports: { code: FIELD }'");
-                else
-                {
-                    send = message.Name;
-                    var scope = new Scope
-                    {
-                        Role = null,
-                        Where = $"error '{code.Value}'",
-                        AllowTranscript = false,
-                        AllowPeer = false,
-                        ContextValues = new Dictionary<string, (string, ExprType)>
-                        {
-                            ["detail"] = ("error.Detail", new ExprType(TypeRef.String, false)),
-                            ["code"] = ("error.Code", new ExprType(TypeRef.String, false)),
-                        },
-                    };
-                    var set = context.AsMapping(body["set"], "'set'") ?? new YamlMapping(body.Span, EquatableArray<YamlEntry>.Empty);
-                    assignments.AddRange(BindAssignments(context, binder, message, set, scope, preset: new[] { message.ReportsCode }));
-                }
-            }
-            else if (body["set"] is { } setNode)
-                context.Report(DiagnosticTable.MissingKey, body.Span, $"Error '{code.Value}' has 'set' and", "send");
-            result.Add(new ErrorModel(code.Value, constant, Doc(body), send, assignments.ToEquatableArray()));
+            constants[constant] = error.Code.Value;
         }
-        return result;
     }
 
-    private static void DeclareEnvelope(BindingContext context, YamlMapping root, string discriminator)
+    private static void DeclareEnvelope(BindingContext context, ProtocolSyntax syntax, string discriminator)
     {
-        var envelope = context.AsMapping(root["envelope"], "'envelope'");
-        if (envelope is null) return;
-        context.CheckKeys(envelope, "'envelope'", "name", "payload", "fields", "set", "doc");
-        var name = context.Required(envelope, "name", "'envelope'");
-        if (name is null || !context.ValidName(name, "envelope")) return;
-        var payload = context.AsScalar(envelope["payload"], "'payload'") is { } p && context.ValidName(p, "payload field") ? p.Value : "payload";
-        var fields = BindFields(context, context.AsMapping(envelope["fields"], "The fields of the envelope"), $"'{name.Value}'", payload, isMessage: true);
+        if (syntax.Envelope is not { } envelope) return;
+        var payload = envelope.Payload?.Value ?? "payload";
+        var typeName = Naming.Pascal(envelope.Name.Value);
+        if (Naming.GeneratedTypes(context.Prefix, context.Roles).Contains(typeName) || context.Messages.Values.Any(m => Naming.Pascal(m.Name) == typeName))
+        {
+            context.Report(DiagnosticTable.NameCollision, envelope.Name.Span, "another generated type", envelope.Name.Value, typeName);
+            return;
+        }
+        var fields = BindFields(context, envelope.Fields, $"'{envelope.Name.Value}'", payload, TypePlaces.Message, typeName, new[] { "EqualityContract", "Payload" });
         if (fields.Count == 0)
-            context.Report(DiagnosticTable.MissingKey, envelope.Span, "An envelope (such as one that carries a signature)", "fields");
-        context.Envelope = new EnvelopeModel(name.Value, BindingContext.Pascal(name.Value), payload, fields.ToEquatableArray(), EquatableArray<RoleAssignments>.Empty);
+            context.Report(DiagnosticTable.MissingKey, envelope.Span, "An envelope (such as one that carries a signature)", "fields", "");
+        context.Envelope = new EnvelopeSymbol(envelope.Name.Value, payload, fields.ToEquatableArray(), EquatableArray<RoleAssignments>.Empty);
     }
 
     /// <summary>Each role computes the envelope's fields over <c>payload</c>, the canonical bytes of the message it sends.</summary>
-    private static EnvelopeModel? BindEnvelope(BindingContext context, ExpressionBinder binder, YamlMapping root)
+    private static EnvelopeSymbol? BindEnvelope(BindingContext context, FlowBinder flow, ProtocolSyntax syntax)
     {
-        if (context.Envelope is not { } envelope || root["envelope"] is not YamlMapping syntax) return null;
-        var set = context.AsMapping(syntax["set"], "'set'") ?? new YamlMapping(syntax.Span, EquatableArray<YamlEntry>.Empty);
-        var wrapper = new MessageModel(envelope.Name, envelope.TypeName, null, envelope.Fields, null, null, -1);
+        if (context.Envelope is not { } envelope || syntax.Envelope is not { } envelopeSyntax) return null;
+        var set = envelopeSyntax.Set ?? new AssignmentsSyntax(envelopeSyntax.Span, EquatableArray<AssignmentSyntax>.Empty);
         var roles = new List<RoleAssignments>();
         foreach (var role in context.Roles)
         {
-            var scope = new Scope
-            {
-                Role = role,
-                Where = "the envelope",
-                AllowTranscript = false,
-                AllowPeer = false,
-                ContextValues = new Dictionary<string, (string, ExprType)> { ["payload"] = ("payload", new ExprType(TypeRef.Bytes, false)) },
-            };
-            var assignments = BindAssignments(context, binder, wrapper, set, scope, new string[0]);
+            var scope = new Scope { Role = role, Where = "the envelope", Paths = flow.Nowhere, AllowTranscript = false, AllowPeer = false, Sealing = true };
+            var assignments = BindAssignments(context, flow.Binder, envelope.Name, envelope.Fields, set, scope, new string[0]);
             if (assignments.Any(a => CallsService(a.Value)))
             {
                 context.Report(DiagnosticTable.InvalidValue, set.Span, "set", "the envelope", "an envelope's fields cannot call services");
@@ -648,271 +443,245 @@ internal static class SpecBinder
             }
             roles.Add(new RoleAssignments(role, assignments.ToEquatableArray()));
         }
-        return envelope with { Roles = roles.ToEquatableArray() };
+        return envelope with { Set = roles.ToEquatableArray() };
     }
 
-    /// <summary>Binds each error's <c>do</c>: effects the raising role runs, where that role can raise the code.</summary>
-    private static List<ErrorModel> BindErrorEffects(BindingContext context, ExpressionBinder binder, YamlMapping root, FlowGraph flow, List<ErrorModel> errors, string malformed)
+    private static List<ErrorSymbol> BindErrors(BindingContext context, FlowBinder flow, ProtocolSyntax syntax, string malformed)
     {
-        if (root["errors"] is not YamlMapping errorsNode) return errors;
-        var result = new List<ErrorModel>();
-        foreach (var error in errors)
+        var result = new List<ErrorSymbol>();
+        var bound = new HashSet<string>();
+        foreach (var error in syntax.Errors)
         {
-            if (errorsNode[error.Code] is not YamlMapping body || body["do"] is null)
+            var code = error.Code.Value;
+            if (!bound.Add(code)) continue;
+            string? send = null;
+            var assignments = new List<BoundAssignment>();
+            if (error.Send is { } sendScalar)
             {
-                result.Add(error);
-                continue;
+                if (!context.Messages.TryGetValue(sendScalar.Value, out var message))
+                    context.Report(DiagnosticTable.UnknownFlowMessage, sendScalar.Span, sendScalar.Value);
+                else if (message.ReportsCode is null)
+                    context.Report(DiagnosticTable.ErrorMessageShape, sendScalar.Span, message.Name, "a message sent for an error declares 'reports: { code: FIELD }'");
+                else
+                {
+                    send = message.Name;
+                    var scope = new Scope { Role = null, Where = $"error '{code}'", Paths = flow.Nowhere, AllowTranscript = false, AllowPeer = false, ErrorValues = true };
+                    var set = error.Set ?? new AssignmentsSyntax(error.Span, EquatableArray<AssignmentSyntax>.Empty);
+                    assignments.AddRange(BindAssignments(context, flow.Binder, message.Name, message.Fields, set, scope, preset: new[] { message.ReportsCode }));
+                }
             }
-            var effects = BindEffects(context, binder, flow, body["do"]!, $"the 'do' of error '{error.Code}'",
-                role => error.Code == malformed ? flow.AnySets : flow.Raised(role, error.Code),
-                role => error.Code == malformed || flow.IsRaised(role, error.Code));
-            result.Add(error with { Actions = effects.ToEquatableArray() });
+            else if (error.Set is not null)
+                context.Report(DiagnosticTable.MissingKey, error.Span, $"Error '{code}' has 'set' and", "send", "");
+
+            var effects = EquatableArray<RoleEffects>.Empty;
+            if (error.Do is { } doSyntax)
+            {
+                // Bound where each role can raise the code: the malformed code anywhere.
+                effects = BindEffects(context, flow.Binder, doSyntax, $"the 'do' of error '{code}'",
+                    role => code == malformed || flow.IsRaised(role, code),
+                    role => EffectsScope(flow, role, $"the 'do' of error '{code}'", code == malformed ? flow.AnyPaths : flow.Raised(role, code)),
+                    EffectMessage).ToEquatableArray();
+            }
+            result.Add(new ErrorSymbol(code, error.Doc, send, assignments.ToEquatableArray(), effects));
         }
         return result;
     }
 
-    /// <summary>Binds <c>on_failure</c>: effects a role runs after any failure (a strike against the peer's address).</summary>
-    private static EquatableArray<RoleActions> BindFailureEffects(BindingContext context, ExpressionBinder binder, YamlMapping root, FlowGraph flow)
-        => root["on_failure"] is { } node
-            ? BindEffects(context, binder, flow, node, "'on_failure'", _ => flow.AnySets, _ => true).ToEquatableArray()
-            : EquatableArray<RoleActions>.Empty;
+    private const string EffectMessage = "An effect must call a service method, such as 'trust.blacklist(...)'";
 
-    private static List<RoleActions> BindEffects(BindingContext context, ExpressionBinder binder, FlowGraph flow, YamlNode node, string where,
-        System.Func<string, HashSet<ulong>> sets, System.Func<string, bool> raisedBy)
+    private static Scope EffectsScope(FlowBinder flow, string role, string where, PathSet paths)
+        => new() { Role = role, Where = where, Paths = paths, Lets = flow.LetsFor(role) };
+
+    /// <summary>Binds service calls per role: a step's <c>do</c>, an error's <c>do</c>, <c>on_failure</c>.</summary>
+    public static IEnumerable<RoleEffects> BindEffects(BindingContext context, ExpressionBinder binder, EffectsSyntax effects, string where,
+        System.Func<string, bool> raisedBy, System.Func<string, Scope> scopeFor, string notACall)
     {
-        var result = new List<RoleActions>();
-        var mapping = context.AsMapping(node, where);
-        if (mapping is null) return result;
         var seen = new HashSet<string>();
-        foreach (var entry in mapping.Entries)
+        foreach (var roleEffects in effects.Roles)
         {
-            var role = entry.Key.Value;
+            var role = roleEffects.Role.Value;
             if (!seen.Add(role))
             {
-                context.Report(DiagnosticTable.DuplicateKey, entry.Key.Span, role, where);
+                context.Report(DiagnosticTable.DuplicateKey, roleEffects.Role.Span, role, where);
                 continue;
             }
             if (!context.Roles.Contains(role))
             {
-                context.Report(DiagnosticTable.UnknownRole, entry.Key.Span, role, context.RoleList);
+                context.Report(DiagnosticTable.UnknownRole, roleEffects.Role.Span, role, context.RoleList);
                 continue;
             }
             if (!raisedBy(role))
             {
-                context.Report(DiagnosticTable.InvalidValue, entry.Key.Span, role, where, $"'{role}' never raises this error, so these effects could never run");
+                context.Report(DiagnosticTable.InvalidValue, roleEffects.Role.Span, role, where, $"'{role}' never raises this error, so these effects could never run");
                 continue;
             }
-            var items = entry.Value is YamlScalar single ? new List<YamlNode> { single } : context.AsSequence(entry.Value, $"The effects of '{role}'")?.Items.ToList();
-            if (items is null) continue;
-            var roleSets = sets(role).OrderBy(x => x).ToList();
-            var scope = new Scope { Role = role, Where = where, SeenSets = roleSets.Count == 0 ? new ulong[] { 0 } : (roleSets.Count > 64 ? roleSets.Take(64).ToList() : roleSets), Locals = flow.LocalsFor(role) };
-            var actions = new List<Action>();
-            foreach (var item in items)
+            var scope = scopeFor(role);
+            var calls = new List<BoundEffect>();
+            foreach (var call in roleEffects.Calls)
             {
-                if (context.AsScalar(item, "An effect") is not { } scalar) continue;
-                var call = binder.BindExpression(scalar, scope, expected: null, requireValue: false, "an effect");
-                if (call is null) continue;
-                if (call is not ServiceCallExpr)
+                var bound = binder.BindExpression(call, scope, expected: null, requirePresent: false, "an effect");
+                if (bound is null) continue;
+                if (bound is not BoundServiceCall)
                 {
-                    context.Report(DiagnosticTable.BadCall, scalar.Span, "An effect must call a service method, such as 'trust.blacklist(...)'");
+                    context.Report(DiagnosticTable.BadCall, call.Span, notACall);
                     continue;
                 }
-                actions.Add(new Action(call));
+                calls.Add(new BoundEffect(bound, call.Source.Span));
             }
-            result.Add(new RoleActions(role, actions.ToEquatableArray()));
+            yield return new RoleEffects(role, calls.ToEquatableArray());
         }
-        return result;
     }
 
-    /// <summary>Binds a message's <c>set:</c> and checks that every required field gets a value.</summary>
-    public static List<Assignment> BindAssignments(BindingContext context, ExpressionBinder binder, MessageModel message, YamlMapping set, Scope scope, IReadOnlyCollection<string> preset)
+    /// <summary>Binds a <c>set</c> and checks that every required field gets a value.</summary>
+    public static List<BoundAssignment> BindAssignments(BindingContext context, ExpressionBinder binder, string owner, EquatableArray<FieldSymbol> fields,
+        AssignmentsSyntax set, Scope scope, IReadOnlyCollection<string> preset)
     {
-        var result = new List<Assignment>();
+        var result = new List<BoundAssignment>();
         var seen = new HashSet<string>();
         foreach (var entry in set.Entries)
         {
-            var field = message.Fields.FirstOrDefault(f => f.Name == entry.Key.Value);
+            var field = fields.FirstOrDefault(f => f.Name == entry.Field.Value);
             if (field is null)
             {
-                context.Report(DiagnosticTable.UnknownMember, entry.Key.Span, message.Name, entry.Key.Value);
+                context.Report(DiagnosticTable.UnknownMember, entry.Field.Span, owner, entry.Field.Value);
                 continue;
             }
             if (!seen.Add(field.Name) || preset.Contains(field.Name))
             {
-                context.Report(DiagnosticTable.DuplicateKey, entry.Key.Span, field.Name, $"the values of '{message.Name}'");
+                context.Report(DiagnosticTable.DuplicateKey, entry.Field.Span, field.Name, $"the values of '{owner}'");
                 continue;
             }
-            var value = binder.BindValue(entry.Value, scope, field.Type, allowNull: field.Optional, $"field '{field.Name}' of '{message.Name}'");
-            if (value is not null) result.Add(new Assignment(field.Name, field.PropertyName, value));
+            var value = binder.BindValue(entry.Value, scope, field.Type, allowAbsent: field.Optional, $"field '{field.Name}' of '{owner}'");
+            if (value is not null) result.Add(new BoundAssignment(field.Name, value, entry.Field.Span));
         }
-        foreach (var field in message.Fields)
+        foreach (var field in fields)
             if (!field.Optional && !seen.Contains(field.Name) && !preset.Contains(field.Name))
-                context.Report(DiagnosticTable.UnsetRequiredField, set.Span, message.Name, field.Name);
+                context.Report(DiagnosticTable.UnsetRequiredField, set.Span, owner, field.Name);
         return result;
     }
 
-    private static Dictionary<string, List<OutcomeField>> BindOutcome(BindingContext context, ExpressionBinder binder, YamlMapping root, FlowGraph flow)
+    // ---- Outcome, session, unused messages ----------------------------------------------------
+
+    private static EquatableArray<RoleSymbol> BindOutcomes(BindingContext context, FlowBinder flow, ProtocolSyntax syntax)
     {
-        var result = context.Roles.ToDictionary(r => r, _ => new List<OutcomeField>());
-        var outcome = context.AsMapping(root["outcome"], "'outcome'");
-        if (outcome is null) return result;
+        var outcomes = context.Roles.ToDictionary(r => r, _ => new List<OutcomeSymbol>());
         var seenRoles = new HashSet<string>();
-        foreach (var entry in outcome.Entries)
+        foreach (var roleOutcome in syntax.Outcome?.Roles ?? EquatableArray<RoleOutcomeSyntax>.Empty)
         {
-            if (!seenRoles.Add(entry.Key.Value))
+            var role = roleOutcome.Role.Value;
+            if (!seenRoles.Add(role))
             {
-                context.Report(DiagnosticTable.DuplicateKey, entry.Key.Span, entry.Key.Value, "'outcome'");
+                context.Report(DiagnosticTable.DuplicateKey, roleOutcome.Role.Span, role, "'outcome'");
                 continue;
             }
-            if (!result.TryGetValue(entry.Key.Value, out var fields))
+            if (!outcomes.TryGetValue(role, out var values))
             {
-                context.Report(DiagnosticTable.UnknownOutcomeRole, entry.Key.Span, entry.Key.Value, context.RoleList);
+                context.Report(DiagnosticTable.UnknownOutcomeRole, roleOutcome.Role.Span, role, context.RoleList);
                 continue;
             }
-            var values = context.AsMapping(entry.Value, $"The outcome of '{entry.Key.Value}'");
-            if (values is null) continue;
-            context.CheckKeys(values, $"the outcome of '{entry.Key.Value}'", values.Entries.Select(e => e.Key.Value).Distinct().ToArray());
-            var scope = new Scope
-            {
-                Role = entry.Key.Value,
-                Where = $"the outcome of '{entry.Key.Value}'",
-                SeenSets = flow.SuccessSeenSets,
-                Locals = flow.LocalsFor(entry.Key.Value),
-                Narrowed = flow.SuccessNarrowed,
-            };
+            var where = $"the outcome of '{role}'";
+            var scope = new Scope { Role = role, Where = where, Paths = flow.SuccessPaths, Lets = flow.LetsFor(role) };
             var properties = new Dictionary<string, string>();
-            foreach (var value in values.Entries)
+            var names = new HashSet<string>();
+            foreach (var value in roleOutcome.Values)
             {
-                if (!context.ValidName(value.Key, "outcome")) continue;
-                var property = BindingContext.Pascal(value.Key.Value);
-                if (properties.TryGetValue(property, out var other))
+                var name = value.Name.Value;
+                if (!names.Add(name))
                 {
-                    if (other != value.Key.Value) context.Report(DiagnosticTable.NameCollision, value.Key.Span, other, value.Key.Value, property);
+                    context.Report(DiagnosticTable.DuplicateKey, value.Name.Span, name, where);
                     continue;
                 }
-                properties[property] = value.Key.Value;
-                var scalar = context.AsScalar(value.Value, $"Outcome '{value.Key.Value}'");
-                if (scalar is null) continue;
-                var bound = binder.BindExpression(scalar, scope, expected: null, requireValue: false, $"outcome '{value.Key.Value}'");
+                var property = Naming.Pascal(name);
+                if (properties.TryGetValue(property, out var other) || property is "EqualityContract" || property == Naming.Machine(context.Prefix, role) + "Result")
+                {
+                    context.Report(DiagnosticTable.NameCollision, value.Name.Span, other ?? "the generated member", name, property);
+                    continue;
+                }
+                properties[property] = name;
+                var bound = flow.Binder.BindExpression(value.Value, scope, expected: null, requirePresent: false, $"outcome '{name}'");
                 if (bound is null) continue;
                 if (bound.Type.Type.Kind is TypeKind.Null or TypeKind.Void)
                 {
-                    context.Report(DiagnosticTable.TypeMismatch, scalar.Span, $"outcome '{value.Key.Value}'", "a value", bound.Type.ToString());
+                    context.Report(DiagnosticTable.TypeMismatch, value.Value.Span, $"outcome '{name}'", "a value", bound.Type.ToString());
                     continue;
                 }
-                fields.Add(new OutcomeField(value.Key.Value, BindingContext.Pascal(value.Key.Value), bound.Type, bound));
+                values.Add(new OutcomeSymbol(name, bound.Type, bound, value.Name.Span));
             }
         }
-        return result;
+        return context.Roles.Select(role => new RoleSymbol(role, context.RoleDocs[role], context.Inputs[role].ToEquatableArray(), outcomes[role].ToEquatableArray())).ToEquatableArray();
     }
 
-    private static HeartbeatModel? BindSession(BindingContext context, ExpressionBinder binder, YamlMapping root, FlowGraph flow)
+    private static HeartbeatSymbol? BindSession(BindingContext context, FlowBinder flow, ProtocolSyntax syntax)
     {
-        var session = context.AsMapping(root["session"], "'session'");
-        if (session is null) return null;
-        context.CheckKeys(session, "'session'", "heartbeat");
-        var heartbeat = context.AsMapping(session["heartbeat"], "'heartbeat'");
-        if (heartbeat is null) return null;
-        context.CheckKeys(heartbeat, "'heartbeat'", "pinger", "interval_ms", "missed", "ping", "pong");
-        var pinger = context.Required(heartbeat, "pinger", "'heartbeat'");
-        var interval = context.Required(heartbeat, "interval_ms", "'heartbeat'");
-        if (pinger is null || interval is null) return null;
-        if (!context.Roles.Contains(pinger.Value))
+        if (syntax.Session?.Heartbeat is not { } heartbeat) return null;
+        var keySpan = syntax.Session.HeartbeatKey?.Span ?? heartbeat.Span;
+        var pinger = heartbeat.Pinger.Value;
+        if (!context.Roles.Contains(pinger))
         {
-            context.Report(DiagnosticTable.UnknownRole, pinger.Span, pinger.Value, context.RoleList);
+            context.Report(DiagnosticTable.UnknownRole, heartbeat.Pinger.Span, pinger, context.RoleList);
             return null;
         }
-        var answerer = context.Roles.First(r => r != pinger.Value);
         var missed = 2;
-        if (context.AsScalar(heartbeat["missed"], "'missed'") is { } missedScalar
+        if (heartbeat.Missed is { } missedScalar
             && (!int.TryParse(missedScalar.Value, NumberStyles.None, CultureInfo.InvariantCulture, out missed) || missed < 1 || missed > 100))
         {
             context.Report(DiagnosticTable.InvalidValue, missedScalar.Span, missedScalar.Value, "'missed'", "a whole number of intervals from 1 to 100");
             return null;
         }
-
-        (MessageModel Message, YamlMapping Set)? Part(string key)
+        MessageSymbol? Message(HeartbeatPartSyntax part)
         {
-            var part = context.AsMapping(heartbeat[key], $"'{key}'");
-            if (part is null)
-            {
-                context.Report(DiagnosticTable.MissingKey, heartbeat.Span, "'heartbeat'", key);
-                return null;
-            }
-            context.CheckKeys(part, $"'{key}'", "message", "set");
-            var message = context.Required(part, "message", $"'{key}'");
-            if (message is null) return null;
-            if (!context.MessagesByName.TryGetValue(message.Value, out var model))
-            {
-                context.Report(DiagnosticTable.UnknownFlowMessage, message.Span, message.Value);
-                return null;
-            }
-            return (model, context.AsMapping(part["set"], "'set'") ?? new YamlMapping(part.Span, EquatableArray<YamlEntry>.Empty));
-        }
-
-        var ping = Part("ping");
-        var pong = Part("pong");
-        if (ping is null || pong is null) return null;
-        if (ping.Value.Message == pong.Value.Message || flow.UsedMessages.Contains(ping.Value.Message.Name) || flow.UsedMessages.Contains(pong.Value.Message.Name))
-        {
-            context.Report(DiagnosticTable.SessionShape, session.Entry("heartbeat")!.Key.Span, "the ping and pong messages must be two messages of their own, not used by the handshake's flow");
+            if (context.Messages.TryGetValue(part.Message.Value, out var message)) return message;
+            context.Report(DiagnosticTable.UnknownFlowMessage, part.Message.Span, part.Message.Value);
             return null;
         }
-
+        var ping = Message(heartbeat.Ping);
+        var pong = Message(heartbeat.Pong);
+        if (ping is null || pong is null || heartbeat.IntervalMs is null) return null;
+        if (ping == pong || flow.UsedMessages.Contains(ping.Name) || flow.UsedMessages.Contains(pong.Name))
+        {
+            context.Report(DiagnosticTable.SessionShape, keySpan, "the ping and pong messages must be two messages of their own, not used by the handshake's flow");
+            return null;
+        }
         var roles = new List<RoleHeartbeat>();
         foreach (var role in context.Roles)
         {
-            var scope = new Scope { Role = role, Where = "the heartbeat", SeenSets = flow.SuccessSeenSets, AllowPeer = false };
-            var intervalExpr = binder.BindExpression(interval, scope, TypeRef.Int, requireValue: true, "'interval_ms'");
-            var isPinger = role == pinger.Value;
-            var part = isPinger ? ping.Value : pong.Value;
-            var partScope = isPinger ? scope : new Scope
+            var scope = new Scope { Role = role, Where = "the heartbeat", Paths = flow.SuccessPaths, AllowPeer = false };
+            var interval = flow.Binder.BindExpression(heartbeat.IntervalMs, scope, TypeRef.Int, requirePresent: true, "'interval_ms'");
+            var isPinger = role == pinger;
+            var part = isPinger ? heartbeat.Ping : heartbeat.Pong;
+            var message = isPinger ? ping : pong;
+            var partScope = isPinger ? scope : new Scope { Role = role, Where = "the pong", Paths = flow.SuccessPaths, AllowPeer = false, Ping = ping };
+            var set = BindAssignments(context, flow.Binder, message.Name, message.Fields,
+                part.Set ?? new AssignmentsSyntax(part.Span, EquatableArray<AssignmentSyntax>.Empty), partScope, new string[0]);
+            if ((interval is not null && CallsService(interval)) || set.Any(a => CallsService(a.Value)))
             {
-                Role = role,
-                Where = "the pong",
-                SeenSets = flow.SuccessSeenSets,
-                ContextMessages = new Dictionary<string, (MessageModel, string)> { [ping.Value.Message.Name] = (ping.Value.Message, "ping") },
-                AllowPeer = false,
-            };
-            var set = BindAssignments(context, binder, part.Message, part.Set, partScope, new string[0]);
-            if ((intervalExpr is not null && CallsService(intervalExpr)) || set.Any(a => CallsService(a.Value)))
-            {
-                context.Report(DiagnosticTable.SessionShape, session.Entry("heartbeat")!.Key.Span, "the heartbeat's interval and messages cannot call services; compute the value during the handshake and refer to it");
+                context.Report(DiagnosticTable.SessionShape, keySpan, "the heartbeat's interval and messages cannot call services; compute the value during the handshake and refer to it");
                 return null;
             }
-            if (intervalExpr is not null) roles.Add(new RoleHeartbeat(role, intervalExpr, set.ToEquatableArray()));
+            if (interval is not null) roles.Add(new RoleHeartbeat(role, interval, set.ToEquatableArray()));
         }
-        return new HeartbeatModel(pinger.Value, ping.Value.Message.Name, pong.Value.Message.Name, missed, roles.ToEquatableArray());
+        return new HeartbeatSymbol(pinger, ping.Name, pong.Name, missed, roles.ToEquatableArray());
     }
 
-    private static bool CallsService(BoundExpr expr) => expr switch
+    private static bool CallsService(BoundExpression expression) => expression switch
     {
-        ServiceCallExpr => true,
-        CallExpr call => call.Arguments.Any(CallsService),
-        UnaryExpr unary => CallsService(unary.Operand),
-        BinaryExpr binary => CallsService(binary.Left) || CallsService(binary.Right),
-        ListExpr list => list.Items.Any(CallsService),
+        BoundServiceCall => true,
+        BoundCall call => call.Arguments.Any(CallsService),
+        BoundUnary unary => CallsService(unary.Operand),
+        BoundBinary binary => CallsService(binary.Left) || CallsService(binary.Right),
+        BoundList list => list.Items.Any(CallsService),
         _ => false,
     };
 
-    private static void ReportUnusedMessages(BindingContext context, YamlMapping root, FlowGraph flow, List<ErrorModel> errors, HeartbeatModel? heartbeat)
+    private static void ReportUnusedMessages(BindingContext context, FlowBinder flow, List<ErrorSymbol> errors, HeartbeatSymbol? heartbeat)
     {
-        if (root["messages"] is not YamlMapping messages) return;
-        foreach (var entry in messages.Entries)
+        foreach (var message in context.Messages.Values.OrderBy(m => m.Index))
         {
-            var name = entry.Key.Value;
-            if (!context.MessagesByName.TryGetValue(name, out var message)) continue;
-            var used = flow.UsedMessages.Contains(name)
-                       || message.ReportsCode is not null
-                       || errors.Any(e => e.SendMessage == name)
-                       || heartbeat?.PingMessage == name || heartbeat?.PongMessage == name;
-            if (!used) context.Report(DiagnosticTable.UnusedMessage, entry.Key.Span, name);
+            var used = flow.UsedMessages.Contains(message.Name)
+                       || message.IsErrorMessage
+                       || errors.Any(e => e.Send == message.Name)
+                       || heartbeat?.PingMessage == message.Name || heartbeat?.PongMessage == message.Name;
+            if (!used) context.Report(DiagnosticTable.UnusedMessage, message.Span, message.Name);
         }
     }
-}
-
-/// <summary>Names shared with the runtime library.</summary>
-internal static class Runtime
-{
-    public const string MalformedCode = "malformed";
 }

@@ -18,7 +18,7 @@ internal static class DiagnosticTable
     public static readonly DiagnosticKind UnknownKey = new("DSL002", "Unknown key", "Unknown key '{0}' in {1}; expected one of: {2}", Syntax);
     public static readonly DiagnosticKind DuplicateKey = new("DSL003", "Duplicate key", "Key '{0}' appears more than once in {1}", Syntax);
     public static readonly DiagnosticKind WrongNodeKind = new("DSL004", "Wrong kind of YAML node", "{0} must be {1}", Syntax);
-    public static readonly DiagnosticKind MissingKey = new("DSL005", "Missing required key", "{0} needs the key '{1}'", Syntax);
+    public static readonly DiagnosticKind MissingKey = new("DSL005", "Missing required key", "{0} needs the key '{1}'{2}", Syntax);
     public static readonly DiagnosticKind InvalidValue = new("DSL006", "Invalid value", "Invalid value '{0}' for {1}: {2}", Syntax);
     public static readonly DiagnosticKind InvalidName = new("DSL007", "Invalid name", "'{0}' is not a valid {1} name: use letters, digits and '_', starting with a letter (a protocol's name may also hold '-')", Syntax);
 
@@ -45,7 +45,7 @@ internal static class DiagnosticTable
     public static readonly DiagnosticKind UnknownName = new("DSL202", "Unknown name", "Unknown name '{0}' in {1}", Expressions);
     public static readonly DiagnosticKind UnknownMember = new("DSL203", "Unknown member", "'{0}' has no member '{1}'", Expressions);
     public static readonly DiagnosticKind TypeMismatch = new("DSL204", "Type mismatch", "{0}: expected {1}, found {2}", Expressions);
-    public static readonly DiagnosticKind MaybeNull = new("DSL205", "Value may be absent", "'{0}' may be absent here ({1}); give a fallback with '??'", Expressions);
+    public static readonly DiagnosticKind MaybeNull = new("DSL205", "Value may be absent", "'{0}' may be absent here ({1}); {2}", Expressions);
     public static readonly DiagnosticKind BadCall = new("DSL206", "Invalid call", "{0}", Expressions);
     public static readonly DiagnosticKind MessageNotAvailable = new("DSL207", "Message not yet exchanged", "Message '{0}' has not been exchanged on any path to this point", Expressions);
     public static readonly DiagnosticKind NotVisibleToRole = new("DSL208", "Not visible to this role", "'{0}' belongs to role '{1}' and cannot be used by '{2}' here", Expressions);
@@ -66,7 +66,7 @@ internal static class DiagnosticTable
 
     // Across specs.
     public static readonly DiagnosticKind DuplicateProtocol = new("DSL401", "Duplicate protocol", "Protocol '{0}' version '{1}' (or its namespace) is also defined in '{2}'; this spec is skipped", Specs);
-    public static readonly DiagnosticKind GeneratorFailure = new("DSL999", "Internal generator error", "The generator failed on this spec; please report it: {0}", Specs);
+    public static readonly DiagnosticKind GeneratorFailure = new("DSL999", "Internal generator error", "The generator failed on this spec in its {0} stage; please report it: {1}", Specs);
 
     public static IReadOnlyList<DiagnosticKind> All { get; } = typeof(DiagnosticTable)
         .GetFields()

@@ -1,148 +1,212 @@
-using System.Globalization;
+using System.Collections.Generic;
 using System.Linq;
-using Dsl.Generator.Model;
+using Dsl.Generator.Binding;
+using Dsl.Generator.Language;
+using Dsl.Generator.Projection;
 
 namespace Dsl.Generator.Emit;
 
 /// <summary>
-/// Lowers bound expressions to C#. Transcript messages are fields of the machine (<c>_handshakeAck</c>),
-/// inputs are <c>_inputs.X</c>, services <c>_services.X</c>, lets are fields, the current message is <c>msg</c>.
-/// Where the binder proved a value present but C# still sees a nullable, the value is unwrapped.
-/// <paramref name="ct"/> everywhere is the C# of the cancellation token service calls get.
+/// Where an expression is emitted in a machine: which received message is at hand, which lets are local
+/// variables, and the names of the step's clock and cancellation token.
 /// </summary>
-internal static class ExpressionEmitter
+internal sealed class EmitScope
 {
-    public const string RunToken = "run.CancellationToken";
+    public static readonly EmitScope Empty = new();
 
-    public static string TranscriptField(string messageTypeName) => "_" + char.ToLowerInvariant(messageTypeName[0]) + messageTypeName.Substring(1);
+    /// <summary>The message at hand as <see cref="MessageVariable"/> (a receive), or null.</summary>
+    public string? Current { get; init; }
 
-    /// <summary>C# for a value that must be present (the binder proved it is).</summary>
-    public static string Value(BoundExpr expr, string ct = RunToken)
+    public string MessageVariable { get; init; } = "msg";
+
+    /// <summary>Lets computed in this part of the machine, by id, and their local variables.</summary>
+    public IReadOnlyDictionary<int, string> LocalLets { get; init; } = new Dictionary<int, string>();
+
+    public string Clock { get; init; } = "now";
+
+    public string Token { get; init; } = "cancellationToken";
+
+    public EmitScope WithLocals(IReadOnlyDictionary<int, string> locals) => new() { Current = Current, MessageVariable = MessageVariable, LocalLets = locals, Clock = Clock, Token = Token };
+}
+
+/// <summary>
+/// Lowers bound expressions to C#: the only place, with the other emitters, that writes C#. Every C# expression
+/// it writes has a known static type, nullable or not; where the binder proved a value present but C# sees a
+/// nullable, the value goes through <c>Present</c>, which throws only on a generator bug.
+/// </summary>
+internal sealed class ExpressionEmitter
+{
+    private readonly BoundProtocol _protocol;
+    private readonly RoleMachine? _machine;
+    private readonly IReadOnlyDictionary<KeptValue, string> _kept;
+    private readonly Dictionary<int, LetSymbol> _lets;
+
+    public ExpressionEmitter(BoundProtocol protocol, RoleMachine? machine = null, IReadOnlyDictionary<KeptValue, string>? kept = null)
     {
-        var code = Emit(expr, ct);
-        if (!CSharpNullable(expr) || expr.Type.Nullable) return code;
-        // The binder proved the value present on every path; C# cannot see through fields and awaits.
-        return expr.Type.Type.IsValueType
-            ? $"({code} ?? throw new global::System.InvalidOperationException(\"A value the spec proves present is absent.\"))"
-            : $"({code})!";
+        _protocol = protocol;
+        _machine = machine;
+        _kept = kept ?? new Dictionary<KeptValue, string>();
+        _lets = protocol.Flow.Lets.ToDictionary(l => l.Id);
     }
 
-    /// <summary>C# for a value that may be absent (typed nullable when it is).</summary>
-    public static string Emit(BoundExpr expr, string ct = RunToken)
+    /// <summary>C# for a value the binder proved present: its C# type is never nullable.</summary>
+    public string Value(BoundExpression expression, EmitScope scope)
     {
-        switch (expr)
-        {
-            case LiteralExpr literal:
-                return literal.Text;
-            case InputExpr input:
-                return "_inputs." + input.PropertyName;
-            case MessageFieldExpr field when field.IsCurrent:
-                return "msg." + field.PropertyName;
-            case MessageFieldExpr field:
-                return TranscriptField(field.MessageTypeName) + (field.MessageMayBeAbsent ? "?." : "!.") + field.PropertyName;
-            case EnvelopeFieldExpr envelope when envelope.IsCurrent:
-                return "msg.Envelope!." + envelope.PropertyName;
-            case EnvelopeFieldExpr envelope:
-                return TranscriptField(envelope.MessageTypeName) + (envelope.MessageMayBeAbsent ? "?.Envelope?." : "!.Envelope!.") + envelope.PropertyName;
-            case LocalExpr local:
-                return local.FieldName;
-            case ContextExpr context:
-                return context.CSharp;
-            case CallExpr call:
-                return Call(call, ct);
-            case ServiceCallExpr service:
-                return "(" + Fill(service, ct) + ")";
-            case UnaryExpr unary:
-                return $"!{Value(unary.Operand, ct)}";
-            case BinaryExpr binary:
-                return Binary(binary, ct);
-            case ListExpr list:
-                return list.Items.Count == 0
-                    ? $"global::System.Array.Empty<{CSharpTypes.Of(new TypeRef(list.Type.Type.Element == TypeKind.Null ? TypeKind.String : list.Type.Type.Element))}>()"
-                    : $"new {CSharpTypes.Of(new TypeRef(list.Items[0].Type.Type.Kind))}[] {{ {string.Join(", ", list.Items.Select(i => Value(i, ct)))} }}";
-        }
-        return "default";
+        var code = Emit(expression, scope);
+        if (!Nullable(expression, scope)) return code;
+        return (CSharp.IsValueType(expression.Type.Type) ? CSharp.Present + ".Value(" : CSharp.Present + ".Reference(") + code + ")";
     }
 
-    /// <summary>A service call used as a statement.</summary>
-    public static string Statement(BoundExpr expr, string ct = RunToken)
+    /// <summary>C# for a value that may be absent (a nullable C# type when it may).</summary>
+    public string Maybe(BoundExpression expression, EmitScope scope) => Emit(expression, scope);
+
+    /// <summary>C# for a field's value: what the property of that field takes.</summary>
+    public string FieldValue(FieldSymbol field, BoundExpression value, EmitScope scope)
     {
-        if (expr is not ServiceCallExpr service) return $"_ = {Emit(expr, ct)};";
-        var call = Fill(service, ct);
-        return call.StartsWith("await ", System.StringComparison.Ordinal) ? call + ";" : $"_ = {call};";
+        if (field.IsNullable) return Maybe(value, scope);
+        if (field.Default is { } fallback && value.Type.MayBeAbsent && Nullable(value, scope))
+            return $"({Maybe(value, scope)} ?? {Maybe(fallback, scope)})";
+        return Value(value, scope);
     }
 
-    private static string Fill(ServiceCallExpr service, string ct)
+    /// <summary>Whether the C# expression for <paramref name="expression"/> has a nullable type, whatever the binder proved.</summary>
+    public bool Nullable(BoundExpression expression, EmitScope scope) => expression switch
     {
-        var code = service.Template.Replace("{now}", "Now").Replace("{ct}", ct);
-        for (var i = 0; i < service.Arguments.Count; i++)
-            code = code.Replace("{" + i.ToString(CultureInfo.InvariantCulture) + "}", Value(service.Arguments[i], ct));
-        return code;
-    }
-
-    /// <summary>Whether the C# expression has a nullable type, whatever the binder proved.</summary>
-    public static bool CSharpNullable(BoundExpr expr) => expr switch
-    {
-        LiteralExpr literal => literal.Text == "null",
-        InputExpr input => input.Type.Nullable,
-        MessageFieldExpr field => field.FieldNullable || (!field.IsCurrent && field.MessageMayBeAbsent),
-        EnvelopeFieldExpr envelope => envelope.FieldNullable || (!envelope.IsCurrent && envelope.MessageMayBeAbsent),
-        LocalExpr => true, // lets are kept in nullable fields
-        CallExpr call => call.Type.Nullable,
-        ContextExpr context => context.Type.Nullable,
-        ServiceCallExpr service => service.Type.Nullable,
-        BinaryExpr { Operator: "??" } coalesce => CSharpNullable(coalesce.Left) && CSharpNullable(coalesce.Right),
+        BoundLiteral literal => literal.Value is NullConstant,
+        BoundInput input => _protocol.Role(input.Role).Inputs.First(i => i.Name == input.Input).IsNullable,
+        BoundField { Source: MessageSource.Ping } ping => _protocol.Message(ping.Message).Field(ping.Field).IsNullable,
+        BoundField field when IsAtHand(field.Message, field.Source, scope) => _protocol.Message(field.Message).Field(field.Field).IsNullable,
+        BoundField => true,
+        BoundEnvelopeField envelope when IsAtHand(envelope.Message, envelope.Source, scope)
+            => envelope.Field is not null && _protocol.Envelope!.Fields.First(f => f.Name == envelope.Field).IsNullable,
+        BoundEnvelopeField => true,
+        BoundLet let => !scope.LocalLets.ContainsKey(let.LetId) || _lets[let.LetId].Type.MayBeAbsent,
+        BoundContext => false,
+        BoundCall call => call.Descriptor.MayBeAbsent,
+        BoundServiceCall service => service.Descriptor.MayBeAbsent,
+        BoundBinary { Operator: BinaryOperator.Coalesce } coalesce => CoalesceNullable(coalesce, scope),
         _ => false,
     };
 
-    private static string Call(CallExpr call, string ct)
+    private bool CoalesceNullable(BoundBinary coalesce, EmitScope scope)
     {
-        switch (call.Function)
-        {
-            case "uuid4":
-                return "global::Dsl.Runtime.Handshakes.Uuid.NewV4()";
-            case "now":
-                return "Now";
-            case "len":
-            {
-                var argument = call.Arguments[0];
-                return argument.Type.Type.Kind == TypeKind.List ? $"(long)({Value(argument, ct)}).Count" : $"(long)({Value(argument, ct)}).Length";
-            }
-            case "text":
-            {
-                var argument = call.Arguments[0];
-                var value = Value(argument, ct);
-                return argument.Type.Type.Kind switch
-                {
-                    TypeKind.String => value,
-                    TypeKind.Bool => $"(({value}) ? \"true\" : \"false\")",
-                    TypeKind.Uuid => $"({value}).ToString(\"D\")",
-                    TypeKind.Timestamp => $"({value}).ToUnixTimeSeconds().ToString(global::System.Globalization.CultureInfo.InvariantCulture)",
-                    TypeKind.Bytes => $"({value}).ToHex()",
-                    _ => $"({value}).ToString(global::System.Globalization.CultureInfo.InvariantCulture)",
-                };
-            }
-        }
-        return $"global::Dsl.Runtime.Expressions.Builtins.{Binding.BindingContext.Pascal(call.Function)}({string.Join(", ", call.Arguments.Select(a => Value(a, ct)))})";
+        if (coalesce.Left is BoundLiteral { Value: NullConstant }) return Nullable(coalesce.Right, scope);
+        return Nullable(coalesce.Left, scope) && Nullable(coalesce.Right, scope);
     }
 
-    private static string Binary(BinaryExpr binary, string ct)
+    private static bool IsAtHand(string message, MessageSource source, EmitScope scope)
+        => source == MessageSource.Current && scope.Current == message;
+
+    private string Emit(BoundExpression expression, EmitScope scope)
+    {
+        switch (expression)
+        {
+            case BoundLiteral literal:
+                return CSharp.Literal(literal.Value);
+            case BoundInput input:
+                return "_inputs." + Naming.Pascal(input.Input);
+            case BoundField { Source: MessageSource.Ping } ping:
+                return "ping." + Naming.Pascal(ping.Field);
+            case BoundField field when IsAtHand(field.Message, field.Source, scope):
+                return scope.MessageVariable + "." + Naming.Pascal(field.Field);
+            case BoundField field:
+                return Kept(new KeptValue(KeptKind.Field, field.Message, field.Field, -1, field.Message + "." + field.Field, _protocol.Message(field.Message).Field(field.Field).Type));
+            case BoundEnvelopeField envelope when IsAtHand(envelope.Message, envelope.Source, scope):
+                return $"{CSharp.Present}.Reference({scope.MessageVariable}.Envelope).{(envelope.Field is null ? "Payload" : Naming.Pascal(envelope.Field))}";
+            case BoundEnvelopeField envelope:
+                return Kept(new KeptValue(KeptKind.EnvelopeField, envelope.Message, envelope.Field, -1, envelope.Message + ".envelope." + (envelope.Field ?? "payload"),
+                    envelope.Field is null ? TypeRef.Bytes : _protocol.Envelope!.Fields.First(f => f.Name == envelope.Field).Type));
+            case BoundLet let when scope.LocalLets.TryGetValue(let.LetId, out var local):
+                return local;
+            case BoundLet let:
+            {
+                var symbol = _lets[let.LetId];
+                return Kept(new KeptValue(KeptKind.Let, "", null, symbol.Id, symbol.Name, symbol.Type.Type));
+            }
+            case BoundContext context:
+                return context.Value switch
+                {
+                    ContextValue.ErrorCode => "error.Code",
+                    ContextValue.ErrorDetail => "error.Detail",
+                    ContextValue.PeerAddress => "PeerAddress",
+                    _ => "payload",
+                };
+            case BoundCall call:
+            {
+                var descriptor = call.Descriptor;
+                var arguments = descriptor.Implicit.Select(i => Implicit(i, scope)).Concat(call.Arguments.Select(a => Value(a, scope)));
+                return $"{CSharp.Builtins}.{descriptor.RuntimeMember}({string.Join(", ", arguments)})";
+            }
+            case BoundServiceCall service:
+            {
+                var symbol = _protocol.Services.First(s => s.Name == service.Service);
+                var descriptor = service.Descriptor;
+                var arguments = service.Arguments.Select(a => Value(a, scope))
+                    .Concat(descriptor.Implicit.Select(i => i.Argument is { } argument ? Implicit(argument, scope) : CSharp.Setting(symbol.Settings.First(s => s.Name == i.Setting).Value)))
+                    .Append(scope.Token);
+                return $"(await _services.{Naming.Pascal(symbol.Name)}.{descriptor.RuntimeMember}({string.Join(", ", arguments)}).ConfigureAwait(false))";
+            }
+            case BoundUnary unary:
+                return $"(!{Value(unary.Operand, scope)})";
+            case BoundBinary binary:
+                return Binary(binary, scope);
+            case BoundList list:
+            {
+                var element = list.Type.Type.Element == TypeKind.Null ? TypeRef.String : list.Type.Type.ElementType;
+                return list.Items.Count == 0
+                    ? $"global::System.Array.Empty<{CSharp.Type(element)}>()"
+                    : $"new {CSharp.Type(element)}[] {{ {string.Join(", ", list.Items.Select(i => Value(i, scope)))} }}";
+            }
+        }
+        throw new System.InvalidOperationException("Cannot emit " + expression.GetType().Name);
+    }
+
+    private static string Implicit(ImplicitArgument argument, EmitScope scope) => argument switch
+    {
+        ImplicitArgument.StepClock => scope.Clock,
+        _ => scope.Token,
+    };
+
+    private string Kept(KeptValue value)
+        => _kept.TryGetValue(value, out var field) ? field
+           : throw new System.InvalidOperationException($"The machine of '{_machine?.Role}' does not keep '{value.Name}'.");
+
+    private string Binary(BoundBinary binary, EmitScope scope)
     {
         switch (binary.Operator)
         {
-            case "??":
-                // A left side that C# sees as never absent needs no fallback (and C# refuses '??' on it).
-                return CSharpNullable(binary.Left) ? $"({Emit(binary.Left, ct)} ?? {Emit(binary.Right, ct)})" : Emit(binary.Left, ct);
-            case "==":
-            case "!=":
-                // Lifted comparison: either side may be absent (compared with null).
-                return $"({Emit(binary.Left, ct)} {binary.Operator} {Emit(binary.Right, ct)})";
-            case "-" when binary.Left.Type.Type.Kind == TypeKind.Timestamp:
-                return $"(long)({Value(binary.Left, ct)} - {Value(binary.Right, ct)}).TotalSeconds";
-            case "+" when binary.Left.Type.Type.Kind == TypeKind.String:
-                return $"string.Concat({Value(binary.Left, ct)}, {Value(binary.Right, ct)})";
+            case BinaryOperator.Coalesce:
+                if (binary.Left is BoundLiteral { Value: NullConstant }) return Maybe(binary.Right, scope);
+                // A left side that C# sees as never absent needs no fallback (and C# refuses '??' on a value type).
+                return Nullable(binary.Left, scope) ? $"({Maybe(binary.Left, scope)} ?? {Maybe(binary.Right, scope)})" : Maybe(binary.Left, scope);
+            case BinaryOperator.Equal:
+            case BinaryOperator.NotEqual:
+            {
+                var op = binary.Operator == BinaryOperator.Equal ? "==" : "!=";
+                // Comparing null with a value C# knows is never null is a constant (and a C# warning): write the constant.
+                if (IsNull(binary.Left) && IsNull(binary.Right)) return binary.Operator == BinaryOperator.Equal ? "true" : "false";
+                if ((IsNull(binary.Left) && !Nullable(binary.Right, scope)) || (IsNull(binary.Right) && !Nullable(binary.Left, scope)))
+                    return $"({(binary.Operator == BinaryOperator.Equal ? "!" : "")}{CSharp.Operators}.IsPresent({Maybe(IsNull(binary.Left) ? binary.Right : binary.Left, scope)}))";
+                // Lifted comparison: either side may be absent, and two absent values are equal.
+                return $"({Maybe(binary.Left, scope)} {op} {Maybe(binary.Right, scope)})";
+            }
+            case BinaryOperator.Plus:
+                return $"{CSharp.Operators}.Plus({Value(binary.Left, scope)}, {Value(binary.Right, scope)})";
+            case BinaryOperator.Minus:
+                return $"{CSharp.Operators}.Minus({Value(binary.Left, scope)}, {Value(binary.Right, scope)})";
             default:
-                return $"({Value(binary.Left, ct)} {binary.Operator} {Value(binary.Right, ct)})";
+                var symbol = binary.Operator switch
+                {
+                    BinaryOperator.Or => "||",
+                    BinaryOperator.And => "&&",
+                    BinaryOperator.Less => "<",
+                    BinaryOperator.LessOrEqual => "<=",
+                    BinaryOperator.Greater => ">",
+                    _ => ">=",
+                };
+                return $"({Value(binary.Left, scope)} {symbol} {Value(binary.Right, scope)})";
         }
     }
+
+    private static bool IsNull(BoundExpression expression) => expression is BoundLiteral { Value: NullConstant };
 }

@@ -1,5 +1,6 @@
 using System.Collections.Generic;
-using Dsl.Generator.Model;
+using Dsl.Generator.Language;
+using Dsl.Generator.Projection;
 
 namespace Dsl.Generator.Emit;
 
@@ -9,15 +10,16 @@ internal readonly record struct GeneratedFile(string HintName, string Text);
 /// <summary>Emit stage: every file a protocol generates, in a fixed order.</summary>
 internal static class ProtocolEmitter
 {
-    public static IReadOnlyList<GeneratedFile> Emit(ProtocolModel protocol)
+    public static IReadOnlyList<GeneratedFile> Emit(ProjectedProtocol projected)
     {
+        var protocol = projected.Protocol;
         var files = new List<GeneratedFile>
         {
             new($"{protocol.Namespace}.Messages.g.cs", MessageEmitter.Emit(protocol)),
             new($"{protocol.Namespace}.Codec.g.cs", CodecEmitter.Emit(protocol)),
         };
-        foreach (var role in protocol.Roles)
-            files.Add(new($"{protocol.Namespace}.{Binding.BindingContext.Pascal(role.Name)}.Machine.g.cs", RoleEmitter.Emit(protocol, role)));
+        foreach (var machine in projected.Machines)
+            files.Add(new($"{protocol.Namespace}.{Naming.Pascal(machine.Role)}.Machine.g.cs", RoleEmitter.Emit(projected, machine)));
         return files;
     }
 }

@@ -1,44 +1,95 @@
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
+using Dsl.Generator.Binding;
+using Dsl.Generator.Language;
 using Dsl.Generator.Model;
-using static Dsl.Generator.Emit.ExpressionEmitter;
+using Dsl.Generator.Projection;
 
 namespace Dsl.Generator.Emit;
 
 /// <summary>
-/// Emits one role: its inputs, services and result types, its state enum, and the state machine with
-/// its run loop, transition table, Mermaid diagram and (when the spec has one) heartbeat session.
+/// Emits one role: its inputs, services and result types, its state enum, and its machine. The machine is sans-IO
+/// at its core (<c>StartAsync</c>, <c>ContinueAsync</c>, <c>ReceiveAsync</c>, <c>FailAsync</c> answer with a
+/// <c>HandshakeStep</c>, touching no transport and no timer); <c>RunAsync</c> hands it to the runtime's driver.
+/// Each check, let and field value is mapped to its line in the spec with <c>#line</c>.
 /// </summary>
-internal static class RoleEmitter
+internal sealed class RoleEmitter
 {
-    public static string Emit(ProtocolModel protocol, RoleModel role)
-    {
-        var p = protocol.TypePrefix;
-        var t = role.TypeName;
-        var w = MessageEmitter.Header(protocol);
+    private const string Step = CSharp.Handshakes + ".HandshakeStep";
+    private const string Error = CSharp.Handshakes + ".HandshakeError";
+    private const string Ct = "cancellationToken";
 
-        // Inputs
-        w.Summary($"What the {role.Name} role of {protocol.Name} {protocol.Version} is configured with.");
-        w.Line(CSharpTypes.GeneratedCode);
-        w.Open($"public sealed partial record {t}Inputs");
-        foreach (var input in role.Inputs)
+    private readonly BoundProtocol _protocol;
+    private readonly RoleMachine _machine;
+    private readonly RoleSymbol _role;
+    private readonly string _prefix;
+    private readonly string _type;
+    private readonly string _message;
+    private readonly string _step;
+    private readonly Dictionary<KeptValue, string> _kept = new();
+    private readonly ExpressionEmitter _expressions;
+    private readonly SourceWriter _w;
+
+    private RoleEmitter(ProjectedProtocol projected, RoleMachine machine)
+    {
+        _protocol = projected.Protocol;
+        _machine = machine;
+        _role = _protocol.Role(machine.Role);
+        _prefix = Naming.Pascal(_protocol.Name);
+        _type = Naming.Machine(_prefix, machine.Role);
+        _message = Naming.MessageBase(_prefix);
+        _step = $"{Step}<{_message}, {_type}Result>";
+        var fields = new NameTable("_inputs", "_services", "_options", "_driven", "_afterSend", "_clock");
+        foreach (var value in machine.Kept)
         {
-            MessageEmitter.EmitProperty(w, input);
+            _kept[value] = fields.Take("_" + value.Kind switch
+            {
+                KeptKind.Field => Naming.Camel(value.Message) + Naming.Pascal(value.Field!),
+                KeptKind.EnvelopeField => Naming.Camel(value.Message) + "Envelope" + Naming.Pascal(value.Field ?? "payload"),
+                _ => Naming.Camel(value.Name),
+            });
+        }
+        _expressions = new ExpressionEmitter(_protocol, machine, _kept);
+        _w = MessageEmitter.Header(_protocol, mapToSpec: true);
+    }
+
+    public static string Emit(ProjectedProtocol protocol, RoleMachine machine) => new RoleEmitter(protocol, machine).Emit();
+
+    private bool HasServices => _protocol.Services.Any(s => s.Roles.Contains(_role.Name));
+
+    private IEnumerable<ServiceSymbol> Services => _protocol.Services.Where(s => s.Roles.Contains(_role.Name));
+
+    private MachineState StateOf(int id) => _machine.States.First(s => s.Id == id);
+
+    private string S(int id) => $"{_type}State.{StateOf(id).Name}";
+
+    private string Emit()
+    {
+        var w = _w;
+        // Inputs
+        w.Summary($"What the {_role.Name} role of {_protocol.Name} {_protocol.Version} is configured with.");
+        w.Line(CSharp.GeneratedCode);
+        w.Open($"public sealed partial record {_type}Inputs");
+        foreach (var input in _role.Inputs)
+        {
+            MessageEmitter.EmitProperty(w, _protocol, input);
             w.Line();
         }
         w.Close();
         w.Line();
 
-        if (!role.Services.IsEmpty)
+        if (HasServices)
         {
-            w.Summary($"The stores the {role.Name} role uses; the application chooses their implementations.");
-            w.Line(CSharpTypes.GeneratedCode);
-            w.Open($"public sealed partial record {t}Services");
-            foreach (var service in role.Services)
+            w.Summary($"The stores the {_role.Name} role uses; the application chooses their implementations.");
+            w.Line(CSharp.GeneratedCode);
+            w.Open($"public sealed partial record {_type}Services");
+            foreach (var service in Services)
             {
+                var descriptor = service.Descriptor;
+                var type = descriptor.RuntimeInterface + (descriptor.Generic ? "<" + CSharp.Type(service.ValueType!) + ">" : "");
                 w.Summary(service.Doc ?? $"The '{service.Name}' service ({service.Kind}).");
-                w.Line($"public required {service.CSharpType} {service.PropertyName} {{ get; init; }}");
+                w.Line($"public required {type} {Naming.Pascal(service.Name)} {{ get; init; }}");
                 w.Line();
             }
             w.Close();
@@ -46,25 +97,25 @@ internal static class RoleEmitter
         }
 
         // Result
-        w.Summary($"What the {role.Name} role learns from a successful handshake.");
-        w.Line(CSharpTypes.GeneratedCode);
-        w.Open($"public sealed partial record {t}Result");
-        foreach (var field in role.Outcome)
+        w.Summary($"What the {_role.Name} role learns from a successful handshake.");
+        w.Line(CSharp.GeneratedCode);
+        w.Open($"public sealed partial record {_type}Result");
+        foreach (var field in _role.Outcome)
         {
             w.Summary($"The outcome '{field.Name}'.");
-            w.Line($"public {(field.Type.Nullable ? "" : "required ")}{CSharpTypes.Of(field.Type)} {field.PropertyName} {{ get; init; }}");
+            w.Line($"public {(field.Type.MayBeAbsent ? "" : "required ")}{CSharp.Type(field.Type.Type, field.Type.MayBeAbsent)} {Naming.Pascal(field.Name)} {{ get; init; }}");
             w.Line();
         }
         w.Close();
         w.Line();
 
         // States
-        w.Summary($"The states of the {role.Name} machine, projected from the spec's flow.");
-        w.Line(CSharpTypes.GeneratedCode);
-        w.Open($"public enum {t}State");
-        foreach (var state in role.States)
+        w.Summary($"The states of the {_role.Name} machine, projected from the spec's flow.");
+        w.Line(CSharp.GeneratedCode);
+        w.Open($"public enum {_type}State");
+        foreach (var state in _machine.States)
         {
-            w.Summary(Describe(protocol, state));
+            w.Summary(Describe(state));
             w.Line($"{state.Name} = {state.Id.ToString(CultureInfo.InvariantCulture)},");
         }
         w.Summary("The handshake failed.");
@@ -72,214 +123,188 @@ internal static class RoleEmitter
         w.Close();
         w.Line();
 
-        EmitMachine(w, protocol, role);
+        EmitMachine();
         return MessageEmitter.Footer(w);
     }
 
-    private static string Describe(ProtocolModel protocol, StateModel state) => state.Kind switch
+    private static string Describe(MachineState state) => state.Kind switch
     {
         StateKind.Send => $"Sends '{state.Message}' (phase '{state.Phase}').",
+        StateKind.Receive when state.Alternatives.IsEmpty => $"Waits for the peer's error message, or its close (phase '{state.Phase}').",
         StateKind.Receive => $"Waits for {string.Join(" or ", state.Alternatives.Select(a => "'" + a.Message + "'"))} (phase '{state.Phase}').",
         StateKind.Decide => $"Chooses a branch (phase '{state.Phase}').",
         StateKind.Fail => $"Fails with '{state.FailCode}'.",
         _ => "The handshake completed.",
     };
 
-    private static void EmitMachine(SourceWriter w, ProtocolModel protocol, RoleModel role)
+    private void EmitMachine()
     {
-        var p = protocol.TypePrefix;
-        var t = role.TypeName;
-        var hasServices = !role.Services.IsEmpty;
-        var stateOf = role.States.ToDictionary(s => s.Id);
-
-        w.Summary($"The {role.Name} role of {protocol.Name} {protocol.Version}: one instance runs one handshake over any transport.{(role.Doc is null ? "" : " " + role.Doc)}");
-        w.Line(CSharpTypes.GeneratedCode);
-        w.Open($"public sealed partial class {t}");
+        var w = _w;
+        var initial = StateOf(0);
+        w.Summary($"The {_role.Name} role of {_protocol.Name} {_protocol.Version}: one instance runs one handshake, over any transport with RunAsync, or step by step without one (its sans-IO core).{(_role.Doc is null ? "" : " " + _role.Doc)}");
+        w.Line(CSharp.GeneratedCode);
+        w.Open($"public sealed partial class {_type} : {CSharp.Handshakes}.IHandshakeMachine<{_message}, {_type}Result>");
         w.Summary("The role's name in the spec.");
-        w.Line($"public const string Role = {Binding.Expressions.ExpressionBinder.Literal(role.Name)};");
+        w.Line($"public const string Role = {CSharp.Literal(_role.Name)};");
         w.Line();
-        w.Summary($"The spec's timeouts: {protocol.HandshakeTimeoutMs} ms for the handshake, {protocol.StepTimeoutMs} ms per step.");
-        w.Line("public static global::Dsl.Runtime.Handshakes.HandshakeOptions DefaultOptions { get; } = new()");
+        w.Summary($"The spec's timeouts: {_protocol.HandshakeTimeoutMs} ms for the handshake, {_protocol.StepTimeoutMs} ms per step.");
+        w.Line($"public static {CSharp.Handshakes}.HandshakeOptions DefaultOptions {{ get; }} = new()");
         w.Line("{");
-        w.Line($"    HandshakeTimeout = global::System.TimeSpan.FromMilliseconds({protocol.HandshakeTimeoutMs}),");
-        w.Line($"    StepTimeout = global::System.TimeSpan.FromMilliseconds({protocol.StepTimeoutMs}),");
+        w.Line($"    HandshakeTimeout = global::System.TimeSpan.FromMilliseconds({_protocol.HandshakeTimeoutMs}),");
+        w.Line($"    StepTimeout = global::System.TimeSpan.FromMilliseconds({_protocol.StepTimeoutMs}),");
         w.Line("};");
         w.Line();
-        w.Line($"private readonly {t}Inputs _inputs;");
-        if (hasServices) w.Line($"private readonly {t}Services _services;");
-        w.Line("private readonly global::Dsl.Runtime.Handshakes.HandshakeOptions _options;");
-        w.Line("private int _started;");
-        foreach (var message in protocol.Messages.Where(m => m.ReportsCode is null && (protocol.Heartbeat is null || (m.Name != protocol.Heartbeat.PingMessage && m.Name != protocol.Heartbeat.PongMessage))))
-            w.Line($"private {message.TypeName}? {TranscriptField(message.TypeName)};");
-        foreach (var local in role.Locals)
-            w.Line($"private {CSharpTypes.Of(local.Type.Type, true)} {local.FieldName};");
+        w.Line("// What an exported state is bound to: this protocol, version and role, and the layout of these states and kept values.");
+        w.Line($"private const string StateIdentity = {CSharp.Literal($"{_protocol.Name} {_protocol.Version} {_role.Name} {_machine.Layout}")};");
+        w.Line();
+        w.Line($"private readonly {_type}Inputs _inputs;");
+        if (HasServices) w.Line($"private readonly {_type}Services _services;");
+        w.Line($"private readonly {CSharp.Handshakes}.HandshakeOptions _options;");
+        w.Line("private int _driven;");
+        w.Line("// The send state whose message is going out: ContinueAsync runs its effects, if any. -1 otherwise.");
+        w.Line("private int _afterSend = -1;");
+        w.Line("// The clock reading of the step in progress: one read per step.");
+        w.Line("private global::System.DateTimeOffset _clock;");
+        if (!_machine.Kept.IsEmpty) w.Line("// The values later steps read: nothing else of the handshake is kept while it waits.");
+        foreach (var value in _machine.Kept)
+            w.Line($"private {CSharp.Type(value.Type, true)} {_kept[value]};");
         w.Line();
 
-        w.Summary($"Creates the {role.Name} machine for one handshake.");
-        w.Line("/// <param name=\"inputs\">What this role is configured with.</param>");
-        if (hasServices) w.Line("/// <param name=\"services\">The stores this role uses.</param>");
-        w.Line("/// <param name=\"options\">Timeouts and clock; <see cref=\"DefaultOptions\"/> when null.</param>");
-        w.Open($"public {t}({t}Inputs inputs, {(hasServices ? $"{t}Services services, " : "")}global::Dsl.Runtime.Handshakes.HandshakeOptions? options = null)");
+        w.Summary($"Creates the {_role.Name} machine for one handshake.");
+        w.Param("inputs", "What this role is configured with.");
+        if (HasServices) w.Param("services", "The stores this role uses.");
+        w.Param("options", "Timeouts and clock; <see cref=\"DefaultOptions\"/> when null.");
+        w.Open($"public {_type}({_type}Inputs inputs, {(HasServices ? $"{_type}Services services, " : "")}{CSharp.Handshakes}.HandshakeOptions? options = null)");
         w.Line("_inputs = inputs ?? throw new global::System.ArgumentNullException(nameof(inputs));");
-        foreach (var input in role.Inputs) EmitInputCheck(w, input);
-        if (hasServices) w.Line("_services = services ?? throw new global::System.ArgumentNullException(nameof(services));");
+        foreach (var input in _role.Inputs) EmitInputCheck(input);
+        if (HasServices) w.Line("_services = services ?? throw new global::System.ArgumentNullException(nameof(services));");
         w.Line("_options = options ?? DefaultOptions;");
+        w.Line($"Phase = {CSharp.Literal(initial.Phase)};");
         w.Close();
         w.Line();
         w.Summary("The state the machine is in.");
-        w.Line($"public {t}State State {{ get; private set; }} = {t}State.{stateOf[role.InitialState].Name};");
+        w.Line($"public {_type}State State {{ get; private set; }} = {S(0)};");
         w.Line();
-        w.Line("// Whole seconds: the precision timestamps have on the wire, so both sides compute with the same values.");
-        w.Line("private global::System.DateTimeOffset Now => global::System.DateTimeOffset.FromUnixTimeSeconds(_options.TimeProvider.GetUtcNow().ToUnixTimeSeconds());");
+        w.Summary("The phase the machine is in; failures report it.");
+        w.Line("public string Phase { get; private set; }");
+        w.Line();
+        w.Summary("When the handshake started (kept across an export and restore), or null before it starts.");
+        w.Line("public global::System.DateTimeOffset? StartedAt { get; private set; }");
+        w.Line();
+        w.Summary("The peer's host as the transport reported it when the handshake started (peer.address in the spec).");
+        w.Line("public string PeerAddress { get; private set; } = \"unknown\";");
+        w.Line();
+        w.Summary("Whether the handshake has ended, in success or failure.");
+        var succeeded = _machine.States.Where(s => s.Kind == StateKind.Succeed).Select(s => S(s.Id)).Append($"{_type}State.Failed");
+        w.Line($"public bool IsCompleted => _afterSend < 0 && State is {string.Join(" or ", succeeded)};");
+        w.Line();
+        w.Line("/// <inheritdoc />");
+        w.Line($"string {CSharp.Handshakes}.IHandshakeMachine<{_message}, {_type}Result>.Role => Role;");
+        w.Line();
+        w.Line("/// <inheritdoc />");
+        w.Line($"string {CSharp.Handshakes}.IHandshakeMachine<{_message}, {_type}Result>.MalformedCode => {CSharp.Literal(_protocol.MalformedCode)};");
         w.Line();
 
-        EmitRun(w, protocol, role);
-        EmitErrorFactory(w, protocol, role);
-        EmitSealAndEffects(w, protocol, role);
-        EmitTable(w, protocol, role);
-        if (protocol.Heartbeat is not null) EmitHeartbeat(w, protocol, role);
+        EmitRun();
+        EmitCore();
+        EmitFailure();
+        EmitSeal();
+        StateExport.Emit(w, _protocol, _machine, _type, _kept);
+        EmitTable();
+        if (_protocol.Heartbeat is not null) EmitHeartbeat();
         w.Close();
     }
 
     /// <summary>Inputs are checked once, when the machine is made: a bad configuration is the caller's error, not a handshake failure.</summary>
-    private static void EmitInputCheck(SourceWriter w, FieldModel input)
+    private void EmitInputCheck(FieldSymbol input)
     {
-        var value = "inputs." + input.PropertyName;
-        if (!input.Type.IsValueType && !input.IsNullable)
-            w.Line($"if ({value} is null) throw new global::System.ArgumentException(\"Input '{input.Name}' is required.\", nameof(inputs));");
-        var c = input.Constraints;
-        if (c.IsEmpty) return;
-        var v = "input" + input.PropertyName;
+        var w = _w;
+        var value = "inputs." + Naming.Pascal(input.Name);
+        if (!CSharp.IsValueType(input.Type) && !input.IsNullable)
+            w.Line($"if ({value} is null) throw new global::System.ArgumentException({CSharp.Literal($"Input '{input.Name}' is required.")}, nameof(inputs));");
+        if (input.Constraints.IsEmpty) return;
+        var v = "input" + Naming.Pascal(input.Name);
         w.Open($"if ({value} is {{ }} {v})");
-        void Rule(string condition, string rule)
-            => w.Line($"if ({condition}) throw new global::System.ArgumentException({Binding.Expressions.ExpressionBinder.Literal($"Input '{input.Name}' {rule}.")}, nameof(inputs));");
-        var length = input.Type.Kind == TypeKind.List ? ".Count" : ".Length";
-        var unit = input.Type.Kind switch { TypeKind.List => "items", TypeKind.Bytes => "bytes", _ => "characters" };
-        if (c.MinLength is { } minLength) Rule($"{v}{length} < {minLength}", $"must have at least {minLength} {unit}");
-        if (c.MaxLength is { } maxLength) Rule($"{v}{length} > {maxLength}", $"must have at most {maxLength} {unit}");
-        if (c.Min is { } min) Rule($"{v} < {min}L", $"must be at least {min}");
-        if (c.Max is { } max) Rule($"{v} > {max}L", $"must be at most {max}");
-        if (c.Pattern is not null) Rule($"!global::Dsl.Runtime.Codecs.Patterns.IsMatch(global::Dsl.Runtime.Codecs.Patterns.Create({Binding.Expressions.ExpressionBinder.Literal(c.Pattern)}), {v})", $"must match the pattern {c.Pattern}");
-        if (!c.OneOf.IsEmpty) Rule($"{v} is not ({string.Join(" or ", c.OneOf.Select(Binding.Expressions.ExpressionBinder.Literal))})", $"must be one of: {string.Join(", ", c.OneOf)}");
+        foreach (var (condition, rule) in CodecEmitter.Rules(input, v, $"{CSharp.Codecs}.Patterns.Create({CSharp.Literal(input.Constraints.Pattern ?? "")})"))
+            w.Line($"if ({condition}) throw new global::System.ArgumentException({CSharp.Literal($"Input '{input.Name}' {rule}.")}, nameof(inputs));");
         w.Close();
     }
 
-    private static void EmitRun(SourceWriter w, ProtocolModel protocol, RoleModel role)
+    private void EmitRun()
     {
-        var p = protocol.TypePrefix;
-        var t = role.TypeName;
-        var stateOf = role.States.ToDictionary(s => s.Id);
-        string Go(int id) => $"State = {t}State.{stateOf[id].Name};";
-        var errorMessages = protocol.Messages.Where(m => m.ReportsCode is not null).ToList();
-
-        w.Summary($"Runs the handshake as the {role.Name} over <paramref name=\"transport\"/>. Never throws: a failure of any kind " +
-                  "(a bad or unexpected message, a failed check, a timeout, the peer closing, cancellation) is returned as the outcome's error, " +
-                  "after the peer has been sent the error message the spec names and the transport has been closed. On success the transport stays open.");
-        w.Line("/// <param name=\"transport\">The channel to the peer.</param>");
-        w.Line("/// <param name=\"cancellationToken\">Cancels the handshake; the outcome is then 'cancelled'.</param>");
-        w.Open($"public async global::System.Threading.Tasks.ValueTask<global::Dsl.Runtime.Handshakes.HandshakeOutcome<{t}Result>> RunAsync(global::Dsl.Runtime.Transports.IMessageTransport transport, global::System.Threading.CancellationToken cancellationToken = default)");
-        w.Line("if (global::System.Threading.Interlocked.Exchange(ref _started, 1) != 0)");
+        var w = _w;
+        w.SummaryXml($"Runs the handshake as the {SourceWriter.Escape(_role.Name)} over <paramref name=\"transport\"/>. Never throws: a failure of any kind " +
+                     "(a bad or unexpected message, a failed check, a timeout, the peer closing, cancellation) is returned as the outcome's error, " +
+                     "after the peer has been sent the error message the spec names and the transport has been closed. On success the transport stays open.");
+        w.Param("transport", "The channel to the peer.");
+        w.Param("cancellationToken", "Cancels the handshake; the outcome is then 'cancelled'.");
+        w.Open($"public {CSharp.Tasks}.ValueTask<{CSharp.Handshakes}.HandshakeOutcome<{_type}Result>> RunAsync({Transports}.IMessageTransport transport, {CSharp.CancellationToken} cancellationToken = default)");
+        w.Line("if (global::System.Threading.Interlocked.Exchange(ref _driven, 1) != 0)");
         w.Line("    throw new global::System.InvalidOperationException(\"A role machine runs one handshake; create a new one for the next.\");");
-        w.Line($"await using var run = new global::Dsl.Runtime.Handshakes.HandshakeRun<{p}Message>(Role, {Binding.Expressions.ExpressionBinder.Literal(protocol.MalformedCode)}, transport, {p}Codec.Instance, _options, cancellationToken);");
+        w.Line($"return {CSharp.Handshakes}.HandshakeDriver.RunAsync(this, transport, {Naming.Codec(_prefix)}.Instance, _options, cancellationToken);");
+        w.Close();
+        w.Line();
+    }
+
+    private const string Transports = "global::Dsl.Runtime.Transports";
+
+    private void EmitCore()
+    {
+        var w = _w;
+        w.Line("/// <inheritdoc />");
+        w.Open($"public async {CSharp.Tasks}.ValueTask<{_step}> StartAsync(string? peerAddress, {CSharp.CancellationToken} {Ct})");
+        w.Line("if (IsCompleted) throw new global::System.InvalidOperationException(\"The handshake has ended.\");");
+        w.Open("if (StartedAt is null)");
+        w.Line("StartedAt = _options.TimeProvider.GetUtcNow();");
+        w.Line("PeerAddress = string.IsNullOrEmpty(peerAddress) ? \"unknown\" : peerAddress;");
+        w.Close();
+        w.Line($"return await AdvanceAsync(null, {Ct}).ConfigureAwait(false);");
+        w.Close();
+        w.Line();
+        w.Line("/// <inheritdoc />");
+        w.Open($"public {CSharp.Tasks}.ValueTask<{_step}> ContinueAsync({CSharp.CancellationToken} {Ct})");
+        w.Line("if (_afterSend < 0) throw new global::System.InvalidOperationException(\"The machine has no message going out.\");");
+        w.Line($"return AdvanceAsync(null, {Ct});");
+        w.Close();
+        w.Line();
+        w.Line("/// <inheritdoc />");
+        w.Open($"public {CSharp.Tasks}.ValueTask<{_step}> ReceiveAsync({_message} message, {CSharp.CancellationToken} {Ct})");
+        w.Line("if (message is null) throw new global::System.ArgumentNullException(nameof(message));");
+        w.Line("if (StartedAt is null || IsCompleted || _afterSend >= 0) throw new global::System.InvalidOperationException(\"The machine is not waiting for a message.\");");
+        if (_protocol.Envelope is { } envelope)
+            w.Line($"if (message.Envelope is null) return FailAsync(new {Error}({CSharp.Literal(_protocol.MalformedCode)}, Phase, Role, {CSharp.Literal($"The message arrived without its {envelope.Name}")}), {Ct});");
+        w.Line($"return AdvanceAsync(message, {Ct});");
+        w.Close();
+        w.Line();
+        w.Line("/// <inheritdoc />");
+        w.Open($"public {CSharp.Tasks}.ValueTask<{_step}> FailAsync({Error} error, {CSharp.CancellationToken} {Ct})");
+        w.Line("if (error is null) throw new global::System.ArgumentNullException(nameof(error));");
+        w.Line($"return FailCoreAsync(error, {Ct});");
+        w.Close();
+        w.Line();
+
+        w.SummaryXml("Runs the machine from its state until it must send, wait or end; <paramref name=\"received\"/> is the message a receive state asked for.");
+        w.Open($"private async {CSharp.Tasks}.ValueTask<{_step}> AdvanceAsync({_message}? received, {CSharp.CancellationToken} {Ct})");
         w.Open("try");
+        if (_machine.States.Any(s => s.Kind == StateKind.Send && !s.Actions.IsEmpty))
+            w.Line($"if (_afterSend >= 0) await AfterSendAsync({Ct}).ConfigureAwait(false);");
+        else
+            w.Line("_afterSend = -1;");
         w.Open("while (true)");
         w.Open("switch (State)");
-        foreach (var state in role.States)
+        foreach (var state in _machine.States)
         {
-            w.Open($"case {t}State.{state.Name}:");
-            w.Line($"run.Phase = {Binding.Expressions.ExpressionBinder.Literal(state.Phase)};");
+            w.Open($"case {S(state.Id)}:");
             switch (state.Kind)
             {
-                case StateKind.Decide:
-                    foreach (var let in state.Lets)
-                        w.Line($"{let.FieldName} = {ExpressionEmitter.Emit(let.Value)};");
-                    foreach (var branch in state.Branches)
-                    {
-                        if (branch.Guard is null) w.Line($"{Go(branch.Next)} continue;");
-                        else w.Line($"if ({Value(branch.Guard)}) {{ {Go(branch.Next)} continue; }}");
-                    }
+                case StateKind.Send: EmitSend(state); break;
+                case StateKind.Receive: EmitReceive(state); break;
+                case StateKind.Decide: EmitDecide(state); break;
+                case StateKind.Succeed: EmitSucceed(state); break;
+                default:
+                    w.Line($"Phase = {CSharp.Literal(state.Phase)};");
+                    w.Line($"return await FailCoreAsync(new {Error}({Code(state.FailCode!)}, Phase, Role, {CSharp.Literal("The flow ends in failure " + state.FailCode)}), {Ct}).ConfigureAwait(false);");
                     break;
-                case StateKind.Send:
-                {
-                    var message = protocol.Messages.First(m => m.Name == state.Message);
-                    foreach (var let in state.Lets)
-                        w.Line($"{let.FieldName} = {ExpressionEmitter.Emit(let.Value)};");
-                    foreach (var check in state.Ensures)
-                    {
-                        var constant = protocol.Errors.First(e => e.Code == check.Code).ConstantName;
-                        w.Line($"if (!{Value(check.Condition)})");
-                        w.Line($"    throw run.Fail({p}ErrorCodes.{constant}, {Binding.Expressions.ExpressionBinder.Literal("Check failed: " + check.Source)});");
-                    }
-                    w.Line($"var msg = new {message.TypeName}");
-                    w.Line("{");
-                    w.Indent();
-                    foreach (var set in state.Set)
-                    {
-                        var field = message.Fields.First(f => f.Name == set.Field);
-                        var value = field.IsNullable ? ExpressionEmitter.Emit(set.Value) : Value(set.Value);
-                        if (field.Optional && !field.IsNullable && set.Value.Type.Nullable)
-                            value = $"{ExpressionEmitter.Emit(set.Value)} ?? {field.DefaultLiteral}";
-                        w.Line($"{set.PropertyName} = {value},");
-                    }
-                    w.Outdent();
-                    w.Line("};");
-                    if (protocol.Envelope is not null) w.Line($"msg = ({message.TypeName})Seal(msg);");
-                    w.Line("await run.SendAsync(msg).ConfigureAwait(false);");
-                    w.Line($"{TranscriptField(message.TypeName)} = msg;");
-                    foreach (var action in state.Actions) w.Line(Statement(action.Call));
-                    w.Line($"{Go(state.Next)} continue;");
-                    break;
-                }
-                case StateKind.Receive:
-                {
-                    var timeout = state.TimeoutMs is { } ms ? $"global::System.TimeSpan.FromMilliseconds({ms})" : "null";
-                    w.Line($"var received = await run.ReceiveAsync({timeout}).ConfigureAwait(false);");
-                    w.Open("switch (received)");
-                    foreach (var alternative in state.Alternatives)
-                    {
-                        var message = protocol.Messages.First(m => m.Name == alternative.Message);
-                        w.Open($"case {message.TypeName} msg:");
-                        w.Line($"run.Phase = {Binding.Expressions.ExpressionBinder.Literal(alternative.Phase)};");
-                        w.Line($"{TranscriptField(message.TypeName)} = msg;");
-                        foreach (var check in alternative.Checks)
-                        {
-                            var constant = protocol.Errors.First(e => e.Code == check.Code).ConstantName;
-                            w.Line($"if (!{Value(check.Condition)})");
-                            w.Line($"    throw run.Fail({p}ErrorCodes.{constant}, {Binding.Expressions.ExpressionBinder.Literal("Check failed: " + check.Source)});");
-                        }
-                        foreach (var action in alternative.Actions) w.Line(Statement(action.Call));
-                        w.Line($"{Go(alternative.Next)} continue;");
-                        w.Close();
-                    }
-                    foreach (var error in errorMessages)
-                    {
-                        var code = error.Fields.First(f => f.Name == error.ReportsCode);
-                        var detail = error.ReportsDetail is null ? null : error.Fields.First(f => f.Name == error.ReportsDetail);
-                        var detailCode = detail is null ? $"err.{code.PropertyName}" : detail.IsNullable ? $"err.{detail.PropertyName} ?? err.{code.PropertyName}" : $"err.{detail.PropertyName}";
-                        w.Line($"case {error.TypeName} err:");
-                        w.Line($"    throw run.PeerError(err.{code.PropertyName}, {detailCode});");
-                    }
-                    w.Line("default:");
-                    var expected = state.Alternatives.IsEmpty ? "only the peer's error message" : string.Join(" or ", state.Alternatives.Select(a => "'" + a.Message + "'"));
-                    w.Line($"    throw run.Unexpected(received, {Binding.Expressions.ExpressionBinder.Literal(expected)});");
-                    w.Close();
-                    break;
-                }
-                case StateKind.Succeed:
-                    w.Line($"return run.Succeed(new {t}Result");
-                    w.Line("{");
-                    w.Indent();
-                    foreach (var field in role.Outcome)
-                        w.Line($"{field.PropertyName} = {(field.Type.Nullable ? ExpressionEmitter.Emit(field.Value) : Value(field.Value))},");
-                    w.Outdent();
-                    w.Line("});");
-                    break;
-                case StateKind.Fail:
-                {
-                    var constant = protocol.Errors.First(e => e.Code == state.FailCode).ConstantName;
-                    w.Line($"throw run.Fail({p}ErrorCodes.{constant}, {Binding.Expressions.ExpressionBinder.Literal("The flow ends in failure " + state.FailCode)});");
-                    break;
-                }
             }
             w.Close();
         }
@@ -288,44 +313,269 @@ internal static class RoleEmitter
         w.Close();
         w.Close();
         w.Close();
-        w.Line("catch (global::System.Exception ex)");
+        w.Line($"catch (global::System.OperationCanceledException) when ({Ct}.IsCancellationRequested)");
         w.Open("");
-        w.Line($"State = {t}State.Failed;");
-        if (HasEffects(protocol, role))
+        w.Line("throw;");
+        w.Close();
+        w.Line("catch (global::System.Exception exception)");
+        w.Open("");
+        w.Line("// A store, a hook or the machine itself threw: a bug or an outage, never a protocol failure.");
+        w.Line($"return await FailCoreAsync({Error}.Internal(Phase, Role, exception), {Ct}).ConfigureAwait(false);");
+        w.Close();
+        w.Close();
+        w.Line();
+        EmitAfterSend();
+    }
+
+    private string Code(string code) => $"{Naming.ErrorCodes(_prefix)}.{Naming.Pascal(code)}";
+
+    /// <summary>The step's one clock reading, kept for what runs later in the same step.</summary>
+    private void ReadClock() => _w.Line($"var now = _clock = {CSharp.Builtins}.Clock(_options.TimeProvider);");
+
+    /// <summary>Lets: a local variable when only this part of the machine reads it, else a kept value.</summary>
+    private Dictionary<int, string> EmitLets(EquatableArray<LetSymbol> lets, EmitScope scope)
+    {
+        var w = _w;
+        var locals = new Dictionary<int, string>();
+        var names = new NameTable();
+        foreach (var let in lets)
         {
-            w.Line("var error = run.Classify(ex);");
-            w.Line("await OnFailureAsync(run, error).ConfigureAwait(false);");
-            w.Line($"return await run.FailAsync<{t}Result>(error, ex, CreateErrorMessage).ConfigureAwait(false);");
+            var kept = new KeptValue(KeptKind.Let, "", null, let.Id, let.Name, let.Type.Type);
+            var at = scope.WithLocals(locals);
+            w.LineFrom(let.Span);
+            if (_kept.TryGetValue(kept, out var field))
+                w.Line($"{field} = {_expressions.Maybe(let.Value, at)};");
+            else
+            {
+                var local = names.Take("let" + Naming.Pascal(let.Name));
+                w.Line(let.Type.MayBeAbsent
+                    ? $"{CSharp.Type(let.Type.Type, true)} {local} = {_expressions.Maybe(let.Value, at)};"
+                    : $"{CSharp.Type(let.Type.Type)} {local} = {_expressions.Value(let.Value, at)};");
+                locals[let.Id] = local;
+            }
+            w.LineDefault();
         }
-        else w.Line($"return await run.FailAsync<{t}Result>(ex, CreateErrorMessage).ConfigureAwait(false);");
+        return locals;
+    }
+
+    private void EmitCheck(BoundCheck check, EmitScope scope)
+    {
+        _w.LineFrom(check.Span);
+        _w.Line($"if (!{_expressions.Value(check.Condition, scope)}) return await FailCoreAsync(new {Error}({Code(check.Code)}, Phase, Role, {CSharp.Literal("Check failed: " + check.Source)}), {Ct}).ConfigureAwait(false);");
+        _w.LineDefault();
+    }
+
+    private void EmitEffect(BoundEffect effect, EmitScope scope)
+    {
+        _w.LineFrom(effect.Span);
+        var call = _expressions.Maybe(effect.Call, scope);
+        // A service call is '(await ...)': as a statement it is written without the parentheses.
+        _w.Line((call.StartsWith("(await ", System.StringComparison.Ordinal) ? call.Substring(1, call.Length - 2) : "_ = " + call) + ";");
+        _w.LineDefault();
+    }
+
+    /// <summary>Keeps the fields of a message that later steps read, from <paramref name="variable"/>.</summary>
+    private void EmitKeep(string message, string variable)
+    {
+        foreach (var value in _machine.Kept.Where(v => v.Message == message))
+        {
+            var source = value.Kind == KeptKind.Field
+                ? $"{variable}.{Naming.Pascal(value.Field!)}"
+                : $"{CSharp.Present}.Reference({variable}.Envelope).{(value.Field is null ? "Payload" : Naming.Pascal(value.Field))}";
+            _w.Line($"{_kept[value]} = {source};");
+        }
+    }
+
+    private void EmitSend(MachineState state)
+    {
+        var w = _w;
+        var message = _protocol.Message(state.Message!);
+        var type = Naming.Pascal(message.Name);
+        w.Line($"Phase = {CSharp.Literal(state.Phase)};");
+        ReadClock();
+        var scope = EmitScope.Empty.WithLocals(EmitLets(state.Lets, EmitScope.Empty));
+        foreach (var check in state.Ensures) EmitCheck(check, scope);
+        w.Line($"var msg = new {type}");
+        w.Line("{");
+        w.Indent();
+        foreach (var set in state.Set)
+        {
+            w.LineFrom(set.Span);
+            w.Line($"{Naming.Pascal(set.Field)} = {_expressions.FieldValue(message.Field(set.Field), set.Value, scope)},");
+            w.LineDefault();
+        }
+        w.Outdent();
+        w.Line("};");
+        if (_protocol.Envelope is not null) w.Line($"msg = ({type})Seal(msg, now);");
+        EmitKeep(message.Name, "msg");
+        w.Line($"State = {S(state.Next)};");
+        w.Line($"_afterSend = {state.Id.ToString(CultureInfo.InvariantCulture)};");
+        w.Line($"return {_step}.Send(msg);");
+    }
+
+    /// <summary>The sender's effects, run once its message has gone out.</summary>
+    private void EmitAfterSend()
+    {
+        var sends = _machine.States.Where(s => s.Kind == StateKind.Send && !s.Actions.IsEmpty).ToList();
+        if (sends.Count == 0) return;
+        var w = _w;
+        w.Summary("Runs the effects of the send state whose message has just gone out, with that step's clock reading.");
+        w.Open($"private async {CSharp.Tasks}.ValueTask AfterSendAsync({CSharp.CancellationToken} {Ct})");
+        w.Line("var now = _clock;");
+        w.Line("var state = _afterSend;");
+        w.Line("_afterSend = -1;");
+        w.Open("switch (state)");
+        foreach (var state in sends)
+        {
+            w.Open($"case {state.Id.ToString(CultureInfo.InvariantCulture)}:");
+            foreach (var action in state.Actions) EmitEffect(action, EmitScope.Empty);
+            w.Line("break;");
+            w.Close();
+        }
         w.Close();
         w.Close();
         w.Line();
     }
 
-    private static void EmitErrorFactory(SourceWriter w, ProtocolModel protocol, RoleModel role)
+    private void EmitReceive(MachineState state)
     {
-        var p = protocol.TypePrefix;
+        var w = _w;
+        w.Line($"Phase = {CSharp.Literal(state.Phase)};");
+        var timeout = state.TimeoutMs is { } ms ? $"global::System.TimeSpan.FromMilliseconds({ms.ToString(CultureInfo.InvariantCulture)})" : "null";
+        w.Line($"if (received is null) return {_step}.Receive({timeout});");
+        w.Line("var message = received;");
+        w.Line("received = null;");
+        if (state.Alternatives.Any(a => a.Checks.Count + a.Actions.Count > 0)) ReadClock();
+        w.Open("switch (message)");
+        foreach (var alternative in state.Alternatives)
+        {
+            var type = Naming.Pascal(alternative.Message);
+            var scope = new EmitScope { Current = alternative.Message };
+            w.Open($"case {type} msg:");
+            w.Line($"Phase = {CSharp.Literal(alternative.Phase)};");
+            EmitKeep(alternative.Message, "msg");
+            foreach (var check in alternative.Checks) EmitCheck(check, scope);
+            foreach (var action in alternative.Actions) EmitEffect(action, scope);
+            w.Line($"State = {S(alternative.Next)};");
+            w.Line("continue;");
+            w.Close();
+        }
+        foreach (var error in _protocol.Messages.Where(m => m.IsErrorMessage))
+        {
+            var code = "err." + Naming.Pascal(error.ReportsCode!);
+            var detail = error.ReportsDetail is null ? code
+                : error.Field(error.ReportsDetail).IsNullable ? $"err.{Naming.Pascal(error.ReportsDetail)} ?? {code}" : $"err.{Naming.Pascal(error.ReportsDetail)}";
+            w.Line($"case {Naming.Pascal(error.Name)} err:");
+            w.Line($"    return await FailCoreAsync(new {Error}({code}, Phase, Role, {detail}, RaisedByPeer: true), {Ct}).ConfigureAwait(false);");
+        }
+        var expected = state.Alternatives.IsEmpty ? "only the peer's error message" : string.Join(" or ", state.Alternatives.Select(a => "'" + a.Message + "'"));
+        w.Line("default:");
+        w.Line($"    return await FailCoreAsync(new {Error}({CSharp.Literal(_protocol.MalformedCode)}, Phase, Role, \"Unexpected message '\" + message.MessageType + \"' in phase '\" + Phase + {CSharp.Literal("'; expected " + expected)}), {Ct}).ConfigureAwait(false);");
+        w.Close();
+    }
+
+    private void EmitDecide(MachineState state)
+    {
+        var w = _w;
+        w.Line($"Phase = {CSharp.Literal(state.Phase)};");
+        ReadClock();
+        var scope = EmitScope.Empty.WithLocals(EmitLets(state.Lets, EmitScope.Empty));
+        foreach (var branch in state.Branches)
+        {
+            if (branch.Guard is null)
+            {
+                w.Line($"State = {S(branch.Next)};");
+                w.Line("continue;");
+                continue;
+            }
+            w.LineFrom(branch.Span);
+            w.Line($"if ({_expressions.Value(branch.Guard, scope)}) {{ State = {S(branch.Next)}; continue; }}");
+            w.LineDefault();
+        }
+    }
+
+    private void EmitSucceed(MachineState state)
+    {
+        var w = _w;
+        w.Line($"Phase = {CSharp.Literal(state.Phase)};");
+        if (_role.Outcome.Count > 0) ReadClock();
+        w.Line($"var result = new {_type}Result");
+        w.Line("{");
+        w.Indent();
+        foreach (var field in _role.Outcome)
+        {
+            w.LineFrom(field.Span);
+            w.Line($"{Naming.Pascal(field.Name)} = {(field.Type.MayBeAbsent ? _expressions.Maybe(field.Value, EmitScope.Empty) : _expressions.Value(field.Value, EmitScope.Empty))},");
+            w.LineDefault();
+        }
+        w.Outdent();
+        w.Line("};");
+        w.Line($"return {_step}.Succeed(result);");
+    }
+
+    // ---- Failure ---------------------------------------------------------------------------------
+
+    private void EmitFailure()
+    {
+        var w = _w;
+        var coded = _protocol.Errors.Where(e => e.Effects.Any(r => r.Role == _role.Name && !r.Calls.IsEmpty)).ToList();
+        var always = _protocol.FailureEffects.Where(r => r.Role == _role.Name).SelectMany(r => r.Calls).ToList();
+        w.SummaryXml("Ends the handshake with <paramref name=\"error\"/>: runs the spec's effects of a failure for this role (the code's <c>do</c> when this side raised it, then <c>on_failure</c>), best effort, and returns the failed step with the error message the spec sends the peer.");
+        w.Open($"private async {CSharp.Tasks}.ValueTask<{_step}> FailCoreAsync({Error} error, {CSharp.CancellationToken} {Ct})");
+        w.Line($"if (State == {_type}State.Failed) return {_step}.Fail(error, null);");
+        w.Line($"State = {_type}State.Failed;");
+        w.Line($"var now = {CSharp.Builtins}.Clock(_options.TimeProvider);");
+        if (coded.Count > 0 || always.Count > 0)
+        {
+            w.Open("try");
+            if (coded.Count > 0)
+            {
+                w.Open("if (!error.RaisedByPeer)");
+                w.Open("switch (error.Code)");
+                foreach (var error in coded)
+                {
+                    w.Open($"case {Code(error.Code)}:");
+                    foreach (var call in error.Effects.First(r => r.Role == _role.Name).Calls) EmitEffect(call, EmitScope.Empty);
+                    w.Line("break;");
+                    w.Close();
+                }
+                w.Close();
+                w.Close();
+            }
+            foreach (var call in always) EmitEffect(call, EmitScope.Empty);
+            w.Close();
+            w.Line("catch (global::System.Exception)");
+            w.Open("");
+            w.Line("// A store that fails or gives up here must not change the outcome: the handshake has already failed.");
+            w.Close();
+        }
+        w.Line($"{_message}? message = null;");
+        w.Line("if (!error.RaisedByPeer)");
+        w.Line("    message = CreateErrorMessage(error, now);");
+        w.Line($"return {_step}.Fail(error, message);");
+        w.Close();
+        w.Line();
+
         w.Summary("The message the spec sends the peer for an error this side raises, or null.");
-        w.Open($"private {p}Message? CreateErrorMessage(global::Dsl.Runtime.Handshakes.HandshakeError error)");
-        var sending = protocol.Errors.Where(e => e.SendMessage is not null).ToList();
+        w.Open($"private {_message}? CreateErrorMessage({Error} error, global::System.DateTimeOffset now)");
+        var sending = _protocol.Errors.Where(e => e.Send is not null).ToList();
         if (sending.Count > 0)
         {
             w.Open("switch (error.Code)");
             foreach (var error in sending)
             {
-                var message = protocol.Messages.First(m => m.Name == error.SendMessage);
-                var code = message.Fields.First(f => f.Name == message.ReportsCode);
-                w.Line($"case {p}ErrorCodes.{error.ConstantName}:");
-                w.Line($"    return {(protocol.Envelope is null ? "" : "Seal(")}new {message.TypeName}");
+                var message = _protocol.Message(error.Send!);
+                w.Line($"case {Code(error.Code)}:");
+                w.Line($"    return {(_protocol.Envelope is null ? "" : "Seal(")}new {Naming.Pascal(message.Name)}");
                 w.Line("    {");
-                w.Line($"        {code.PropertyName} = error.Code,");
+                w.Line($"        {Naming.Pascal(message.ReportsCode!)} = error.Code,");
                 foreach (var set in error.Set)
                 {
-                    var field = message.Fields.First(f => f.Name == set.Field);
-                    w.Line($"        {set.PropertyName} = {(field.IsNullable ? ExpressionEmitter.Emit(set.Value) : Value(set.Value))},");
+                    w.LineFrom(set.Span);
+                    w.Line($"        {Naming.Pascal(set.Field)} = {_expressions.FieldValue(message.Field(set.Field), set.Value, EmitScope.Empty)},");
+                    w.LineDefault();
                 }
-                w.Line(protocol.Envelope is null ? "    };" : "    });");
+                w.Line(_protocol.Envelope is null ? "    };" : "    }, now);");
             }
             w.Close();
         }
@@ -334,106 +584,79 @@ internal static class RoleEmitter
         w.Line();
     }
 
-    private static bool HasEffects(ProtocolModel protocol, RoleModel role)
-        => protocol.Errors.Any(e => e.Actions.Any(a => a.Role == role.Name && !a.Actions.IsEmpty))
-           || protocol.FailureActions.Any(a => a.Role == role.Name && !a.Actions.IsEmpty);
-
-    /// <summary>Seals a message in the spec's envelope, and runs the effects of a failure.</summary>
-    private static void EmitSealAndEffects(SourceWriter w, ProtocolModel protocol, RoleModel role)
+    /// <summary>Seals a message in the spec's envelope: the envelope's fields are computed over the message's canonical JSON.</summary>
+    private void EmitSeal()
     {
-        var p = protocol.TypePrefix;
-        if (protocol.Envelope is { } envelope)
+        if (_protocol.Envelope is not { } envelope) return;
+        var w = _w;
+        var set = envelope.Set.First(r => r.Role == _role.Name).Set;
+        w.Summary($"Seals a message in its {envelope.Name}: the envelope's fields are computed over the message's canonical JSON.");
+        w.Open($"private {_message} Seal({_message} message, global::System.DateTimeOffset now)");
+        w.Line($"var payload = {Naming.Codec(_prefix)}.Instance.EncodeCanonicalPayload(message);");
+        w.Line($"return message with {{ Envelope = new {Naming.Pascal(envelope.Name)}");
+        w.Line("{");
+        w.Indent();
+        w.Line("Payload = payload,");
+        foreach (var value in set)
         {
-            var mine = envelope.Roles.First(r => r.Role == role.Name);
-            w.Summary($"Seals a message in its {envelope.Name}: the envelope's fields are computed over the message's canonical JSON.");
-            w.Open($"private {p}Message Seal({p}Message message)");
-            w.Line($"var payload = {p}Codec.Instance.EncodeCanonicalPayload(message);");
-            w.Line($"return message with {{ Envelope = new {envelope.TypeName}");
-            w.Line("{");
-            w.Indent();
-            w.Line("Payload = payload,");
-            foreach (var set in mine.Set) w.Line($"{set.PropertyName} = {Value(set.Value)},");
-            w.Outdent();
-            w.Line("} };");
-            w.Close();
-            w.Line();
+            w.LineFrom(value.Span);
+            w.Line($"{Naming.Pascal(value.Field)} = {_expressions.FieldValue(envelope.Fields.First(f => f.Name == value.Field), value.Value, EmitScope.Empty)},");
+            w.LineDefault();
         }
-        if (!HasEffects(protocol, role)) return;
-        const string ct = "effects.Token";
-        w.Summary("Runs the spec's effects of a failure (an error's 'do' for the codes this side raised, then 'on_failure'); best effort, bounded in time.");
-        w.Open($"private async global::System.Threading.Tasks.ValueTask OnFailureAsync(global::Dsl.Runtime.Handshakes.HandshakeRun<{p}Message> run, global::Dsl.Runtime.Handshakes.HandshakeError error)");
-        w.Line("using var effects = new global::System.Threading.CancellationTokenSource(_options.ErrorDeliveryTimeout, _options.TimeProvider);");
-        w.Open("try");
-        var coded = protocol.Errors.Where(e => e.Actions.Any(a => a.Role == role.Name && !a.Actions.IsEmpty)).ToList();
-        if (coded.Count > 0)
-        {
-            w.Open("if (!error.RaisedByPeer)");
-            w.Open("switch (error.Code)");
-            foreach (var error in coded)
-            {
-                w.Open($"case {p}ErrorCodes.{error.ConstantName}:");
-                foreach (var action in error.Actions.First(a => a.Role == role.Name).Actions)
-                    w.Line(Statement(action.Call, ct));
-                w.Line("break;");
-                w.Close();
-            }
-            w.Close();
-            w.Close();
-        }
-        foreach (var actions in protocol.FailureActions.Where(a => a.Role == role.Name))
-        foreach (var action in actions.Actions)
-            w.Line(Statement(action.Call, ct));
-        w.Close();
-        w.Line("catch (global::System.Exception)");
-        w.Open("");
-        w.Line("// A store that fails or times out here must not change the outcome: the handshake has already failed.");
-        w.Close();
+        w.Outdent();
+        w.Line("} };");
         w.Close();
         w.Line();
     }
 
-    private static void EmitTable(SourceWriter w, ProtocolModel protocol, RoleModel role)
+    // ---- The transition table ----------------------------------------------------------------------
+
+    private void EmitTable()
     {
-        var t = role.TypeName;
-        var errorNames = protocol.Messages.Where(m => m.ReportsCode is not null).Select(m => m.Name).ToList();
-        w.Summary("The messages this role accepts in <paramref name=\"state\"/> (the peer's error messages are accepted in every waiting state).");
-        w.Open($"public static global::System.Collections.Generic.IReadOnlyList<string> PermittedMessages({t}State state)");
-        w.Open("switch (state)");
-        foreach (var state in role.States.Where(s => s.Kind == StateKind.Receive))
+        var w = _w;
+        var errorNames = _protocol.Messages.Where(m => m.IsErrorMessage).Select(m => m.Name).ToList();
+        var waiting = _machine.States.Where(s => s.Kind == StateKind.Receive).ToList();
+        foreach (var state in waiting)
         {
-            var names = state.Alternatives.Select(a => a.Message).Concat(errorNames).Select(Binding.Expressions.ExpressionBinder.Literal);
-            w.Line($"case {t}State.{state.Name}: return new string[] {{ {string.Join(", ", names)} }};");
+            var names = state.Alternatives.Select(a => a.Message).Concat(errorNames).Select(CSharp.Literal);
+            w.Line($"private static readonly global::System.Collections.Generic.IReadOnlyList<string> s_permitted{state.Name} = global::System.Array.AsReadOnly(new string[] {{ {string.Join(", ", names)} }});");
         }
-        w.Line("default: return global::System.Array.Empty<string>();");
-        w.Close();
-        w.Close();
+        w.Line("private static readonly global::System.Collections.Generic.IReadOnlyList<string> s_permittedNone = global::System.Array.AsReadOnly(global::System.Array.Empty<string>());");
         w.Line();
-        w.Summary("Whether this role accepts the message named <paramref name=\"messageType\"/> in <paramref name=\"state\"/>.");
-        w.Open($"public static bool CanReceive({t}State state, string messageType)");
+        w.SummaryXml("The messages this role accepts in <paramref name=\"state\"/> (the peer's error messages are accepted in every waiting state): one read-only list per state, made once.");
+        w.Param("state", "A state of this machine.");
+        w.Open($"public static global::System.Collections.Generic.IReadOnlyList<string> PermittedMessages({_type}State state) => state switch");
+        foreach (var state in waiting) w.Line($"{S(state.Id)} => s_permitted{state.Name},");
+        w.Line("_ => s_permittedNone,");
+        w.Close(";");
+        w.Line();
+        w.SummaryXml("Whether this role accepts the message named <paramref name=\"messageType\"/> in <paramref name=\"state\"/>.");
+        w.Param("state", "A state of this machine.");
+        w.Param("messageType", "A message's wire name.");
+        w.Open($"public static bool CanReceive({_type}State state, string messageType)");
         w.Line("foreach (var permitted in PermittedMessages(state))");
         w.Line("    if (permitted == messageType) return true;");
         w.Line("return false;");
         w.Close();
         w.Line();
 
-        var stateOf = role.States.ToDictionary(s => s.Id);
-        var lines = new List<string> { "stateDiagram-v2", $"    [*] --> {stateOf[role.InitialState].Name}" };
-        foreach (var state in role.States)
+        var lines = new List<string> { "stateDiagram-v2", $"    [*] --> {StateOf(0).Name}" };
+        foreach (var state in _machine.States)
         {
             switch (state.Kind)
             {
                 case StateKind.Send:
-                    lines.Add($"    {state.Name} --> {stateOf[state.Next].Name} : send {state.Message}");
+                    lines.Add($"    {state.Name} --> {StateOf(state.Next).Name} : send {state.Message}");
                     break;
                 case StateKind.Receive:
                     foreach (var alternative in state.Alternatives)
-                        lines.Add($"    {state.Name} --> {stateOf[alternative.Next].Name} : receive {alternative.Message}");
+                        lines.Add($"    {state.Name} --> {StateOf(alternative.Next).Name} : receive {alternative.Message}");
                     lines.Add($"    {state.Name} --> Failed : error, timeout or bad message");
                     break;
                 case StateKind.Decide:
                     var i = 0;
                     foreach (var branch in state.Branches)
-                        lines.Add($"    {state.Name} --> {stateOf[branch.Next].Name} : {(branch.Guard is null ? "otherwise" : "branch " + (++i).ToString(CultureInfo.InvariantCulture))}");
+                        lines.Add($"    {state.Name} --> {StateOf(branch.Next).Name} : {(branch.Guard is null ? "otherwise" : "branch " + (++i).ToString(CultureInfo.InvariantCulture))}");
                     break;
                 case StateKind.Succeed:
                     lines.Add($"    {state.Name} --> [*]");
@@ -445,64 +668,72 @@ internal static class RoleEmitter
         }
         lines.Add("    Failed --> [*]");
         w.Summary("The machine as a Mermaid state diagram.");
-        w.Line($"public const string Mermaid = {Binding.Expressions.ExpressionBinder.Literal(string.Join("\n", lines) + "\n")};");
+        w.Line($"public const string Mermaid = {CSharp.Literal(string.Join("\n", lines) + "\n")};");
         w.Line();
     }
 
-    private static void EmitHeartbeat(SourceWriter w, ProtocolModel protocol, RoleModel role)
-    {
-        var p = protocol.TypePrefix;
-        var t = role.TypeName;
-        var heartbeat = protocol.Heartbeat!;
-        var mine = heartbeat.Roles.First(r => r.Role == role.Name);
-        var pinger = heartbeat.Pinger == role.Name;
-        var ping = protocol.Messages.First(m => m.Name == heartbeat.PingMessage);
-        var pong = protocol.Messages.First(m => m.Name == heartbeat.PongMessage);
-        var succeeded = string.Join(" or ", role.States.Where(s => s.Kind == StateKind.Succeed).Select(s => $"{t}State.{s.Name}"));
+    // ---- Heartbeat -------------------------------------------------------------------------------
 
-        w.Summary($"Starts the session that follows a successful handshake: the {(pinger ? $"{role.Name} sends '{ping.Name}' every interval" : $"{role.Name} answers each '{ping.Name}' with '{pong.Name}'")}, " +
+    private void EmitHeartbeat()
+    {
+        var w = _w;
+        var heartbeat = _protocol.Heartbeat!;
+        var mine = heartbeat.Roles.First(r => r.Role == _role.Name);
+        var pinger = heartbeat.Pinger == _role.Name;
+        var ping = _protocol.Message(heartbeat.PingMessage);
+        var pong = _protocol.Message(heartbeat.PongMessage);
+        var pingType = Naming.Pascal(ping.Name);
+        var pongType = Naming.Pascal(pong.Name);
+        var succeeded = string.Join(" or ", _machine.States.Where(s => s.Kind == StateKind.Succeed).Select(s => S(s.Id)));
+        var session = $"global::Dsl.Runtime.Sessions.HeartbeatSession<{_message}>";
+
+        w.Summary($"Starts the session that follows a successful handshake: the {(pinger ? $"{_role.Name} sends '{ping.Name}' every interval" : $"{_role.Name} answers each '{ping.Name}' with '{pong.Name}'")}, " +
                   $"and the peer is dropped after {heartbeat.MissedIntervals} intervals of silence. The session owns the transport from now on.");
-        w.Line("/// <param name=\"transport\">The transport the handshake ran over.</param>");
-        w.Line("/// <param name=\"onMessage\">Receives the application's messages (everything but the heartbeat).</param>");
-        w.Line("/// <param name=\"cancellationToken\">Ends the session.</param>");
-        w.Open($"public global::Dsl.Runtime.Sessions.HeartbeatSession<{p}Message> StartSession(global::Dsl.Runtime.Transports.IMessageTransport transport, global::System.Func<{p}Message, global::System.Threading.CancellationToken, global::System.Threading.Tasks.ValueTask>? onMessage = null, global::System.Threading.CancellationToken cancellationToken = default)");
+        w.Param("transport", "The transport the handshake ran over.");
+        w.Param("onMessage", "Receives the application's messages (everything but the heartbeat).");
+        w.Param("cancellationToken", "Ends the session.");
+        w.Open($"public {session} StartSession({Transports}.IMessageTransport transport, global::System.Func<{_message}, {CSharp.CancellationToken}, {CSharp.Tasks}.ValueTask>? onMessage = null, {CSharp.CancellationToken} cancellationToken = default)");
         w.Line($"if (State is not ({succeeded}))");
         w.Line("    throw new global::System.InvalidOperationException(\"The session starts after a successful handshake; the machine is in state \" + State + \".\");");
-        w.Line($"var interval = global::System.TimeSpan.FromMilliseconds({Value(mine.IntervalMs).Replace("run.CancellationToken", "cancellationToken")});");
+        w.Line($"var now = {CSharp.Builtins}.Clock(_options.TimeProvider);");
+        w.Line($"var interval = global::System.TimeSpan.FromMilliseconds({_expressions.Value(mine.IntervalMs, EmitScope.Empty)});");
         w.Line($"var options = new global::Dsl.Runtime.Sessions.HeartbeatOptions {{ Interval = interval, MissedIntervals = {heartbeat.MissedIntervals}, SendsPings = {(pinger ? "true" : "false")}, TimeProvider = _options.TimeProvider }};");
-        w.Line($"var session = new global::Dsl.Runtime.Sessions.HeartbeatSession<{p}Message>(transport, {p}Codec.Instance, new Heartbeat(this), options, onMessage);");
+        w.Line($"var session = new {session}(transport, {Naming.Codec(_prefix)}.Instance, new Heartbeat(this), options, onMessage);");
         w.Line("session.Start(cancellationToken);");
         w.Line("return session;");
         w.Close();
         w.Line();
 
-        w.Open($"private sealed class Heartbeat({t} machine) : global::Dsl.Runtime.Sessions.IHeartbeatMessages<{p}Message>");
+        w.Open($"private sealed class Heartbeat({_type} machine) : global::Dsl.Runtime.Sessions.IHeartbeatMessages<{_message}>");
         if (pinger)
         {
-            w.Line($"public {p}Message CreatePing() => machine.CreatePing();");
-            w.Line($"public {p}Message? CreatePong({p}Message received) => null;");
+            w.Line($"public {_message} CreatePing() => machine.CreatePing();");
+            w.Line($"public {_message}? CreatePong({_message} received) => null;");
         }
         else
         {
-            w.Line($"public {p}Message CreatePing() => throw new global::System.InvalidOperationException(\"The {role.Name} does not send '{ping.Name}'.\");");
-            w.Line($"public {p}Message? CreatePong({p}Message received) => received is {ping.TypeName} ping ? machine.CreatePong(ping) : null;");
+            w.Line($"public {_message} CreatePing() => throw new global::System.InvalidOperationException({CSharp.Literal($"The {_role.Name} does not send '{ping.Name}'.")});");
+            w.Line($"public {_message}? CreatePong({_message} received) => received is {pingType} ping ? machine.CreatePong(ping) : null;");
         }
-        w.Line($"public bool IsPong({p}Message message) => message is {pong.TypeName};");
+        w.Line($"public bool IsPong({_message} message) => message is {pongType};");
         w.Close();
         w.Line();
 
         var created = pinger ? ping : pong;
-        w.Open(pinger ? $"private {ping.TypeName} CreatePing()" : $"private {pong.TypeName} CreatePong({ping.TypeName} ping)");
-        w.Line(protocol.Envelope is null ? $"return new {created.TypeName}" : $"return ({created.TypeName})Seal(new {created.TypeName}");
+        var createdType = Naming.Pascal(created.Name);
+        w.Open(pinger ? $"private {pingType} CreatePing()" : $"private {pongType} CreatePong({pingType} ping)");
+        w.Line($"var now = {CSharp.Builtins}.Clock(_options.TimeProvider);");
+        w.Line(_protocol.Envelope is null ? $"return new {createdType}" : $"return ({createdType})Seal(new {createdType}");
         w.Line("{");
         w.Indent();
         foreach (var set in mine.Set)
         {
-            var field = created.Fields.First(f => f.Name == set.Field);
-            w.Line($"{set.PropertyName} = {(field.IsNullable ? ExpressionEmitter.Emit(set.Value) : Value(set.Value))},");
+            w.LineFrom(set.Span);
+            w.Line($"{Naming.Pascal(set.Field)} = {_expressions.FieldValue(created.Field(set.Field), set.Value, EmitScope.Empty)},");
+            w.LineDefault();
         }
         w.Outdent();
-        w.Line(protocol.Envelope is null ? "};" : "});");
+        w.Line(_protocol.Envelope is null ? "};" : "}, now);");
         w.Close();
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using Dsl.Generator.Diagnostics;
 
 namespace Dsl.Generator.Emit;
 
@@ -6,7 +7,15 @@ namespace Dsl.Generator.Emit;
 internal sealed class SourceWriter
 {
     private readonly StringBuilder _text = new();
+    private readonly string? _specPath;
     private int _indent;
+
+    /// <param name="specPath">The spec's path, for <c>#line</c> directives; null writes none.</param>
+    public SourceWriter(string? specPath = null)
+    {
+        // A path that a #line directive cannot hold gets none: the code still compiles, it just maps nowhere.
+        _specPath = specPath is null || specPath.IndexOfAny(new[] { '"', '\n', '\r' }) >= 0 ? null : specPath;
+    }
 
     public SourceWriter Line(string line = "")
     {
@@ -41,16 +50,38 @@ internal sealed class SourceWriter
         return this;
     }
 
-    /// <summary>Writes an XML doc summary, escaping the text.</summary>
-    public SourceWriter Summary(string? text)
+    /// <summary>Writes an XML doc summary of plain text, escaping it.</summary>
+    public SourceWriter Summary(string? text) => string.IsNullOrWhiteSpace(text) ? this : SummaryXml(Escape(text!));
+
+    /// <summary>Writes an XML doc summary that is already XML (escaped text and tags such as <c>&lt;paramref&gt;</c>).</summary>
+    public SourceWriter SummaryXml(string xml)
     {
-        if (string.IsNullOrWhiteSpace(text)) return this;
         Line("/// <summary>");
-        foreach (var line in text!.Replace("\r", "").Trim().Split('\n'))
-            Line("/// " + Escape(line.Trim()));
+        foreach (var line in xml.Replace("\r", "").Trim().Split('\n'))
+            Line("/// " + line.Trim());
         return Line("/// </summary>");
     }
 
+    /// <summary>Writes a <c>&lt;param&gt;</c> tag; <paramref name="xml"/> is already XML.</summary>
+    public SourceWriter Param(string name, string xml) => Line($"/// <param name=\"{name}\">{xml}</param>");
+
+    /// <summary>Maps the next line to a line of the spec, so a stack trace or a debugger lands there.</summary>
+    public SourceWriter LineFrom(SourceSpan span)
+    {
+        if (_specPath is null || span.Line <= 0) return this;
+        _text.Append("#line ").Append(span.Line).Append(" \"").Append(_specPath).Append("\"\n");
+        return this;
+    }
+
+    /// <summary>Ends a mapping started by <see cref="LineFrom"/>.</summary>
+    public SourceWriter LineDefault()
+    {
+        if (_specPath is null) return this;
+        _text.Append("#line default\n");
+        return this;
+    }
+
+    /// <summary>Escapes text for an XML doc comment.</summary>
     public static string Escape(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 
     public override string ToString() => _text.ToString();

@@ -187,6 +187,46 @@ public static class JsonDecoding
         return true;
     }
 
+    /// <summary>Reads an array of integers.</summary>
+    public static bool TryReadInt64List(ref Utf8JsonReader reader, string message, string field, out IReadOnlyList<long> value, out DecodeError error)
+    {
+        value = Array.Empty<long>();
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            error = DecodeError.WrongType(message, field, "an array of integers");
+            return false;
+        }
+        var items = new List<long>();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (!TryReadInt64(ref reader, message, field, out var item, out error)) return false;
+            items.Add(item);
+        }
+        value = items;
+        error = default;
+        return true;
+    }
+
+    /// <summary>Reads an array of UUIDs.</summary>
+    public static bool TryReadUuidList(ref Utf8JsonReader reader, string message, string field, out IReadOnlyList<Guid> value, out DecodeError error)
+    {
+        value = Array.Empty<Guid>();
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            error = DecodeError.WrongType(message, field, "an array of UUIDs");
+            return false;
+        }
+        var items = new List<Guid>();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (!TryReadUuid(ref reader, message, field, out var item, out error)) return false;
+            items.Add(item);
+        }
+        value = items;
+        error = default;
+        return true;
+    }
+
     /// <summary>Reads bytes written as a hex or base64 string; <paramref name="length"/> 0 accepts any length.</summary>
     public static bool TryReadBytes(ref Utf8JsonReader reader, string message, string field, BytesEncoding encoding, int length, out Bytes value, out DecodeError error)
     {

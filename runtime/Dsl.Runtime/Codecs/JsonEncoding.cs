@@ -29,6 +29,37 @@ public static class JsonEncoding
         return writer;
     }
 
+    /// <summary>Writes a string.</summary>
+    public static void WriteString(Utf8JsonWriter writer, ReadOnlySpan<byte> name, string value) => writer.WriteString(name, value);
+
+    /// <summary>Writes an integer.</summary>
+    public static void WriteInt64(Utf8JsonWriter writer, ReadOnlySpan<byte> name, long value) => writer.WriteNumber(name, value);
+
+    /// <summary>Writes a boolean.</summary>
+    public static void WriteBoolean(Utf8JsonWriter writer, ReadOnlySpan<byte> name, bool value) => writer.WriteBoolean(name, value);
+
+    /// <summary>Writes a UUID in its lower-case 8-4-4-4-12 form.</summary>
+    public static void WriteUuid(Utf8JsonWriter writer, ReadOnlySpan<byte> name, Guid value) => writer.WriteString(name, value);
+
+    /// <summary>Writes a timestamp as whole seconds since the Unix epoch.</summary>
+    public static void WriteUnixSeconds(Utf8JsonWriter writer, ReadOnlySpan<byte> name, DateTimeOffset value) => writer.WriteNumber(name, value.ToUnixTimeSeconds());
+
+    /// <summary>Writes an array of integers.</summary>
+    public static void WriteInt64List(Utf8JsonWriter writer, ReadOnlySpan<byte> name, IReadOnlyList<long> values)
+    {
+        writer.WriteStartArray(name);
+        for (var i = 0; i < values.Count; i++) writer.WriteNumberValue(values[i]);
+        writer.WriteEndArray();
+    }
+
+    /// <summary>Writes an array of UUIDs.</summary>
+    public static void WriteUuidList(Utf8JsonWriter writer, ReadOnlySpan<byte> name, IReadOnlyList<Guid> values)
+    {
+        writer.WriteStartArray(name);
+        for (var i = 0; i < values.Count; i++) writer.WriteStringValue(values[i]);
+        writer.WriteEndArray();
+    }
+
     /// <summary>Writes an array of strings.</summary>
     public static void WriteStringList(Utf8JsonWriter writer, ReadOnlySpan<byte> name, IReadOnlyList<string> values)
     {

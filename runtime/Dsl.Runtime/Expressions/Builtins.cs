@@ -11,6 +11,49 @@ namespace Dsl.Runtime.Expressions;
 /// </summary>
 public static class Builtins
 {
+    /// <summary>The clock a step reads once: the time in whole seconds, the precision timestamps have on the wire.</summary>
+    public static DateTimeOffset Clock(TimeProvider timeProvider)
+        => DateTimeOffset.FromUnixTimeSeconds(timeProvider.GetUtcNow().ToUnixTimeSeconds());
+
+    /// <summary><c>now()</c>: the step's clock reading (see <see cref="Clock"/>).</summary>
+    public static DateTimeOffset Now(DateTimeOffset stepClock) => stepClock;
+
+    /// <summary><c>uuid4()</c>: a random version-4 UUID.</summary>
+    public static Guid Uuid4() => Handshakes.Uuid.NewV4();
+
+    /// <summary><c>len(text)</c>: the length in UTF-16 code units, as <c>max_length</c> counts.</summary>
+    public static long Len(string text) => text.Length;
+
+    /// <summary><c>len(data)</c>: the number of bytes.</summary>
+    public static long Len(Bytes data) => data.Length;
+
+    /// <summary><c>len(list)</c>: the number of items.</summary>
+    public static long Len<T>(System.Collections.Generic.IReadOnlyList<T> list) => list.Count;
+
+    /// <summary><c>text(value)</c> of a string: itself.</summary>
+    public static string Text(string value) => value;
+
+    /// <summary><c>text(value)</c> of an int: decimal.</summary>
+    public static string Text(long value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary><c>text(value)</c> of a bool: <c>true</c> or <c>false</c>.</summary>
+    public static string Text(bool value) => value ? "true" : "false";
+
+    /// <summary><c>text(value)</c> of a uuid: lower-case 8-4-4-4-12.</summary>
+    public static string Text(Guid value) => value.ToString("D");
+
+    /// <summary><c>text(value)</c> of a timestamp: Unix seconds.</summary>
+    public static string Text(DateTimeOffset value) => value.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary><c>text(value)</c> of bytes: lower-case hex.</summary>
+    public static string Text(Bytes value) => value.ToHex();
+
+    /// <summary><c>unhex(text)</c>: the bytes written in hex (either case), or absent when the text is not hex.</summary>
+    public static Bytes? Unhex(string text) => Bytes.TryFromHex(text, out var value) ? value : null;
+
+    /// <summary><c>unbase64(text)</c>: the bytes written in standard base64, or absent when the text is not base64.</summary>
+    public static Bytes? Unbase64(string text) => Bytes.TryFromBase64(text, out var value) ? value : null;
+
     /// <summary><c>random(n)</c>: n bytes from the cryptographic random number generator.</summary>
     public static Bytes Random(long count) => new(Digests.RandomBytes(checked((int)count)));
 
@@ -90,8 +133,8 @@ public static class Builtins
         return Bytes.CopyFrom(data.Span[..(int)count]);
     }
 
-    /// <summary><c>abs(x)</c>.</summary>
-    public static long Abs(long value) => Math.Abs(value);
+    /// <summary><c>abs(x)</c>; saturates, so <c>abs</c> of the smallest int is the largest.</summary>
+    public static long Abs(long value) => value == long.MinValue ? long.MaxValue : Math.Abs(value);
 
     /// <summary><c>unix_ms(t)</c>: milliseconds since the Unix epoch.</summary>
     public static long UnixMs(DateTimeOffset time) => time.ToUnixTimeMilliseconds();

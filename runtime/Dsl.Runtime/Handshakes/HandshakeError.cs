@@ -20,6 +20,16 @@ public sealed record HandshakeError(
     bool RaisedByPeer = false,
     string? SentToPeer = null)
 {
+    /// <summary>
+    /// For <see cref="HandshakeErrorCodes.InternalError"/>: the exception that a store, a hook or the machine
+    /// itself threw, kept for logging. Never set for a protocol failure.
+    /// </summary>
+    public Exception? Exception { get; init; }
+
+    /// <summary>An <see cref="HandshakeErrorCodes.InternalError"/> for <paramref name="exception"/>, which it keeps.</summary>
+    public static HandshakeError Internal(string phase, string role, Exception exception)
+        => new(HandshakeErrorCodes.InternalError, phase, role, $"{exception.GetType().Name}: {exception.Message}") { Exception = exception };
+
     /// <inheritdoc />
     public override string ToString()
         => $"{Code} in phase '{Phase}' ({Role}{(RaisedByPeer ? ", reported by peer" : "")}): {Detail}";

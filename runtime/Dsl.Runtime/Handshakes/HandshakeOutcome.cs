@@ -36,7 +36,7 @@ public readonly struct HandshakeOutcome<TResult> where TResult : class
         => new(null, error ?? throw new ArgumentNullException(nameof(error)));
 
     /// <summary>Returns the result, or throws <see cref="HandshakeException"/> carrying the error.</summary>
-    public TResult GetResultOrThrow() => Succeeded ? Result : throw new HandshakeException(Error);
+    public TResult GetResultOrThrow() => Succeeded ? Result : throw new HandshakeException(Error, Error.Exception);
 
     /// <inheritdoc />
     public override string ToString() => Succeeded ? $"Succeeded: {Result}" : $"Failed: {Error}";

@@ -22,6 +22,14 @@ public interface IAddressBlockList
     /// block. Returns <see langword="true"/> if the address is now blocked.
     /// </summary>
     ValueTask<bool> RecordFailureAsync(string address, DateTimeOffset now, int maxFailures, TimeSpan within, TimeSpan blockFor, CancellationToken cancellationToken);
+
+    /// <summary>The spec's <c>allows(address)</c>: <see langword="false"/> while <paramref name="address"/> is blocked.</summary>
+    async ValueTask<bool> AllowsAsync(string address, DateTimeOffset now, CancellationToken cancellationToken)
+        => !await IsBlockedAsync(address, now, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>The spec's <c>strike(address)</c>: <see cref="RecordFailureAsync"/> with the service's settings.</summary>
+    ValueTask<bool> StrikeAsync(string address, DateTimeOffset now, int maxFailures, TimeSpan within, TimeSpan blockFor, CancellationToken cancellationToken)
+        => RecordFailureAsync(address, now, maxFailures, within, blockFor, cancellationToken);
 }
 
 /// <summary>Argument checks shared by the <see cref="IAddressBlockList"/> implementations.</summary>

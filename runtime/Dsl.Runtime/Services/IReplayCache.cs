@@ -18,4 +18,11 @@ public interface IReplayCache
     /// <see langword="true"/> (for a store in a file, also across processes sharing the file).
     /// </summary>
     ValueTask<bool> TryAddAsync(Bytes key, DateTimeOffset now, DateTimeOffset expiresAt, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The spec's <c>fresh(value)</c>: records <paramref name="key"/> for <paramref name="window"/> from
+    /// <paramref name="now"/>; <see langword="false"/> for a repeat within the window (a replay).
+    /// </summary>
+    ValueTask<bool> FreshAsync(Bytes key, DateTimeOffset now, TimeSpan window, CancellationToken cancellationToken)
+        => TryAddAsync(key, now, now + window, cancellationToken);
 }

@@ -1,8 +1,7 @@
-using System.Collections.Generic;
 using Dsl.Generator.Diagnostics;
 using Dsl.Generator.Model;
 
-namespace Dsl.Generator.Syntax;
+namespace Dsl.Generator.Syntax.Yaml;
 
 /// <summary>A YAML node that remembers where it came from. Value-equal, so it can be cached.</summary>
 internal abstract record YamlNode(SourceSpan Span)
@@ -54,5 +53,5 @@ internal sealed record YamlSequence(SourceSpan Span, EquatableArray<YamlNode> It
     public override string KindName => "a sequence";
 }
 
-/// <summary>The parse stage's output for one spec file.</summary>
-internal sealed record SpecSyntax(string FilePath, YamlNode? Root, EquatableArray<SpecDiagnostic> Diagnostics);
+/// <summary>A spec file read as YAML: its root node, or the DSL001 that stopped the reading.</summary>
+internal sealed record YamlDocument(string FilePath, YamlNode? Root, EquatableArray<SpecDiagnostic> Diagnostics);

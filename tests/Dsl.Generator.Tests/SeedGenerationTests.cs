@@ -5,8 +5,8 @@ using Xunit;
 
 namespace Dsl.Generator.Tests;
 
-/// <summary>The real LTP spec: generates cleanly, compiles against the runtime, and matches the golden files.</summary>
-public sealed class LtpGenerationTests
+/// <summary>The seed specs: generate cleanly, compile against the runtime, and match their golden files.</summary>
+public sealed class SeedGenerationTests
 {
     private const string SpecPath = "protocols/ltp/ltp-0.2.yaml";
 
@@ -34,12 +34,15 @@ public sealed class LtpGenerationTests
         Assert.Equal(4, run.Sources.Count);
     }
 
-    /// <summary>Re-accept with <c>DSL_ACCEPT_GOLDEN=1 dotnet test tests/Dsl.Generator.Tests</c>.</summary>
-    [Fact]
-    public void Ltp_output_matches_the_golden_files()
+    /// <summary>Re-accept with <c>DSL_ACCEPT_GOLDEN=1 dotnet test tests/Dsl.Generator.Tests</c>, then read the diff line by line.</summary>
+    [Theory]
+    [InlineData("protocols/ltp/ltp-0.2.yaml", "ltp")]
+    [InlineData("protocols/stt/stt-0.2.yaml", "stt")]
+    [InlineData("protocols/mesh/mesh-1.0.yaml", "mesh")]
+    public void Every_seed_spec_output_matches_its_golden_files(string spec, string folder)
     {
-        var run = GeneratorHarness.Run((SpecPath, GeneratorHarness.ReadRepoFile(SpecPath)));
-        var golden = Path.Combine(GeneratorHarness.RepoRoot(), "tests", "Dsl.Generator.Tests", "Golden", "ltp");
+        var run = GeneratorHarness.Run((spec, GeneratorHarness.ReadRepoFile(spec)));
+        var golden = Path.Combine(GeneratorHarness.RepoRoot(), "tests", "Dsl.Generator.Tests", "Golden", folder);
         var accept = Environment.GetEnvironmentVariable("DSL_ACCEPT_GOLDEN") == "1";
         if (accept) Directory.CreateDirectory(golden);
         foreach (var source in run.Sources)

@@ -6,18 +6,18 @@ using Dsl.Generator.Model;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
 
-namespace Dsl.Generator.Syntax;
+namespace Dsl.Generator.Syntax.Yaml;
 
 /// <summary>
-/// Parse stage: YAML text to a tree of <see cref="YamlNode"/>s with line and column. Duplicate keys are
+/// The first half of the parse stage: YAML text to a tree of <see cref="YamlNode"/>s with line and column. Duplicate keys are
 /// kept (the binder reports them with context); YAML errors become DSL001 at the parser's mark.
 /// </summary>
-internal static class YamlSyntaxParser
+internal static class YamlReader
 {
-    public static SpecSyntax Parse(string filePath, string? text, CancellationToken cancellationToken)
+    public static YamlDocument Read(string filePath, string? text, CancellationToken cancellationToken)
     {
         if (text is null)
-            return new SpecSyntax(filePath, null, new EquatableArray<SpecDiagnostic>(new[]
+            return new YamlDocument(filePath, null, new EquatableArray<SpecDiagnostic>(new[]
             {
                 SpecDiagnostic.Create(DiagnosticTable.YamlSyntax, filePath, new SourceSpan(1, 1, 0, 0), "the file could not be read"),
             }));
@@ -33,7 +33,7 @@ internal static class YamlSyntaxParser
             parser.Consume<DocumentEnd>();
             if (parser.Current is DocumentStart extra)
                 return Fail(filePath, Span(extra.Start, extra.End), "a spec file holds one YAML document; found a second '---'");
-            return new SpecSyntax(filePath, root, EquatableArray<SpecDiagnostic>.Empty);
+            return new YamlDocument(filePath, root, EquatableArray<SpecDiagnostic>.Empty);
         }
         catch (YamlException ex)
         {
@@ -57,7 +57,7 @@ internal static class YamlSyntaxParser
         return new SourceSpan(line, 1, text.Length, 0);
     }
 
-    private static SpecSyntax Fail(string filePath, SourceSpan span, string message)
+    private static YamlDocument Fail(string filePath, SourceSpan span, string message)
         => new(filePath, null, new EquatableArray<SpecDiagnostic>(new[]
         {
             SpecDiagnostic.Create(DiagnosticTable.YamlSyntax, filePath, span, message),

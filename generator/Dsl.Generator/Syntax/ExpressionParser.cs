@@ -1,7 +1,9 @@
 using System.Collections.Generic;
 using System.Text;
 
-namespace Dsl.Generator.Binding.Expressions;
+using Dsl.Generator.Model;
+
+namespace Dsl.Generator.Syntax;
 
 /// <summary>
 /// Parses the expression language. Precedence, loosest first:
@@ -33,8 +35,8 @@ internal sealed class ExpressionParser
         return expression;
     }
 
-    /// <summary>Parses <c>condition else CODE</c>; the <c>else</c> part may be omitted.</summary>
-    public static CheckSyntax ParseCheck(string text)
+    /// <summary>Parses <c>condition else CODE</c>; the <c>else</c> part may be omitted (the code is then null).</summary>
+    public static (ExprSyntax Condition, string? Code, int CodeStart) ParseCheck(string text)
     {
         var parser = new ExpressionParser(text);
         var condition = parser.ParseOr();
@@ -51,7 +53,7 @@ internal sealed class ExpressionParser
             codeStart = codeToken.Start;
         }
         parser.ExpectEnd();
-        return new CheckSyntax(condition, code, codeStart);
+        return (condition, code, codeStart);
     }
 
     private Token Peek => _tokens[_position];
@@ -152,7 +154,7 @@ internal sealed class ExpressionParser
                     if (!TakeOp(")", out close))
                         throw new ExprSyntaxException(Peek.Start, 1, "expected ')' to close the argument list");
                 }
-                expression = new CallSyntax(expression, arguments, close.End);
+                expression = new CallSyntax(expression, arguments.ToEquatableArray(), close.End);
             }
             else return expression;
         }
@@ -195,7 +197,7 @@ internal sealed class ExpressionParser
                     while (TakeOp(",", out _));
                     if (!TakeOp("]", out close)) throw new ExprSyntaxException(Peek.Start, 1, "expected ']'");
                 }
-                return new ListSyntax(token.Start, close.End, items);
+                return new ListSyntax(token.Start, close.End, items.ToEquatableArray());
             }
             case T.End:
                 throw new ExprSyntaxException(token.Start, 0, "the expression ends too early");

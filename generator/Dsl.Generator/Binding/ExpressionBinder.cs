@@ -1,0 +1,467 @@
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using Dsl.Generator.Diagnostics;
+using Dsl.Generator.Language;
+using Dsl.Generator.Model;
+using Dsl.Generator.Syntax;
+
+namespace Dsl.Generator.Binding;
+
+/// <summary>
+/// Binds expression syntax to typed <see cref="BoundExpression"/>s, reporting name, type and absence errors at the
+/// sub-expression's line and column. Absence is path-sensitive: a value is present where it is on every path set
+/// the scope can be reached with, which covers messages exchanged on some paths only, lets evaluated on some paths
+/// only, and presence proven by a check or a guard on the way.
+/// </summary>
+internal sealed class ExpressionBinder
+{
+    private readonly BindingContext _context;
+    private readonly FactTable _facts;
+
+    public ExpressionBinder(BindingContext context, FactTable facts)
+    {
+        _context = context;
+        _facts = facts;
+    }
+
+    /// <summary>A bound sub-expression, the paths it is present on, and why it may be absent.</summary>
+    private readonly struct Bound(BoundExpression expr, ulong mask, string why)
+    {
+        public BoundExpression Expr { get; } = expr;
+        public ulong Mask { get; } = mask;
+        public string Why { get; } = why;
+    }
+
+    /// <summary>Thrown after a diagnostic, to abandon the expression.</summary>
+    private sealed class BindFailed : System.Exception { }
+
+    /// <summary>Binds an expression; null after reporting errors.</summary>
+    /// <param name="expected">The type the place wants, or null for any value.</param>
+    /// <param name="requirePresent">Whether a value that may be absent is an error here (DSL205).</param>
+    public BoundExpression? BindExpression(ExpressionText text, Scope scope, TypeRef? expected, bool requirePresent, string what)
+    {
+        try
+        {
+            var bound = Bind(text, text.Syntax, scope);
+            if (expected is not null) RequireType(text, text.Syntax, bound, expected, what);
+            if (requirePresent) RequirePresent(text, text.Syntax, bound, scope);
+            return bound.Expr;
+        }
+        catch (BindFailed)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Binds a value under <c>set</c> (an expression, or a YAML list of values) for a field of type <paramref name="expected"/>.</summary>
+    public BoundExpression? BindValue(ValueSyntax value, Scope scope, TypeRef expected, bool allowAbsent, string what)
+    {
+        switch (value)
+        {
+            case ExpressionValueSyntax expression:
+                return BindExpression(expression.Expression, scope, expected, !allowAbsent, what);
+            case ListValueSyntax list:
+            {
+                if (expected.Kind != TypeKind.List)
+                {
+                    _context.Report(DiagnosticTable.TypeMismatch, list.Span, what, expected.ToString(), "a list");
+                    return null;
+                }
+                var items = new List<BoundExpression>();
+                foreach (var item in list.Items)
+                {
+                    var bound = BindValue(item, scope, expected.ElementType, allowAbsent: false, what + " item");
+                    if (bound is null) return null;
+                    items.Add(bound);
+                }
+                return new BoundList(new ExprType(expected, false), items.ToEquatableArray());
+            }
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>Binds <c>condition else CODE</c>.</summary>
+    public BoundCheck? BindCheck(CheckSyntax check, Scope scope)
+    {
+        var condition = BindExpression(check.Condition, scope, TypeRef.Bool, requirePresent: true, "a check");
+        if (!_context.ErrorCodes.Contains(check.Code))
+        {
+            _context.Report(DiagnosticTable.UnknownErrorCode, check.CodeSpan, check.Code);
+            return null;
+        }
+        return condition is null ? null : new BoundCheck(condition, check.Code, check.ConditionText, check.Span);
+    }
+
+    private Bound Bind(ExpressionText text, ExprSyntax syntax, Scope scope)
+    {
+        var full = scope.Paths.All;
+        switch (syntax)
+        {
+            case LiteralSyntax literal:
+                return literal.Kind switch
+                {
+                    LiteralKind.String => Present(new BoundLiteral(new ExprType(TypeRef.String, false), new StringConstant(literal.Text)), scope),
+                    LiteralKind.Int => long.TryParse(literal.Text, NumberStyles.None, CultureInfo.InvariantCulture, out var number)
+                        ? Present(new BoundLiteral(new ExprType(TypeRef.Int, false), new IntegerConstant(number)), scope)
+                        : Fail(DiagnosticTable.ExpressionSyntax, text, syntax, $"'{literal.Text}' does not fit in a 64-bit integer"),
+                    LiteralKind.Bool => Present(new BoundLiteral(new ExprType(TypeRef.Bool, false), new BooleanConstant(literal.Text == "true")), scope),
+                    _ => new Bound(new BoundLiteral(new ExprType(TypeRef.Null, true), NullConstant.Instance), 0, "it is null"),
+                };
+
+            case NameSyntax name:
+                return BindName(text, name, scope);
+
+            case MemberSyntax member:
+                return BindMember(text, member, scope);
+
+            case CallSyntax call:
+                return BindCall(text, call, scope);
+
+            case UnarySyntax unary:
+            {
+                var operand = Bind(text, unary.Operand, scope);
+                RequireType(text, unary.Operand, operand, TypeRef.Bool, "the operand of '!'");
+                RequirePresent(text, unary.Operand, operand, scope);
+                return Present(new BoundUnary(new ExprType(TypeRef.Bool, false), UnaryOperator.Not, operand.Expr), scope);
+            }
+
+            case BinarySyntax binary:
+                return BindBinary(text, binary, scope);
+
+            case ListSyntax list:
+            {
+                var items = list.Items.Select(item => Bind(text, item, scope)).ToList();
+                var element = items.Count == 0 ? TypeKind.Null : items[0].Expr.Type.Type.Kind;
+                for (var i = 0; i < items.Count; i++)
+                {
+                    if (!ValueTypes.Of(element).Allows(TypePlaces.ListElement))
+                        Fail(DiagnosticTable.TypeMismatch, text, list.Items[i], "a list item", ElementSpellings, items[i].Expr.Type.ToString());
+                    RequireType(text, list.Items[i], items[i], new TypeRef(element), "a list item");
+                    RequirePresent(text, list.Items[i], items[i], scope);
+                }
+                return Present(new BoundList(new ExprType(TypeRef.ListOf(element), false), items.Select(i => i.Expr).ToEquatableArray()), scope);
+            }
+        }
+        throw new BindFailed();
+    }
+
+    private static string ElementSpellings => string.Join(", ", ValueTypes.All.Where(d => d.Allows(TypePlaces.ListElement)).Select(d => d.Name));
+
+    private Bound BindName(ExpressionText text, NameSyntax name, Scope scope)
+    {
+        if (scope.Lets.TryGetValue(name.Name, out var let))
+        {
+            if (scope.Role is not null && let.Owner != scope.Role)
+                return Fail(DiagnosticTable.NotVisibleToRole, text, name, name.Name, let.Owner, scope.Role);
+            // A let whose own value did not bind has been reported already.
+            if (let.Symbol is not { } symbol) throw new BindFailed();
+            var evaluated = scope.Paths.Where(_facts.Let(let.Id));
+            if (evaluated == 0)
+                return Fail(DiagnosticTable.UnknownName, text, name, name.Name, scope.Where + $" (let '{name.Name}' is not evaluated on any path to here)");
+            var mask = evaluated;
+            var why = evaluated != scope.Paths.All ? $"let '{name.Name}' is not evaluated on every path to here" : "";
+            if (symbol.Type.MayBeAbsent)
+            {
+                mask &= Proven(scope, let.Owner, NarrowTarget.Let(name.Name));
+                if (why.Length == 0) why = $"let '{name.Name}' holds a value that may be absent";
+            }
+            return new Bound(new BoundLet(new ExprType(symbol.Type.Type, mask != scope.Paths.All), let.Id, let.Name, let.Owner), mask, why);
+        }
+        if (scope.ErrorValues && name.Name is "detail" or "code")
+            return Present(new BoundContext(new ExprType(TypeRef.String, false), name.Name == "code" ? ContextValue.ErrorCode : ContextValue.ErrorDetail), scope);
+        if (scope.Sealing && name.Name == "payload")
+            return Present(new BoundContext(new ExprType(TypeRef.Bytes, false), ContextValue.SealedPayload), scope);
+        if (name.Name == "msg" || name.Name == "self" || _context.Messages.ContainsKey(name.Name) || scope.Ping?.Name == name.Name)
+            return Fail(DiagnosticTable.ExpressionSyntax, text, name, $"'{name.Name}' is not a value; name one of its fields, as in '{name.Name}.field'");
+        if (_context.Services.ContainsKey(name.Name))
+            return Fail(DiagnosticTable.ExpressionSyntax, text, name, $"'{name.Name}' is a service; call one of its methods, as in '{name.Name}.method(...)'");
+        if (Builtins.Find(name.Name) is not null)
+            return Fail(DiagnosticTable.ExpressionSyntax, text, name, $"'{name.Name}' is a function; call it, as in '{name.Name}()'");
+        return Fail(DiagnosticTable.UnknownName, text, name, name.Name, scope.Where);
+    }
+
+    /// <summary>The paths on which <paramref name="role"/> has proven <paramref name="target"/> present.</summary>
+    private ulong Proven(Scope scope, string? role, NarrowTarget target)
+        => role is not null && _facts.Find(role, target) is { } bit ? scope.Paths.Where(bit) : 0;
+
+    private Bound BindMember(ExpressionText text, MemberSyntax member, Scope scope)
+    {
+        var memberName = member.MemberName;
+        if (member.Target is NameSyntax target)
+        {
+            if (target.Name == "msg")
+            {
+                if (scope.Current is null) return Fail(DiagnosticTable.NoCurrentMessage, text, target);
+                return Field(text, scope.Current, member, MessageSource.Current, scope.Paths.All, scope);
+            }
+            if (target.Name == "self")
+            {
+                if (scope.Role is null)
+                    return Fail(DiagnosticTable.UnknownName, text, target, "self", scope.Where + " (which no single role evaluates)");
+                var input = _context.Input(scope.Role, member.Member)
+                    ?? Fail<FieldSymbol>(DiagnosticTable.UnknownMember, text, memberName, $"self ({scope.Role})", member.Member);
+                var mask = input.IsNullable ? Proven(scope, scope.Role, NarrowTarget.Input(input.Name)) : scope.Paths.All;
+                return new Bound(new BoundInput(new ExprType(input.Type, mask != scope.Paths.All), scope.Role, input.Name), mask, $"input '{input.Name}' is optional");
+            }
+            if (target.Name == "peer")
+            {
+                if (!scope.AllowPeer || scope.Role is null)
+                    return Fail(DiagnosticTable.UnknownName, text, target, "peer", scope.Where + " (the peer is known only while a role runs)");
+                if (member.Member != "address") return Fail(DiagnosticTable.UnknownMember, text, memberName, "peer", member.Member);
+                return Present(new BoundContext(new ExprType(TypeRef.String, false), ContextValue.PeerAddress), scope);
+            }
+            if (target.Name == "envelope" && _context.Envelope is { } envelope)
+            {
+                if (scope.Current is null) return Fail(DiagnosticTable.NoCurrentMessage, text, target);
+                return EnvelopeField(text, envelope, scope.Current, member, MessageSource.Current, scope.Paths.All, scope);
+            }
+            if (scope.Ping is { } ping && target.Name == ping.Name)
+                return Field(text, ping, member, MessageSource.Ping, scope.Paths.All, scope);
+            if (_context.Messages.TryGetValue(target.Name, out var message))
+            {
+                if (!scope.AllowTranscript) return Fail(DiagnosticTable.UnknownName, text, target, target.Name, scope.Where);
+                var present = scope.Paths.Where(_facts.Message(message.Name));
+                if (present == 0) return Fail(DiagnosticTable.MessageNotAvailable, text, target, target.Name);
+                var source = scope.Current?.Name == message.Name ? MessageSource.Current : MessageSource.Transcript;
+                return Field(text, message, member, source, present, scope);
+            }
+            if (_context.Services.ContainsKey(target.Name))
+                return Fail(DiagnosticTable.ExpressionSyntax, text, member, $"'{target.Name}.{member.Member}' is a service method; call it with (...)");
+        }
+        if (member.Target is MemberSyntax { Member: "envelope", Target: NameSyntax enveloped } && _context.Envelope is { } envelopeOf
+            && _context.Messages.TryGetValue(enveloped.Name, out var envelopedMessage) && scope.AllowTranscript)
+        {
+            var present = scope.Paths.Where(_facts.Message(envelopedMessage.Name));
+            if (present == 0) return Fail(DiagnosticTable.MessageNotAvailable, text, enveloped, enveloped.Name);
+            var source = scope.Current?.Name == envelopedMessage.Name ? MessageSource.Current : MessageSource.Transcript;
+            return EnvelopeField(text, envelopeOf, envelopedMessage, member, source, present, scope);
+        }
+        var inner = Bind(text, member.Target, scope);
+        return Fail(DiagnosticTable.UnknownMember, text, memberName, inner.Expr.Type.ToString(), member.Member);
+    }
+
+    private Bound Field(ExpressionText text, MessageSymbol message, MemberSyntax member, MessageSource source, ulong present, Scope scope)
+    {
+        var field = message.Fields.FirstOrDefault(f => f.Name == member.Member)
+            ?? Fail<FieldSymbol>(DiagnosticTable.UnknownMember, text, member.MemberName, message.Name, member.Member);
+        var mask = present;
+        var why = present != scope.Paths.All ? $"'{message.Name}' is not exchanged on every path to here" : "";
+        if (field.IsNullable)
+        {
+            mask &= source == MessageSource.Ping ? 0 : Proven(scope, scope.Role, NarrowTarget.Field(message.Name, field.Name));
+            if (why.Length == 0) why = $"field '{field.Name}' of '{message.Name}' is optional";
+        }
+        return new Bound(new BoundField(new ExprType(field.Type, mask != scope.Paths.All), message.Name, field.Name, source), mask, why);
+    }
+
+    /// <summary>The envelope's members: its own fields, and <c>payload</c>, the canonical bytes of the message it wraps.</summary>
+    private Bound EnvelopeField(ExpressionText text, EnvelopeSymbol envelope, MessageSymbol message, MemberSyntax member, MessageSource source, ulong present, Scope scope)
+    {
+        var why = present != scope.Paths.All ? $"'{message.Name}' is not exchanged on every path to here" : "";
+        if (member.Member == "payload")
+            return new Bound(new BoundEnvelopeField(new ExprType(TypeRef.Bytes, present != scope.Paths.All), message.Name, null, source), present, why);
+        var field = envelope.Fields.FirstOrDefault(f => f.Name == member.Member)
+            ?? Fail<FieldSymbol>(DiagnosticTable.UnknownMember, text, member.MemberName, "envelope (" + envelope.Name + ")", member.Member);
+        var mask = field.IsNullable ? 0 : present;
+        if (field.IsNullable && why.Length == 0) why = $"field '{field.Name}' of the envelope is optional";
+        return new Bound(new BoundEnvelopeField(new ExprType(field.Type, mask != scope.Paths.All), message.Name, field.Name, source), mask, why);
+    }
+
+    private Bound BindCall(ExpressionText text, CallSyntax call, Scope scope)
+    {
+        if (call.Target is NameSyntax function)
+            return BindFunction(text, call, function, scope);
+        if (call.Target is MemberSyntax { Target: NameSyntax serviceName } method && _context.Services.TryGetValue(serviceName.Name, out var service))
+        {
+            if (scope.Role is null || !service.Roles.Contains(scope.Role))
+                return Fail(DiagnosticTable.NotVisibleToRole, text, serviceName, serviceName.Name, string.Join(" and ", service.Roles), scope.Role ?? scope.Where);
+            var descriptor = service.Descriptor.Method(method.Member)
+                ?? Fail<ServiceMethodDescriptor>(DiagnosticTable.UnknownMember, text, method.MemberName, $"{service.Name} ({service.Kind})", method.Member);
+            if (call.Arguments.Count != descriptor.Parameters.Count)
+                return Fail(DiagnosticTable.BadCall, text, call,
+                    $"'{service.Name}.{descriptor.Name}' takes {descriptor.Parameters.Count} argument(s) ({string.Join(", ", descriptor.Parameters.Select(p => p.Name))}), not {call.Arguments.Count}");
+            var arguments = new List<BoundExpression>();
+            for (var i = 0; i < call.Arguments.Count; i++)
+            {
+                var parameter = descriptor.Parameters[i];
+                var argument = Bind(text, call.Arguments[i], scope);
+                var parameterType = parameter.Type.Exact is { Kind: TypeKind.Null } ? service.ValueType! : parameter.Type.Exact!;
+                RequireType(text, call.Arguments[i], argument, parameterType, $"argument '{parameter.Name}' of {service.Name}.{descriptor.Name}");
+                RequirePresent(text, call.Arguments[i], argument, scope);
+                arguments.Add(argument.Expr);
+            }
+            var result = descriptor.Result.Kind == TypeKind.Null ? service.ValueType! : descriptor.Result;
+            var bound = new BoundServiceCall(new ExprType(result, descriptor.MayBeAbsent), service.Name, service.Kind, descriptor.Name, arguments.ToEquatableArray());
+            return new Bound(bound, descriptor.MayBeAbsent ? 0 : scope.Paths.All, $"'{service.Name}.{descriptor.Name}' gives nothing {descriptor.AbsentWhen}");
+        }
+        if (call.Target is MemberSyntax { Target: NameSyntax unknown } && !_context.Messages.ContainsKey(unknown.Name) && unknown.Name is not ("msg" or "self"))
+            return Fail(DiagnosticTable.UnknownName, text, unknown, unknown.Name, scope.Where);
+        return Fail(DiagnosticTable.BadCall, text, call, "only built-in functions and service methods can be called");
+    }
+
+    private Bound BindFunction(ExpressionText text, CallSyntax call, NameSyntax function, Scope scope)
+    {
+        var descriptor = Builtins.Find(function.Name)
+            ?? Fail<BuiltinDescriptor>(DiagnosticTable.BadCall, text, function, $"Unknown function '{function.Name}'; the built-in functions are {Builtins.Names}");
+        var count = call.Arguments.Count;
+        if (descriptor.Variadic ? count < 1 : count != descriptor.Parameters.Count)
+            return Fail(DiagnosticTable.BadCall, text, call,
+                $"'{function.Name}' takes {(descriptor.Variadic ? "one or more" : descriptor.Parameters.Count.ToString(CultureInfo.InvariantCulture))} argument(s) ({string.Join(", ", descriptor.Parameters.Select(p => p.Name + ": " + p.Type))}), not {count}");
+        var arguments = new List<BoundExpression>();
+        for (var i = 0; i < count; i++)
+        {
+            var parameter = descriptor.Parameters[descriptor.Variadic ? 0 : i];
+            var syntax = call.Arguments[i];
+            // A string literal where bytes are expected is its UTF-8 encoding: hkdf_sha256(seed, salt, "label", 32).
+            if (parameter.Type.Exact is { Kind: TypeKind.Bytes } && syntax is LiteralSyntax { Kind: LiteralKind.String } literal)
+            {
+                var length = System.Text.Encoding.UTF8.GetByteCount(literal.Text);
+                arguments.Add(new BoundCall(new ExprType(TypeRef.BytesOf(length), false), "utf8",
+                    new EquatableArray<BoundExpression>(new BoundExpression[] { new BoundLiteral(new ExprType(TypeRef.String, false), new StringConstant(literal.Text)) })));
+                continue;
+            }
+            var argument = Bind(text, syntax, scope);
+            RequirePresent(text, syntax, argument, scope);
+            if (!parameter.Type.Accepts(argument.Expr.Type.Type))
+                Fail(DiagnosticTable.TypeMismatch, text, syntax, $"argument '{parameter.Name}' of {function.Name}", parameter.Type.ToString(), argument.Expr.Type.Type.ToString());
+            arguments.Add(argument.Expr);
+        }
+        var result = new ExprType(ResultType(descriptor, call, arguments), descriptor.MayBeAbsent);
+        return new Bound(new BoundCall(result, descriptor.Name, arguments.ToEquatableArray()),
+            descriptor.MayBeAbsent ? 0 : scope.Paths.All, $"'{descriptor.Name}' gives nothing {descriptor.AbsentWhen}");
+    }
+
+    /// <summary>Where it can be known, the length of a bytes result: random(32) is bytes&lt;32&gt;.</summary>
+    private static TypeRef ResultType(BuiltinDescriptor descriptor, CallSyntax call, List<BoundExpression> arguments)
+    {
+        switch (descriptor.LengthRule)
+        {
+            case ResultLengthRule.LiteralArgument:
+                return TypeRef.BytesOf(call.Arguments[descriptor.LengthArgument] is LiteralSyntax { Kind: LiteralKind.Int } n
+                    && int.TryParse(n.Text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value <= 65536 ? value : 0);
+            case ResultLengthRule.ArgumentLength:
+                var length = arguments[descriptor.LengthArgument].Type.Type.Length;
+                return TypeRef.BytesOf(length > 0 && length + descriptor.LengthDelta > 0 ? length + descriptor.LengthDelta : 0);
+            case ResultLengthRule.SumOfArguments:
+                return TypeRef.BytesOf(arguments.All(a => a.Type.Type.Length > 0) ? arguments.Sum(a => a.Type.Type.Length) : 0);
+            default:
+                return descriptor.Result;
+        }
+    }
+
+    private static readonly Dictionary<string, BinaryOperator> s_operators = new()
+    {
+        ["||"] = BinaryOperator.Or, ["&&"] = BinaryOperator.And, ["=="] = BinaryOperator.Equal, ["!="] = BinaryOperator.NotEqual,
+        ["<"] = BinaryOperator.Less, ["<="] = BinaryOperator.LessOrEqual, [">"] = BinaryOperator.Greater, [">="] = BinaryOperator.GreaterOrEqual,
+        ["??"] = BinaryOperator.Coalesce, ["+"] = BinaryOperator.Plus, ["-"] = BinaryOperator.Minus,
+    };
+
+    private Bound BindBinary(ExpressionText text, BinarySyntax binary, Scope scope)
+    {
+        var left = Bind(text, binary.Left, scope);
+        var right = Bind(text, binary.Right, scope);
+        var lt = left.Expr.Type.Type;
+        var rt = right.Expr.Type.Type;
+        var op = s_operators[binary.Operator];
+        BoundExpression Make(TypeRef type, bool mayBeAbsent = false) => new BoundBinary(new ExprType(type, mayBeAbsent), op, left.Expr, right.Expr);
+        switch (op)
+        {
+            case BinaryOperator.And:
+            case BinaryOperator.Or:
+                RequireType(text, binary.Left, left, TypeRef.Bool, $"the left of '{binary.Operator}'");
+                RequireType(text, binary.Right, right, TypeRef.Bool, $"the right of '{binary.Operator}'");
+                RequirePresent(text, binary.Left, left, scope);
+                RequirePresent(text, binary.Right, right, scope);
+                return Present(Make(TypeRef.Bool), scope);
+            case BinaryOperator.Equal:
+            case BinaryOperator.NotEqual:
+                if (lt.Kind != TypeKind.Null && rt.Kind != TypeKind.Null && lt.Kind != rt.Kind)
+                    Fail(DiagnosticTable.TypeMismatch, text, binary.Right, $"the right of '{binary.Operator}'", lt.ToString(), rt.ToString());
+                foreach (var (side, type) in new[] { (binary.Left, lt), (binary.Right, rt) })
+                    if (type.Kind != TypeKind.Null && !type.Descriptor.Equatable)
+                        Fail(DiagnosticTable.TypeMismatch, text, binary, $"'{binary.Operator}'",
+                            string.Join(", ", ValueTypes.All.Where(d => d.Equatable).Select(d => d.Name)) + " operands", type.ToString());
+                return Present(Make(TypeRef.Bool), scope);
+            case BinaryOperator.Less:
+            case BinaryOperator.LessOrEqual:
+            case BinaryOperator.Greater:
+            case BinaryOperator.GreaterOrEqual:
+                if (!lt.Descriptor.Ordered)
+                    Fail(DiagnosticTable.TypeMismatch, text, binary.Left, $"the left of '{binary.Operator}'", Spell(d => d.Ordered), lt.ToString());
+                RequireType(text, binary.Right, right, lt, $"the right of '{binary.Operator}'");
+                RequirePresent(text, binary.Left, left, scope);
+                RequirePresent(text, binary.Right, right, scope);
+                return Present(Make(TypeRef.Bool), scope);
+            case BinaryOperator.Coalesce:
+            {
+                if (lt.Kind != TypeKind.Null) RequireType(text, binary.Right, right, lt, "the fallback of '??'");
+                var type = lt.Kind == TypeKind.Null ? rt : lt;
+                var mask = left.Mask | right.Mask;
+                return new Bound(Make(type, mask != scope.Paths.All), mask, right.Why);
+            }
+            case BinaryOperator.Plus:
+                if (!lt.Descriptor.Addable)
+                    Fail(DiagnosticTable.TypeMismatch, text, binary.Left, "the left of '+'", Spell(d => d.Addable), lt.ToString());
+                RequireType(text, binary.Right, right, lt, "the right of '+'");
+                RequirePresent(text, binary.Left, left, scope);
+                RequirePresent(text, binary.Right, right, scope);
+                return Present(Make(lt), scope);
+            default:
+                if (lt.Descriptor.Difference is not { } difference)
+                    return Fail(DiagnosticTable.TypeMismatch, text, binary.Left, "the left of '-'", Spell(d => d.Difference is not null), lt.ToString());
+                RequireType(text, binary.Right, right, lt, "the right of '-'");
+                RequirePresent(text, binary.Left, left, scope);
+                RequirePresent(text, binary.Right, right, scope);
+                return Present(Make(new TypeRef(difference)), scope);
+        }
+    }
+
+    private static string Spell(System.Func<ValueTypeDescriptor, bool> has)
+        => string.Join(" or ", ValueTypes.All.Where(has).Select(d => d.Name));
+
+    private static Bound Present(BoundExpression expression, Scope scope) => new(expression, scope.Paths.All, "");
+
+    private void RequireType(ExpressionText text, ExprSyntax syntax, Bound bound, TypeRef expected, string what)
+    {
+        if (!Types.Assignable(bound.Expr.Type.Type, expected))
+            Fail(DiagnosticTable.TypeMismatch, text, syntax, what, expected.ToString(), bound.Expr.Type.Type.ToString());
+    }
+
+    private void RequirePresent(ExpressionText text, ExprSyntax syntax, Bound bound, Scope scope)
+    {
+        if (bound.Mask == scope.Paths.All) return;
+        var why = bound.Why.Length > 0 ? bound.Why : "it may be absent";
+        _context.Report(DiagnosticTable.MaybeNull, text.At(syntax), text.Excerpt(syntax), why, Advice(text, syntax, scope));
+        throw new BindFailed();
+    }
+
+    /// <summary>DSL205's advice: where a check can prove the value present, say so; else a fallback.</summary>
+    private string Advice(ExpressionText text, ExprSyntax syntax, Scope scope)
+    {
+        const string fallback = "give a fallback with '??'";
+        var excerpt = text.Excerpt(syntax);
+        var nameable = FactTable.TargetOf(syntax, scope.Current?.Name, _context.Messages.ContainsKey) is not null;
+        return scope.Advice switch
+        {
+            AbsenceAdvice.Ensure when nameable => $"check it first in the step's 'ensure' ('{excerpt} != null else CODE'), or {fallback}",
+            AbsenceAdvice.Ensure => $"keep it in a 'let' and check that with 'ensure' ('name != null else CODE'), or {fallback}",
+            AbsenceAdvice.Require when nameable => $"check it first with an earlier '{excerpt} != null else CODE' in this 'require', or {fallback}",
+            AbsenceAdvice.When when nameable => $"test it in a branch's 'when' ('{excerpt} != null'), or {fallback}",
+            _ => fallback,
+        };
+    }
+
+    private Bound Fail(DiagnosticKind kind, ExpressionText text, ExprSyntax syntax, params string[] arguments)
+    {
+        _context.Report(kind, text.At(syntax), arguments);
+        throw new BindFailed();
+    }
+
+    private T Fail<T>(DiagnosticKind kind, ExpressionText text, ExprSyntax syntax, params string[] arguments)
+    {
+        _context.Report(kind, text.At(syntax), arguments);
+        throw new BindFailed();
+    }
+}

@@ -1,0 +1,199 @@
+using System.Collections.Generic;
+using System.Linq;
+
+namespace Dsl.Generator.Language;
+
+/// <summary>What a parameter accepts: one type, or any type with a capability (<c>text</c>, <c>len</c>).</summary>
+internal sealed record ParameterType(TypeRef? Exact, string? Capability)
+{
+    public static ParameterType Of(TypeRef type) => new(type, null);
+
+    /// <summary>Any type that <c>text()</c> applies to.</summary>
+    public static readonly ParameterType WithText = new(null, "text");
+
+    /// <summary>Any type that <c>len()</c> applies to.</summary>
+    public static readonly ParameterType WithLength = new(null, "len");
+
+    public bool Accepts(TypeRef type) => Exact is { } exact ? Types.Assignable(type, exact)
+        : Capability == "text" ? type.Descriptor.HasText
+        : type.Descriptor.HasLength;
+
+    public override string ToString() => Exact?.ToString() ?? string.Join(", ",
+        ValueTypes.All.Where(d => Capability == "text" ? d.HasText : d.HasLength).Select(d => d.Kind == TypeKind.List ? "a list" : d.Name));
+}
+
+/// <summary>A parameter of a built-in function or a service method.</summary>
+internal sealed record Parameter(string Name, ParameterType Type)
+{
+    public Parameter(string name, TypeRef type) : this(name, ParameterType.Of(type)) { }
+}
+
+/// <summary>What the generator can know of the length of a <c>bytes</c> result.</summary>
+internal enum ResultLengthRule
+{
+    /// <summary>The result type as declared.</summary>
+    Declared,
+    /// <summary><c>bytes&lt;N&gt;</c> when the argument at <see cref="BuiltinDescriptor.LengthArgument"/> is an integer literal N.</summary>
+    LiteralArgument,
+    /// <summary>The length of the argument at <see cref="BuiltinDescriptor.LengthArgument"/> plus <see cref="BuiltinDescriptor.LengthDelta"/>, when known.</summary>
+    ArgumentLength,
+    /// <summary>The sum of the arguments' lengths, when every one is known.</summary>
+    SumOfArguments,
+}
+
+/// <summary>A value the generated code passes to a runtime member beside the spec's arguments.</summary>
+internal enum ImplicitArgument
+{
+    /// <summary>The step's clock reading, in whole seconds (one read per step).</summary>
+    StepClock,
+    /// <summary>The cancellation token of the call the machine is in.</summary>
+    CancellationToken,
+}
+
+/// <summary>
+/// One built-in function: its name, parameters, result, when the result may be absent, the runtime member it
+/// calls and its docs. The binder, the emitter, DSL206's list and the docs' table read this one list; adding a
+/// function is an entry here, its runtime member in <c>Dsl.Runtime.Expressions.Builtins</c>, and a test.
+/// </summary>
+internal sealed class BuiltinDescriptor
+{
+    public BuiltinDescriptor(string name, Parameter[] parameters, TypeRef result, string runtimeMember, string doc)
+    {
+        Name = name;
+        Parameters = parameters;
+        Result = result;
+        RuntimeMember = runtimeMember;
+        Doc = doc;
+    }
+
+    public string Name { get; }
+    public IReadOnlyList<Parameter> Parameters { get; }
+
+    /// <summary>One or more arguments, each of the first parameter's type.</summary>
+    public bool Variadic { get; init; }
+
+    public TypeRef Result { get; }
+    public ResultLengthRule LengthRule { get; init; }
+    public int LengthArgument { get; init; }
+    public int LengthDelta { get; init; }
+
+    /// <summary>When the result may be absent, in words; null when it never is.</summary>
+    public string? AbsentWhen { get; init; }
+
+    /// <summary>The member of <c>global::Dsl.Runtime.Expressions.Builtins</c> it calls (overloads pick the argument types).</summary>
+    public string RuntimeMember { get; }
+
+    /// <summary>Values passed to the runtime member before the spec's arguments.</summary>
+    public IReadOnlyList<ImplicitArgument> Implicit { get; init; } = new ImplicitArgument[0];
+
+    public string Doc { get; }
+
+    public bool MayBeAbsent => AbsentWhen is not null;
+
+    /// <summary>The result as the docs' table writes it.</summary>
+    public string ResultDoc
+    {
+        get
+        {
+            var text = "`" + Result + "`";
+            text += LengthRule switch
+            {
+                ResultLengthRule.LiteralArgument => $" (`bytes<{Parameters[LengthArgument].Name}>` when a literal)",
+                ResultLengthRule.ArgumentLength => $" ({Parameters[LengthArgument].Name} length {(LengthDelta < 0 ? "- " + (-LengthDelta) : "+ " + LengthDelta)} when known)",
+                ResultLengthRule.SumOfArguments => " (known length when every part has one)",
+                _ => "",
+            };
+            return AbsentWhen is null ? text : $"{text}, **absent** {AbsentWhen}";
+        }
+    }
+
+    /// <summary>The parameters as the docs' table writes them.</summary>
+    public string ParametersDoc
+        => Parameters.Count == 0 ? "none"
+           : Variadic ? $"one or more `{Parameters[0].Type}`"
+           : string.Join(", ", Parameters.Select(p => p.Type.Exact is null ? p.Type.ToString() : "`" + p.Type + "`"));
+
+    /// <summary>The call as the docs' table writes it: <c>hkdf_sha256(ikm, salt, info, length)</c>.</summary>
+    public string Signature => Variadic ? $"{Name}(a, b, ...)" : $"{Name}({string.Join(", ", Parameters.Select(p => p.Name))})";
+}
+
+/// <summary>Every built-in function of the language, in one list.</summary>
+internal static class Builtins
+{
+    private static readonly TypeRef Key32 = TypeRef.BytesOf(32), Nonce12 = TypeRef.BytesOf(12), Signature64 = TypeRef.BytesOf(64);
+    private static readonly TypeRef Ed25519Key = new(TypeKind.Ed25519Key), X25519Key = new(TypeKind.X25519Key);
+
+    private static Parameter P(string name, TypeRef type) => new(name, type);
+
+    public static readonly IReadOnlyList<BuiltinDescriptor> All = new[]
+    {
+        new BuiltinDescriptor("uuid4", new Parameter[0], TypeRef.Uuid, "Uuid4",
+            "A random version-4 UUID from the cryptographic random number generator."),
+        new BuiltinDescriptor("now", new Parameter[0], TypeRef.Timestamp, "Now",
+            "The current time in whole seconds (the precision timestamps have on the wire), from `HandshakeOptions.TimeProvider`; read once per step, so every `now()` of a step agrees.")
+        { Implicit = new[] { ImplicitArgument.StepClock } },
+        new BuiltinDescriptor("unix", new[] { P("time", TypeRef.Timestamp) }, TypeRef.Int, "Unix", "Seconds since the Unix epoch."),
+        new BuiltinDescriptor("unix_ms", new[] { P("time", TypeRef.Timestamp) }, TypeRef.Int, "UnixMs", "Milliseconds since the Unix epoch."),
+        new BuiltinDescriptor("abs", new[] { P("value", TypeRef.Int) }, TypeRef.Int, "Abs",
+            "The absolute value (saturating: the smallest `int` gives the largest)."),
+        new BuiltinDescriptor("text", new[] { new Parameter("value", ParameterType.WithText) }, TypeRef.String, "Text",
+            "The value as text: an `int` in decimal, a `bool` as `true`/`false`, a `uuid` in lower-case `8-4-4-4-12` form, a `timestamp` as Unix seconds, `bytes` as lower-case hex."),
+        new BuiltinDescriptor("len", new[] { new Parameter("value", ParameterType.WithLength) }, TypeRef.Int, "Len",
+            "A string's length in UTF-16 code units (as `max_length` counts), a list's number of items, or a number of bytes."),
+        new BuiltinDescriptor("random", new[] { P("count", TypeRef.Int) }, TypeRef.Bytes, "Random",
+            "`count` bytes from the cryptographic random number generator.") { LengthRule = ResultLengthRule.LiteralArgument },
+        new BuiltinDescriptor("utf8", new[] { P("text", TypeRef.String) }, TypeRef.Bytes, "Utf8", "The UTF-8 encoding of the text."),
+        new BuiltinDescriptor("hex", new[] { P("data", TypeRef.Bytes) }, TypeRef.String, "Hex", "Lower-case hex."),
+        new BuiltinDescriptor("base64", new[] { P("data", TypeRef.Bytes) }, TypeRef.String, "Base64", "Standard base64 with padding."),
+        new BuiltinDescriptor("unhex", new[] { P("text", TypeRef.String) }, TypeRef.Bytes, "Unhex",
+            "The bytes written in hex (either case).") { AbsentWhen = "when the text is not hex (an odd length or another character)" },
+        new BuiltinDescriptor("unbase64", new[] { P("text", TypeRef.String) }, TypeRef.Bytes, "Unbase64",
+            "The bytes written in standard base64 with padding.") { AbsentWhen = "when the text is not base64" },
+        new BuiltinDescriptor("concat", new[] { P("parts", TypeRef.Bytes) }, TypeRef.Bytes, "Concat",
+            "The parts, one after the other.") { Variadic = true, LengthRule = ResultLengthRule.SumOfArguments },
+        new BuiltinDescriptor("take", new[] { P("data", TypeRef.Bytes), P("count", TypeRef.Int) }, TypeRef.Bytes, "Take",
+            "The first `count` bytes; fewer available is a runtime error (`internal_error`).") { LengthRule = ResultLengthRule.LiteralArgument, LengthArgument = 1 },
+        new BuiltinDescriptor("sha256", new[] { P("data", TypeRef.Bytes) }, Key32, "Sha256", "SHA-256."),
+        new BuiltinDescriptor("hmac_sha256", new[] { P("key", TypeRef.Bytes), P("data", TypeRef.Bytes) }, Key32, "HmacSha256", "HMAC-SHA256."),
+        new BuiltinDescriptor("hkdf_sha256", new[] { P("ikm", TypeRef.Bytes), P("salt", TypeRef.Bytes), P("info", TypeRef.Bytes), P("length", TypeRef.Int) }, TypeRef.Bytes, "HkdfSha256",
+            "HKDF-SHA256 (RFC 5869), extract and expand.") { LengthRule = ResultLengthRule.LiteralArgument, LengthArgument = 3 },
+        new BuiltinDescriptor("chacha20_seal", new[] { P("key", Key32), P("nonce", Nonce12), P("plaintext", TypeRef.Bytes), P("aad", TypeRef.Bytes) }, TypeRef.Bytes, "Chacha20Seal",
+            "ChaCha20-Poly1305: the ciphertext followed by the 16-byte tag.") { LengthRule = ResultLengthRule.ArgumentLength, LengthArgument = 2, LengthDelta = 16 },
+        new BuiltinDescriptor("chacha20_open", new[] { P("key", Key32), P("nonce", Nonce12), P("ciphertext", TypeRef.Bytes), P("aad", TypeRef.Bytes) }, TypeRef.Bytes, "Chacha20Open",
+            "ChaCha20-Poly1305 decryption.") { AbsentWhen = "when not authentic", LengthRule = ResultLengthRule.ArgumentLength, LengthArgument = 2, LengthDelta = -16 },
+        new BuiltinDescriptor("aes256gcm_seal", new[] { P("key", Key32), P("nonce", Nonce12), P("plaintext", TypeRef.Bytes), P("aad", TypeRef.Bytes) }, TypeRef.Bytes, "Aes256gcmSeal",
+            "AES-256-GCM: the ciphertext followed by the 16-byte tag.") { LengthRule = ResultLengthRule.ArgumentLength, LengthArgument = 2, LengthDelta = 16 },
+        new BuiltinDescriptor("aes256gcm_open", new[] { P("key", Key32), P("nonce", Nonce12), P("ciphertext", TypeRef.Bytes), P("aad", TypeRef.Bytes) }, TypeRef.Bytes, "Aes256gcmOpen",
+            "AES-256-GCM decryption.") { AbsentWhen = "when not authentic", LengthRule = ResultLengthRule.ArgumentLength, LengthArgument = 2, LengthDelta = -16 },
+        new BuiltinDescriptor("ed25519_public", new[] { P("key", Ed25519Key) }, Key32, "Ed25519Public", "The key pair's public key."),
+        new BuiltinDescriptor("ed25519_sign", new[] { P("key", Ed25519Key), P("data", TypeRef.Bytes) }, Signature64, "Ed25519Sign", "An Ed25519 signature."),
+        new BuiltinDescriptor("ed25519_verify", new[] { P("public_key", Key32), P("data", TypeRef.Bytes), P("signature", Signature64) }, TypeRef.Bool, "Ed25519Verify",
+            "Whether the signature is valid; `false` for any malformed input."),
+        new BuiltinDescriptor("x25519_public", new[] { P("key", X25519Key) }, Key32, "X25519Public", "The key pair's public key."),
+        new BuiltinDescriptor("x25519_agree", new[] { P("key", X25519Key), P("peer_public_key", Key32) }, Key32, "X25519Agree",
+            "The X25519 shared secret; check it (`ensure: [shared != null else CODE]`) and derive keys from it with `hkdf_sha256`, never use it directly.")
+        { AbsentWhen = "for a low-order peer key (the all-zero secret)" },
+    };
+
+    private static readonly Dictionary<string, BuiltinDescriptor> s_byName = All.ToDictionary(f => f.Name);
+
+    public static BuiltinDescriptor? Find(string name) => s_byName.TryGetValue(name, out var function) ? function : null;
+
+    /// <summary>The names, sorted, for DSL206.</summary>
+    public static string Names => string.Join(", ", All.Select(f => f.Name).OrderBy(n => n, System.StringComparer.Ordinal));
+}
+
+/// <summary>Type rules shared by the binder and the descriptors.</summary>
+internal static class Types
+{
+    /// <summary>Whether a value of <paramref name="actual"/> fits where <paramref name="expected"/> is wanted.</summary>
+    public static bool Assignable(TypeRef actual, TypeRef expected)
+    {
+        if (actual == expected || actual.Kind == TypeKind.Null) return true;
+        // Bytes of unknown length fit any bytes; known lengths must agree (the peer's decoder checks the rest).
+        if (actual.Kind == TypeKind.Bytes && expected.Kind == TypeKind.Bytes)
+            return actual.Length == 0 || expected.Length == 0 || actual.Length == expected.Length;
+        // [] has no element type and fits any list.
+        return actual.Kind == TypeKind.List && expected.Kind == TypeKind.List && actual.Element == TypeKind.Null;
+    }
+}

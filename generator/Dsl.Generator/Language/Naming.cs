@@ -1,0 +1,70 @@
+using System.Collections.Generic;
+using System.Text;
+
+namespace Dsl.Generator.Language;
+
+/// <summary>
+/// How the spec's names become C# names, in one place: the binder uses it to report names that would
+/// collide (DSL112), the emitter to write them.
+/// </summary>
+internal static class Naming
+{
+    /// <summary>handshake_init → HandshakeInit; MALFORMED_HANDSHAKE → MalformedHandshake.</summary>
+    public static string Pascal(string name)
+    {
+        var result = new StringBuilder(name.Length);
+        var upper = true;
+        var allCaps = name.ToUpperInvariant() == name;
+        foreach (var c in name)
+        {
+            if (c == '_' || c == '-' || c == '.')
+            {
+                upper = true;
+                continue;
+            }
+            result.Append(upper ? char.ToUpperInvariant(c) : allCaps ? char.ToLowerInvariant(c) : c);
+            upper = false;
+        }
+        return result.ToString();
+    }
+
+    /// <summary>handshake_init → handshakeInit.</summary>
+    public static string Camel(string name)
+    {
+        var pascal = Pascal(name);
+        return pascal.Length == 0 ? pascal : char.ToLowerInvariant(pascal[0]) + pascal.Substring(1);
+    }
+
+    /// <summary>The generated types of a protocol whose C# prefix is <paramref name="prefix"/>, for its roles.</summary>
+    public static IEnumerable<string> GeneratedTypes(string prefix, IEnumerable<string> roles)
+    {
+        yield return MessageBase(prefix);
+        yield return Codec(prefix);
+        yield return ErrorCodes(prefix);
+        foreach (var role in roles)
+        {
+            var machine = Machine(prefix, role);
+            yield return machine;
+            yield return machine + "Inputs";
+            yield return machine + "Services";
+            yield return machine + "Result";
+            yield return machine + "State";
+        }
+    }
+
+    /// <summary>Members every generated message record has; a field may not take their C# names.</summary>
+    public static readonly string[] MessageMembers = { "MessageType", "WireName", "EqualityContract", "Envelope" };
+
+    public static string MessageBase(string prefix) => prefix + "Message";
+
+    public static string Codec(string prefix) => prefix + "Codec";
+
+    public static string ErrorCodes(string prefix) => prefix + "ErrorCodes";
+
+    public static string Machine(string prefix, string role) => prefix + Pascal(role);
+
+    /// <summary>C# keywords (a parameter named after a field is escaped with '@').</summary>
+    public static bool IsKeyword(string name)
+        => Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetKeywordKind(name) != Microsoft.CodeAnalysis.CSharp.SyntaxKind.None
+           || Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetContextualKeywordKind(name) != Microsoft.CodeAnalysis.CSharp.SyntaxKind.None;
+}

@@ -1,0 +1,289 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+
+namespace Dsl.Generator.Language;
+
+/// <summary>The kinds of value the language knows; each has one <see cref="ValueTypeDescriptor"/> in <see cref="ValueTypes"/>.</summary>
+internal enum TypeKind { String, Int, Bool, Uuid, Timestamp, Map, Bytes, List, Ed25519Key, X25519Key, Null, Void }
+
+/// <summary>Where a type may be declared.</summary>
+[Flags]
+internal enum TypePlaces
+{
+    None = 0,
+    /// <summary>A field of a message or an envelope.</summary>
+    Message = 1,
+    /// <summary>An input of a role.</summary>
+    Input = 2,
+    /// <summary>The <c>of</c> of a <c>value_store</c>.</summary>
+    StoredValue = 4,
+    /// <summary>The element of a <c>list&lt;T&gt;</c>.</summary>
+    ListElement = 8,
+    /// <summary>A value a machine keeps between steps (a let, a transcript field) and exports with its state.</summary>
+    Kept = 16,
+}
+
+/// <summary>The constraints a field of a type can carry.</summary>
+[Flags]
+internal enum ConstraintKinds { None = 0, Length = 1, Range = 2, Pattern = 4, OneOf = 8 }
+
+/// <summary>
+/// One value type of the language: its spelling, what it becomes in C#, on the wire and in an exported state,
+/// which operators and constraints apply, and where it may be declared. The binder, the emitter, DSL101's list
+/// and the docs' type table all read this one list.
+/// </summary>
+internal sealed class ValueTypeDescriptor
+{
+    public ValueTypeDescriptor(TypeKind kind, string name, string doc)
+    {
+        Kind = kind;
+        Name = name;
+        Doc = doc;
+    }
+
+    public TypeKind Kind { get; }
+
+    /// <summary>The spelling in specs; a parametric type's base (<c>bytes</c>, <c>list</c>).</summary>
+    public string Name { get; }
+
+    /// <summary>A line of docs.</summary>
+    public string Doc { get; }
+
+    /// <summary>How a parametric type is spelled: <c>bytes&lt;N&gt;</c>, <c>list&lt;T&gt;</c>.</summary>
+    public string? Parametric { get; init; }
+
+    /// <summary>The C# type; for a list, a format with the element's C# type as <c>{0}</c>.</summary>
+    public string CSharp { get; init; } = "object";
+
+    /// <summary>Whether the C# type is a value type (its absent form is <c>Nullable&lt;T&gt;</c>).</summary>
+    public bool CSharpValueType { get; init; }
+
+    public TypePlaces Places { get; init; }
+
+    public ConstraintKinds Constraints { get; init; }
+
+    /// <summary>What <c>min_length</c>/<c>max_length</c> count.</summary>
+    public string? LengthUnit { get; init; }
+
+    /// <summary>Whether <c>==</c> and <c>!=</c> apply.</summary>
+    public bool Equatable { get; init; }
+
+    /// <summary>Whether <c>&lt;</c>, <c>&lt;=</c>, <c>&gt;</c>, <c>&gt;=</c> apply.</summary>
+    public bool Ordered { get; init; }
+
+    /// <summary>Whether <c>a + b</c> applies (the result has the same type).</summary>
+    public bool Addable { get; init; }
+
+    /// <summary>The type of <c>a - b</c>, when it applies.</summary>
+    public TypeKind? Difference { get; init; }
+
+    /// <summary>Whether <c>text(value)</c> applies.</summary>
+    public bool HasText { get; init; }
+
+    /// <summary>Whether <c>len(value)</c> applies.</summary>
+    public bool HasLength { get; init; }
+
+    /// <summary>The <c>JsonEncoding</c> and <c>JsonDecoding</c> members for a field of this type.</summary>
+    public string? JsonWrite { get; init; }
+    public string? JsonRead { get; init; }
+
+    /// <summary>The <c>JsonEncoding</c> and <c>JsonDecoding</c> members for a list of this type.</summary>
+    public string? JsonListWrite { get; init; }
+    public string? JsonListRead { get; init; }
+
+    /// <summary>Whether the wire form takes the field's <c>encoding</c> and length (bytes).</summary>
+    public bool JsonTakesEncoding { get; init; }
+
+    /// <summary>The <c>HandshakeStateWriter</c>/<c>Reader</c> members for a kept value of this type, and of a list of it.</summary>
+    public string? StateWrite { get; init; }
+    public string? StateRead { get; init; }
+    public string? StateListWrite { get; init; }
+    public string? StateListRead { get; init; }
+
+    /// <summary>Reads a literal of this type from a YAML scalar (a default value), or null when it is not one.</summary>
+    public Func<string, ConstantValue?>? ParseLiteral { get; init; }
+
+    public bool Allows(TypePlaces place) => (Places & place) == place;
+}
+
+/// <summary>A type: a kind, for lists the element kind, for bytes the length (0: any).</summary>
+internal sealed record TypeRef(TypeKind Kind, TypeKind Element = TypeKind.Null, int Length = 0)
+{
+    public static readonly TypeRef String = new(TypeKind.String);
+    public static readonly TypeRef Int = new(TypeKind.Int);
+    public static readonly TypeRef Bool = new(TypeKind.Bool);
+    public static readonly TypeRef Uuid = new(TypeKind.Uuid);
+    public static readonly TypeRef Timestamp = new(TypeKind.Timestamp);
+    public static readonly TypeRef Map = new(TypeKind.Map);
+    public static readonly TypeRef Bytes = new(TypeKind.Bytes);
+    public static readonly TypeRef Null = new(TypeKind.Null);
+    public static readonly TypeRef Void = new(TypeKind.Void);
+
+    public static TypeRef ListOf(TypeKind element) => new(TypeKind.List, element);
+
+    public static TypeRef BytesOf(int length) => new(TypeKind.Bytes, TypeKind.Null, length);
+
+    public ValueTypeDescriptor Descriptor => ValueTypes.Of(Kind);
+
+    /// <summary>For a list, its element type.</summary>
+    public TypeRef ElementType => new(Element);
+
+    /// <summary>The spelling used in specs and diagnostics.</summary>
+    public override string ToString()
+        => Kind == TypeKind.List ? $"list<{ValueTypes.Of(Element).Name}>"
+           : Kind == TypeKind.Bytes && Length > 0 ? $"bytes<{Length.ToString(CultureInfo.InvariantCulture)}>"
+           : Descriptor.Name;
+}
+
+/// <summary>The static type of an expression: a type, and whether the value may be absent where it is used.</summary>
+internal sealed record ExprType(TypeRef Type, bool MayBeAbsent)
+{
+    public override string ToString() => MayBeAbsent ? Type + "?" : Type.ToString();
+}
+
+/// <summary>A literal value, typed.</summary>
+internal abstract record ConstantValue;
+
+internal sealed record StringConstant(string Value) : ConstantValue;
+
+internal sealed record IntegerConstant(long Value) : ConstantValue;
+
+internal sealed record BooleanConstant(bool Value) : ConstantValue;
+
+internal sealed record NullConstant : ConstantValue
+{
+    public static readonly NullConstant Instance = new();
+}
+
+/// <summary>A duration, as a service setting or a timeout.</summary>
+internal sealed record DurationConstant(long Milliseconds) : ConstantValue;
+
+/// <summary>Every value type of the language, in one list.</summary>
+internal static class ValueTypes
+{
+    private static ConstantValue? ParseString(string text) => new StringConstant(text);
+
+    private static ConstantValue? ParseInteger(string text)
+        => long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) ? new IntegerConstant(value) : null;
+
+    private static ConstantValue? ParseBoolean(string text)
+        => text switch { "true" => new BooleanConstant(true), "false" => new BooleanConstant(false), _ => null };
+
+    public static readonly IReadOnlyList<ValueTypeDescriptor> All = new[]
+    {
+        new ValueTypeDescriptor(TypeKind.String, "string", "Text (UTF-8 on the wire).")
+        {
+            CSharp = "string", Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.ListElement | TypePlaces.Kept,
+            Constraints = ConstraintKinds.Length | ConstraintKinds.Pattern | ConstraintKinds.OneOf, LengthUnit = "characters",
+            Equatable = true, Addable = true, HasText = true, HasLength = true,
+            JsonWrite = "WriteString", JsonRead = "TryReadString", JsonListWrite = "WriteStringList", JsonListRead = "TryReadStringList",
+            StateWrite = "WriteString", StateRead = "ReadString", StateListWrite = "WriteStringList", StateListRead = "ReadStringList",
+            ParseLiteral = ParseString,
+        },
+        new ValueTypeDescriptor(TypeKind.Int, "int", "A 64-bit signed integer (a JSON number).")
+        {
+            CSharp = "long", CSharpValueType = true,
+            Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.StoredValue | TypePlaces.ListElement | TypePlaces.Kept,
+            Constraints = ConstraintKinds.Range,
+            Equatable = true, Ordered = true, Addable = true, Difference = TypeKind.Int, HasText = true,
+            JsonWrite = "WriteInt64", JsonRead = "TryReadInt64", JsonListWrite = "WriteInt64List", JsonListRead = "TryReadInt64List",
+            StateWrite = "WriteInt64", StateRead = "ReadInt64", StateListWrite = "WriteInt64List", StateListRead = "ReadInt64List",
+            ParseLiteral = ParseInteger,
+        },
+        new ValueTypeDescriptor(TypeKind.Bool, "bool", "true or false.")
+        {
+            CSharp = "bool", CSharpValueType = true,
+            Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.StoredValue | TypePlaces.Kept,
+            Equatable = true, HasText = true,
+            JsonWrite = "WriteBoolean", JsonRead = "TryReadBoolean",
+            StateWrite = "WriteBoolean", StateRead = "ReadBoolean",
+            ParseLiteral = ParseBoolean,
+        },
+        new ValueTypeDescriptor(TypeKind.Uuid, "uuid", "A UUID, as a string in lower-case 8-4-4-4-12 form.")
+        {
+            CSharp = "global::System.Guid", CSharpValueType = true,
+            Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.StoredValue | TypePlaces.ListElement | TypePlaces.Kept,
+            Equatable = true, HasText = true,
+            JsonWrite = "WriteUuid", JsonRead = "TryReadUuid", JsonListWrite = "WriteUuidList", JsonListRead = "TryReadUuidList",
+            StateWrite = "WriteUuid", StateRead = "ReadUuid", StateListWrite = "WriteUuidList", StateListRead = "ReadUuidList",
+        },
+        new ValueTypeDescriptor(TypeKind.Timestamp, "timestamp", "A time in whole seconds, as a JSON number of seconds since the Unix epoch.")
+        {
+            CSharp = "global::System.DateTimeOffset", CSharpValueType = true,
+            Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.StoredValue | TypePlaces.Kept,
+            Equatable = true, Ordered = true, Difference = TypeKind.Int, HasText = true,
+            JsonWrite = "WriteUnixSeconds", JsonRead = "TryReadUnixSeconds",
+            StateWrite = "WriteTimestamp", StateRead = "ReadTimestamp",
+        },
+        new ValueTypeDescriptor(TypeKind.Map, "map", "A free-form JSON object (metadata).")
+        {
+            CSharp = "global::Dsl.Runtime.Codecs.Metadata",
+            Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.Kept,
+            JsonWrite = "WriteMetadata", JsonRead = "TryReadMetadata",
+            StateWrite = "WriteMetadata", StateRead = "ReadMetadata",
+        },
+        new ValueTypeDescriptor(TypeKind.Bytes, "bytes", "A byte string, hex or base64 on the wire (the field's encoding); bytes<N> has exactly N bytes.")
+        {
+            Parametric = "bytes<N>",
+            CSharp = "global::Dsl.Runtime.Codecs.Bytes", CSharpValueType = true,
+            Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.StoredValue | TypePlaces.Kept,
+            Constraints = ConstraintKinds.Length, LengthUnit = "bytes",
+            Equatable = true, HasText = true, HasLength = true,
+            JsonWrite = "WriteBytes", JsonRead = "TryReadBytes", JsonTakesEncoding = true,
+            StateWrite = "WriteBytes", StateRead = "ReadBytes",
+        },
+        new ValueTypeDescriptor(TypeKind.List, "list", "A JSON array whose items all have the type T (string, int or uuid).")
+        {
+            Parametric = "list<T>",
+            CSharp = "global::System.Collections.Generic.IReadOnlyList<{0}>",
+            Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.Kept,
+            Constraints = ConstraintKinds.Length, LengthUnit = "items",
+            HasLength = true,
+        },
+        new ValueTypeDescriptor(TypeKind.Ed25519Key, "ed25519_key", "An Ed25519 key pair (Dsl.Runtime.Cryptography.Ed25519Key); an input only, never on the wire.")
+        {
+            CSharp = "global::Dsl.Runtime.Cryptography.Ed25519Key", Places = TypePlaces.Input,
+        },
+        new ValueTypeDescriptor(TypeKind.X25519Key, "x25519_key", "An X25519 key pair (Dsl.Runtime.Cryptography.X25519Key); an input only, never on the wire.")
+        {
+            CSharp = "global::Dsl.Runtime.Cryptography.X25519Key", Places = TypePlaces.Input,
+        },
+        new ValueTypeDescriptor(TypeKind.Null, "null", "The type of the literal null: absent.") { CSharp = "object" },
+        new ValueTypeDescriptor(TypeKind.Void, "nothing", "What a service method that returns nothing gives.") { CSharp = "void" },
+    };
+
+    private static readonly Dictionary<TypeKind, ValueTypeDescriptor> s_byKind = All.ToDictionary(d => d.Kind);
+
+    public static ValueTypeDescriptor Of(TypeKind kind) => s_byKind[kind];
+
+    /// <summary>The types that can be declared in <paramref name="place"/>, spelled as specs write them (for DSL101).</summary>
+    public static string Spellings(TypePlaces place)
+        => string.Join(", ", All.Where(d => d.Allows(place)).SelectMany(d => d.Kind switch
+        {
+            TypeKind.List => All.Where(e => e.Allows(TypePlaces.ListElement)).Select(e => $"list<{e.Name}>"),
+            _ when d.Parametric is not null => new[] { d.Name, d.Parametric },
+            _ => new[] { d.Name },
+        }));
+
+    /// <summary>
+    /// Resolves a type as specs write it (<c>string</c>, <c>bytes&lt;32&gt;</c>, <c>list&lt;uuid&gt;</c>) for a place;
+    /// null when it names no type that fits there.
+    /// </summary>
+    public static TypeRef? Resolve(string name, string? argument, TypePlaces place)
+    {
+        var descriptor = All.FirstOrDefault(d => d.Name == name && d.Kind is not (TypeKind.Null or TypeKind.Void));
+        if (descriptor is null || !descriptor.Allows(place)) return null;
+        if (descriptor.Kind == TypeKind.List)
+        {
+            if (argument is null) return null;
+            var element = All.FirstOrDefault(d => d.Name == argument && d.Allows(TypePlaces.ListElement));
+            return element is null ? null : TypeRef.ListOf(element.Kind);
+        }
+        if (descriptor.Kind == TypeKind.Bytes && argument is not null)
+            return int.TryParse(argument, NumberStyles.None, CultureInfo.InvariantCulture, out var length) && length is > 0 and <= 65536
+                ? TypeRef.BytesOf(length) : null;
+        return argument is null ? new TypeRef(descriptor.Kind) : null;
+    }
+}

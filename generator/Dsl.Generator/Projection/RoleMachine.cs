@@ -1,0 +1,64 @@
+using System.Linq;
+using Dsl.Generator.Binding;
+using Dsl.Generator.Diagnostics;
+using Dsl.Generator.Language;
+using Dsl.Generator.Model;
+
+namespace Dsl.Generator.Projection;
+
+/// <summary>The project stage's output: the bound protocol and one state machine per role.</summary>
+internal sealed record ProjectedProtocol(BoundProtocol Protocol, EquatableArray<RoleMachine> Machines);
+
+/// <summary>
+/// One role's machine, projected from the global flow: its states, and the values it keeps between steps. A
+/// waiting machine holds only those (a message nothing later reads is not kept).
+/// </summary>
+/// <param name="Layout">A fingerprint of the states and kept values, which an exported state is bound to.</param>
+internal sealed record RoleMachine(string Role, EquatableArray<MachineState> States, EquatableArray<KeptValue> Kept, string Layout)
+{
+    public bool Keeps(KeptValue value) => Kept.Contains(value);
+}
+
+internal enum StateKind { Send, Receive, Decide, Succeed, Fail }
+
+/// <summary>
+/// One state of a role's machine. Send: evaluate <see cref="Lets"/>, run <see cref="Ensures"/>, build
+/// <see cref="Message"/> from <see cref="Set"/>, send it, then run <see cref="Actions"/> and go to <see cref="Next"/>.
+/// Receive: wait for one of <see cref="Alternatives"/>. Decide: evaluate <see cref="Lets"/>, take the first of
+/// <see cref="Branches"/> whose guard holds. Fail: end with <see cref="FailCode"/>. Succeed: end with the outcome.
+/// </summary>
+internal sealed record MachineState(
+    int Id,
+    string Name,
+    StateKind Kind,
+    string Phase,
+    SourceSpan Span,
+    string? Message,
+    EquatableArray<LetSymbol> Lets,
+    EquatableArray<BoundCheck> Ensures,
+    EquatableArray<BoundAssignment> Set,
+    EquatableArray<BoundEffect> Actions,
+    int Next,
+    EquatableArray<ReceiveAlternative> Alternatives,
+    long? TimeoutMs,
+    EquatableArray<MachineBranch> Branches,
+    string? FailCode);
+
+/// <summary>A message a receive state accepts, with its checks, effects and next state.</summary>
+internal sealed record ReceiveAlternative(string Message, string Phase, EquatableArray<BoundCheck> Checks, EquatableArray<BoundEffect> Actions, int Next);
+
+/// <summary>A branch of a choice this role makes.</summary>
+internal sealed record MachineBranch(BoundExpression? Guard, int Next, SourceSpan Span);
+
+internal enum KeptKind
+{
+    /// <summary>A field of the latest instance of a message.</summary>
+    Field,
+    /// <summary>A field of the latest instance of a message's envelope (<see cref="KeptValue.Field"/> null: its canonical payload).</summary>
+    EnvelopeField,
+    /// <summary>A let, kept because a later step reads it.</summary>
+    Let,
+}
+
+/// <summary>A value a machine keeps between its steps, and exports with its state.</summary>
+internal sealed record KeptValue(KeptKind Kind, string Message, string? Field, int LetId, string Name, TypeRef Type);

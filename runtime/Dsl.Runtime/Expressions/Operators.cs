@@ -1,0 +1,56 @@
+using System;
+
+namespace Dsl.Runtime.Expressions;
+
+/// <summary>
+/// The arithmetic of the spec language, as generated code calls it. <c>int</c> arithmetic saturates at the
+/// 64-bit bounds instead of wrapping or throwing, so that a hostile value (a timestamp of <see cref="long.MinValue"/>)
+/// fails the range check it is meant for, not the machine.
+/// </summary>
+public static class Operators
+{
+    /// <summary><c>a + b</c> of ints, saturating.</summary>
+    public static long Plus(long left, long right)
+    {
+        var sum = unchecked(left + right);
+        // Overflow when both operands have the same sign and the sum's differs.
+        if (((left ^ sum) & (right ^ sum)) < 0) return left < 0 ? long.MinValue : long.MaxValue;
+        return sum;
+    }
+
+    /// <summary><c>a + b</c> of strings: concatenation.</summary>
+    public static string Plus(string left, string right) => string.Concat(left, right);
+
+    /// <summary><c>a - b</c> of ints, saturating.</summary>
+    public static long Minus(long left, long right)
+    {
+        var difference = unchecked(left - right);
+        // Overflow when the operands have different signs and the difference's sign differs from the left's.
+        if (((left ^ right) & (left ^ difference)) < 0) return left < 0 ? long.MinValue : long.MaxValue;
+        return difference;
+    }
+
+    /// <summary>
+    /// <c>a != null</c> where the generator knows <c>a</c> is never absent: evaluates it (a service call in it still
+    /// runs) and gives <see langword="true"/>, without the C# warning a comparison of a value with null raises.
+    /// </summary>
+    public static bool IsPresent<T>(T value) => value is not null;
+
+    /// <summary><c>a - b</c> of timestamps: whole seconds from <paramref name="right"/> to <paramref name="left"/>, truncated toward zero.</summary>
+    public static long Minus(DateTimeOffset left, DateTimeOffset right) => (long)(left - right).TotalSeconds;
+}
+
+/// <summary>
+/// Values the generator proved present where C# still sees a nullable. Reaching the exception is a bug of the
+/// generator (the handshake then ends with <c>internal_error</c>), never a protocol failure.
+/// </summary>
+public static class Present
+{
+    /// <summary>The value of <paramref name="value"/>, which the spec proves present.</summary>
+    public static T Value<T>(T? value) where T : struct
+        => value ?? throw new InvalidOperationException("A value the spec proves present is absent; this is a bug of the generator.");
+
+    /// <summary><paramref name="value"/>, which the spec proves present.</summary>
+    public static T Reference<T>(T? value) where T : class
+        => value ?? throw new InvalidOperationException("A value the spec proves present is absent; this is a bug of the generator.");
+}

@@ -1,0 +1,198 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using Dsl.Runtime.Codecs;
+using Dsl.Runtime.Transports;
+
+namespace Dsl.Runtime.Handshakes;
+
+/// <summary>
+/// Runs a sans-IO role machine over a transport: what every generated <c>RunAsync</c> does. It encodes and
+/// sends what the machine asks to send, receives and decodes under the step and handshake timeouts, turns
+/// anything that goes wrong on the way (a message it cannot decode, a timeout, the peer closing, a broken
+/// transport, cancellation) into a <see cref="HandshakeError"/> for the machine, sends the spec's error message,
+/// and closes the transport on failure. It never throws for a failure of the handshake.
+/// </summary>
+public static class HandshakeDriver
+{
+    /// <summary>Runs <paramref name="machine"/> to its outcome over <paramref name="transport"/>.</summary>
+    /// <param name="machine">A fresh or restored machine; the driver makes every call to it.</param>
+    /// <param name="transport">The channel to the peer. On success it stays open and belongs to the caller; on failure it is closed and disposed.</param>
+    /// <param name="codec">The protocol's codec.</param>
+    /// <param name="options">Timeouts and clock. A restored machine gets what is left of the handshake timeout since it started.</param>
+    /// <param name="cancellationToken">Cancels the handshake; the outcome is then <see cref="HandshakeErrorCodes.Cancelled"/>.</param>
+    public static async ValueTask<HandshakeOutcome<TResult>> RunAsync<TMessage, TResult>(
+        IHandshakeMachine<TMessage, TResult> machine, IMessageTransport transport, IMessageCodec<TMessage> codec,
+        HandshakeOptions options, CancellationToken cancellationToken)
+        where TMessage : class
+        where TResult : class
+    {
+        ArgumentNullException.ThrowIfNull(machine);
+        ArgumentNullException.ThrowIfNull(transport);
+        ArgumentNullException.ThrowIfNull(codec);
+        ArgumentNullException.ThrowIfNull(options);
+
+        var remaining = options.HandshakeTimeout;
+        if (machine.StartedAt is { } startedAt)
+            remaining -= options.TimeProvider.GetUtcNow() - startedAt;
+        using var handshakeTimeout = new CancellationTokenSource(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, options.TimeProvider);
+        using var handshake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, handshakeTimeout.Token);
+        using var buffer = new PooledBufferWriter();
+        var token = handshake.Token;
+        var stepTimedOut = false;
+        var canSend = true;
+        try
+        {
+            var step = await machine.StartAsync(PeerHost(transport.RemoteAddress), token).ConfigureAwait(false);
+            while (true)
+            {
+                switch (step.Kind)
+                {
+                    case HandshakeStepKind.Send:
+                        buffer.Clear();
+                        codec.Encode(step.Message!, buffer);
+                        await transport.SendAsync(buffer.WrittenMemory, token).ConfigureAwait(false);
+                        step = await machine.ContinueAsync(token).ConfigureAwait(false);
+                        break;
+
+                    case HandshakeStepKind.Receive:
+                    {
+                        using var stepTimeout = new CancellationTokenSource(step.Timeout ?? options.StepTimeout, options.TimeProvider);
+                        using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, stepTimeout.Token);
+                        buffer.Clear();
+                        bool received;
+                        try
+                        {
+                            received = await transport.ReceiveAsync(buffer, linked.Token).ConfigureAwait(false);
+                        }
+                        catch (OperationCanceledException) when (stepTimeout.IsCancellationRequested && !handshake.IsCancellationRequested)
+                        {
+                            stepTimedOut = true;
+                            throw;
+                        }
+                        if (!received)
+                        {
+                            canSend = false;
+                            step = await machine.FailAsync(new HandshakeError(HandshakeErrorCodes.PeerClosed, machine.Phase, machine.Role,
+                                $"The peer closed the connection during '{machine.Phase}'"), token).ConfigureAwait(false);
+                        }
+                        else if (!codec.TryDecode(buffer.WrittenSpan, out var message, out var decodeError))
+                        {
+                            step = await machine.FailAsync(new HandshakeError(machine.MalformedCode, machine.Phase, machine.Role, decodeError.Detail), token).ConfigureAwait(false);
+                        }
+                        else
+                        {
+                            step = await machine.ReceiveAsync(message, token).ConfigureAwait(false);
+                        }
+                        break;
+                    }
+
+                    case HandshakeStepKind.Succeeded:
+                        return HandshakeOutcome<TResult>.Success(step.Result!);
+
+                    default:
+                        return await EndAsync<TMessage, TResult>(step.Error!, step.Message, canSend, transport, codec, buffer, options).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception exception)
+        {
+            var error = Classify(exception, machine, cancellationToken, handshakeTimeout, stepTimedOut, options);
+            canSend &= CanStillSend(exception);
+            TMessage? errorMessage = null;
+            using (var effects = new CancellationTokenSource(options.ErrorDeliveryTimeout, options.TimeProvider))
+            {
+                try
+                {
+                    var failed = await machine.FailAsync(error, effects.Token).ConfigureAwait(false);
+                    error = failed.Error ?? error;
+                    errorMessage = failed.Message;
+                }
+                catch (Exception)
+                {
+                    // A machine that cannot even fail cleanly: the failure stands, without the spec's error message.
+                }
+            }
+            return await EndAsync<TMessage, TResult>(error, errorMessage, canSend, transport, codec, buffer, options).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// The peer's host (the address without its port; an IPv6 address without brackets), or <c>"unknown"</c>:
+    /// what per-address limits key on, so that reconnecting from another port does not reset them.
+    /// </summary>
+    public static string PeerHost(string? remoteAddress)
+    {
+        if (string.IsNullOrEmpty(remoteAddress)) return "unknown";
+        if (remoteAddress.StartsWith('['))
+        {
+            var close = remoteAddress.IndexOf(']');
+            return close > 0 ? remoteAddress[1..close] : remoteAddress;
+        }
+        var colon = remoteAddress.LastIndexOf(':');
+        // One colon: host:port. More: a bare IPv6 address.
+        return colon > 0 && remoteAddress.IndexOf(':') == colon ? remoteAddress[..colon] : remoteAddress;
+    }
+
+    /// <summary>Sends the spec's error message when there is one and the transport can carry it, then closes the transport.</summary>
+    private static async ValueTask<HandshakeOutcome<TResult>> EndAsync<TMessage, TResult>(
+        HandshakeError error, TMessage? errorMessage, bool canSend, IMessageTransport transport, IMessageCodec<TMessage> codec,
+        PooledBufferWriter buffer, HandshakeOptions options)
+        where TMessage : class
+        where TResult : class
+    {
+        if (canSend && errorMessage is not null && !error.RaisedByPeer)
+        {
+            try
+            {
+                using var delivery = new CancellationTokenSource(options.ErrorDeliveryTimeout, options.TimeProvider);
+                buffer.Clear();
+                codec.Encode(errorMessage, buffer);
+                await transport.SendAsync(buffer.WrittenMemory, delivery.Token).ConfigureAwait(false);
+                error = error with { SentToPeer = codec.GetName(errorMessage) };
+            }
+            catch (Exception)
+            {
+                // The peer is gone or too slow: the failure stands without the courtesy message.
+            }
+        }
+        try
+        {
+            using var closing = new CancellationTokenSource(options.ErrorDeliveryTimeout, options.TimeProvider);
+            await transport.CloseAsync(closing.Token).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Closing is best effort; disposal below releases the socket regardless.
+        }
+        await transport.DisposeAsync().ConfigureAwait(false);
+        return HandshakeOutcome<TResult>.Failure(error);
+    }
+
+    private static HandshakeError Classify<TMessage, TResult>(
+        Exception exception, IHandshakeMachine<TMessage, TResult> machine, CancellationToken callerToken,
+        CancellationTokenSource handshakeTimeout, bool stepTimedOut, HandshakeOptions options)
+        where TMessage : class
+        where TResult : class
+    {
+        var phase = machine.Phase;
+        var role = machine.Role;
+        return exception switch
+        {
+            OperationCanceledException when callerToken.IsCancellationRequested
+                => new(HandshakeErrorCodes.Cancelled, phase, role, "The handshake was cancelled"),
+            OperationCanceledException when handshakeTimeout.IsCancellationRequested
+                => new(HandshakeErrorCodes.HandshakeTimeout, phase, role, $"The handshake did not complete within {options.HandshakeTimeout.TotalSeconds:0.###} s"),
+            OperationCanceledException when stepTimedOut
+                => new(HandshakeErrorCodes.StepTimeout, phase, role, $"No message from the peer within the step timeout in '{phase}'"),
+            TransportException { Error: TransportError.MessageTooLarge } transport
+                => new(machine.MalformedCode, phase, role, transport.Message),
+            TransportException transport
+                => new(HandshakeErrorCodes.TransportFailed, phase, role, transport.Message),
+            _ => HandshakeError.Internal(phase, role, exception),
+        };
+    }
+
+    private static bool CanStillSend(Exception exception)
+        => exception is not TransportException { Error: not TransportError.MessageTooLarge };
+}
