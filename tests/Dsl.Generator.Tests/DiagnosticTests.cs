@@ -145,8 +145,7 @@ public sealed class DiagnosticTests
     public void The_base_spec_is_clean_and_compiles()
     {
         var run = GeneratorHarness.Run(Base);
-        Assert.Empty(run.SpecDiagnostics);
-        Assert.Empty(run.CompileErrors);
+        MiscompileTests.AssertCompilesClean(run);
         Assert.Equal(4, run.Sources.Count);
     }
 
@@ -259,8 +258,7 @@ public sealed class DiagnosticTests
               a: { n: two.n ?? 0 }
             """;
         var run = GeneratorHarness.Run(yaml);
-        Assert.Empty(run.SpecDiagnostics);
-        Assert.Empty(run.CompileErrors.Select(e => e.ToString()));
+        MiscompileTests.AssertCompilesClean(run);
         // B raises REFUSED in a state of its own; A never does: it waits for 'two', and B's refusal reaches it as B's error message.
         var projected = Projection.RoleProjector.Project(Binding.SpecBinder.Bind(Syntax.SpecParser.Parse("spec.yaml", yaml, default), default).Protocol!, default);
         var a = projected.Machines.Single(m => m.Role == "a");
@@ -306,8 +304,7 @@ public sealed class DiagnosticTests
                   - msg.confirmation == hmac_sha256(x25519_agree(self.ephemeral, msg.public_key) ?? random(32), "confirm") else BAD_CONFIRMATION
             """;
         var run = GeneratorHarness.Run(yaml);
-        Assert.Empty(run.SpecDiagnostics.Select(d => d.ToString()));
-        Assert.Empty(run.CompileErrors.Select(e => e.ToString()));
+        MiscompileTests.AssertCompilesClean(run);
         Assert.Contains("global::Dsl.Runtime.Expressions.Builtins.X25519Agree(", run.Sources.Single(s => s.HintName.EndsWith("A.Machine.g.cs")).SourceText.ToString());
     }
 

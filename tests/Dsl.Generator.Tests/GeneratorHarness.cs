@@ -33,9 +33,12 @@ internal static class GeneratorHarness
             .ToImmutableArray();
     });
 
+    /// <summary>Documentation comments are checked, so that a malformed or missing doc on generated code is a warning.</summary>
+    public static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Latest, DocumentationMode.Diagnose);
+
     public static CSharpCompilation Compilation(params string[] sources)
         => CSharpCompilation.Create("Generated",
-            sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, new CSharpParseOptions(LanguageVersion.Latest), path: $"Source{i}.cs")),
+            sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, ParseOptions, path: $"Source{i}.cs")),
             s_references.Value,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
@@ -43,19 +46,22 @@ internal static class GeneratorHarness
         => CSharpGeneratorDriver.Create(
             new[] { new HandshakeGenerator().AsSourceGenerator() },
             texts,
-            new CSharpParseOptions(LanguageVersion.Latest),
+            ParseOptions,
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
 
     /// <summary>Runs the generator on specs given as (path, YAML) pairs.</summary>
     public static GeneratorRun Run(params (string Path, string Yaml)[] specs)
     {
         var driver = Driver(specs.Select(s => (AdditionalText)new InMemoryAdditionalText(s.Path, s.Yaml)).ToArray());
-        var compilation = Compilation("namespace User { public sealed class Placeholder { } }");
+        var compilation = Compilation("namespace User { /// <summary>The user's own code.</summary>\n public sealed class Placeholder { } }");
         driver = driver.RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics);
         return new GeneratorRun(driver, output, diagnostics, driver.GetRunResult());
     }
 
     public static GeneratorRun Run(string yaml) => Run(("spec.yaml", yaml));
+
+    /// <summary>The C# the spec generated, by hint-name suffix ("Client.Machine.g.cs").</summary>
+    public static string Source(this GeneratorRun run, string suffix) => run.Sources.Single(s => s.HintName.EndsWith(suffix, StringComparison.Ordinal)).SourceText.ToString();
 
     public static string RepoRoot()
     {

@@ -520,12 +520,14 @@ internal sealed class RoleEmitter
         var w = _w;
         var coded = _protocol.Errors.Where(e => e.Effects.Any(r => r.Role == _role.Name && !r.Calls.IsEmpty)).ToList();
         var always = _protocol.FailureEffects.Where(r => r.Role == _role.Name).SelectMany(r => r.Calls).ToList();
+        var effects = coded.Count > 0 || always.Count > 0;
         w.SummaryXml("Ends the handshake with <paramref name=\"error\"/>: runs the spec's effects of a failure for this role (the code's <c>do</c> when this side raised it, then <c>on_failure</c>), best effort, and returns the failed step with the error message the spec sends the peer.");
-        w.Open($"private async {CSharp.Tasks}.ValueTask<{_step}> FailCoreAsync({Error} error, {CSharp.CancellationToken} {Ct})");
-        w.Line($"if (State == {_type}State.Failed) return {_step}.Fail(error, null);");
+        w.Open($"private {(effects ? "async " : "")}{CSharp.Tasks}.ValueTask<{_step}> FailCoreAsync({Error} error, {CSharp.CancellationToken} {Ct})");
+        var result = effects ? "" : $"new {CSharp.Tasks}.ValueTask<{_step}>";
+        w.Line($"if (State == {_type}State.Failed) return {result}({_step}.Fail(error, null));");
         w.Line($"State = {_type}State.Failed;");
         w.Line($"var now = {CSharp.Builtins}.Clock(_options.TimeProvider);");
-        if (coded.Count > 0 || always.Count > 0)
+        if (effects)
         {
             w.Open("try");
             if (coded.Count > 0)
@@ -552,7 +554,7 @@ internal sealed class RoleEmitter
         w.Line($"{_message}? message = null;");
         w.Line("if (!error.RaisedByPeer)");
         w.Line("    message = CreateErrorMessage(error, now);");
-        w.Line($"return {_step}.Fail(error, message);");
+        w.Line($"return {result}({_step}.Fail(error, message));");
         w.Close();
         w.Line();
 
