@@ -48,8 +48,17 @@ internal sealed class ValueTypeDescriptor
     /// <summary>The spelling in specs; a parametric type's base (<c>bytes</c>, <c>list</c>).</summary>
     public string Name { get; }
 
-    /// <summary>A line of docs.</summary>
+    /// <summary>A line of docs: what the type is for, and what to know about it.</summary>
     public string Doc { get; }
+
+    /// <summary>How a value travels in JSON, for the docs.</summary>
+    public string Wire { get; init; } = "";
+
+    /// <summary>How a list of this type travels in JSON, for the docs.</summary>
+    public string? ListWire { get; init; }
+
+    /// <summary>For a parametric type, the docs of its parametric form.</summary>
+    public string? ParametricDoc { get; init; }
 
     /// <summary>How a parametric type is spelled: <c>bytes&lt;N&gt;</c>, <c>list&lt;T&gt;</c>.</summary>
     public string? Parametric { get; init; }
@@ -173,8 +182,9 @@ internal static class ValueTypes
 
     public static readonly IReadOnlyList<ValueTypeDescriptor> All = new[]
     {
-        new ValueTypeDescriptor(TypeKind.String, "string", "Text (UTF-8 on the wire).")
+        new ValueTypeDescriptor(TypeKind.String, "string", "")
         {
+            Wire = "string", ListWire = "array of strings",
             CSharp = "string", Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.ListElement | TypePlaces.Kept,
             Constraints = ConstraintKinds.Length | ConstraintKinds.Pattern | ConstraintKinds.OneOf, LengthUnit = "characters",
             Equatable = true, Addable = true, HasText = true, HasLength = true,
@@ -182,8 +192,9 @@ internal static class ValueTypes
             StateWrite = "WriteString", StateRead = "ReadString", StateListWrite = "WriteStringList", StateListRead = "ReadStringList",
             ParseLiteral = ParseString,
         },
-        new ValueTypeDescriptor(TypeKind.Int, "int", "A 64-bit signed integer (a JSON number).")
+        new ValueTypeDescriptor(TypeKind.Int, "int", "no fractions; `+` and `-` saturate at the 64-bit bounds")
         {
+            Wire = "number, a 64-bit integer", ListWire = "array of integers",
             CSharp = "long", CSharpValueType = true,
             Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.StoredValue | TypePlaces.ListElement | TypePlaces.Kept,
             Constraints = ConstraintKinds.Range,
@@ -192,8 +203,9 @@ internal static class ValueTypes
             StateWrite = "WriteInt64", StateRead = "ReadInt64", StateListWrite = "WriteInt64List", StateListRead = "ReadInt64List",
             ParseLiteral = ParseInteger,
         },
-        new ValueTypeDescriptor(TypeKind.Bool, "bool", "true or false.")
+        new ValueTypeDescriptor(TypeKind.Bool, "bool", "")
         {
+            Wire = "`true` / `false`",
             CSharp = "bool", CSharpValueType = true,
             Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.StoredValue | TypePlaces.Kept,
             Equatable = true, HasText = true,
@@ -201,31 +213,36 @@ internal static class ValueTypes
             StateWrite = "WriteBoolean", StateRead = "ReadBoolean",
             ParseLiteral = ParseBoolean,
         },
-        new ValueTypeDescriptor(TypeKind.Uuid, "uuid", "A UUID, as a string in lower-case 8-4-4-4-12 form.")
+        new ValueTypeDescriptor(TypeKind.Uuid, "uuid", "written lower case")
         {
+            Wire = "string, `8-4-4-4-12` hex", ListWire = "array of UUID strings",
             CSharp = "global::System.Guid", CSharpValueType = true,
             Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.StoredValue | TypePlaces.ListElement | TypePlaces.Kept,
             Equatable = true, HasText = true,
             JsonWrite = "WriteUuid", JsonRead = "TryReadUuid", JsonListWrite = "WriteUuidList", JsonListRead = "TryReadUuidList",
             StateWrite = "WriteUuid", StateRead = "ReadUuid", StateListWrite = "WriteUuidList", StateListRead = "ReadUuidList",
         },
-        new ValueTypeDescriptor(TypeKind.Timestamp, "timestamp", "A time in whole seconds, as a JSON number of seconds since the Unix epoch.")
+        new ValueTypeDescriptor(TypeKind.Timestamp, "timestamp", "`now()` is already whole seconds, so both sides compute with the values the wire carries")
         {
+            Wire = "number, Unix time in whole seconds",
             CSharp = "global::System.DateTimeOffset", CSharpValueType = true,
             Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.StoredValue | TypePlaces.Kept,
             Equatable = true, Ordered = true, Difference = TypeKind.Int, HasText = true,
             JsonWrite = "WriteUnixSeconds", JsonRead = "TryReadUnixSeconds",
             StateWrite = "WriteTimestamp", StateRead = "ReadTimestamp",
         },
-        new ValueTypeDescriptor(TypeKind.Map, "map", "A free-form JSON object (metadata).")
+        new ValueTypeDescriptor(TypeKind.Map, "map", "free-form metadata; can be copied, not inspected or compared")
         {
+            Wire = "any JSON object",
             CSharp = "global::Dsl.Runtime.Codecs.Metadata",
             Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.Kept,
             JsonWrite = "WriteMetadata", JsonRead = "TryReadMetadata",
             StateWrite = "WriteMetadata", StateRead = "ReadMetadata",
         },
-        new ValueTypeDescriptor(TypeKind.Bytes, "bytes", "A byte string, hex or base64 on the wire (the field's encoding); bytes<N> has exactly N bytes.")
+        new ValueTypeDescriptor(TypeKind.Bytes, "bytes", "any length")
         {
+            Wire = "string: hex or base64, by the field's `encoding`",
+            ParametricDoc = "exactly `N` bytes, 1 ≤ `N` ≤ 65536; another length is a decode error",
             Parametric = "bytes<N>",
             CSharp = "global::Dsl.Runtime.Codecs.Bytes", CSharpValueType = true,
             Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.StoredValue | TypePlaces.Kept,
@@ -234,7 +251,7 @@ internal static class ValueTypes
             JsonWrite = "WriteBytes", JsonRead = "TryReadBytes", JsonTakesEncoding = true,
             StateWrite = "WriteBytes", StateRead = "ReadBytes",
         },
-        new ValueTypeDescriptor(TypeKind.List, "list", "A JSON array whose items all have the type T (string, int or uuid).")
+        new ValueTypeDescriptor(TypeKind.List, "list", "")
         {
             Parametric = "list<T>",
             CSharp = "global::System.Collections.Generic.IReadOnlyList<{0}>",
@@ -242,11 +259,11 @@ internal static class ValueTypes
             Constraints = ConstraintKinds.Length, LengthUnit = "items",
             HasLength = true,
         },
-        new ValueTypeDescriptor(TypeKind.Ed25519Key, "ed25519_key", "An Ed25519 key pair (Dsl.Runtime.Cryptography.Ed25519Key); an input only, never on the wire.")
+        new ValueTypeDescriptor(TypeKind.Ed25519Key, "ed25519_key", "an Ed25519 key pair; an input only, never on the wire")
         {
             CSharp = "global::Dsl.Runtime.Cryptography.Ed25519Key", Places = TypePlaces.Input,
         },
-        new ValueTypeDescriptor(TypeKind.X25519Key, "x25519_key", "An X25519 key pair (Dsl.Runtime.Cryptography.X25519Key); an input only, never on the wire.")
+        new ValueTypeDescriptor(TypeKind.X25519Key, "x25519_key", "an X25519 key pair; an input only, never on the wire")
         {
             CSharp = "global::Dsl.Runtime.Cryptography.X25519Key", Places = TypePlaces.Input,
         },

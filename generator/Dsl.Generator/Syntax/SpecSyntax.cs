@@ -77,7 +77,7 @@ internal sealed record WireSyntax(YamlScalar? Encoding, YamlScalar? Discriminato
         public static readonly SyntaxKey Encoding = SyntaxKey.Optional("encoding", "json (binary is designed).");
         public static readonly SyntaxKey Discriminator = SyntaxKey.Optional("discriminator", "The field that names the message; default type.");
         public static readonly SyntaxKey Malformed = SyntaxKey.Optional("malformed", "The error code for a message that cannot be decoded or is unexpected.");
-        public static readonly KeySet All = new("wire", Encoding, Discriminator, Malformed);
+        public static readonly KeySet All = new("`wire`", Encoding, Discriminator, Malformed);
     }
 }
 
@@ -121,8 +121,8 @@ internal sealed record FieldSyntax(
         public static readonly SyntaxKey Pattern = SyntaxKey.Optional("pattern", "A string matching this regular expression, whole.");
         public static readonly SyntaxKey OneOf = SyntaxKey.Optional("one_of", "A string among these values.");
 
-        public static readonly KeySet Message = new("messages.NAME.fields.NAME", Type, Optional, Default, Doc, Encoding, MinLength, MaxLength, Min, Max, Pattern, OneOf);
-        public static readonly KeySet Input = new("inputs.ROLE.NAME", Type, Optional, Default, Doc, MinLength, MaxLength, Min, Max, Pattern, OneOf);
+        public static readonly KeySet Message = new("`messages.NAME.fields.NAME`", Type, Optional, Default, Doc, Encoding, MinLength, MaxLength, Min, Max, Pattern, OneOf);
+        public static readonly KeySet Input = new("`inputs.ROLE.NAME`", Type, Optional, Default, Doc, MinLength, MaxLength, Min, Max, Pattern, OneOf);
 
         public static readonly IReadOnlyList<(SyntaxKey Key, ConstraintKind Kind)> Constraints = new[]
         {
@@ -151,10 +151,10 @@ internal sealed record ServiceSyntax(
         public static readonly SyntaxKey Of = SyntaxKey.Mandatory("of", "The type of the values (value_store).");
 
         /// <summary>Before the kind is known: what any service accepts.</summary>
-        public static readonly KeySet Common = new("services.NAME", Kind, At, Doc);
+        public static readonly KeySet Common = new("`services.NAME`", Kind, At, Doc);
 
         private static readonly Dictionary<string, KeySet> s_byKind = ServiceKinds.All.ToDictionary(k => k.Name, k => new KeySet(
-            "services.NAME",
+            "`services.NAME`",
             new[] { Kind, At, Doc }
                 .Concat(k.Generic ? new[] { Of } : new SyntaxKey[0])
                 .Concat(k.Settings.Select(s => SyntaxKey.Mandatory(s.Name, s.Doc)))
@@ -178,7 +178,7 @@ internal sealed record EnvelopeSyntax(SourceSpan Span, YamlScalar Name, YamlScal
         public static readonly SyntaxKey Fields = SyntaxKey.Optional("fields", "The envelope's own fields, written as a message's; at least one.");
         public static readonly SyntaxKey Set = SyntaxKey.Optional("set", "How the sender computes each field over payload.");
         public static readonly SyntaxKey Doc = SyntaxKey.Optional("doc", "Prose for the reader.");
-        public static readonly KeySet All = new("envelope", Name, Payload, Fields, Set, Doc);
+        public static readonly KeySet All = new("`envelope`", Name, Payload, Fields, Set, Doc);
     }
 }
 
@@ -189,7 +189,7 @@ internal sealed record MessageSyntax(YamlScalar Name, string? Doc, EquatableArra
         public static readonly SyntaxKey Doc = SyntaxKey.Optional("doc", "The record's doc comment.");
         public static readonly SyntaxKey Fields = SyntaxKey.Optional("fields", "The message's fields.");
         public static readonly SyntaxKey Reports = SyntaxKey.Optional("reports", "Makes it an error message: which field holds the code and which the detail.");
-        public static readonly KeySet All = new("messages.NAME", Doc, Fields, Reports);
+        public static readonly KeySet All = new("`messages.NAME`", Doc, Fields, Reports);
     }
 }
 
@@ -199,7 +199,7 @@ internal sealed record ReportsSyntax(SourceSpan Span, YamlScalar Code, YamlScala
     {
         public static readonly SyntaxKey Code = SyntaxKey.Mandatory("code", "The required string field that holds the error code.");
         public static readonly SyntaxKey Detail = SyntaxKey.Optional("detail", "The string field that holds the explanation.");
-        public static readonly KeySet All = new("messages.NAME.reports", Code, Detail);
+        public static readonly KeySet All = new("`messages.NAME.reports`", Code, Detail);
     }
 }
 
@@ -212,7 +212,7 @@ internal sealed record ErrorSyntax(YamlScalar Code, string? Doc, YamlScalar? Sen
         public static readonly SyntaxKey Send = SyntaxKey.Optional("send", "The error message this side sends when it raises the code.");
         public static readonly SyntaxKey Set = SyntaxKey.Optional("set", "Values for the sent message's fields.");
         public static readonly SyntaxKey Do = SyntaxKey.Optional("do", "What each role does after it raises the code.");
-        public static readonly KeySet All = new("errors.CODE", Doc, Send, Set, Do);
+        public static readonly KeySet All = new("`errors.CODE`", Doc, Send, Set, Do);
     }
 }
 
@@ -265,7 +265,7 @@ internal sealed record TimeoutsSyntax(DurationSyntax? Handshake, DurationSyntax?
     {
         public static readonly SyntaxKey Handshake = SyntaxKey.Optional("handshake", "How long the whole handshake may take; default 30s.");
         public static readonly SyntaxKey Step = SyntaxKey.Optional("step", "How long a role waits for each message; default 10s.");
-        public static readonly KeySet All = new("timeouts", Handshake, Step);
+        public static readonly KeySet All = new("`timeouts`", Handshake, Step);
     }
 }
 
@@ -373,7 +373,7 @@ internal sealed record SessionSyntax(SourceSpan Span, YamlScalar? HeartbeatKey, 
     public static class Keys
     {
         public static readonly SyntaxKey Heartbeat = SyntaxKey.Optional("heartbeat", "Pings after the handshake.");
-        public static readonly KeySet All = new("session", Heartbeat);
+        public static readonly KeySet All = new("`session`", Heartbeat);
     }
 }
 
@@ -386,7 +386,7 @@ internal sealed record HeartbeatSyntax(SourceSpan Span, YamlScalar Pinger, Expre
         public static readonly SyntaxKey Missed = SyntaxKey.Optional("missed", "Intervals of silence that end the session; default 2.");
         public static readonly SyntaxKey Ping = SyntaxKey.Mandatory("ping", "The ping message and its values.");
         public static readonly SyntaxKey Pong = SyntaxKey.Mandatory("pong", "The pong message and its values.");
-        public static readonly KeySet All = new("session.heartbeat", Pinger, IntervalMs, Missed, Ping, Pong);
+        public static readonly KeySet All = new("`session.heartbeat`", Pinger, IntervalMs, Missed, Ping, Pong);
     }
 }
 
@@ -396,7 +396,7 @@ internal sealed record HeartbeatPartSyntax(SourceSpan Span, YamlScalar Message, 
     {
         public static readonly SyntaxKey Message = SyntaxKey.Mandatory("message", "The message.");
         public static readonly SyntaxKey Set = SyntaxKey.Optional("set", "Its field values.");
-        public static readonly KeySet All = new("ping, pong", Message, Set);
+        public static readonly KeySet All = new("`ping`, `pong`", Message, Set);
     }
 }
 
