@@ -141,8 +141,11 @@ internal sealed record BoundFlow(EquatableArray<FlowNode> Nodes, int Start, Equa
     public FlowNode this[int id] => Nodes[id];
 }
 
-/// <summary>A node of the global flow.</summary>
-internal abstract record FlowNode(int Id, string Phase, SourceSpan Span);
+/// <summary>A node of the global flow; <see cref="Label"/> is the name a <c>goto</c> (or an extension) addresses it by.</summary>
+internal abstract record FlowNode(int Id, string Phase, SourceSpan Span)
+{
+    public string? Label { get; init; }
+}
 
 /// <summary><c>sender -> receiver: message</c>, with what each side computes and checks.</summary>
 internal sealed record MessageNode(

@@ -36,6 +36,7 @@ internal sealed class FlowBinder
         public readonly List<(BranchSyntax Syntax, int First)> Branches = new();
         public string? Label;
         public YamlScalar? LabelSyntax;
+        public string? Declared;
         public string? FailCode;
         public string? FailBy;
 
@@ -353,6 +354,7 @@ internal sealed class FlowBinder
     private void DeclareLabel(YamlScalar? label, int id)
     {
         if (label is null) return;
+        _nodes[id].Declared = label.Value;
         if (_labels.ContainsKey(label.Value)) _context.Report(DiagnosticTable.DuplicateLabel, label.Span, label.Value);
         else _labels[label.Value] = id;
     }
@@ -635,7 +637,7 @@ internal sealed class FlowBinder
                     node.Guards.Select(g => g with { First = ids[g.First] }).ToEquatableArray(), node.TimeoutMs),
                 NodeKind.Fail => new FailNode(id, node.Phase, node.Span, node.FailCode!, node.FailBy!),
                 _ => (FlowNode)new SuccessNode(id, node.Phase, node.Span),
-            });
+            } with { Label = node.Declared });
         }
         return new BoundFlow(nodes.ToEquatableArray(), ids[_start], _lets.Where(l => l.Symbol is not null).Select(l => l.Symbol!).ToEquatableArray());
     }

@@ -51,6 +51,19 @@ internal sealed class RoleEmitter
             });
         }
         _expressions = new ExpressionEmitter(_protocol, machine, _kept);
+        var states = new NameTable(_type + "State", "Failed");
+        foreach (var state in machine.States)
+        {
+            _stateNames[state.Id] = states.Take(state.Kind switch
+            {
+                StateKind.Send => "Send" + Naming.Pascal(state.Message!),
+                StateKind.Receive when state.Alternatives.IsEmpty => "AwaitFailure",
+                StateKind.Receive => "Await" + string.Join("Or", state.Alternatives.Select(a => Naming.Pascal(a.Message))),
+                StateKind.Decide => "Choose" + Naming.Pascal(state.Phase),
+                StateKind.Fail => "Fail" + Naming.Pascal(state.FailCode!),
+                _ => "Succeeded",
+            });
+        }
         _w = MessageEmitter.Header(_protocol, mapToSpec: true);
     }
 
@@ -62,7 +75,12 @@ internal sealed class RoleEmitter
 
     private MachineState StateOf(int id) => _machine.States.First(s => s.Id == id);
 
-    private string S(int id) => $"{_type}State.{StateOf(id).Name}";
+    private readonly Dictionary<int, string> _stateNames = new();
+
+    /// <summary>The C# name of a state: Send{M}, Await{M}, Await{M1}Or{M2}, Choose{Phase}, Fail{Code}, Succeeded; numbered when used twice.</summary>
+    private string Name(MachineState state) => _stateNames[state.Id];
+
+    private string S(int id) => $"{_type}State.{_stateNames[id]}";
 
     private string Emit()
     {
@@ -116,7 +134,7 @@ internal sealed class RoleEmitter
         foreach (var state in _machine.States)
         {
             w.Summary(Describe(state));
-            w.Line($"{state.Name} = {state.Id.ToString(CultureInfo.InvariantCulture)},");
+            w.Line($"{Name(state)} = {state.Id.ToString(CultureInfo.InvariantCulture)},");
         }
         w.Summary("The handshake failed.");
         w.Line("Failed = -1,");
@@ -621,14 +639,14 @@ internal sealed class RoleEmitter
         foreach (var state in waiting)
         {
             var names = state.Alternatives.Select(a => a.Message).Concat(errorNames).Select(CSharp.Literal);
-            w.Line($"private static readonly global::System.Collections.Generic.IReadOnlyList<string> s_permitted{state.Name} = global::System.Array.AsReadOnly(new string[] {{ {string.Join(", ", names)} }});");
+            w.Line($"private static readonly global::System.Collections.Generic.IReadOnlyList<string> s_permitted{Name(state)} = global::System.Array.AsReadOnly(new string[] {{ {string.Join(", ", names)} }});");
         }
         w.Line("private static readonly global::System.Collections.Generic.IReadOnlyList<string> s_permittedNone = global::System.Array.AsReadOnly(global::System.Array.Empty<string>());");
         w.Line();
         w.SummaryXml("The messages this role accepts in <paramref name=\"state\"/> (the peer's error messages are accepted in every waiting state): one read-only list per state, made once.");
         w.Param("state", "A state of this machine.");
         w.Open($"public static global::System.Collections.Generic.IReadOnlyList<string> PermittedMessages({_type}State state) => state switch");
-        foreach (var state in waiting) w.Line($"{S(state.Id)} => s_permitted{state.Name},");
+        foreach (var state in waiting) w.Line($"{S(state.Id)} => s_permitted{Name(state)},");
         w.Line("_ => s_permittedNone,");
         w.Close(";");
         w.Line();
@@ -642,29 +660,29 @@ internal sealed class RoleEmitter
         w.Close();
         w.Line();
 
-        var lines = new List<string> { "stateDiagram-v2", $"    [*] --> {StateOf(0).Name}" };
+        var lines = new List<string> { "stateDiagram-v2", $"    [*] --> {Name(StateOf(0))}" };
         foreach (var state in _machine.States)
         {
             switch (state.Kind)
             {
                 case StateKind.Send:
-                    lines.Add($"    {state.Name} --> {StateOf(state.Next).Name} : send {state.Message}");
+                    lines.Add($"    {Name(state)} --> {Name(StateOf(state.Next))} : send {state.Message}");
                     break;
                 case StateKind.Receive:
                     foreach (var alternative in state.Alternatives)
-                        lines.Add($"    {state.Name} --> {StateOf(alternative.Next).Name} : receive {alternative.Message}");
-                    lines.Add($"    {state.Name} --> Failed : error, timeout or bad message");
+                        lines.Add($"    {Name(state)} --> {Name(StateOf(alternative.Next))} : receive {alternative.Message}");
+                    lines.Add($"    {Name(state)} --> Failed : error, timeout or bad message");
                     break;
                 case StateKind.Decide:
                     var i = 0;
                     foreach (var branch in state.Branches)
-                        lines.Add($"    {state.Name} --> {StateOf(branch.Next).Name} : {(branch.Guard is null ? "otherwise" : "branch " + (++i).ToString(CultureInfo.InvariantCulture))}");
+                        lines.Add($"    {Name(state)} --> {Name(StateOf(branch.Next))} : {(branch.Guard is null ? "otherwise" : "branch " + (++i).ToString(CultureInfo.InvariantCulture))}");
                     break;
                 case StateKind.Succeed:
-                    lines.Add($"    {state.Name} --> [*]");
+                    lines.Add($"    {Name(state)} --> [*]");
                     break;
                 case StateKind.Fail:
-                    lines.Add($"    {state.Name} --> Failed : {state.FailCode}");
+                    lines.Add($"    {Name(state)} --> Failed : {state.FailCode}");
                     break;
             }
         }

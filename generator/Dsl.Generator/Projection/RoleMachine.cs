@@ -29,7 +29,6 @@ internal enum StateKind { Send, Receive, Decide, Succeed, Fail }
 /// </summary>
 internal sealed record MachineState(
     int Id,
-    string Name,
     StateKind Kind,
     string Phase,
     SourceSpan Span,

@@ -44,9 +44,7 @@ internal static class RoleProjector
             }
         }
 
-        var machineType = Naming.Machine(Naming.Pascal(protocol.Name), role);
-        var names = new HashSet<string> { machineType + "State", "Failed" };
-        var states = order.Select(node => ProjectNode(role, flow[node], flow, ids, names)).ToEquatableArray();
+        var states = order.Select(node => ProjectNode(role, flow[node], flow, ids)).ToEquatableArray();
         var kept = KeptValues(protocol, role, states);
         return new RoleMachine(role, states, kept, Layout(states, kept));
     }
@@ -64,7 +62,7 @@ internal static class RoleProjector
         _ => new int[0],
     };
 
-    private static MachineState ProjectNode(string role, FlowNode node, BoundFlow flow, Dictionary<int, int> ids, HashSet<string> names)
+    private static MachineState ProjectNode(string role, FlowNode node, BoundFlow flow, Dictionary<int, int> ids)
     {
         var id = ids[node.Id];
         var none = EquatableArray<LetSymbol>.Empty;
@@ -76,33 +74,32 @@ internal static class RoleProjector
         switch (node)
         {
             case MessageNode message when message.Sender == role:
-                return new MachineState(id, Unique(names, "Send" + Naming.Pascal(message.Message)), StateKind.Send, message.Phase, message.Span, message.Message,
+                return new MachineState(id, StateKind.Send, message.Phase, message.Span, message.Message,
                     message.Lets, message.Ensures, message.Set, ActionsOf(message, role), ids[message.Next], noAlternatives, null, noBranches, null);
             case MessageNode message:
-                return new MachineState(id, Unique(names, "Await" + Naming.Pascal(message.Message)), StateKind.Receive, message.Phase, message.Span, null,
+                return new MachineState(id, StateKind.Receive, message.Phase, message.Span, null,
                     none, noChecks, noSet, noEffects, -1, new[] { Alternative(role, message, ids) }.ToEquatableArray(), message.TimeoutMs, noBranches, null);
             case ChoiceNode choice when choice.Chooser == role:
-                return new MachineState(id, Unique(names, "Choose" + Naming.Pascal(choice.Phase)), StateKind.Decide, choice.Phase, choice.Span, null,
+                return new MachineState(id, StateKind.Decide, choice.Phase, choice.Span, null,
                     choice.Lets, noChecks, noSet, noEffects, -1, noAlternatives, null,
                     choice.Branches.Select(b => new MachineBranch(b.Guard, ids[b.First], b.Span)).ToEquatableArray(), null);
             case ChoiceNode choice:
             {
                 var firsts = choice.Branches.Select(b => flow[b.First]).OfType<MessageNode>().ToList();
-                var name = "Await" + string.Join("Or", firsts.Select(m => Naming.Pascal(m.Message)));
                 // The choice's own timeout, else the shortest of its branches' first steps.
                 var timeout = choice.TimeoutMs ?? firsts.Select(m => m.TimeoutMs).Where(t => t is not null).Min();
-                return new MachineState(id, Unique(names, name), StateKind.Receive, choice.Phase, choice.Span, null, none, noChecks, noSet, noEffects, -1,
+                return new MachineState(id, StateKind.Receive, choice.Phase, choice.Span, null, none, noChecks, noSet, noEffects, -1,
                     firsts.Select(m => Alternative(role, m, ids)).ToEquatableArray(), timeout, noBranches, null);
             }
             case FailNode fail when fail.RaisedBy != role:
                 // The other role learns of the failure from the peer's error message or its close.
-                return new MachineState(id, Unique(names, "AwaitFailure"), StateKind.Receive, fail.Phase, fail.Span, null, none, noChecks, noSet, noEffects, -1,
+                return new MachineState(id, StateKind.Receive, fail.Phase, fail.Span, null, none, noChecks, noSet, noEffects, -1,
                     noAlternatives, null, noBranches, null);
             case FailNode fail:
-                return new MachineState(id, Unique(names, "Fail" + Naming.Pascal(fail.Code)), StateKind.Fail, fail.Phase, fail.Span, null, none, noChecks, noSet, noEffects, -1,
+                return new MachineState(id, StateKind.Fail, fail.Phase, fail.Span, null, none, noChecks, noSet, noEffects, -1,
                     noAlternatives, null, noBranches, fail.Code);
             default:
-                return new MachineState(id, Unique(names, "Succeeded"), StateKind.Succeed, node.Phase, node.Span, null, none, noChecks, noSet, noEffects, -1,
+                return new MachineState(id, StateKind.Succeed, node.Phase, node.Span, null, none, noChecks, noSet, noEffects, -1,
                     noAlternatives, null, noBranches, null);
         }
     }
@@ -112,13 +109,6 @@ internal static class RoleProjector
 
     private static EquatableArray<BoundEffect> ActionsOf(MessageNode message, string role)
         => message.Do.FirstOrDefault(d => d.Role == role)?.Calls ?? EquatableArray<BoundEffect>.Empty;
-
-    private static string Unique(HashSet<string> names, string name)
-    {
-        var candidate = name;
-        for (var i = 2; !names.Add(candidate); i++) candidate = name + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return candidate;
-    }
 
     // ---- What a machine keeps -----------------------------------------------------------------
 
@@ -253,7 +243,13 @@ internal static class RoleProjector
     private static string Layout(EquatableArray<MachineState> states, EquatableArray<KeptValue> kept)
     {
         var text = new StringBuilder();
-        foreach (var state in states) text.Append(state.Id).Append(':').Append(state.Name).Append(':').Append(state.Kind).Append(';');
+        foreach (var state in states)
+        {
+            text.Append(state.Id).Append(':').Append(state.Kind).Append(':').Append(state.Message ?? state.FailCode ?? state.Phase);
+            foreach (var alternative in state.Alternatives) text.Append(':').Append(alternative.Message).Append('>').Append(alternative.Next);
+            foreach (var branch in state.Branches) text.Append(':').Append(branch.Next);
+            text.Append('>').Append(state.Next).Append(';');
+        }
         foreach (var value in kept) text.Append(value.Name).Append(':').Append(value.Type).Append(';');
         var hash = 14695981039346656037UL;
         foreach (var c in text.ToString())
