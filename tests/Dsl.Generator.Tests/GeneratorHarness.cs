@@ -33,6 +33,9 @@ internal static class GeneratorHarness
             .ToImmutableArray();
     });
 
+    /// <summary>The framework and the runtime, which generated code compiles against.</summary>
+    public static ImmutableArray<MetadataReference> References => s_references.Value;
+
     public static CSharpCompilation Compilation(params string[] sources)
         => CSharpCompilation.Create("Generated",
             sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, new CSharpParseOptions(LanguageVersion.Latest), path: $"Source{i}.cs")),
