@@ -174,7 +174,7 @@ internal static partial class SpecGrammar
                                    from n in Of(env, Ty.BytesOf(12), Need.Present, depth - 1)
                                    from c in BuiltinBytes(env, depth - 1)
                                    from a in BuiltinBytes(env, depth - 1)
-                                   select new TE(Fn(f, k.Expr, n.Expr, c.Expr, a.Expr), Ty.Bytes, false));
+                                   select new TE(Fn(f, k.Expr, n.Expr, c.Expr, a.Expr), Ty.BytesOf(Unsure), false));
         if (want.Kind == Kind.Bytes && want.Length is null or 32 && Values(env, Ty.X25519Key, true).Any())
             yield return (1, () => from k in Pick(Values(env, Ty.X25519Key, true).ToList())
                                    from p in Of(env, Ty.BytesOf(32), Need.Present, depth - 1)
