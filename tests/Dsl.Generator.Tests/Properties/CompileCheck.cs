@@ -100,7 +100,9 @@ internal static class CompileCheck
             var reported = own.Select(d => d.ToString()).ToList();
             if (!single && ids.Contains("DSL401")) continue;
             var ns = specs[i].Namespace;
-            var mine = problems.Where(p => single || (p.Location.SourceTree is { } tree && namespaceOfTree.TryGetValue(tree, out var treeNs) && treeNs == ns)).ToList();
+            // A spec with diagnostics generated nothing, so the code in its namespace (if any) is another spec's.
+            var mine = ids.Count > 0 ? new List<Diagnostic>()
+                : problems.Where(p => single || (p.Location.SourceTree is { } tree && namespaceOfTree.TryGetValue(tree, out var treeNs) && treeNs == ns)).ToList();
             attributed += mine.Count;
             var generated = single ? result.GeneratedSources.Length : namespaceOfTree.Values.Count(v => v == ns);
             var verdict = ids.Contains("DSL999") ? Verdict.Broken

@@ -55,17 +55,43 @@ public sealed class GeneratorProperties(ITestOutputHelper output)
                     if (broken.Count > 0 && !survey) throw new PropertyFailure(string.Join("\n", broken.Select(b => b.Describe())));
                 },
                 seed: seed,
-                iter: (iterations + BatchSize - 1) / BatchSize,
-                print: batch => "\n" + string.Join("\n", batch.Select(spec => spec.Yaml)));
+                // CsCheck may run a batch or two fewer than asked across its threads: ask for enough.
+                iter: (iterations + BatchSize - 1) / BatchSize + Environment.ProcessorCount,
+                print: batch => $"a batch of {batch.Length} specs; its broken ones follow");
         }
         catch (Exception e)
         {
             output.WriteLine(tally.Report(clock.Elapsed));
             var replay = Regex.Match(e.Message, "seed[^\"]*\"([^\"]+)\"") is { Success: true } m ? m.Groups[1].Value : "(see above)";
-            throw new PropertyFailure($"Replay with DSL_PROPERTY_SEED={replay}\n{e.Message}", e);
+            throw new PropertyFailure($"Replay with DSL_PROPERTY_SEED={replay}\n\n{Shrink()}\n\nThe failing batch: {e.Message}\n{e.InnerException?.Message}", e);
         }
         output.WriteLine(tally.Report(clock.Elapsed));
         Assert.False(survey && tally.Broken > 0, "Survey mode: specs broke the property; see the failure classes above.");
+    }
+
+    /// <summary>
+    /// A batch that fails has had few iterations to shrink in; this samples single specs (DSL_PROPERTY_SHRINK_ITERATIONS,
+    /// default 400) so that CsCheck can shrink a failure to a small spec.
+    /// </summary>
+    private static string Shrink()
+    {
+        var iterations = int.TryParse(Environment.GetEnvironmentVariable("DSL_PROPERTY_SHRINK_ITERATIONS"), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : 400;
+        try
+        {
+            SpecGrammar.Spec.Sample(
+                spec =>
+                {
+                    var verdict = CompileCheck.Run(new[] { (spec.Yaml, spec.EffectiveNamespace) })[0];
+                    if (verdict.Verdict == Verdict.Broken) throw new PropertyFailure(verdict.Describe());
+                },
+                iter: iterations,
+                print: spec => "the spec below");
+            return $"Shrinking: no single spec of {iterations} broke the property.";
+        }
+        catch (Exception e)
+        {
+            return $"The smallest failing spec of {iterations} single specs (CsCheck_Seed replays that sample): {e.Message}\n{e.InnerException?.Message}";
+        }
     }
 
     public static IEnumerable<object[]> RegressionFiles()

@@ -63,6 +63,7 @@ internal static partial class SpecGrammar
 
     private static Gen<TE> Of(Env env, Ty want, Need need, int depth)
     {
+        if (want.Length == Unsure) want = Ty.Bytes;   // a length the binder may not know asks for no length
         var present = Values(env, want, true).ToList();
         var maybe = need == Need.Present ? new List<Avail>() : Values(env, want, false).ToList();
         var coalescible = Values(env, want, false).ToList();
@@ -75,7 +76,7 @@ internal static partial class SpecGrammar
                 from left in Pick(coalescible)
                 from right in Of(env, left.Type, need == Need.OrNull ? Need.MayBeAbsent : need, depth - 1)
                 select new TE(new Binary("??", left.Expr, right.Expr), left.Type, right.Present)),
-            (env.Invalid && depth == env.Depth ? 1 : 0, () => Wrong(env, want)),
+            (env.Invalid && depth == env.Depth ? 3 : 0, () => Wrong(env, want)),
         };
         alternatives.AddRange(Constructs(env, want, need, depth));
         if (need != Need.Present && depth > 0)

@@ -50,7 +50,7 @@ internal static partial class SpecGrammar
 
     /// <summary>The flow: a list of steps, drawn in order so that every expression sees exactly what is in scope.</summary>
     internal static Gen<Piece> Flow(Decls d)
-        => from budget in Gen.Int[1, 7]
+        => from budget in Gen.Int[1, 1 + 2 * d.Scale]
            from piece in StepList(d, Scope.Start, Acc.Start, ListCtx.Top, budget, first: true)
            select piece.Reaches ? piece with { Acc = piece.Acc with { Successes = piece.Acc.Successes.Add(piece.End) } } : piece;
 

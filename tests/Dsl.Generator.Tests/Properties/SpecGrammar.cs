@@ -18,7 +18,8 @@ internal sealed record Decls(
     IReadOnlyList<ErrorDecl> Errors,
     Envelope? Envelope,
     (Message Ping, Message Pong)? Beat,
-    string? Malformed)
+    string? Malformed,
+    int Scale = 3)
 {
     public IReadOnlyList<string> Codes => Errors.Select(e => e.Code).ToList();
 
@@ -88,11 +89,12 @@ internal static partial class SpecGrammar
 
     /// <summary>A whole spec, as text rendering goes: <c>spec.Yaml</c>.</summary>
     public static readonly Gen<Spec> Spec =
+        from scale in Gen.Frequency((1, Gen.Const(0)), (2, Gen.Const(1)), (3, Gen.Const(2)), (3, Gen.Const(3)))
         from invalid in Chance(20)
         from structural in Chance(40)
-        from depth in Gen.Int[1, 3]
+        from depth in Gen.Int[Math.Min(1, scale), scale]
         from head in Head
-        from decls in Declarations(head.Roles, invalid && !structural, depth)
+        from decls in Declarations(head.Roles, invalid && !structural, depth, scale)
         from flow in Flow(decls)
         from spec in Tail(decls, head, flow)
         from mutations in invalid && structural ? Mutations(decls, spec) : Gen.Const<IReadOnlyList<Mutation>>(Array.Empty<Mutation>())
@@ -102,8 +104,10 @@ internal static partial class SpecGrammar
         (string?, string?)? Timeouts);
 
     private static readonly Gen<HeadPart> Head =
-        from protocol in Choose<string>((19, () => Pick(ProtocolWords)), (1, () => Pick(HazardProtocols)))
-        from number in Chance(50).SelectMany(n => n ? Gen.Int[0, 999].Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)) : Gen.Const(""))
+        // A number keeps the specs of one batch apart (the same protocol and version twice is DSL401).
+        from hazard in Chance(5)
+        from protocol in hazard ? Pick(HazardProtocols) : Pick(ProtocolWords)
+        from number in hazard ? Gen.Const("") : Gen.Int[0, 9999].Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))
         from version in Pick(Versions)
         from ns in Choose<string?>(
             (6, () => Gen.Const<string?>(default(string?))),
@@ -124,22 +128,23 @@ internal static partial class SpecGrammar
 
     // ---- Declarations ----
 
-    private static Gen<Decls> Declarations(IReadOnlyList<string> roles, bool invalidExpressions, int depth)
-        => from envelope in Chance(25)
+    /// <summary>The declarations, their counts bounded by <paramref name="scale"/> (0 to 3) so that small specs are drawn often and shrinking finds them.</summary>
+    private static Gen<Decls> Declarations(IReadOnlyList<string> roles, bool invalidExpressions, int depth, int scale)
+        => from envelope in Chance(scale == 0 ? 0 : 25)
            from sharedIdentity in Chance(envelope ? 60 : 5)
-           from inputs in Repeat(2, () => FieldList(InputWords, 0, 4, input: true))
-           from services in Services(roles)
-           from poolSize in Gen.Int[2, 6]
+           from inputs in Repeat(2, () => FieldList(InputWords, 0, Math.Min(4, scale + 1), input: true))
+           from services in Services(roles, scale)
+           from poolSize in Gen.Int[2, 2 + scale + (scale + 1) / 2]
            from names in Distinct(MessageWords, poolSize, HazardMessageWords)
-           from pool in Sequence(names.Select(n => (Func<Gen<Message>>)(() => MessageDecl(n))).ToList())
-           from errorMessages in ErrorMessages
-           from beat in Chance(15).SelectMany(b => b ? Beat.Select(x => ((Message, Message)?)x) : Gen.Const<(Message, Message)?>(default((Message, Message)?)))
-           from codeCount in Gen.Int[1, 5]
+           from pool in Sequence(names.Select(n => (Func<Gen<Message>>)(() => MessageDecl(n, scale))).ToList())
+           from errorMessages in scale == 0 ? Gen.Const<IReadOnlyList<Message>>(Array.Empty<Message>()) : ErrorMessages
+           from beat in Chance(scale == 0 ? 0 : 15).SelectMany(b => b ? Beat.Select(x => ((Message, Message)?)x) : Gen.Const<(Message, Message)?>(default((Message, Message)?)))
+           from codeCount in Gen.Int[1, 1 + scale + (scale + 1) / 2]
            from codes in Distinct(CodeWords, codeCount)
            let identity = new Field("identity", Ty.Ed25519Key)
            let roleInputs = roles.Select((r, i) => (r, (IReadOnlyList<Field>)(sharedIdentity ? inputs[i].Append(identity).ToList() : inputs[i].ToList())))
                .ToImmutableDictionary(x => x.r, x => x.Item2)
-           let draft = new Decls(invalidExpressions, depth, roles, roleInputs, services, pool, errorMessages, Array.Empty<ErrorDecl>(), null, beat, null)
+           let draft = new Decls(invalidExpressions, depth, roles, roleInputs, services, pool, errorMessages, Array.Empty<ErrorDecl>(), null, beat, null, scale)
            from errors in Sequence(codes.Select(c => (Func<Gen<ErrorDecl>>)(() => Error(draft, c))).ToList())
            from malformed in Chance(40).SelectMany(m => m ? Pick(codes).Select(c => (string?)c) : Gen.Const<string?>(default(string?)))
            let decls = draft with { Errors = errors, Malformed = malformed }
@@ -161,10 +166,10 @@ internal static partial class SpecGrammar
                select hazard && picked.Count > 0 && !picked.Contains(replacement) ? picked.Skip(1).Prepend(replacement).ToList() : picked;
     }
 
-    private static Gen<Message> MessageDecl(string word)
+    private static Gen<Message> MessageDecl(string word, int scale)
         => from style in Gen.Int[0, 2]
            let name = !MessageWords.Contains(word) ? word : style switch { 0 => word, 1 => "hs_" + word, _ => word.ToUpperInvariant() }
-           from fields in FieldList(FieldWords, 0, 4, input: false, hazards: HazardFieldWords.Append(name).ToArray())
+           from fields in FieldList(FieldWords, 0, Math.Min(4, scale + 1), input: false, hazards: HazardFieldWords.Append(name).ToArray())
            from doc in Optional(40, Pick(Texts))
            select new Message(name, fields, doc);
 
@@ -205,8 +210,8 @@ internal static partial class SpecGrammar
                _ => new ErrorDecl(code, form, withDoc ? doc : null, send?.Name, set),
            };
 
-    private static Gen<IReadOnlyList<Service>> Services(IReadOnlyList<string> roles)
-        => from n in Gen.Frequency((3, Gen.Const(0)), (3, Gen.Const(1)), (2, Gen.Const(2)), (1, Gen.Const(3)))
+    private static Gen<IReadOnlyList<Service>> Services(IReadOnlyList<string> roles, int scale)
+        => from n in Gen.Frequency((3, Gen.Const(0)), (scale >= 1 ? 3 : 0, Gen.Const(1)), (scale >= 2 ? 2 : 0, Gen.Const(2)), (scale >= 3 ? 1 : 0, Gen.Const(3)))
            from names in Distinct(StoreWords, n)
            from services in Sequence(names.Select(name => (Func<Gen<Service>>)(() =>
                from kind in Pick(new[] { "thread_store", "value_store", "pin_store", "trust_store", "replay_cache", "address_block_list" })
