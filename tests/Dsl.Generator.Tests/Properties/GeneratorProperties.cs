@@ -19,7 +19,9 @@ namespace Dsl.Generator.Tests.Properties;
 /// reports at least one diagnostic (never DSL999, never an exception), or its generated code compiles against
 /// the runtime with no error and no warning (nullable enabled, XML docs diagnosed).
 /// <para>
-/// 2,000 specs a run by default. The long run, and a replay of a failure:
+/// 2,000 specs a run by default, 20 to a generator run and a compilation: about 70 s on the 2-core machine
+/// (about 35 ms a spec, nearly all of it the C# compiler binding the generated code). The long run, and a
+/// replay of a failure:
 /// <code>
 /// DSL_PROPERTY_ITERATIONS=100000 dotnet test tests/Dsl.Generator.Tests --filter FullyQualifiedName~GeneratorProperties
 /// DSL_PROPERTY_SEED=&lt;seed printed by the failure&gt; dotnet test tests/Dsl.Generator.Tests --filter FullyQualifiedName~GeneratorProperties

@@ -66,7 +66,8 @@ internal static partial class SpecGrammar
         if (want.Length == Unsure) want = Ty.Bytes;   // a length the binder may not know asks for no length
         var present = Values(env, want, true).ToList();
         var maybe = need == Need.Present ? new List<Avail>() : Values(env, want, false).ToList();
-        var coalescible = Values(env, want, false).ToList();
+        // A fallback must have the left side's length, so a left side of a length the binder may know is left out.
+        var coalescible = Values(env, want, false).Where(v => v.Type.Length != Unsure).ToList();
         var alternatives = new List<(int, Func<Gen<TE>>)>
         {
             (present.Count > 0 ? 6 : 0, () => Pick(present).Select(v => new TE(v.Expr, v.Type, true))),
