@@ -36,6 +36,9 @@ internal static class GeneratorHarness
     /// <summary>Documentation comments are checked, so that a malformed or missing doc on generated code is a warning.</summary>
     public static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Latest, DocumentationMode.Diagnose);
 
+    /// <summary>The framework and the runtime, which generated code compiles against.</summary>
+    public static ImmutableArray<MetadataReference> References => s_references.Value;
+
     public static CSharpCompilation Compilation(params string[] sources)
         => CSharpCompilation.Create("Generated",
             sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, ParseOptions, path: $"Source{i}.cs")),

@@ -44,7 +44,11 @@ internal sealed class ExpressionBinder
         try
         {
             var bound = Bind(text, text.Syntax, scope);
-            if (expected is not null) RequireType(text, text.Syntax, bound, expected, what);
+            if (expected is not null)
+            {
+                RequireType(text, text.Syntax, bound, expected, what);
+                bound = Coerce(bound, expected);
+            }
             if (requirePresent) RequirePresent(text, text.Syntax, bound, scope);
             return bound.Expr;
         }
@@ -397,9 +401,12 @@ internal sealed class ExpressionBinder
             case BinaryOperator.Coalesce:
             {
                 if (lt.Kind != TypeKind.Null) RequireType(text, binary.Right, right, lt, "the fallback of '??'");
-                var type = lt.Kind == TypeKind.Null ? rt : lt;
+                // An empty list takes the type of the other side: self.ids ?? [] is a list<uuid>.
+                left = Coerce(left, rt);
+                right = Coerce(right, lt);
+                var type = lt.Kind == TypeKind.Null || lt is { Kind: TypeKind.List, Element: TypeKind.Null } ? right.Expr.Type.Type : left.Expr.Type.Type;
                 var mask = left.Mask | right.Mask;
-                return new Bound(Make(type, mask != scope.Paths.All), mask, right.Why);
+                return new Bound(new BoundBinary(new ExprType(type, mask != scope.Paths.All), op, left.Expr, right.Expr), mask, right.Why);
             }
             case BinaryOperator.Plus:
                 if (!lt.Descriptor.Addable)
@@ -417,6 +424,12 @@ internal sealed class ExpressionBinder
                 return Present(Make(new TypeRef(difference)), scope);
         }
     }
+
+    /// <summary>Gives <c>[]</c> (a list of no known item type) the list type the place expects.</summary>
+    private static Bound Coerce(Bound bound, TypeRef expected)
+        => bound.Expr is BoundList { Type.Type: { Kind: TypeKind.List, Element: TypeKind.Null } } list && expected is { Kind: TypeKind.List, Element: not TypeKind.Null }
+            ? new Bound(list with { Type = new ExprType(expected, list.Type.MayBeAbsent) }, bound.Mask, bound.Why)
+            : bound;
 
     private static string Spell(System.Func<ValueTypeDescriptor, bool> has)
         => string.Join(" or ", ValueTypes.All.Where(has).Select(d => d.Name));

@@ -542,9 +542,10 @@ internal sealed class FlowBinder
             earlier.Add(let);
             var value = Binder.BindExpression(let.Value, scope, expected: null, requirePresent: false, $"let '{let.Name}'");
             if (value is null) continue;
-            if (value.Type.Type.Kind is TypeKind.Void or TypeKind.Null)
+            if (value.Type.Type.Kind is TypeKind.Void or TypeKind.Null || value.Type.Type is { Kind: TypeKind.List, Element: TypeKind.Null })
             {
-                _context.Report(DiagnosticTable.TypeMismatch, let.Value.Span, $"let '{let.Name}'", "a value", value.Type.ToString());
+                // [] alone has no item type: a let of it could be used as any list.
+                _context.Report(DiagnosticTable.TypeMismatch, let.Value.Span, $"let '{let.Name}'", "a value of a known type", value.Type.ToString());
                 continue;
             }
             if (!value.Type.Type.Descriptor.Allows(TypePlaces.Kept))

@@ -91,6 +91,14 @@ internal static class SpecBinder
             context.Roles.Add(role.Name.Value);
             context.RoleDocs[role.Name.Value] = role.Doc;
         }
+        // A role's machine must not take the name of another generated type (role 'client_inputs' beside 'client').
+        var generated = Naming.GeneratedTypes(context.Prefix, context.Roles).ToList();
+        foreach (var role in roles.Roles.Where(r => context.Roles.Contains(r.Name.Value)).ToList())
+        {
+            var machine = Naming.Machine(context.Prefix, role.Name.Value);
+            if (generated.Count(t => t == machine) < 2) continue;
+            context.Report(DiagnosticTable.NameCollision, role.Name.Span, "another generated type", role.Name.Value, machine);
+        }
         if (context.Roles.Count != 2) context.Report(DiagnosticTable.RoleCount, roles.Span, context.Roles.Count.ToString(CultureInfo.InvariantCulture));
         foreach (var role in context.Roles) context.Inputs[role] = new List<FieldSymbol>();
     }
@@ -308,7 +316,7 @@ internal static class SpecBinder
                 continue;
             }
             context.Inputs[role].AddRange(BindFields(context, inputs.Fields, $"the inputs of '{role}'", null, TypePlaces.Input,
-                Naming.Machine(context.Prefix, role) + "Inputs", new[] { "EqualityContract" }));
+                Naming.Machine(context.Prefix, role) + "Inputs", Naming.ObjectMembers));
         }
     }
 
@@ -324,7 +332,7 @@ internal static class SpecBinder
                 continue;
             }
             var property = Naming.Pascal(name);
-            if (properties.TryGetValue(property, out var other) || property == "EqualityContract")
+            if (properties.TryGetValue(property, out var other) || Naming.ObjectMembers.Contains(property))
             {
                 context.Report(DiagnosticTable.NameCollision, service.Name.Span, other ?? "the generated member", name, property);
                 continue;
@@ -401,7 +409,7 @@ internal static class SpecBinder
                 context.Report(DiagnosticTable.DuplicateKey, error.Code.Span, error.Code.Value, "'errors'");
                 continue;
             }
-            if (constants.TryGetValue(constant, out var other) || constant == Naming.ErrorCodes(context.Prefix))
+            if (constants.TryGetValue(constant, out var other) || constant == Naming.ErrorCodes(context.Prefix) || Naming.ObjectMembers.Contains(constant))
             {
                 context.Report(DiagnosticTable.NameCollision, error.Code.Span, other ?? "the generated type", error.Code.Value, constant);
                 continue;
@@ -420,7 +428,7 @@ internal static class SpecBinder
             context.Report(DiagnosticTable.NameCollision, envelope.Name.Span, "another generated type", envelope.Name.Value, typeName);
             return;
         }
-        var fields = BindFields(context, envelope.Fields, $"'{envelope.Name.Value}'", payload, TypePlaces.Message, typeName, new[] { "EqualityContract", "Payload" });
+        var fields = BindFields(context, envelope.Fields, $"'{envelope.Name.Value}'", payload, TypePlaces.Message, typeName, Naming.ObjectMembers.Append("Payload").ToArray());
         if (fields.Count == 0)
             context.Report(DiagnosticTable.MissingKey, envelope.Span, "An envelope (such as one that carries a signature)", "fields", "");
         context.Envelope = new EnvelopeSymbol(envelope.Name.Value, payload, fields.ToEquatableArray(), EquatableArray<RoleAssignments>.Empty);
@@ -592,7 +600,7 @@ internal static class SpecBinder
                     continue;
                 }
                 var property = Naming.Pascal(name);
-                if (properties.TryGetValue(property, out var other) || property is "EqualityContract" || property == Naming.Machine(context.Prefix, role) + "Result")
+                if (properties.TryGetValue(property, out var other) || Naming.ObjectMembers.Contains(property) || property == Naming.Machine(context.Prefix, role) + "Result")
                 {
                     context.Report(DiagnosticTable.NameCollision, value.Name.Span, other ?? "the generated member", name, property);
                     continue;
@@ -600,9 +608,9 @@ internal static class SpecBinder
                 properties[property] = name;
                 var bound = flow.Binder.BindExpression(value.Value, scope, expected: null, requirePresent: false, $"outcome '{name}'");
                 if (bound is null) continue;
-                if (bound.Type.Type.Kind is TypeKind.Null or TypeKind.Void)
+                if (bound.Type.Type.Kind is TypeKind.Null or TypeKind.Void || bound.Type.Type is { Kind: TypeKind.List, Element: TypeKind.Null })
                 {
-                    context.Report(DiagnosticTable.TypeMismatch, value.Value.Span, $"outcome '{name}'", "a value", bound.Type.ToString());
+                    context.Report(DiagnosticTable.TypeMismatch, value.Value.Span, $"outcome '{name}'", "a value of a known type", bound.Type.ToString());
                     continue;
                 }
                 values.Add(new OutcomeSymbol(name, bound.Type, bound, value.Name.Span));

@@ -52,6 +52,15 @@ internal static class CodecEmitter
         w.Close();
         w.Line();
         w.Open($"private static void WriteMessage({Json}.Utf8JsonWriter writer, {message} message)");
+        if (protocol.Messages.IsEmpty)
+        {
+            // A protocol without messages has nothing to write.
+            w.Line("throw new global::System.ArgumentException(\"Not a message of this protocol: \" + message.GetType().Name, nameof(message));");
+            w.Close();
+            w.Line();
+        }
+        else
+        {
         w.Line("writer.WriteStartObject();");
         w.Line($"writer.WriteString({disc}u8, message.MessageType);");
         w.Open("switch (message)");
@@ -62,6 +71,7 @@ internal static class CodecEmitter
         w.Line("writer.WriteEndObject();");
         w.Close();
         w.Line();
+        }
         if (protocol.Envelope is not null)
         {
             w.Summary("The message (without its envelope) as canonical JSON (RFC 8785): the bytes a sender computes the envelope's fields over.");

@@ -350,10 +350,14 @@ internal sealed class RoleEmitter
     /// <summary>The step's one clock reading, kept for what runs later in the same step.</summary>
     private void ReadClock() => _w.Line($"var now = _clock = {CSharp.Builtins}.Clock(_options.TimeProvider);");
 
-    /// <summary>Lets: a local variable when only this part of the machine reads it, else a kept value.</summary>
-    private Dictionary<int, string> EmitLets(EquatableArray<LetSymbol> lets, EmitScope scope)
+    /// <summary>
+    /// Lets: a local variable when only this part of the machine reads it, a kept value when a later part does,
+    /// and, when nothing reads it, only evaluated (a service call in it still runs).
+    /// </summary>
+    private Dictionary<int, string> EmitLets(EquatableArray<LetSymbol> lets, EmitScope scope, IEnumerable<BoundExpression?> region)
     {
         var w = _w;
+        var read = new HashSet<int>(region.Concat(lets.Select(l => l.Value)).SelectMany(RoleProjector.References).OfType<BoundLet>().Select(l => l.LetId));
         var locals = new Dictionary<int, string>();
         var names = new NameTable();
         foreach (var let in lets)
@@ -363,6 +367,8 @@ internal sealed class RoleEmitter
             w.LineFrom(let.Span);
             if (_kept.TryGetValue(kept, out var field))
                 w.Line($"{field} = {_expressions.Maybe(let.Value, at)};");
+            else if (!read.Contains(let.Id))
+                w.Line($"_ = {_expressions.Maybe(let.Value, at)};");
             else
             {
                 var local = names.Take("let" + Naming.Pascal(let.Name));
@@ -411,7 +417,8 @@ internal sealed class RoleEmitter
         var type = Naming.Pascal(message.Name);
         w.Line($"Phase = {CSharp.Literal(state.Phase)};");
         ReadClock();
-        var scope = EmitScope.Empty.WithLocals(EmitLets(state.Lets, EmitScope.Empty));
+        var region = state.Ensures.Select(c => (BoundExpression?)c.Condition).Concat(state.Set.Select(a => a.Value));
+        var scope = EmitScope.Empty.WithLocals(EmitLets(state.Lets, EmitScope.Empty, region));
         foreach (var check in state.Ensures) EmitCheck(check, scope);
         w.Line($"var msg = new {type}");
         w.Line("{");
@@ -497,7 +504,7 @@ internal sealed class RoleEmitter
         var w = _w;
         w.Line($"Phase = {CSharp.Literal(state.Phase)};");
         ReadClock();
-        var scope = EmitScope.Empty.WithLocals(EmitLets(state.Lets, EmitScope.Empty));
+        var scope = EmitScope.Empty.WithLocals(EmitLets(state.Lets, EmitScope.Empty, state.Branches.Select(b => b.Guard)));
         foreach (var branch in state.Branches)
         {
             if (branch.Guard is null)

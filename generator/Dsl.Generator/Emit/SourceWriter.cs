@@ -81,6 +81,9 @@ internal sealed class SourceWriter
         return this;
     }
 
+    /// <summary>Text for a <c>//</c> comment: one line.</summary>
+    public static string OneLine(string text) => text.Replace("\r", " ").Replace("\n", " ");
+
     /// <summary>Escapes text for an XML doc comment.</summary>
     public static string Escape(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 using System.Text;
 
 namespace Dsl.Generator.Language;
@@ -52,8 +53,15 @@ internal static class Naming
         }
     }
 
+    /// <summary>
+    /// Members every generated record (and class) has from <c>object</c> or from being a record: a field, input,
+    /// service, outcome value or error code may not take their C# names.
+    /// </summary>
+    public static readonly string[] ObjectMembers =
+        { "Equals", "GetHashCode", "GetType", "ToString", "MemberwiseClone", "Finalize", "ReferenceEquals", "Clone", "PrintMembers", "EqualityContract", "Deconstruct" };
+
     /// <summary>Members every generated message record has; a field may not take their C# names.</summary>
-    public static readonly string[] MessageMembers = { "MessageType", "WireName", "EqualityContract", "Envelope" };
+    public static readonly string[] MessageMembers = ObjectMembers.Concat(new[] { "MessageType", "WireName", "Envelope" }).ToArray();
 
     public static string MessageBase(string prefix) => prefix + "Message";
 
