@@ -371,6 +371,45 @@ public sealed class DiagnosticTests
         Assert.All(run.Sources, s => Assert.StartsWith("Dsl.Protocols.Greet.", s.HintName));
     }
 
+    [Fact]
+    public void A_step_with_two_arrows_is_reported_at_the_second()
+    {
+        var yaml = Base.Replace("  - client -> server: hello\n", "  - client -> server: hello\n    server -> client: welcome #!\n");
+        AssertAt(yaml, "DSL302");
+    }
+
+    [Fact]
+    public void A_set_value_that_does_not_parse_is_reported_once_and_its_field_is_not_also_unset()
+    {
+        var run = GeneratorHarness.Run(Base.Replace("set: { greeting: hello.name }", "set: { greeting: hello.name + }"));
+        Assert.Equal("DSL201", Assert.Single(run.SpecDiagnostics).Id);
+    }
+
+    [Fact]
+    public void The_same_problem_seen_by_both_roles_is_reported_once()
+    {
+        // The envelope's set is bound once per role: a missing required field is one problem, not two.
+        var yaml = Base.Replace("errors:", "envelope:\n  name: wrapper\n  fields: { tag: string }\nerrors:");
+        var run = GeneratorHarness.Run(yaml);
+        Assert.Equal("DSL116", Assert.Single(run.SpecDiagnostics).Id);
+    }
+
+    [Fact]
+    public void A_broken_heartbeat_does_not_also_make_its_messages_unused()
+    {
+        var yaml = Base.Replace("errors:", "  ping: { fields: { n: int } }\n  pong: { fields: { n: int } }\nerrors:")
+            .Replace("outcome:", "session:\n  heartbeat:\n    pinger: nobody #!\n    interval_ms: 1000\n    ping: { message: ping, set: { n: 1 } }\n    pong: { message: pong, set: { n: 1 } }\noutcome:");
+        var run = GeneratorHarness.Run(yaml);
+        Assert.Equal("DSL106", Assert.Single(run.SpecDiagnostics).Id);
+    }
+
+    [Fact]
+    public void A_contextual_keyword_is_a_fine_namespace_segment_and_a_reserved_one_is_not()
+    {
+        MiscompileTests.AssertCompilesClean(GeneratorHarness.Run(Base.Replace("version: \"1\"", "version: \"1\"\nnamespace: Acme.record.async")));
+        AssertAt(Base.Replace("version: \"1\"", "version: \"1\"\nnamespace: Acme.class #!"), "DSL006");
+    }
+
     private static void AssertAt(string yaml, string id)
     {
         var expectedLine = yaml.Split('\n').ToList().FindIndex(l => l.Contains("#!")) + 1;

@@ -223,4 +223,28 @@ public sealed class NarrowingTests
             """);
         AssertAbsentAt(GeneratorHarness.Run(yaml), yaml, "#!", "'require'");
     }
+
+    [Fact]
+    public void A_check_proves_present_a_field_of_a_message_exchanged_on_some_paths_only()
+    {
+        var run = Run("""
+            flow:
+              - choice: a
+                branches:
+                  - when: self.name != ""
+                    steps:
+                      - a -> b: hello
+                        set: { nick: self.nick, name: self.name }
+                  - steps:
+                      - a -> b: other
+                        set: { name: self.name }
+              - b -> a: welcome
+                set: { greeting: "hi" }
+              - a -> b: other
+                ensure:
+                  - hello.nick != null else NO_NICK
+                set: { name: hello.nick }
+            """);
+        MiscompileTests.AssertCompilesClean(run);
+    }
 }

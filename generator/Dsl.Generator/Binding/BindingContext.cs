@@ -33,8 +33,12 @@ internal sealed class BindingContext
     public HashSet<string> ErrorCodes { get; } = new();
     public EnvelopeSymbol? Envelope { get; set; }
 
+    /// <summary>Reports a problem; the same problem found twice (once per role, say) is reported once.</summary>
     public void Report(DiagnosticKind kind, SourceSpan span, params string[] arguments)
-        => _diagnostics.Add(SpecDiagnostic.Create(kind, FilePath, span, arguments));
+    {
+        var diagnostic = SpecDiagnostic.Create(kind, FilePath, span, arguments);
+        if (!_diagnostics.Contains(diagnostic)) _diagnostics.Add(diagnostic);
+    }
 
     public string RoleList => string.Join(" and ", Roles.Select(r => "'" + r + "'"));
 

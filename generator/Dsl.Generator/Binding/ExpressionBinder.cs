@@ -164,13 +164,10 @@ internal sealed class ExpressionBinder
             var evaluated = scope.Paths.Where(_facts.Let(let.Id));
             if (evaluated == 0)
                 return Fail(DiagnosticTable.UnknownName, text, name, name.Name, scope.Where + $" (let '{name.Name}' is not evaluated on any path to here)");
-            var mask = evaluated;
             var why = evaluated != scope.Paths.All ? $"let '{name.Name}' is not evaluated on every path to here" : "";
-            if (symbol.Type.MayBeAbsent)
-            {
-                mask &= Proven(scope, let.Owner, NarrowTarget.Let(name.Name));
-                if (why.Length == 0) why = $"let '{name.Name}' holds a value that may be absent";
-            }
+            if (symbol.Type.MayBeAbsent && why.Length == 0) why = $"let '{name.Name}' holds a value that may be absent";
+            // Present where it was evaluated to a value that cannot be absent, or where a check proved it present.
+            var mask = (symbol.Type.MayBeAbsent ? 0 : evaluated) | Proven(scope, let.Owner, NarrowTarget.Let(name.Name));
             return new Bound(new BoundLet(new ExprType(symbol.Type.Type, mask != scope.Paths.All), let.Id, let.Name, let.Owner), mask, why);
         }
         if (scope.ErrorValues && name.Name is "detail" or "code")
@@ -250,13 +247,10 @@ internal sealed class ExpressionBinder
     {
         var field = message.Fields.FirstOrDefault(f => f.Name == member.Member)
             ?? Fail<FieldSymbol>(DiagnosticTable.UnknownMember, text, member.MemberName, message.Name, member.Member);
-        var mask = present;
         var why = present != scope.Paths.All ? $"'{message.Name}' is not exchanged on every path to here" : "";
-        if (field.IsNullable)
-        {
-            mask &= source == MessageSource.Ping ? 0 : Proven(scope, scope.Role, NarrowTarget.Field(message.Name, field.Name));
-            if (why.Length == 0) why = $"field '{field.Name}' of '{message.Name}' is optional";
-        }
+        if (field.IsNullable && why.Length == 0) why = $"field '{field.Name}' of '{message.Name}' is optional";
+        // Present where the message was exchanged and the field cannot be absent, or where a check proved it present.
+        var mask = (field.IsNullable ? 0 : present) | (source == MessageSource.Ping ? 0 : Proven(scope, scope.Role, NarrowTarget.Field(message.Name, field.Name)));
         return new Bound(new BoundField(new ExprType(field.Type, mask != scope.Paths.All), message.Name, field.Name, source), mask, why);
     }
 
@@ -279,8 +273,10 @@ internal sealed class ExpressionBinder
             return BindFunction(text, call, function, scope);
         if (call.Target is MemberSyntax { Target: NameSyntax serviceName } method && _context.Services.TryGetValue(serviceName.Name, out var service))
         {
-            if (scope.Role is null || !service.Roles.Contains(scope.Role))
-                return Fail(DiagnosticTable.NotVisibleToRole, text, serviceName, serviceName.Name, string.Join(" and ", service.Roles), scope.Role ?? scope.Where);
+            if (scope.Role is null)
+                return Fail(DiagnosticTable.UnknownName, text, serviceName, serviceName.Name, scope.Where + " (which no single role evaluates, so no service is at hand)");
+            if (!service.Roles.Contains(scope.Role))
+                return Fail(DiagnosticTable.NotVisibleToRole, text, serviceName, serviceName.Name, string.Join("' and '", service.Roles), scope.Role);
             var descriptor = service.Descriptor.Method(method.Member)
                 ?? Fail<ServiceMethodDescriptor>(DiagnosticTable.UnknownMember, text, method.MemberName, $"{service.Name} ({service.Kind})", method.Member);
             if (call.Arguments.Count != descriptor.Parameters.Count)

@@ -21,7 +21,7 @@ internal enum AbsenceAdvice
 {
     /// <summary>Give a fallback with '??'.</summary>
     Fallback,
-    /// <summary>The sender's place (let, ensure, set): check it with an ensure first.</summary>
+    /// <summary>The sender's ensure and set: check it with an ensure first.</summary>
     Ensure,
     /// <summary>The receiver's require: check it with an earlier require.</summary>
     Require,

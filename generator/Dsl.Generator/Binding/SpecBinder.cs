@@ -33,7 +33,7 @@ internal static class SpecBinder
         var name = syntax.Name.Value;
         context.Prefix = Naming.Pascal(name);
         var ns = syntax.Namespace?.Value ?? "Dsl.Protocols." + context.Prefix;
-        if (!ns.Split('.').All(part => part.Length > 0 && (char.IsLetter(part[0]) || part[0] == '_') && part.All(c => char.IsLetterOrDigit(c) || c == '_') && !Naming.IsKeyword(part)))
+        if (!ns.Split('.').All(part => part.Length > 0 && (char.IsLetter(part[0]) || part[0] == '_') && part.All(c => char.IsLetterOrDigit(c) || c == '_') && !Naming.IsReservedKeyword(part)))
             context.Report(DiagnosticTable.InvalidValue, syntax.Namespace!.Span, ns, "'namespace'", "a C# namespace is dot-separated identifiers, none of them a C# keyword");
 
         BindRoles(context, syntax);
@@ -58,7 +58,7 @@ internal static class SpecBinder
             : EquatableArray<RoleEffects>.Empty;
         var roles = BindOutcomes(context, flow, syntax);
         var heartbeat = BindSession(context, flow, syntax);
-        ReportUnusedMessages(context, flow, errors, heartbeat);
+        ReportUnusedMessages(context, flow, errors, heartbeat, syntax.Session);
         if (context.HasErrors) return null;
 
         return new BoundProtocol(
@@ -162,10 +162,11 @@ internal static class SpecBinder
     {
         var fields = new List<FieldSymbol>();
         var properties = new Dictionary<string, string>();
+        var names = new HashSet<string>();
         foreach (var field in syntax)
         {
             var name = field.Name.Value;
-            if (fields.Any(f => f.Name == name))
+            if (!names.Add(name))
             {
                 context.Report(DiagnosticTable.DuplicateField, field.Name.Span, name, owner);
                 continue;
@@ -429,8 +430,9 @@ internal static class SpecBinder
             return;
         }
         var fields = BindFields(context, envelope.Fields, $"'{envelope.Name.Value}'", payload, TypePlaces.Message, typeName, Naming.ObjectMembers.Append("Payload").ToArray());
-        if (fields.Count == 0)
+        if (envelope.Fields.IsEmpty)
             context.Report(DiagnosticTable.MissingKey, envelope.Span, "An envelope (such as one that carries a signature)", "fields", "");
+        if (fields.Count > 64) context.Report(DiagnosticTable.TooManyFields, envelope.Name.Span, envelope.Name.Value, fields.Count.ToString(CultureInfo.InvariantCulture));
         context.Envelope = new EnvelopeSymbol(envelope.Name.Value, payload, fields.ToEquatableArray(), EquatableArray<RoleAssignments>.Empty);
     }
 
@@ -559,6 +561,7 @@ internal static class SpecBinder
                 context.Report(DiagnosticTable.DuplicateKey, entry.Field.Span, field.Name, $"the values of '{owner}'");
                 continue;
             }
+            if (entry.Value is null) continue;
             var value = binder.BindValue(entry.Value, scope, field.Type, allowAbsent: field.Optional, $"field '{field.Name}' of '{owner}'");
             if (value is not null) result.Add(new BoundAssignment(field.Name, value, entry.Field.Span));
         }
@@ -681,14 +684,16 @@ internal static class SpecBinder
         _ => false,
     };
 
-    private static void ReportUnusedMessages(BindingContext context, FlowBinder flow, List<ErrorSymbol> errors, HeartbeatSymbol? heartbeat)
+    private static void ReportUnusedMessages(BindingContext context, FlowBinder flow, List<ErrorSymbol> errors, HeartbeatSymbol? heartbeat, SessionSyntax? session)
     {
         foreach (var message in context.Messages.Values.OrderBy(m => m.Index))
         {
             var used = flow.UsedMessages.Contains(message.Name)
                        || message.IsErrorMessage
                        || errors.Any(e => e.Send == message.Name)
-                       || heartbeat?.PingMessage == message.Name || heartbeat?.PongMessage == message.Name;
+                       || heartbeat?.PingMessage == message.Name || heartbeat?.PongMessage == message.Name
+                       // A heartbeat with errors of its own names its messages: they are not unused on top.
+                       || (heartbeat is null && session?.Heartbeat is { } named && (named.Ping.Message.Value == message.Name || named.Pong.Message.Value == message.Name));
             if (!used) context.Report(DiagnosticTable.UnusedMessage, message.Span, message.Name);
         }
     }

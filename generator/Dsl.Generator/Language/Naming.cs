@@ -71,8 +71,7 @@ internal static class Naming
 
     public static string Machine(string prefix, string role) => prefix + Pascal(role);
 
-    /// <summary>C# keywords (a parameter named after a field is escaped with '@').</summary>
-    public static bool IsKeyword(string name)
-        => Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetKeywordKind(name) != Microsoft.CodeAnalysis.CSharp.SyntaxKind.None
-           || Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetContextualKeywordKind(name) != Microsoft.CodeAnalysis.CSharp.SyntaxKind.None;
+    /// <summary>Reserved C# keywords, which no identifier may be (contextual ones, such as <c>record</c>, may).</summary>
+    public static bool IsReservedKeyword(string name)
+        => Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetKeywordKind(name) != Microsoft.CodeAnalysis.CSharp.SyntaxKind.None || name == "global";
 }

@@ -340,7 +340,10 @@ internal sealed class SpecParser
     private MessageStepSyntax? ReadMessageStep(YamlMapping node)
     {
         var step = Mapping(node, MessageStepSyntax.Keys.All, "A message step", "a message step")!;
-        var arrow = node.Entries.First(e => MessageStepSyntax.Keys.All.IsDynamicKey!(e.Key.Value));
+        var arrows = node.Entries.Where(e => MessageStepSyntax.Keys.All.IsDynamicKey!(e.Key.Value)).ToList();
+        var arrow = arrows[0];
+        foreach (var extra in arrows.Skip(1))
+            Report(DiagnosticTable.BadStepRoles, extra.Key.Span, extra.Key.Value, "a step sends one message: it has one 'sender -> receiver' key");
         var parts = arrow.Key.Value.Split(new[] { "->" }, System.StringSplitOptions.None);
         var sender = parts.Length == 2 ? parts[0].Trim() : "";
         var receiver = parts.Length == 2 ? parts[1].Trim() : "";
@@ -420,8 +423,9 @@ internal sealed class SpecParser
             return null;
         }
         var entries = new List<AssignmentSyntax>();
+        // A value that does not parse is reported here; its field still counts as set, so no DSL116 follows.
         foreach (var entry in mapping.Entries)
-            if (Value(entry.Value, $"field '{entry.Key.Value}'") is { } value) entries.Add(new AssignmentSyntax(entry.Key, value));
+            entries.Add(new AssignmentSyntax(entry.Key, Value(entry.Value, $"field '{entry.Key.Value}'")));
         return new AssignmentsSyntax(mapping.Span, entries.ToEquatableArray());
     }
 
@@ -532,7 +536,7 @@ internal sealed class SpecParser
         foreach (var key in keys.Keys)
             if (key.Required && mapping[key.Name] is null)
                 Report(DiagnosticTable.MissingKey, mapping.Span, what, key.Name, " (" + char.ToLowerInvariant(key.Doc[0]) + key.Doc.Substring(1).TrimEnd('.') + ")");
-        return new KeyedMapping(mapping, keys, this, what);
+        return new KeyedMapping(mapping, keys, this, where);
     }
 
     /// <summary>A mapping whose keys are names the spec declares (roles, messages, fields): its entries, repeats included.</summary>
@@ -629,7 +633,7 @@ internal sealed class SpecParser
     }
 
     /// <summary>A YAML mapping read through a key set: lookups name a <see cref="SyntaxKey"/> of that set.</summary>
-    private sealed class KeyedMapping(YamlMapping mapping, KeySet keys, SpecParser parser, string what)
+    private sealed class KeyedMapping(YamlMapping mapping, KeySet keys, SpecParser parser, string where)
     {
         public YamlMapping Node => mapping;
 
@@ -646,6 +650,6 @@ internal sealed class SpecParser
         /// <summary>Looks up a setting key that a kind adds to the set.</summary>
         public YamlEntry? Entry(string settingName) => keys.Find(settingName) is { } key ? Entry(key) : null;
 
-        public YamlScalar? Scalar(SyntaxKey key) => this[key] is { } node ? parser.Scalar(node, $"'{key.Name}' of {what}") : null;
+        public YamlScalar? Scalar(SyntaxKey key) => this[key] is { } node ? parser.Scalar(node, $"'{key.Name}' of {where}") : null;
     }
 }

@@ -224,7 +224,8 @@ internal sealed record RoleEffectsSyntax(YamlScalar Role, EquatableArray<Express
 /// <summary>A <c>set</c>: values for fields.</summary>
 internal sealed record AssignmentsSyntax(SourceSpan Span, EquatableArray<AssignmentSyntax> Entries);
 
-internal sealed record AssignmentSyntax(YamlScalar Field, ValueSyntax Value);
+/// <summary>A field's value under <c>set</c>; null when it did not parse (reported by the parser).</summary>
+internal sealed record AssignmentSyntax(YamlScalar Field, ValueSyntax? Value);
 
 /// <summary>A value under <c>set</c>: an expression (a quoted or block scalar is a string literal), or a YAML list of values.</summary>
 internal abstract record ValueSyntax(SourceSpan Span);
