@@ -247,4 +247,26 @@ public sealed class NarrowingTests
             """);
         MiscompileTests.AssertCompilesClean(run);
     }
+
+    [Fact]
+    public void A_map_or_a_list_can_be_tested_for_presence_and_is_narrowed_by_it()
+    {
+        var run = GeneratorHarness.Run("""
+            protocol: maps
+            version: "1"
+            roles: [a, b]
+            inputs:
+              a: { meta: map?, tags: list<string>? }
+            messages:
+              hello: { fields: { meta: map, tags: list<string> } }
+            errors:
+              MISSING: { doc: Something is missing. }
+            flow:
+              - a -> b: hello
+                ensure:
+                  - self.meta != null && self.tags != null else MISSING
+                set: { meta: self.meta, tags: self.tags }
+            """);
+        MiscompileTests.AssertCompilesClean(run);
+    }
 }

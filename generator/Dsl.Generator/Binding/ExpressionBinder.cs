@@ -379,8 +379,9 @@ internal sealed class ExpressionBinder
             case BinaryOperator.NotEqual:
                 if (lt.Kind != TypeKind.Null && rt.Kind != TypeKind.Null && lt.Kind != rt.Kind)
                     Fail(DiagnosticTable.TypeMismatch, text, binary.Right, $"the right of '{binary.Operator}'", lt.ToString(), rt.ToString());
+                // A presence test (x != null) takes any type; comparing two values needs an equatable one.
                 foreach (var (side, type) in new[] { (binary.Left, lt), (binary.Right, rt) })
-                    if (type.Kind != TypeKind.Null && !type.Descriptor.Equatable)
+                    if (type.Kind != TypeKind.Null && lt.Kind != TypeKind.Null && rt.Kind != TypeKind.Null && !type.Descriptor.Equatable)
                         Fail(DiagnosticTable.TypeMismatch, text, binary, $"'{binary.Operator}'",
                             string.Join(", ", ValueTypes.All.Where(d => d.Equatable).Select(d => d.Name)) + " operands", type.ToString());
                 return Present(Make(TypeRef.Bool), scope);
