@@ -51,13 +51,12 @@ internal enum ImplicitArgument
 }
 
 /// <summary>
-/// One built-in function: its name, parameters, result, when the result may be absent, the runtime member it
-/// calls and its docs. The binder, the emitter, DSL206's list and the docs' table read this one list; adding a
-/// function is an entry here, its runtime member in <c>Dsl.Runtime.Expressions.Builtins</c>, and a test.
+/// What a built-in function and a service method share: a name, parameters, a result, when the result may be
+/// absent, the runtime member it calls, and a line of docs.
 /// </summary>
-internal sealed class BuiltinDescriptor
+internal abstract class CallDescriptor
 {
-    public BuiltinDescriptor(string name, Parameter[] parameters, TypeRef result, string runtimeMember, string doc)
+    protected CallDescriptor(string name, Parameter[] parameters, TypeRef result, string runtimeMember, string doc)
     {
         Name = name;
         Parameters = parameters;
@@ -67,28 +66,43 @@ internal sealed class BuiltinDescriptor
     }
 
     public string Name { get; }
+
     public IReadOnlyList<Parameter> Parameters { get; }
 
-    /// <summary>One or more arguments, each of the first parameter's type.</summary>
-    public bool Variadic { get; init; }
-
     public TypeRef Result { get; }
-    public ResultLengthRule LengthRule { get; init; }
-    public int LengthArgument { get; init; }
-    public int LengthDelta { get; init; }
 
     /// <summary>When the result may be absent, in words; null when it never is.</summary>
     public string? AbsentWhen { get; init; }
 
-    /// <summary>The member of <c>global::Dsl.Runtime.Expressions.Builtins</c> it calls (overloads pick the argument types).</summary>
+    /// <summary>The runtime member the emitter calls.</summary>
     public string RuntimeMember { get; }
-
-    /// <summary>Values passed to the runtime member before the spec's arguments.</summary>
-    public IReadOnlyList<ImplicitArgument> Implicit { get; init; } = new ImplicitArgument[0];
 
     public string Doc { get; }
 
     public bool MayBeAbsent => AbsentWhen is not null;
+}
+
+/// <summary>
+/// One built-in function: its name, parameters, result, when the result may be absent, the runtime member it
+/// calls and its docs. The binder, the emitter, DSL206's list and the docs' table read this one list; adding a
+/// function is an entry here, its runtime member in <c>Dsl.Runtime.Expressions.Builtins</c>, and a test.
+/// </summary>
+internal sealed class BuiltinDescriptor : CallDescriptor
+{
+    public BuiltinDescriptor(string name, Parameter[] parameters, TypeRef result, string runtimeMember, string doc)
+        : base(name, parameters, result, runtimeMember, doc)
+    {
+    }
+
+    /// <summary>One or more arguments, each of the first parameter's type.</summary>
+    public bool Variadic { get; init; }
+
+    public ResultLengthRule LengthRule { get; init; }
+    public int LengthArgument { get; init; }
+    public int LengthDelta { get; init; }
+
+    /// <summary>Values passed to the runtime member (of <c>Builtins</c>, overloads picking the argument types) before the spec's arguments.</summary>
+    public IReadOnlyList<ImplicitArgument> Implicit { get; init; } = new ImplicitArgument[0];
 
     /// <summary>The result as the docs' table writes it.</summary>
     public string ResultDoc

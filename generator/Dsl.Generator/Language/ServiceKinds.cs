@@ -31,34 +31,16 @@ internal sealed record ServiceImplicit(ImplicitArgument? Argument, string? Setti
 /// it calls (a method of the kind's interface, awaited, taking the spec's arguments, then <see cref="Implicit"/>,
 /// then the cancellation token) and its docs.
 /// </summary>
-internal sealed class ServiceMethodDescriptor
+internal sealed class ServiceMethodDescriptor : CallDescriptor
 {
+    /// <param name="parameters">Parameters; <see cref="TypeKind.Null"/> stands for the service's value type (a value_store's <c>of</c>).</param>
+    /// <param name="result">The result; <see cref="TypeKind.Void"/> for none, <see cref="TypeKind.Null"/> for the service's value type.</param>
     public ServiceMethodDescriptor(string name, Parameter[] parameters, TypeRef result, string runtimeMember, string doc)
+        : base(name, parameters, result, runtimeMember, doc)
     {
-        Name = name;
-        Parameters = parameters;
-        Result = result;
-        RuntimeMember = runtimeMember;
-        Doc = doc;
     }
 
-    public string Name { get; }
-
-    /// <summary>Parameters; <see cref="TypeKind.Null"/> stands for the service's value type (a value_store's <c>of</c>).</summary>
-    public IReadOnlyList<Parameter> Parameters { get; }
-
-    /// <summary>The result; <see cref="TypeKind.Void"/> for none, <see cref="TypeKind.Null"/> for the service's value type.</summary>
-    public TypeRef Result { get; }
-
-    public string? AbsentWhen { get; init; }
-
-    public string RuntimeMember { get; }
-
     public IReadOnlyList<ServiceImplicit> Implicit { get; init; } = new ServiceImplicit[0];
-
-    public string Doc { get; }
-
-    public bool MayBeAbsent => AbsentWhen is not null;
 
     public bool ReturnsNothing => Result.Kind == TypeKind.Void;
 }
