@@ -35,13 +35,6 @@ internal sealed record BoundProtocol(
         throw new System.InvalidOperationException($"No message '{name}'.");
     }
 
-    public ErrorSymbol Error(string code)
-    {
-        foreach (var error in Errors)
-            if (error.Code == code) return error;
-        throw new System.InvalidOperationException($"No error '{code}'.");
-    }
-
     public RoleSymbol Role(string name)
     {
         foreach (var role in Roles)

@@ -62,10 +62,4 @@ internal sealed class Scope
     public MessageSymbol? Ping { get; init; }
 
     public AbsenceAdvice Advice { get; init; }
-
-    public Scope With(PathSet paths) => new()
-    {
-        Role = Role, Where = Where, Current = Current, Paths = paths, Lets = Lets, AllowTranscript = AllowTranscript,
-        AllowPeer = AllowPeer, ErrorValues = ErrorValues, Sealing = Sealing, Ping = Ping, Advice = Advice,
-    };
 }

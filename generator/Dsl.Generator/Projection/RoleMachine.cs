@@ -1,4 +1,3 @@
-using System.Linq;
 using Dsl.Generator.Binding;
 using Dsl.Generator.Diagnostics;
 using Dsl.Generator.Language;
@@ -14,10 +13,7 @@ internal sealed record ProjectedProtocol(BoundProtocol Protocol, EquatableArray<
 /// waiting machine holds only those (a message nothing later reads is not kept).
 /// </summary>
 /// <param name="Layout">A fingerprint of the states and kept values, which an exported state is bound to.</param>
-internal sealed record RoleMachine(string Role, EquatableArray<MachineState> States, EquatableArray<KeptValue> Kept, string Layout)
-{
-    public bool Keeps(KeptValue value) => Kept.Contains(value);
-}
+internal sealed record RoleMachine(string Role, EquatableArray<MachineState> States, EquatableArray<KeptValue> Kept, string Layout);
 
 internal enum StateKind { Send, Receive, Decide, Succeed, Fail }
 
