@@ -55,6 +55,38 @@ public sealed class SeedGenerationTests
         Assert.Equal(run.Sources.Count, Directory.GetFiles(golden, "*.g.cs.txt").Length);
     }
 
+    [Theory]
+    [InlineData("protocols/ltp/ltp-0.2.yaml")]
+    [InlineData("protocols/stt/stt-0.2.yaml")]
+    [InlineData("protocols/mesh/mesh-1.0.yaml")]
+    public void Each_step_reads_the_clock_once_and_maps_its_checks_to_the_spec(string spec)
+    {
+        var run = GeneratorHarness.Run((spec, GeneratorHarness.ReadRepoFile(spec)));
+        var yaml = GeneratorHarness.ReadRepoFile(spec).Split('\n');
+        foreach (var machine in run.Sources.Where(s => s.HintName.EndsWith(".Machine.g.cs", StringComparison.Ordinal)).Select(s => s.SourceText.ToString()))
+        {
+            // Each state's case in the core: at most one clock read, and every now() is that reading.
+            var core = machine.Substring(machine.IndexOf("private async", machine.IndexOf("AdvanceAsync(", StringComparison.Ordinal) - 200, StringComparison.Ordinal));
+            core = core.Substring(0, core.IndexOf("catch (global::System.OperationCanceledException)", StringComparison.Ordinal));
+            var cases = core.Split("                        case ").Skip(1);
+            Assert.All(cases, c => Assert.True(c.Split("Builtins.Clock(").Length <= 2, "a state reads the clock more than once:\n" + c));
+            Assert.DoesNotContain("Builtins.Now(_options", machine);
+            // Every check is preceded by a #line naming the spec line it was written on.
+            var lines = machine.Split('\n');
+            for (var i = 0; i < lines.Length; i++)
+            {
+                if (!lines[i].Contains("Check failed: ")) continue;
+                var directive = lines[i - 1].Trim();
+                Assert.StartsWith("#line ", directive);
+                var line = int.Parse(directive.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+                Assert.Contains("else", yaml[line - 1]);
+            }
+            // Doc comments hold real tags, not escaped ones.
+            Assert.Contains("<paramref name=\"transport\"/>", machine);
+            Assert.DoesNotContain("&lt;paramref", machine);
+        }
+    }
+
     [Fact]
     public void Output_is_deterministic_and_uses_unix_line_endings()
     {
