@@ -269,4 +269,18 @@ public sealed class NarrowingTests
             """);
         MiscompileTests.AssertCompilesClean(run);
     }
+
+    [Fact]
+    public void Within_one_condition_the_left_of_and_and_or_narrows_the_right()
+    {
+        var run = Run("""
+            flow:
+              - a -> b: hello
+                set: { nick: self.nick, name: self.name }
+                require:
+                  - msg.nick != null && len(msg.nick) > 0 else NO_NICK
+                  - msg.nick == null || len(msg.nick) < 64 else NO_NICK
+            """);
+        MiscompileTests.AssertCompilesClean(run);
+    }
 }

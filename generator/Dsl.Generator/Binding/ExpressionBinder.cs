@@ -361,10 +361,12 @@ internal sealed class ExpressionBinder
     private Bound BindBinary(ExpressionText text, BinarySyntax binary, Scope scope)
     {
         var left = Bind(text, binary.Left, scope);
-        var right = Bind(text, binary.Right, scope);
+        var op = s_operators[binary.Operator];
+        // The right of 'a && b' runs only where a held, of 'a || b' only where it did not: what that proves holds there.
+        var rightScope = op is BinaryOperator.And or BinaryOperator.Or ? AfterCondition(scope, binary.Left, op == BinaryOperator.And) : scope;
+        var right = Bind(text, binary.Right, rightScope);
         var lt = left.Expr.Type.Type;
         var rt = right.Expr.Type.Type;
-        var op = s_operators[binary.Operator];
         BoundExpression Make(TypeRef type, bool mayBeAbsent = false) => new BoundBinary(new ExprType(type, mayBeAbsent), op, left.Expr, right.Expr);
         switch (op)
         {
@@ -373,7 +375,7 @@ internal sealed class ExpressionBinder
                 RequireType(text, binary.Left, left, TypeRef.Bool, $"the left of '{binary.Operator}'");
                 RequireType(text, binary.Right, right, TypeRef.Bool, $"the right of '{binary.Operator}'");
                 RequirePresent(text, binary.Left, left, scope);
-                RequirePresent(text, binary.Right, right, scope);
+                RequirePresent(text, binary.Right, right, rightScope);
                 return Present(Make(TypeRef.Bool), scope);
             case BinaryOperator.Equal:
             case BinaryOperator.NotEqual:
@@ -420,6 +422,21 @@ internal sealed class ExpressionBinder
                 RequirePresent(text, binary.Right, right, scope);
                 return Present(Make(new TypeRef(difference)), scope);
         }
+    }
+
+    /// <summary>The scope where <paramref name="condition"/> is known to have held (or not): with the presence it proves.</summary>
+    private Scope AfterCondition(Scope scope, ExprSyntax condition, bool holds)
+    {
+        if (scope.Role is not { } role) return scope;
+        var bits = FactTable.ProvenPresent(condition, holds, scope.Current?.Name, _context.Messages.ContainsKey)
+            .Select(target => _facts.Find(role, target)).Where(bit => bit is not null).Select(bit => bit!.Value).ToList();
+        if (bits.Count == 0) return scope;
+        return new Scope
+        {
+            Role = scope.Role, Where = scope.Where, Current = scope.Current, Lets = scope.Lets, AllowTranscript = scope.AllowTranscript,
+            AllowPeer = scope.AllowPeer, ErrorValues = scope.ErrorValues, Sealing = scope.Sealing, Ping = scope.Ping, Advice = scope.Advice,
+            Paths = scope.Paths.Select(path => bits.Aggregate(path, (p, bit) => p.With(bit))),
+        };
     }
 
     /// <summary>Gives <c>[]</c> (a list of no known item type) the list type the place expects.</summary>
