@@ -46,7 +46,6 @@ internal static partial class SpecGrammar
     private static readonly string[] LetWords = { "saved", "opened", "shared", "secret", "digest", "stamp", "counter", "who", "peer_id", "ok", "mac", "tx", "key", "note" };
     private static readonly string[] LabelWords = { "again", "start", "retry", "init", "loop", "top" };
     private static readonly string[] PhaseWords = { "hello", "init", "established", "rejected", "resume", "lookup", "proof", "sync", "p1", "final_check" };
-    private static readonly string[] Durations = { "500ms", "1s", "2s", "5s", "10s", "30s", "2m", "1m", "86400s", "1ms" };
 
     /// <summary>The flow: a list of steps, drawn in order so that every expression sees exactly what is in scope.</summary>
     internal static Gen<Piece> Flow(Decls d)

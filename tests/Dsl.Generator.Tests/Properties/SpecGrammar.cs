@@ -86,19 +86,7 @@ internal static partial class SpecGrammar
     };
     private static readonly string[] OutcomeWords = { "session_id", "thread_id", "peer_key", "key", "resumed", "who", "ok", "when_done", "items", "count", "greeting" };
     private static readonly string[] Patterns = { "[a-z]+", "\\d{1,3}", ".*", "[^\"]*", "(a|b)+", "\\{x\\}", "k\\{1\\}.*" };
-
-    /// <summary>A whole spec, as text rendering goes: <c>spec.Yaml</c>.</summary>
-    public static readonly Gen<Spec> Spec =
-        from scale in Gen.Frequency((1, Gen.Const(0)), (2, Gen.Const(1)), (3, Gen.Const(2)), (3, Gen.Const(3)))
-        from invalid in Chance(20)
-        from structural in Chance(40)
-        from depth in Gen.Int[Math.Min(1, scale), scale]
-        from head in Head
-        from decls in Declarations(head.Roles, invalid && !structural, depth, scale)
-        from flow in Flow(decls)
-        from spec in Tail(decls, head, flow)
-        from mutations in invalid && structural ? Mutations(decls, spec) : Gen.Const<IReadOnlyList<Mutation>>(Array.Empty<Mutation>())
-        select spec with { Mutations = mutations, Invalid = invalid };
+    private static readonly string[] Durations = { "500ms", "1s", "2s", "5s", "10s", "30s", "2m", "1m", "86400s", "1ms" };
 
     private sealed record HeadPart(string Protocol, string Version, string? Namespace, string? Description, IReadOnlyList<string> Roles, IReadOnlyList<string?>? RoleDocs,
         (string?, string?)? Timeouts);
@@ -122,6 +110,19 @@ internal static partial class SpecGrammar
         from step in Optional(70, Pick(Durations))
         select new HeadPart(protocol + number, version, ns, description, new[] { roles.Item1, roles.Item2 }, withDocs ? docs : null,
             timeouts ? (handshake, step) : null);
+
+    /// <summary>A whole spec, as text rendering goes: <c>spec.Yaml</c>.</summary>
+    public static readonly Gen<Spec> Spec =
+        from scale in Gen.Frequency((1, Gen.Const(0)), (2, Gen.Const(1)), (3, Gen.Const(2)), (3, Gen.Const(3)))
+        from invalid in Chance(20)
+        from structural in Chance(40)
+        from depth in Gen.Int[Math.Min(1, scale), scale]
+        from head in Head
+        from decls in Declarations(head.Roles, invalid && !structural, depth, scale)
+        from flow in Flow(decls)
+        from spec in Tail(decls, head, flow)
+        from mutations in invalid && structural ? Mutations(decls, spec) : Gen.Const<IReadOnlyList<Mutation>>(Array.Empty<Mutation>())
+        select spec with { Mutations = mutations, Invalid = invalid };
 
     private static Gen<T?> Optional<T>(int percent, Gen<T> gen) where T : class
         => Chance(percent).SelectMany(p => p ? gen.Select(v => (T?)v) : Gen.Const<T?>(default(T?)));
