@@ -283,4 +283,31 @@ public sealed class NarrowingTests
             """);
         MiscompileTests.AssertCompilesClean(run);
     }
+
+    [Fact]
+    public void The_left_of_and_or_or_narrows_the_right_in_lets_and_outcomes_too()
+    {
+        var run = Run("""
+            flow:
+              - a -> b: hello
+                let: { long_nick: self.nick != null && len(self.nick) > 8 }
+                set: { nick: self.nick, name: self.name }
+            outcome:
+              a: { long_nick: long_nick }
+              b: { short: hello.nick == null || len(hello.nick) < 4 }
+            """);
+        MiscompileTests.AssertCompilesClean(run);
+    }
+
+    [Fact]
+    public void Narrowing_inside_one_condition_does_not_leak_out_of_it()
+    {
+        var yaml = Spec("""
+            flow:
+              - a -> b: hello
+                let: { some: self.nick != null && len(self.nick) > 0, n: len(self.nick) } #!
+                set: { nick: self.nick, name: self.name }
+            """);
+        AssertAbsentAt(GeneratorHarness.Run(yaml), yaml, "#!", "give a fallback with '??'");
+    }
 }

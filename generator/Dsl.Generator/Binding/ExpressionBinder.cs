@@ -183,9 +183,10 @@ internal sealed class ExpressionBinder
         return Fail(DiagnosticTable.UnknownName, text, name, name.Name, scope.Where);
     }
 
-    /// <summary>The paths on which <paramref name="role"/> has proven <paramref name="target"/> present.</summary>
+    /// <summary>The paths on which <paramref name="role"/> has proven <paramref name="target"/> present (all of them where the expression itself did).</summary>
     private ulong Proven(Scope scope, string? role, NarrowTarget target)
-        => role is not null && _facts.Find(role, target) is { } bit ? scope.Paths.Where(bit) : 0;
+        => scope.Narrowed.Contains(target) ? scope.Paths.All
+           : role is not null && _facts.Find(role, target) is { } bit ? scope.Paths.Where(bit) : 0;
 
     private Bound BindMember(ExpressionText text, MemberSyntax member, Scope scope)
     {
@@ -427,16 +428,8 @@ internal sealed class ExpressionBinder
     /// <summary>The scope where <paramref name="condition"/> is known to have held (or not): with the presence it proves.</summary>
     private Scope AfterCondition(Scope scope, ExprSyntax condition, bool holds)
     {
-        if (scope.Role is not { } role) return scope;
-        var bits = FactTable.ProvenPresent(condition, holds, scope.Current?.Name, _context.Messages.ContainsKey)
-            .Select(target => _facts.Find(role, target)).Where(bit => bit is not null).Select(bit => bit!.Value).ToList();
-        if (bits.Count == 0) return scope;
-        return new Scope
-        {
-            Role = scope.Role, Where = scope.Where, Current = scope.Current, Lets = scope.Lets, AllowTranscript = scope.AllowTranscript,
-            AllowPeer = scope.AllowPeer, ErrorValues = scope.ErrorValues, Sealing = scope.Sealing, Ping = scope.Ping, Advice = scope.Advice,
-            Paths = scope.Paths.Select(path => bits.Aggregate(path, (p, bit) => p.With(bit))),
-        };
+        var proven = FactTable.ProvenPresent(condition, holds, scope.Current?.Name, _context.Messages.ContainsKey).ToList();
+        return proven.Count == 0 ? scope : scope with { Narrowed = scope.Narrowed.Concat(proven).ToList() };
     }
 
     /// <summary>Gives <c>[]</c> (a list of no known item type) the list type the place expects.</summary>

@@ -396,14 +396,6 @@ internal sealed class FlowBinder
         foreach (var message in _context.Messages.Values.OrderBy(m => m.Index)) Facts.Message(message.Name);
         foreach (var let in _lets) Facts.Let(let.Id);
         bool IsMessage(string name) => _context.Messages.ContainsKey(name);
-        // Inside one condition, 'a && b' narrows b by a, and 'a || b' by a's failing: their left sides prove facts too.
-        void Inner(ExprSyntax condition, string role, string? current)
-        {
-            foreach (var part in Parts(condition))
-                if (part is BinarySyntax { Operator: "&&" or "||" } junction)
-                    foreach (var target in FactTable.ProvenPresent(junction.Left, junction.Operator == "&&", current, IsMessage))
-                        Facts.Presence(role, target);
-        }
         foreach (var node in _nodes)
         {
             if (node.Syntax is MessageStepSyntax step)
@@ -412,13 +404,11 @@ internal sealed class FlowBinder
                 {
                     foreach (var target in FactTable.ProvenPresent(check.Condition.Syntax, true, null, IsMessage))
                         Facts.Presence(node.Sender, target);
-                    Inner(check.Condition.Syntax, node.Sender, null);
                 }
                 foreach (var check in step.Require)
                 {
                     foreach (var target in FactTable.ProvenPresent(check.Condition.Syntax, true, node.Message!.Name, IsMessage))
                         Facts.Presence(node.Receiver, target);
-                    Inner(check.Condition.Syntax, node.Receiver, node.Message.Name);
                 }
             }
             else if (node.Syntax is ChoiceStepSyntax choice)
@@ -429,28 +419,7 @@ internal sealed class FlowBinder
                     foreach (var holds in new[] { true, false })
                     foreach (var target in FactTable.ProvenPresent(branch.When.Syntax, holds, null, IsMessage))
                         Facts.Presence(node.Chooser, target);
-                    Inner(branch.When.Syntax, node.Chooser, null);
                 }
-            }
-        }
-    }
-
-    /// <summary>Every sub-expression of an expression.</summary>
-    private static IEnumerable<ExprSyntax> Parts(ExprSyntax expression)
-    {
-        var pending = new Stack<ExprSyntax>();
-        pending.Push(expression);
-        while (pending.Count > 0)
-        {
-            var next = pending.Pop();
-            yield return next;
-            switch (next)
-            {
-                case BinarySyntax binary: pending.Push(binary.Left); pending.Push(binary.Right); break;
-                case UnarySyntax unary: pending.Push(unary.Operand); break;
-                case MemberSyntax member: pending.Push(member.Target); break;
-                case CallSyntax call: pending.Push(call.Target); foreach (var argument in call.Arguments) pending.Push(argument); break;
-                case ListSyntax list: foreach (var item in list.Items) pending.Push(item); break;
             }
         }
     }

@@ -30,7 +30,7 @@ internal enum AbsenceAdvice
 }
 
 /// <summary>What an expression may refer to where it is written, and on which paths it runs.</summary>
-internal sealed class Scope
+internal sealed record Scope
 {
     /// <summary>The role that evaluates the expression, or null for role-neutral places (an error's set).</summary>
     public string? Role { get; init; }
@@ -62,4 +62,10 @@ internal sealed class Scope
     public MessageSymbol? Ping { get; init; }
 
     public AbsenceAdvice Advice { get; init; }
+
+    /// <summary>
+    /// What the expression itself has proven present so far: the right of <c>a &amp;&amp; b</c> runs only where
+    /// <c>a</c> held, so <c>x != null &amp;&amp; len(x) &gt; 0</c> may read <c>x</c> on the right.
+    /// </summary>
+    public IReadOnlyCollection<NarrowTarget> Narrowed { get; init; } = new NarrowTarget[0];
 }
