@@ -94,6 +94,8 @@ public sealed class DiagnosticTests
         ("DSL311", Edit("outcome:", "session:\n  heartbeat: #!\n    pinger: server\n    interval_ms: 1000\n    ping: { message: ping, set: { n: visitors.get(\"x\") ?? 1 } }\n    pong: { message: pong }\noutcome:")
             .Replace("errors:", "  ping: { fields: { n: int } }\n  pong: { fields: { n: int? } }\nerrors:")),
         ("DSL204", Edit("set: { greeting: hello.name }", "set:\n      greeting: hex(chacha20_seal(random(16), random(12), utf8(hello.name), \"aad\")) #!")),
+        // A string literal where bytes are expected is its UTF-8 bytes, held to the parameter's length like any other.
+        ("DSL204", Edit("set: { greeting: hello.name }", "set:\n      greeting: hex(chacha20_seal(\"short key\", random(12), utf8(hello.name), \"aad\")) #!")),
         ("DSL101", Edit("greeting: string", "greeting: string\n      key: ed25519_key #!")),
         ("DSL206", Edit("set: { greeting: hello.name }", "set: { greeting: hex(concat()) } #!")),
         ("DSL202", Edit("set: { greeting: hello.name }", "set: { greeting: hex(envelope.signature) } #!")),

@@ -280,21 +280,9 @@ internal sealed class ExpressionBinder
                 return Fail(DiagnosticTable.NotVisibleToRole, text, serviceName, serviceName.Name, string.Join("' and '", service.Roles), scope.Role);
             var descriptor = service.Descriptor.Method(method.Member)
                 ?? Fail<ServiceMethodDescriptor>(DiagnosticTable.UnknownMember, text, method.MemberName, $"{service.Name} ({service.Kind})", method.Member);
-            if (call.Arguments.Count != descriptor.Parameters.Count)
-                return Fail(DiagnosticTable.BadCall, text, call,
-                    $"'{service.Name}.{descriptor.Name}' takes {descriptor.Parameters.Count} argument(s) ({string.Join(", ", descriptor.Parameters.Select(p => p.Name))}), not {call.Arguments.Count}");
-            var arguments = new List<BoundExpression>();
-            for (var i = 0; i < call.Arguments.Count; i++)
-            {
-                var parameter = descriptor.Parameters[i];
-                var argument = Bind(text, call.Arguments[i], scope);
-                var parameterType = parameter.Type.Exact is { Kind: TypeKind.Null } ? service.ValueType! : parameter.Type.Exact!;
-                RequireType(text, call.Arguments[i], argument, parameterType, $"argument '{parameter.Name}' of {service.Name}.{descriptor.Name}");
-                RequirePresent(text, call.Arguments[i], argument, scope);
-                arguments.Add(argument.Expr);
-            }
+            var arguments = BindArguments(text, call, descriptor, $"{service.Name}.{descriptor.Name}", variadic: false, service.ValueType, scope);
             var result = descriptor.Result.Kind == TypeKind.Null ? service.ValueType! : descriptor.Result;
-            var bound = new BoundServiceCall(new ExprType(result, descriptor.MayBeAbsent), service.Name, service.Kind, descriptor.Name, arguments.ToEquatableArray());
+            var bound = new BoundServiceCall(new ExprType(result, descriptor.MayBeAbsent), service.Name, service.Kind, descriptor.Name, arguments);
             return new Bound(bound, descriptor.MayBeAbsent ? 0 : scope.Paths.All, $"'{service.Name}.{descriptor.Name}' gives nothing {descriptor.AbsentWhen}");
         }
         if (call.Target is MemberSyntax { Target: NameSyntax unknown } && !_context.Messages.ContainsKey(unknown.Name) && unknown.Name is not ("msg" or "self"))
@@ -306,36 +294,45 @@ internal sealed class ExpressionBinder
     {
         var descriptor = Builtins.Find(function.Name)
             ?? Fail<BuiltinDescriptor>(DiagnosticTable.BadCall, text, function, $"Unknown function '{function.Name}'; the built-in functions are {Builtins.Names}");
-        var count = call.Arguments.Count;
-        if (descriptor.Variadic ? count < 1 : count != descriptor.Parameters.Count)
-            return Fail(DiagnosticTable.BadCall, text, call,
-                $"'{function.Name}' takes {(descriptor.Variadic ? "one or more" : descriptor.Parameters.Count.ToString(CultureInfo.InvariantCulture))} argument(s) ({string.Join(", ", descriptor.Parameters.Select(p => p.Name + ": " + p.Type))}), not {count}");
-        var arguments = new List<BoundExpression>();
-        for (var i = 0; i < count; i++)
-        {
-            var parameter = descriptor.Parameters[descriptor.Variadic ? 0 : i];
-            var syntax = call.Arguments[i];
-            // A string literal where bytes are expected is its UTF-8 encoding: hkdf_sha256(seed, salt, "label", 32).
-            if (parameter.Type.Exact is { Kind: TypeKind.Bytes } && syntax is LiteralSyntax { Kind: LiteralKind.String } literal)
-            {
-                var length = System.Text.Encoding.UTF8.GetByteCount(literal.Text);
-                arguments.Add(new BoundCall(new ExprType(TypeRef.BytesOf(length), false), "utf8",
-                    new EquatableArray<BoundExpression>(new BoundExpression[] { new BoundLiteral(new ExprType(TypeRef.String, false), new StringConstant(literal.Text)) })));
-                continue;
-            }
-            var argument = Bind(text, syntax, scope);
-            RequirePresent(text, syntax, argument, scope);
-            if (!parameter.Type.Accepts(argument.Expr.Type.Type))
-                Fail(DiagnosticTable.TypeMismatch, text, syntax, $"argument '{parameter.Name}' of {function.Name}", parameter.Type.ToString(), argument.Expr.Type.Type.ToString());
-            arguments.Add(argument.Expr);
-        }
+        var arguments = BindArguments(text, call, descriptor, descriptor.Name, descriptor.Variadic, null, scope);
         var result = new ExprType(ResultType(descriptor, call, arguments), descriptor.MayBeAbsent);
-        return new Bound(new BoundCall(result, descriptor.Name, arguments.ToEquatableArray()),
+        return new Bound(new BoundCall(result, descriptor.Name, arguments),
             descriptor.MayBeAbsent ? 0 : scope.Paths.All, $"'{descriptor.Name}' gives nothing {descriptor.AbsentWhen}");
     }
 
+    /// <summary>
+    /// Binds a call's arguments against its descriptor's parameters, built-in or service method alike: as many as
+    /// it takes, each present and of its parameter's type. A string literal where bytes are expected is its UTF-8
+    /// encoding: <c>hkdf_sha256(seed, salt, "label", 32)</c>.
+    /// </summary>
+    /// <param name="valueType">What a parameter of type <see cref="TypeKind.Null"/> stands for: the service's value type.</param>
+    private EquatableArray<BoundExpression> BindArguments(ExpressionText text, CallSyntax call, CallDescriptor descriptor, string callee, bool variadic, TypeRef? valueType, Scope scope)
+    {
+        ParameterType TypeOf(Parameter parameter) => parameter.Type.Exact is { Kind: TypeKind.Null } ? ParameterType.Of(valueType!) : parameter.Type;
+        var count = call.Arguments.Count;
+        if (variadic ? count < 1 : count != descriptor.Parameters.Count)
+            Fail(DiagnosticTable.BadCall, text, call,
+                $"'{callee}' takes {(variadic ? "one or more" : descriptor.Parameters.Count.ToString(CultureInfo.InvariantCulture))} argument(s) ({string.Join(", ", descriptor.Parameters.Select(p => p.Name + ": " + TypeOf(p)))}), not {count}");
+        var arguments = new BoundExpression[count];
+        for (var i = 0; i < count; i++)
+        {
+            var parameter = descriptor.Parameters[variadic ? 0 : i];
+            var type = TypeOf(parameter);
+            var syntax = call.Arguments[i];
+            var argument = type.Exact is { Kind: TypeKind.Bytes } && syntax is LiteralSyntax { Kind: LiteralKind.String } literal
+                ? Present(new BoundCall(new ExprType(TypeRef.BytesOf(System.Text.Encoding.UTF8.GetByteCount(literal.Text)), false), "utf8",
+                    new EquatableArray<BoundExpression>(new BoundExpression[] { new BoundLiteral(new ExprType(TypeRef.String, false), new StringConstant(literal.Text)) })), scope)
+                : Bind(text, syntax, scope);
+            if (!type.Accepts(argument.Expr.Type.Type))
+                Fail(DiagnosticTable.TypeMismatch, text, syntax, $"argument '{parameter.Name}' of {callee}", type.ToString(), argument.Expr.Type.Type.ToString());
+            RequirePresent(text, syntax, argument, scope);
+            arguments[i] = argument.Expr;
+        }
+        return new EquatableArray<BoundExpression>(arguments);
+    }
+
     /// <summary>Where it can be known, the length of a bytes result: random(32) is bytes&lt;32&gt;.</summary>
-    private static TypeRef ResultType(BuiltinDescriptor descriptor, CallSyntax call, List<BoundExpression> arguments)
+    private static TypeRef ResultType(BuiltinDescriptor descriptor, CallSyntax call, EquatableArray<BoundExpression> arguments)
     {
         switch (descriptor.LengthRule)
         {
