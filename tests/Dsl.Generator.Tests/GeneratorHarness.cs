@@ -84,4 +84,14 @@ internal sealed record GeneratorRun(GeneratorDriver Driver, Compilation Output, 
     public IEnumerable<Diagnostic> CompileErrors => Output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error);
 
     public IReadOnlyList<GeneratedSourceResult> Sources => Result.Results.SelectMany(r => r.GeneratedSources).ToList();
+
+    /// <summary>Emits the generated code and loads it, in a context of its own, to run it.</summary>
+    public System.Reflection.Assembly Load()
+    {
+        using var image = new MemoryStream();
+        var emitted = Output.Emit(image);
+        if (!emitted.Success) throw new InvalidOperationException(string.Join("\n", emitted.Diagnostics));
+        image.Position = 0;
+        return new System.Runtime.Loader.AssemblyLoadContext("generated", isCollectible: true).LoadFromStream(image);
+    }
 }

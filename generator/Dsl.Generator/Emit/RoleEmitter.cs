@@ -175,6 +175,11 @@ internal sealed class RoleEmitter
         w.Line("// What an exported state is bound to: this protocol, version and role, and the layout of these states and kept values.");
         w.Line($"private const string StateIdentity = {CSharp.Literal($"{_protocol.Name} {_protocol.Version} {_role.Name} {_machine.Layout}")};");
         w.Line();
+        foreach (var input in _role.Inputs.Where(i => i.Constraints.Pattern is not null))
+        {
+            w.Line($"private static readonly global::System.Text.RegularExpressions.Regex {InputPattern(input)} = {CSharp.Codecs}.Patterns.Create({CSharp.Literal(input.Constraints.Pattern!)});");
+            w.Line();
+        }
         w.Line($"private readonly {_type}Inputs _inputs;");
         if (HasServices) w.Line($"private readonly {_type}Services _services;");
         w.Line($"private readonly {CSharp.Handshakes}.HandshakeOptions _options;");
@@ -233,6 +238,8 @@ internal sealed class RoleEmitter
         w.Close();
     }
 
+    private static string InputPattern(FieldSymbol input) => $"s_{Naming.Pascal(input.Name)}Pattern";
+
     /// <summary>Inputs are checked once, when the machine is made: a bad configuration is the caller's error, not a handshake failure.</summary>
     private void EmitInputCheck(FieldSymbol input)
     {
@@ -243,7 +250,7 @@ internal sealed class RoleEmitter
         if (input.Constraints.IsEmpty) return;
         var v = "input" + Naming.Pascal(input.Name);
         w.Open($"if ({value} is {{ }} {v})");
-        foreach (var (condition, rule) in CodecEmitter.Rules(input, v, $"{CSharp.Codecs}.Patterns.Create({CSharp.Literal(input.Constraints.Pattern ?? "")})"))
+        foreach (var (condition, rule) in CodecEmitter.Rules(input, v, InputPattern(input)))
             w.Line($"if ({condition}) throw new global::System.ArgumentException({CSharp.Literal($"Input '{input.Name}' {rule}.")}, nameof(inputs));");
         w.Close();
     }
