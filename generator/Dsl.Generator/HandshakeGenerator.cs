@@ -50,10 +50,11 @@ public sealed class HandshakeGenerator : IIncrementalGenerator
             .WithTrackingName(TrackingNames.Project);
 
         // Across files: two specs must not define the same protocol version or share a namespace. The
-        // identities are small values, so combining them with each model keeps unrelated models cached.
+        // identities are small values without locations, so combining them with each model keeps unrelated
+        // models cached, and editing above one spec's 'protocol:' line re-emits nothing.
         var identities = bound
             .Where(static result => result.Protocol is not null)
-            .Select(static (result, _) => new ProtocolIdentity(result.Protocol!.Name, result.Protocol.Version, result.Protocol.Namespace, result.Protocol.FilePath, result.Protocol.ProtocolSpan))
+            .Select(static (result, _) => new ProtocolIdentity(result.Protocol!.Name, result.Protocol.Version, result.Protocol.Namespace, result.Protocol.FilePath))
             .WithTrackingName(TrackingNames.Identities)
             .Collect();
 
@@ -80,11 +81,18 @@ public sealed class HandshakeGenerator : IIncrementalGenerator
                 spc.AddSource(file.HintName, SourceText.From(file.Text, System.Text.Encoding.UTF8));
         });
 
-        var clashes = identities
-            .SelectMany(static (all, _) => all
-                .Select(identity => (identity, first: FirstClash(identity.Name, identity.Version, identity.Namespace, identity.FilePath, all)))
-                .Where(pair => pair.first is not null)
-                .Select(pair => SpecDiagnostic.Create(DiagnosticTable.DuplicateProtocol, pair.identity.FilePath, pair.identity.Span, pair.identity.Name, pair.identity.Version, pair.first!)));
+        var clashes = bound
+            .Where(static result => result.Protocol is not null)
+            .Select(static (result, _) => (Identity: new ProtocolIdentity(result.Protocol!.Name, result.Protocol.Version, result.Protocol.Namespace, result.Protocol.FilePath), Span: result.Protocol.ProtocolSpan))
+            .Collect()
+            .SelectMany(static (all, _) =>
+            {
+                var identities = all.Select(located => located.Identity).ToImmutableArray();
+                return all
+                    .Select(located => (located, first: FirstClash(located.Identity.Name, located.Identity.Version, located.Identity.Namespace, located.Identity.FilePath, identities)))
+                    .Where(pair => pair.first is not null)
+                    .Select(pair => SpecDiagnostic.Create(DiagnosticTable.DuplicateProtocol, pair.located.Identity.FilePath, pair.located.Span, pair.located.Identity.Name, pair.located.Identity.Version, pair.first!));
+            });
         context.RegisterSourceOutput(clashes, static (spc, diagnostic) => spc.ReportDiagnostic(ToDiagnostic(diagnostic)));
     }
 
@@ -113,5 +121,5 @@ public sealed class HandshakeGenerator : IIncrementalGenerator
     /// <summary>The project stage's output: the machines, or the crash that stopped them.</summary>
     private sealed record ProjectResult(ProjectedProtocol? Protocol, SpecDiagnostic? Crash);
 
-    private sealed record ProtocolIdentity(string Name, string Version, string Namespace, string FilePath, SourceSpan Span);
+    private sealed record ProtocolIdentity(string Name, string Version, string Namespace, string FilePath);
 }

@@ -77,6 +77,19 @@ public sealed class CachingTests
     }
 
     [Fact]
+    public void Moving_one_spec_down_a_line_emits_nothing_for_the_others()
+    {
+        var (driver, compilation, _, greet) = Start();
+        // Every location in greet moves, its 'protocol:' line included; its name, version and namespace do not.
+        var edited = new InMemoryAdditionalText(greet.Path, "# a comment on top\n" + DiagnosticTests.Base);
+        driver = driver.ReplaceAdditionalText(greet, edited).RunGenerators(compilation);
+        var outputs = driver.GetRunResult().Results.Single().TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(s => s.Outputs).ToList();
+        // Greet's own emission reruns (its #line directives moved); LTP's stays cached.
+        Assert.Single(outputs, o => o.Reason == IncrementalStepRunReason.Modified);
+        Assert.Contains(outputs, o => o.Reason == IncrementalStepRunReason.Cached);
+    }
+
+    [Fact]
     public void The_model_graph_holds_no_symbols_syntax_or_compilations()
     {
         var syntax = SpecParser.Parse("ltp.yaml", GeneratorHarness.ReadRepoFile("protocols/ltp/ltp-0.2.yaml"), default);

@@ -101,4 +101,25 @@ public sealed class SeedGenerationTests
             Assert.Contains("#nullable enable", text);
         });
     }
+
+    [Theory]
+    [InlineData("protocols/ltp/ltp-0.2.yaml")]
+    [InlineData("protocols/stt/stt-0.2.yaml")]
+    [InlineData("protocols/mesh/mesh-1.0.yaml")]
+    public void Output_does_not_depend_on_the_build_machines_culture(string spec)
+    {
+        // Swedish writes minus as U+2212 and Arabic-Egyptian its own digits: neither may reach the code or the state identity.
+        var yaml = GeneratorHarness.ReadRepoFile(spec);
+        var invariant = RunIn(System.Globalization.CultureInfo.InvariantCulture);
+        foreach (var culture in new[] { "sv-SE", "ar-EG", "tr-TR" })
+            Assert.Equal(invariant, RunIn(new System.Globalization.CultureInfo(culture)));
+
+        System.Collections.Generic.List<string> RunIn(System.Globalization.CultureInfo culture)
+        {
+            var saved = System.Globalization.CultureInfo.CurrentCulture;
+            System.Globalization.CultureInfo.CurrentCulture = culture;
+            try { return GeneratorHarness.Run((spec, yaml)).Sources.Select(s => s.SourceText.ToString()).ToList(); }
+            finally { System.Globalization.CultureInfo.CurrentCulture = saved; }
+        }
+    }
 }

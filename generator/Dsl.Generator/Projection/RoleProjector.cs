@@ -239,16 +239,19 @@ internal static class RoleProjector
         }
     }
 
+    private static string N(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     /// <summary>A fingerprint (FNV-1a, 64 bits) of the states and the kept values, in hex.</summary>
     private static string Layout(EquatableArray<MachineState> states, EquatableArray<KeptValue> kept)
     {
         var text = new StringBuilder();
         foreach (var state in states)
         {
-            text.Append(state.Id).Append(':').Append(state.Kind).Append(':').Append(state.Message ?? state.FailCode ?? state.Phase);
-            foreach (var alternative in state.Alternatives) text.Append(':').Append(alternative.Message).Append('>').Append(alternative.Next);
-            foreach (var branch in state.Branches) text.Append(':').Append(branch.Next);
-            text.Append('>').Append(state.Next).Append(';');
+            // Numbers in the invariant culture: the fingerprint must not depend on the build machine's settings.
+            text.Append(N(state.Id)).Append(':').Append(state.Kind).Append(':').Append(state.Message ?? state.FailCode ?? state.Phase);
+            foreach (var alternative in state.Alternatives) text.Append(':').Append(alternative.Message).Append('>').Append(N(alternative.Next));
+            foreach (var branch in state.Branches) text.Append(':').Append(N(branch.Next));
+            text.Append('>').Append(N(state.Next)).Append(';');
         }
         foreach (var value in kept) text.Append(value.Name).Append(':').Append(value.Type).Append(';');
         var hash = 14695981039346656037UL;
