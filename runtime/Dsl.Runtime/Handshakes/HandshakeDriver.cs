@@ -134,7 +134,7 @@ public static class HandshakeDriver
         return colon > 0 && remoteAddress.IndexOf(':') == colon ? remoteAddress[..colon] : remoteAddress;
     }
 
-    /// <summary>Sends the spec's error message when there is one and the transport can carry it, then closes the transport.</summary>
+    /// <summary>Sends the spec's error message when there is one and the transport can carry it, then closes the transport. Never throws.</summary>
     private static async ValueTask<HandshakeOutcome<TResult>> EndAsync<TMessage, TResult>(
         HandshakeError error, TMessage? errorMessage, bool canSend, IMessageTransport transport, IMessageCodec<TMessage> codec,
         PooledBufferWriter buffer, HandshakeOptions options)
@@ -156,16 +156,7 @@ public static class HandshakeDriver
                 // The peer is gone or too slow: the failure stands without the courtesy message.
             }
         }
-        try
-        {
-            using var closing = new CancellationTokenSource(options.ErrorDeliveryTimeout, options.TimeProvider);
-            await transport.CloseAsync(closing.Token).ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // Closing is best effort; disposal below releases the socket regardless.
-        }
-        await transport.DisposeAsync().ConfigureAwait(false);
+        await transport.ReleaseAsync(options.ErrorDeliveryTimeout, options.TimeProvider).ConfigureAwait(false);
         return HandshakeOutcome<TResult>.Failure(error);
     }
 

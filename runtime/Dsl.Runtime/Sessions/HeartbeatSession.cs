@@ -115,7 +115,7 @@ public sealed class HeartbeatSession<TMessage> : IAsyncDisposable where TMessage
         End(SessionEndReason.ClosedLocally, "The session was disposed");
         if (Interlocked.CompareExchange(ref _state, DisposedBeforeStart, NotStarted) == NotStarted)
         {
-            await ReleaseTransportAsync().ConfigureAwait(false);
+            await _transport.ReleaseAsync(_options.CloseTimeout, _options.TimeProvider).ConfigureAwait(false);
             _completion.TrySetResult(await _end.Task.ConfigureAwait(false));
         }
         if (ReferenceEquals(s_callbackOwner.Value, this)) return;
@@ -132,7 +132,7 @@ public sealed class HeartbeatSession<TMessage> : IAsyncDisposable where TMessage
             var beating = Task.Run(BeatLoopAsync, CancellationToken.None);
             await _end.Task.ConfigureAwait(false);
             // Close first, so that a graceful close can still reach the peer; then stop the loops.
-            await CloseTransportAsync().ConfigureAwait(false);
+            await _transport.CloseQuietlyAsync(_options.CloseTimeout, _options.TimeProvider).ConfigureAwait(false);
             _stop.Cancel();
             await Task.WhenAll(receiving, beating).ConfigureAwait(false);
         }
@@ -144,7 +144,7 @@ public sealed class HeartbeatSession<TMessage> : IAsyncDisposable where TMessage
         finally
         {
             await registration.DisposeAsync().ConfigureAwait(false);
-            await DisposeTransportAsync().ConfigureAwait(false);
+            await _transport.DisposeQuietlyAsync().ConfigureAwait(false);
             _completion.TrySetResult(await _end.Task.ConfigureAwait(false));
         }
     }
@@ -274,35 +274,4 @@ public sealed class HeartbeatSession<TMessage> : IAsyncDisposable where TMessage
     }
 
     private void End(SessionEndReason reason, string detail) => _end.TrySetResult(new SessionEnd(reason, detail));
-
-    private async ValueTask ReleaseTransportAsync()
-    {
-        await CloseTransportAsync().ConfigureAwait(false);
-        await DisposeTransportAsync().ConfigureAwait(false);
-    }
-
-    private async ValueTask CloseTransportAsync()
-    {
-        try
-        {
-            using var closing = new CancellationTokenSource(_options.CloseTimeout, _options.TimeProvider);
-            await _transport.CloseAsync(closing.Token).ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // Closing is best effort; disposal releases the transport regardless.
-        }
-    }
-
-    private async ValueTask DisposeTransportAsync()
-    {
-        try
-        {
-            await _transport.DisposeAsync().ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // Nothing more can be done for a transport that fails to dispose.
-        }
-    }
 }

@@ -379,6 +379,43 @@ public sealed class LtpHandshakeTests(TransportPairs pairs) : IClassFixture<Tran
         await b.DisposeAsync();
     }
 
+    [Fact]
+    public async Task A_transport_that_throws_on_close_and_dispose_still_gives_a_failed_outcome()
+    {
+        var (a, b) = InMemoryTransport.CreatePair();
+        var broken = new BrokenOnRelease(a);
+        // Nobody answers: the step times out, the driver fails the handshake and lets go of the transport.
+        var outcome = await Client("client-1", new InMemoryValueStore<Guid>(), Fast with { StepTimeout = TimeSpan.FromMilliseconds(50) }).RunAsync(broken);
+        Assert.False(outcome.Succeeded);
+        Assert.Equal(HandshakeErrorCodes.StepTimeout, outcome.Error.Code);
+        Assert.Equal(1, broken.Closes);
+        Assert.Equal(1, broken.Disposals);
+        await a.DisposeAsync();
+        await b.DisposeAsync();
+    }
+
+    /// <summary>A transport whose close and disposal throw, counting the calls.</summary>
+    private sealed class BrokenOnRelease(IMessageTransport inner) : IMessageTransport
+    {
+        public int Closes;
+        public int Disposals;
+        public int MaxMessageSize => inner.MaxMessageSize;
+        public string? RemoteAddress => inner.RemoteAddress;
+        public ValueTask SendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken = default) => inner.SendAsync(message, cancellationToken);
+        public ValueTask<bool> ReceiveAsync(System.Buffers.IBufferWriter<byte> destination, CancellationToken cancellationToken = default) => inner.ReceiveAsync(destination, cancellationToken);
+        public ValueTask CloseAsync(CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref Closes);
+            throw new InvalidOperationException("close failed");
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            Interlocked.Increment(ref Disposals);
+            throw new InvalidOperationException("dispose failed");
+        }
+    }
+
     private static async Task WaitUntil(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
