@@ -656,12 +656,12 @@ internal static class SpecBinder
         var roles = new List<RoleHeartbeat>();
         foreach (var role in context.Roles)
         {
-            var scope = new Scope { Role = role, Where = "the heartbeat", Paths = flow.SuccessPaths, AllowPeer = false };
+            var scope = new Scope { Role = role, Where = "the heartbeat", Paths = flow.SuccessPaths, Lets = flow.LetsFor(role), AllowPeer = false };
             var interval = flow.Binder.BindExpression(heartbeat.IntervalMs, scope, TypeRef.Int, requirePresent: true, "'interval_ms'");
             var isPinger = role == pinger;
             var part = isPinger ? heartbeat.Ping : heartbeat.Pong;
             var message = isPinger ? ping : pong;
-            var partScope = isPinger ? scope : new Scope { Role = role, Where = "the pong", Paths = flow.SuccessPaths, AllowPeer = false, Ping = ping };
+            var partScope = isPinger ? scope : scope with { Where = "the pong", Ping = ping };
             var set = BindAssignments(context, flow.Binder, message.Name, message.Fields,
                 part.Set ?? new AssignmentsSyntax(part.Span, EquatableArray<AssignmentSyntax>.Empty), partScope, new string[0]);
             if ((interval is not null && CallsService(interval)) || set.Any(a => CallsService(a.Value)))
