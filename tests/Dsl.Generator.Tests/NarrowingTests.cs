@@ -310,4 +310,45 @@ public sealed class NarrowingTests
             """);
         AssertAbsentAt(GeneratorHarness.Run(yaml), yaml, "#!", "give a fallback with '??'");
     }
+
+    [Fact]
+    public void A_looping_flow_with_more_paths_than_are_followed_one_by_one_binds_and_terminates()
+    {
+        // Eight two-way choices give 256 ways through, and the last branch loops back: more than PathSet.Limit.
+        const int choices = 8;
+        var yaml = new System.Text.StringBuilder("""
+            protocol: many
+            version: "1"
+            roles: [a, b]
+            inputs:
+              a: { n: int, nick: string? }
+            errors:
+              NO_NICK: { doc: The nick is missing. }
+            messages:
+              start: { fields: { n: int } }
+              done: { fields: { n: int } }
+
+            """);
+        for (var i = 0; i < choices; i++) yaml.Append($"  x{i}: {{ fields: {{ n: int }} }}\n  y{i}: {{ fields: {{ n: int }} }}\n");
+        yaml.Append("flow:\n  - a -> b: start\n    label: top\n    set: { n: self.n }\n");
+        for (var i = 0; i < choices; i++)
+            yaml.Append($"  - choice: a\n    branches:\n      - when: self.n > {i}\n        steps:\n          - a -> b: x{i}\n            let: {{ k{i}: self.nick }}\n            set: {{ n: {i} }}\n      - steps:\n          - a -> b: y{i}\n            set: {{ n: {i} }}\n");
+        yaml.Append("""
+              - choice: a
+                let: { m: self.nick }
+                branches:
+                  - when: m == null
+                    steps:
+                      - a -> b: start
+                        set: { n: 0 }
+                      - goto: top
+                  - steps:
+                      - a -> b: done
+                        set: { n: len(m) }
+
+            """);
+        var run = System.Threading.Tasks.Task.Run(() => GeneratorHarness.Run(yaml.ToString()));
+        Assert.True(run.Wait(System.TimeSpan.FromSeconds(60)), "the binder did not terminate");
+        MiscompileTests.AssertCompilesClean(run.Result);
+    }
 }

@@ -484,28 +484,53 @@ internal sealed class FlowBinder
     private IEnumerable<PathFacts> Out(Node node, PathSet paths)
         => paths.Paths.SelectMany(p => Successors(node, p).Select(s => s.Path));
 
-    /// <summary>The fixpoint: for each reachable node, the distinct path sets it can be reached with.</summary>
+    /// <summary>
+    /// The fixpoint: for each reachable node, the distinct path sets it can be reached with. A node reached with
+    /// more than <see cref="PathSet.Limit"/> is widened for good to what holds on all of them and on any of them;
+    /// after that, a new path only counts when it shrinks the one or grows the other, so loops terminate.
+    /// </summary>
     private void ComputePaths()
     {
         var sets = new Dictionary<int, HashSet<PathFacts>> { [_start] = new() { PathFacts.Empty(Facts.Count) } };
+        var widened = new Dictionary<int, (PathFacts All, PathFacts Any)>();
         var work = new Queue<int>();
+        var queued = new HashSet<int>();
         work.Enqueue(_start);
+        queued.Add(_start);
         while (work.Count > 0)
         {
             _context.CancellationToken.ThrowIfCancellationRequested();
-            var node = _nodes[work.Dequeue()];
+            var id = work.Dequeue();
+            queued.Remove(id);
+            var node = _nodes[id];
             foreach (var path in sets[node.Id].ToList())
             foreach (var (next, outPath) in Successors(node, path))
             {
                 if (!sets.TryGetValue(next, out var target)) sets[next] = target = new HashSet<PathFacts>();
-                if (!target.Add(outPath)) continue;
-                if (target.Count > PathSet.Limit)
+                if (widened.TryGetValue(next, out var bounds))
                 {
-                    var merged = PathSet.Of(target).Paths;
+                    var all = bounds.All.Intersect(outPath);
+                    var any = bounds.Any.Union(outPath);
+                    if (all.Equals(bounds.All) && any.Equals(bounds.Any)) continue;
+                    widened[next] = (all, any);
                     target.Clear();
-                    target.UnionWith(merged);
+                    target.Add(all);
+                    target.Add(any);
                 }
-                if (!work.Contains(next)) work.Enqueue(next);
+                else
+                {
+                    if (!target.Add(outPath)) continue;
+                    if (target.Count > PathSet.Limit)
+                    {
+                        var all = target.Aggregate((x, y) => x.Intersect(y));
+                        var any = target.Aggregate((x, y) => x.Union(y));
+                        widened[next] = (all, any);
+                        target.Clear();
+                        target.Add(all);
+                        target.Add(any);
+                    }
+                }
+                if (queued.Add(next)) work.Enqueue(next);
             }
         }
         foreach (var pair in sets) _in[pair.Key] = PathSet.Of(pair.Value);
