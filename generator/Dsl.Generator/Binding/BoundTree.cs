@@ -1,3 +1,5 @@
+using System.Collections.Generic;
+using System.Linq;
 using Dsl.Generator.Diagnostics;
 using Dsl.Generator.Language;
 using Dsl.Generator.Model;
@@ -40,6 +42,13 @@ internal sealed record BoundProtocol(
         foreach (var role in Roles)
             if (role.Name == name) return role;
         throw new System.InvalidOperationException($"No role '{name}'.");
+    }
+
+    /// <summary>The services <paramref name="role"/> holds, in declaration order.</summary>
+    public IEnumerable<ServiceSymbol> ServicesOf(string role)
+    {
+        foreach (var service in Services)
+            if (service.Roles.Contains(role)) yield return service;
     }
 }
 

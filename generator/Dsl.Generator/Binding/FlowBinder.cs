@@ -35,7 +35,6 @@ internal sealed class FlowBinder
         public string Chooser = "";
         public readonly List<(BranchSyntax Syntax, int First)> Branches = new();
         public string? Label;
-        public YamlScalar? LabelSyntax;
         public string? Declared;
         public string? FailCode;
         public string? FailBy;
@@ -110,20 +109,9 @@ internal sealed class FlowBinder
             if (!_labels.ContainsKey(label)) _context.Report(DiagnosticTable.UnknownLabel, syntax.Span, label);
         if (_context.HasErrors) return false;
 
-        // Resolve gotos: every edge that points at a goto now points at its label's step.
-        int Resolve(int id)
-        {
-            for (var hops = 0; _nodes[id].Kind == NodeKind.Goto; hops++)
-            {
-                if (hops > _nodes.Count)
-                {
-                    _context.Report(DiagnosticTable.UnknownLabel, _nodes[id].Span, _nodes[id].Label + " (the gotos form a loop with no step)");
-                    return id;
-                }
-                id = _labels[_nodes[id].Label!];
-            }
-            return id;
-        }
+        // Resolve gotos: every edge that points at a goto now points at its label's step (only message and
+        // choice steps carry labels, so one hop always lands on a step).
+        int Resolve(int id) => _nodes[id].Kind == NodeKind.Goto ? _labels[_nodes[id].Label!] : id;
         foreach (var node in _nodes)
         {
             if (node.Next >= 0) node.Next = Resolve(node.Next);
@@ -223,11 +211,11 @@ internal sealed class FlowBinder
         return ids.Any(id => id >= 0) ? ids.First(id => id >= 0) : continuation;
     }
 
+    /// <summary>Links a step to the one after it: a message step directly, a choice through the ends of its branches.</summary>
     private void Link(Node node, int next)
     {
         if (node.Kind is NodeKind.Message) node.Next = next;
         if (node.Kind is not NodeKind.Choice) return;
-        node.Next = next;
         var choice = (ChoiceStepSyntax)node.Syntax!;
         var env = node.Env.Concat(node.Lets).ToList();
         for (var i = 0; i < choice.Branches.Count; i++)
@@ -256,7 +244,6 @@ internal sealed class FlowBinder
             {
                 var node = NewNode(NodeKind.Goto, step, step.Span);
                 node.Label = go.Label.Value;
-                node.LabelSyntax = go.Label;
                 _gotos.Add((go.Label.Value, go.Label));
                 return node.Id;
             }

@@ -360,10 +360,11 @@ internal static class SpecBinder
             if (kind.Generic)
             {
                 if (service.Of is not { } of) continue;
-                valueType = ValueTypes.Resolve(TypeName(of.Value), TypeArgument(of.Value), TypePlaces.StoredValue);
+                // A store holds values or nothing: its 'of' is never optional.
+                valueType = of.Optional ? null : ValueTypes.Resolve(of.Name, of.Argument, TypePlaces.StoredValue);
                 if (valueType is null)
                 {
-                    context.Report(DiagnosticTable.UnknownType, of.Span, of.Value, ValueTypes.Spellings(TypePlaces.StoredValue) + " (the value types a value_store holds)");
+                    context.Report(DiagnosticTable.UnknownType, of.Source.Span, of.Source.Value, ValueTypes.Spellings(TypePlaces.StoredValue) + " (the value types a value_store holds)");
                     continue;
                 }
             }
@@ -385,18 +386,6 @@ internal static class SpecBinder
             properties[property] = name;
             context.Services[name] = new ServiceSymbol(name, kind.Name, valueType, roles.ToEquatableArray(), service.Doc, settings.ToEquatableArray());
         }
-    }
-
-    private static string TypeName(string text)
-    {
-        var open = text.IndexOf('<');
-        return (open < 0 ? text : text.Substring(0, open)).Trim();
-    }
-
-    private static string? TypeArgument(string text)
-    {
-        var open = text.IndexOf('<');
-        return open < 0 || !text.EndsWith(">") ? null : text.Substring(open + 1, text.Length - open - 2).Trim();
     }
 
     private static void DeclareErrors(BindingContext context, ProtocolSyntax syntax)

@@ -110,19 +110,15 @@ internal sealed class ExpressionEmitter
             case BoundField field when IsAtHand(field.Message, field.Source, scope):
                 return scope.MessageVariable + "." + Naming.Pascal(field.Field);
             case BoundField field:
-                return Kept(new KeptValue(KeptKind.Field, field.Message, field.Field, -1, field.Message + "." + field.Field, _protocol.Message(field.Message).Field(field.Field).Type));
+                return Kept(KeptValue.OfField(_protocol, field.Message, field.Field));
             case BoundEnvelopeField envelope when IsAtHand(envelope.Message, envelope.Source, scope):
                 return $"{CSharp.Present}.Reference({scope.MessageVariable}.Envelope).{(envelope.Field is null ? "Payload" : Naming.Pascal(envelope.Field))}";
             case BoundEnvelopeField envelope:
-                return Kept(new KeptValue(KeptKind.EnvelopeField, envelope.Message, envelope.Field, -1, envelope.Message + ".envelope." + (envelope.Field ?? "payload"),
-                    envelope.Field is null ? TypeRef.Bytes : _protocol.Envelope!.Fields.First(f => f.Name == envelope.Field).Type));
+                return Kept(KeptValue.OfEnvelope(_protocol, envelope.Message, envelope.Field));
             case BoundLet let when scope.LocalLets.TryGetValue(let.LetId, out var local):
                 return local;
             case BoundLet let:
-            {
-                var symbol = _lets[let.LetId];
-                return Kept(new KeptValue(KeptKind.Let, "", null, symbol.Id, symbol.Name, symbol.Type.Type));
-            }
+                return Kept(KeptValue.OfLet(_lets[let.LetId]));
             case BoundContext context:
                 return context.Value switch
                 {

@@ -69,11 +69,9 @@ internal sealed class RoleEmitter
 
     public static string Emit(ProjectedProtocol protocol, RoleMachine machine) => new RoleEmitter(protocol, machine).Emit();
 
-    private bool HasServices => _protocol.Services.Any(s => s.Roles.Contains(_role.Name));
+    private bool HasServices => _protocol.ServicesOf(_role.Name).Any();
 
-    private IEnumerable<ServiceSymbol> Services => _protocol.Services.Where(s => s.Roles.Contains(_role.Name));
-
-    private MachineState StateOf(int id) => _machine.States.First(s => s.Id == id);
+    private MachineState StateOf(int id) => _machine.State(id);
 
     private readonly Dictionary<int, string> _stateNames = new();
 
@@ -102,7 +100,7 @@ internal sealed class RoleEmitter
             w.Summary($"The stores the {_role.Name} role uses; the application chooses their implementations.");
             w.Line(CSharp.GeneratedCode);
             w.Open($"public sealed partial record {_type}Services");
-            foreach (var service in Services)
+            foreach (var service in _protocol.ServicesOf(_role.Name))
             {
                 var descriptor = service.Descriptor;
                 var type = descriptor.RuntimeInterface + (descriptor.Generic ? "<" + CSharp.Type(service.ValueType!) + ">" : "");
@@ -369,7 +367,7 @@ internal sealed class RoleEmitter
         var names = new NameTable();
         foreach (var let in lets)
         {
-            var kept = new KeptValue(KeptKind.Let, "", null, let.Id, let.Name, let.Type.Type);
+            var kept = KeptValue.OfLet(let);
             var at = scope.WithLocals(locals);
             w.LineFrom(let.Span);
             if (_kept.TryGetValue(kept, out var field))

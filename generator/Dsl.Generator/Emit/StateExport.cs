@@ -16,7 +16,7 @@ internal static class StateExport
     public static void Emit(SourceWriter w, BoundProtocol protocol, RoleMachine machine, string type, IReadOnlyDictionary<KeptValue, string> kept)
     {
         var handshakes = CSharp.Handshakes;
-        var hasServices = protocol.Services.Any(s => s.Roles.Contains(machine.Role));
+        var hasServices = protocol.ServicesOf(machine.Role).Any();
         w.SummaryXml("Exports the machine's state (its state, its phase and the values later steps read; never its inputs or services), " +
                      "encrypted and authenticated under <paramref name=\"key\"/>, so that another machine, in this process or another, can take the handshake on " +
                      "with <see cref=\"TryRestoreState\"/>. The state may hold the handshake's secrets: keep the key as secret as they are.");

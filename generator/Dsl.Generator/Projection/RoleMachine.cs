@@ -1,3 +1,4 @@
+using System.Linq;
 using Dsl.Generator.Binding;
 using Dsl.Generator.Diagnostics;
 using Dsl.Generator.Language;
@@ -13,7 +14,11 @@ internal sealed record ProjectedProtocol(BoundProtocol Protocol, EquatableArray<
 /// waiting machine holds only those (a message nothing later reads is not kept).
 /// </summary>
 /// <param name="Layout">A fingerprint of the states and kept values, which an exported state is bound to.</param>
-internal sealed record RoleMachine(string Role, EquatableArray<MachineState> States, EquatableArray<KeptValue> Kept, string Layout);
+internal sealed record RoleMachine(string Role, EquatableArray<MachineState> States, EquatableArray<KeptValue> Kept, string Layout)
+{
+    /// <summary>The state numbered <paramref name="id"/>: states are numbered by their place in <see cref="States"/>.</summary>
+    public MachineState State(int id) => States[id];
+}
 
 internal enum StateKind { Send, Receive, Decide, Succeed, Fail }
 
@@ -56,4 +61,17 @@ internal enum KeptKind
 }
 
 /// <summary>A value a machine keeps between its steps, and exports with its state.</summary>
-internal sealed record KeptValue(KeptKind Kind, string Message, string? Field, int LetId, string Name, TypeRef Type);
+internal sealed record KeptValue(KeptKind Kind, string Message, string? Field, int LetId, string Name, TypeRef Type)
+{
+    /// <summary>A field of a message received or sent earlier.</summary>
+    public static KeptValue OfField(BoundProtocol protocol, string message, string field)
+        => new(KeptKind.Field, message, field, -1, message + "." + field, protocol.Message(message).Field(field).Type);
+
+    /// <summary>A field of a message's envelope, or (<paramref name="field"/> null) its payload.</summary>
+    public static KeptValue OfEnvelope(BoundProtocol protocol, string message, string? field)
+        => new(KeptKind.EnvelopeField, message, field, -1, message + ".envelope." + (field ?? "payload"),
+            field is null ? TypeRef.Bytes : protocol.Envelope!.Fields.First(f => f.Name == field).Type);
+
+    /// <summary>A let.</summary>
+    public static KeptValue OfLet(LetSymbol let) => new(KeptKind.Let, "", null, let.Id, let.Name, let.Type.Type);
+}

@@ -136,13 +136,13 @@ internal static class RoleProjector
                     case BoundField { Source: MessageSource.Ping }:
                         break;
                     case BoundField field when field.Source == MessageSource.Transcript || field.Message != current:
-                        Keep(FieldValue(protocol, field.Message, field.Field));
+                        Keep(KeptValue.OfField(protocol, field.Message, field.Field));
                         break;
                     case BoundEnvelopeField envelope when envelope.Source == MessageSource.Transcript || envelope.Message != current:
-                        Keep(EnvelopeValue(protocol, envelope.Message, envelope.Field));
+                        Keep(KeptValue.OfEnvelope(protocol, envelope.Message, envelope.Field));
                         break;
                     case BoundLet let when !local.Contains(let.LetId):
-                        Keep(LetValue(lets[let.LetId]));
+                        Keep(KeptValue.OfLet(lets[let.LetId]));
                         break;
                 }
             }
@@ -195,15 +195,6 @@ internal static class RoleProjector
         }
         return kept.ToEquatableArray();
     }
-
-    private static KeptValue FieldValue(BoundProtocol protocol, string message, string field)
-        => new(KeptKind.Field, message, field, -1, message + "." + field, protocol.Message(message).Field(field).Type);
-
-    private static KeptValue EnvelopeValue(BoundProtocol protocol, string message, string? field)
-        => new(KeptKind.EnvelopeField, message, field, -1, message + ".envelope." + (field ?? "payload"),
-            field is null ? TypeRef.Bytes : protocol.Envelope!.Fields.First(f => f.Name == field).Type);
-
-    private static KeptValue LetValue(LetSymbol let) => new(KeptKind.Let, "", null, let.Id, let.Name, let.Type.Type);
 
     /// <summary>Every transcript field, envelope field and let an expression reads.</summary>
     public static IEnumerable<BoundExpression> References(BoundExpression? expression)

@@ -208,7 +208,7 @@ internal sealed class SpecParser
                 foreach (var setting in kind.Settings)
                     if (body.Entry(setting.Name) is { } settingEntry && Scalar(settingEntry.Value, $"'{setting.Name}'") is { } value)
                         settings.Add(new SettingSyntax(settingEntry.Key, value));
-            var of = kind is { Generic: true } ? body.Scalar(ServiceSyntax.Keys.Of) : null;
+            var of = kind is { Generic: true } && body.Scalar(ServiceSyntax.Keys.Of) is { } ofScalar ? ReadType(ofScalar) : null;
             services.Add(new ServiceSyntax(entry.Key, kindSyntax, at.ToEquatableArray(), atNode?.Span ?? body.Span, of, Doc(body.Node), settings.ToEquatableArray(), body.Span));
         }
         return services.ToEquatableArray();

@@ -138,7 +138,7 @@ internal sealed record ServiceSyntax(
     YamlScalar Kind,
     EquatableArray<YamlScalar> At,
     SourceSpan AtSpan,
-    YamlScalar? Of,
+    TypeSyntax? Of,
     string? Doc,
     EquatableArray<SettingSyntax> Settings,
     SourceSpan Span)
