@@ -39,15 +39,17 @@ internal sealed class ExpressionEmitter
     private readonly BoundProtocol _protocol;
     private readonly RoleMachine? _machine;
     private readonly IReadOnlyDictionary<KeptValue, string> _kept;
-    private readonly Dictionary<int, LetSymbol> _lets;
+    private Dictionary<int, LetSymbol>? _lets;
 
     public ExpressionEmitter(BoundProtocol protocol, RoleMachine? machine = null, IReadOnlyDictionary<KeptValue, string>? kept = null)
     {
         _protocol = protocol;
         _machine = machine;
         _kept = kept ?? new Dictionary<KeptValue, string>();
-        _lets = protocol.Flow.Lets.ToDictionary(l => l.Id);
     }
+
+    /// <summary>The flow's lets by id, made on first use (a field's default, a literal, never needs them).</summary>
+    private Dictionary<int, LetSymbol> Lets => _lets ??= _protocol.Flow.Lets.ToDictionary(l => l.Id);
 
     /// <summary>C# for a value the binder proved present: its C# type is never nullable.</summary>
     public string Value(BoundExpression expression, EmitScope scope)
@@ -80,7 +82,7 @@ internal sealed class ExpressionEmitter
         BoundEnvelopeField envelope when IsAtHand(envelope.Message, envelope.Source, scope)
             => envelope.Field is not null && _protocol.Envelope!.Fields.First(f => f.Name == envelope.Field).IsNullable,
         BoundEnvelopeField => true,
-        BoundLet let => !scope.LocalLets.ContainsKey(let.LetId) || _lets[let.LetId].Type.MayBeAbsent,
+        BoundLet let => !scope.LocalLets.ContainsKey(let.LetId) || Lets[let.LetId].Type.MayBeAbsent,
         BoundContext => false,
         BoundCall call => call.Descriptor.MayBeAbsent,
         BoundServiceCall service => service.Descriptor.MayBeAbsent,
@@ -118,7 +120,7 @@ internal sealed class ExpressionEmitter
             case BoundLet let when scope.LocalLets.TryGetValue(let.LetId, out var local):
                 return local;
             case BoundLet let:
-                return Kept(KeptValue.OfLet(_lets[let.LetId]));
+                return Kept(KeptValue.OfLet(Lets[let.LetId]));
             case BoundContext context:
                 return context.Value switch
                 {
@@ -130,7 +132,7 @@ internal sealed class ExpressionEmitter
             case BoundCall call:
             {
                 var descriptor = call.Descriptor;
-                var arguments = descriptor.Implicit.Select(i => Implicit(i, scope)).Concat(call.Arguments.Select(a => Value(a, scope)));
+                var arguments = descriptor.Implicit.Select(i => Implicit(i, null, scope)).Concat(call.Arguments.Select(a => Value(a, scope)));
                 return $"{CSharp.Builtins}.{descriptor.RuntimeMember}({string.Join(", ", arguments)})";
             }
             case BoundServiceCall service:
@@ -138,7 +140,7 @@ internal sealed class ExpressionEmitter
                 var symbol = _protocol.Services.First(s => s.Name == service.Service);
                 var descriptor = service.Descriptor;
                 var arguments = service.Arguments.Select(a => Value(a, scope))
-                    .Concat(descriptor.Implicit.Select(i => i.Argument is { } argument ? Implicit(argument, scope) : CSharp.Setting(symbol.Settings.First(s => s.Name == i.Setting).Value)))
+                    .Concat(descriptor.Implicit.Select(i => Implicit(i, symbol, scope)))
                     .Append(scope.Token);
                 return $"(await _services.{Naming.Pascal(symbol.Name)}.{descriptor.RuntimeMember}({string.Join(", ", arguments)}).ConfigureAwait(false))";
             }
@@ -157,11 +159,8 @@ internal sealed class ExpressionEmitter
         throw new System.InvalidOperationException("Cannot emit " + expression.GetType().Name);
     }
 
-    private static string Implicit(ImplicitArgument argument, EmitScope scope) => argument switch
-    {
-        ImplicitArgument.StepClock => scope.Clock,
-        _ => scope.Token,
-    };
+    private static string Implicit(ImplicitArgument argument, ServiceSymbol? service, EmitScope scope)
+        => argument.Setting is { } setting ? CSharp.Setting(service!.Settings.First(s => s.Name == setting).Value) : scope.Clock;
 
     private string Kept(KeptValue value)
         => _kept.TryGetValue(value, out var field) ? field

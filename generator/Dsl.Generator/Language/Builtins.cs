@@ -41,13 +41,18 @@ internal enum ResultLengthRule
     SumOfArguments,
 }
 
-/// <summary>A value the generated code passes to a runtime member beside the spec's arguments.</summary>
-internal enum ImplicitArgument
+/// <summary>
+/// A value the generated code passes to a runtime member beside the spec's arguments: the step's clock reading
+/// (one read per step), or one of the service's settings. A built-in's come before the spec's arguments; a
+/// service method's after them, before the cancellation token.
+/// </summary>
+internal sealed record ImplicitArgument(string? Setting)
 {
-    /// <summary>The step's clock reading, in whole seconds (one read per step).</summary>
-    StepClock,
-    /// <summary>The cancellation token of the call the machine is in.</summary>
-    CancellationToken,
+    /// <summary>The step's clock reading.</summary>
+    public static readonly ImplicitArgument StepClock = new((string?)null);
+
+    /// <summary>The service's setting of that name (a value_store's <c>window</c>).</summary>
+    public static ImplicitArgument SettingNamed(string name) => new(name);
 }
 
 /// <summary>
@@ -80,6 +85,9 @@ internal abstract class CallDescriptor
     public string Doc { get; }
 
     public bool MayBeAbsent => AbsentWhen is not null;
+
+    /// <summary>What the runtime member takes beside the spec's arguments.</summary>
+    public IReadOnlyList<ImplicitArgument> Implicit { get; init; } = new ImplicitArgument[0];
 }
 
 /// <summary>
@@ -101,8 +109,6 @@ internal sealed class BuiltinDescriptor : CallDescriptor
     public int LengthArgument { get; init; }
     public int LengthDelta { get; init; }
 
-    /// <summary>Values passed to the runtime member (of <c>Builtins</c>, overloads picking the argument types) before the spec's arguments.</summary>
-    public IReadOnlyList<ImplicitArgument> Implicit { get; init; } = new ImplicitArgument[0];
 
     /// <summary>The result as the docs' table writes it.</summary>
     public string ResultDoc

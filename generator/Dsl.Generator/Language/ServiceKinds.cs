@@ -16,19 +16,8 @@ internal enum SettingKind
 internal sealed record ServiceSetting(string Name, SettingKind Kind, string Doc);
 
 /// <summary>
-/// What a service method passes to its runtime member after the spec's arguments and before the cancellation
-/// token: the step's clock, or one of the service's settings.
-/// </summary>
-internal sealed record ServiceImplicit(ImplicitArgument? Argument, string? Setting)
-{
-    public static readonly ServiceImplicit StepClock = new(ImplicitArgument.StepClock, null);
-
-    public static ServiceImplicit SettingNamed(string name) => new(null, name);
-}
-
-/// <summary>
 /// One method of a service kind: its name, parameters, result, when the result may be absent, the runtime member
-/// it calls (a method of the kind's interface, awaited, taking the spec's arguments, then <see cref="Implicit"/>,
+/// it calls (a method of the kind's interface, awaited, taking the spec's arguments, then <see cref="CallDescriptor.Implicit"/>,
 /// then the cancellation token) and its docs.
 /// </summary>
 internal sealed class ServiceMethodDescriptor : CallDescriptor
@@ -39,8 +28,6 @@ internal sealed class ServiceMethodDescriptor : CallDescriptor
         : base(name, parameters, result, runtimeMember, doc)
     {
     }
-
-    public IReadOnlyList<ServiceImplicit> Implicit { get; init; } = new ServiceImplicit[0];
 
     public bool ReturnsNothing => Result.Kind == TypeKind.Void;
 }
@@ -124,9 +111,9 @@ internal static class ServiceKinds
                 new ServiceMethodDescriptor("is_blacklisted", new[] { P("node_id", TypeRef.Bytes) }, TypeRef.Bool, "IsBlacklistedAsync",
                     "whether the node is `Blacklisted`"),
                 new ServiceMethodDescriptor("authenticate", new[] { P("node_id", TypeRef.Bytes) }, TypeRef.Void, "AuthenticateAsync",
-                    "moves the node to `Authenticated` where the table allows (a `Trusted` or `System` node keeps its level)") { Implicit = new[] { ServiceImplicit.StepClock } },
+                    "moves the node to `Authenticated` where the table allows (a `Trusted` or `System` node keeps its level)") { Implicit = new[] { ImplicitArgument.StepClock } },
                 new ServiceMethodDescriptor("blacklist", new[] { P("node_id", TypeRef.Bytes) }, TypeRef.Void, "BlacklistAsync",
-                    "moves the node to `Blacklisted`, unless it is `System`") { Implicit = new[] { ServiceImplicit.StepClock } },
+                    "moves the node to `Blacklisted`, unless it is `System`") { Implicit = new[] { ImplicitArgument.StepClock } },
             },
         },
         new ServiceKindDescriptor("replay_cache", "global::Dsl.Runtime.Services.IReplayCache", "Values seen recently, to refuse replays.")
@@ -136,7 +123,7 @@ internal static class ServiceKinds
             {
                 new ServiceMethodDescriptor("fresh", new[] { P("value", TypeRef.Bytes) }, TypeRef.Bool, "FreshAsync",
                     "true when the value is not remembered (or its record has expired), and remembers it for `window` from now; false for a repeat within the window, which does not extend it")
-                { Implicit = new[] { ServiceImplicit.StepClock, ServiceImplicit.SettingNamed("window") } },
+                { Implicit = new[] { ImplicitArgument.StepClock, ImplicitArgument.SettingNamed("window") } },
             },
         },
         new ServiceKindDescriptor("address_block_list", "global::Dsl.Runtime.Services.IAddressBlockList", "Addresses refused after repeated failures.")
@@ -150,11 +137,11 @@ internal static class ServiceKinds
             Methods = new[]
             {
                 new ServiceMethodDescriptor("allows", new[] { P("address", TypeRef.String) }, TypeRef.Bool, "AllowsAsync",
-                    "false while the address is blocked") { Implicit = new[] { ServiceImplicit.StepClock } },
+                    "false while the address is blocked") { Implicit = new[] { ImplicitArgument.StepClock } },
                 new ServiceMethodDescriptor("strike", new[] { P("address", TypeRef.String) }, TypeRef.Void, "StrikeAsync",
                     "records a failed attempt; when `max_failures` of them fall within `within`, the address is blocked for `block_for` and its count starts again; a strike while blocked neither counts nor extends the block")
                 {
-                    Implicit = new[] { ServiceImplicit.StepClock, ServiceImplicit.SettingNamed("max_failures"), ServiceImplicit.SettingNamed("within"), ServiceImplicit.SettingNamed("block_for") },
+                    Implicit = new[] { ImplicitArgument.StepClock, ImplicitArgument.SettingNamed("max_failures"), ImplicitArgument.SettingNamed("within"), ImplicitArgument.SettingNamed("block_for") },
                 },
             },
         },

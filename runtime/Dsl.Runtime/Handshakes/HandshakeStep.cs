@@ -61,7 +61,7 @@ public readonly struct HandshakeStep<TMessage, TResult>
     /// <summary>For <see cref="HandshakeStepKind.Failed"/>: why.</summary>
     public HandshakeError? Error { get; }
 
-    /// <summary>Whether the handshake has ended, in success or failure.</summary>
+    /// <summary>Whether the handshake has ended in success (<see cref="Result"/> is then set).</summary>
     [MemberNotNullWhen(true, nameof(Result))]
     public bool Succeeded => Kind == HandshakeStepKind.Succeeded;
 
