@@ -52,88 +52,72 @@ internal sealed class ExpressionEmitter
     private Dictionary<int, LetSymbol> Lets => _lets ??= _protocol.Flow.Lets.ToDictionary(l => l.Id);
 
     /// <summary>C# for a value the binder proved present: its C# type is never nullable.</summary>
-    public string Value(BoundExpression expression, EmitScope scope)
-    {
-        var code = Emit(expression, scope);
-        if (!Nullable(expression, scope)) return code;
-        return (CSharp.IsValueType(expression.Type.Type) ? CSharp.Present + ".Value(" : CSharp.Present + ".Reference(") + code + ")";
-    }
+    public string Value(BoundExpression expression, EmitScope scope) => Present(expression, Lower(expression, scope));
 
     /// <summary>C# for a value that may be absent (a nullable C# type when it may).</summary>
-    public string Maybe(BoundExpression expression, EmitScope scope) => Emit(expression, scope);
+    public string Maybe(BoundExpression expression, EmitScope scope) => Lower(expression, scope).Code;
 
     /// <summary>C# for a field's value: what the property of that field takes.</summary>
     public string FieldValue(FieldSymbol field, BoundExpression value, EmitScope scope)
     {
         if (field.IsNullable) return Maybe(value, scope);
-        if (field.Default is { } fallback && value.Type.MayBeAbsent && Nullable(value, scope))
-            return $"({Maybe(value, scope)} ?? {Maybe(fallback, scope)})";
-        return Value(value, scope);
+        var lowered = Lower(value, scope);
+        if (field.Default is { } fallback && value.Type.MayBeAbsent && lowered.Nullable)
+            return $"({lowered.Code} ?? {Maybe(fallback, scope)})";
+        return Present(value, lowered);
     }
 
-    /// <summary>Whether the C# expression for <paramref name="expression"/> has a nullable type, whatever the binder proved.</summary>
-    public bool Nullable(BoundExpression expression, EmitScope scope) => expression switch
+    /// <summary>C# for an expression, and whether C# sees its type as nullable, whatever the binder proved.</summary>
+    private readonly struct Lowered(string code, bool nullable)
     {
-        BoundLiteral literal => literal.Value is NullConstant,
-        BoundInput input => _protocol.Role(input.Role).Inputs.First(i => i.Name == input.Input).IsNullable,
-        BoundField { Source: MessageSource.Ping } ping => _protocol.Message(ping.Message).Field(ping.Field).IsNullable,
-        BoundField field when IsAtHand(field.Message, field.Source, scope) => _protocol.Message(field.Message).Field(field.Field).IsNullable,
-        BoundField => true,
-        BoundEnvelopeField envelope when IsAtHand(envelope.Message, envelope.Source, scope)
-            => envelope.Field is not null && _protocol.Envelope!.Fields.First(f => f.Name == envelope.Field).IsNullable,
-        BoundEnvelopeField => true,
-        BoundLet let => !scope.LocalLets.ContainsKey(let.LetId) || Lets[let.LetId].Type.MayBeAbsent,
-        BoundContext => false,
-        BoundCall call => call.Descriptor.MayBeAbsent,
-        BoundServiceCall service => service.Descriptor.MayBeAbsent,
-        BoundBinary { Operator: BinaryOperator.Coalesce } coalesce => CoalesceNullable(coalesce, scope),
-        _ => false,
-    };
-
-    private bool CoalesceNullable(BoundBinary coalesce, EmitScope scope)
-    {
-        if (coalesce.Left is BoundLiteral { Value: NullConstant }) return Nullable(coalesce.Right, scope);
-        return Nullable(coalesce.Left, scope) && Nullable(coalesce.Right, scope);
+        public string Code { get; } = code;
+        public bool Nullable { get; } = nullable;
     }
+
+    /// <summary>Where the binder proved a value present but C# sees a nullable, the value goes through <c>Present</c>.</summary>
+    private static string Present(BoundExpression expression, Lowered lowered)
+        => !lowered.Nullable ? lowered.Code
+           : (CSharp.IsValueType(expression.Type.Type) ? CSharp.Present + ".Value(" : CSharp.Present + ".Reference(") + lowered.Code + ")";
 
     private static bool IsAtHand(string message, MessageSource source, EmitScope scope)
         => source == MessageSource.Current && scope.Current == message;
 
-    private string Emit(BoundExpression expression, EmitScope scope)
+    private Lowered Lower(BoundExpression expression, EmitScope scope)
     {
         switch (expression)
         {
             case BoundLiteral literal:
-                return CSharp.Literal(literal.Value);
+                return new(CSharp.Literal(literal.Value), literal.Value is NullConstant);
             case BoundInput input:
-                return "_inputs." + Naming.Pascal(input.Input);
+                return new("_inputs." + Naming.Pascal(input.Input), _protocol.Role(input.Role).Inputs.First(i => i.Name == input.Input).IsNullable);
             case BoundField { Source: MessageSource.Ping } ping:
-                return "ping." + Naming.Pascal(ping.Field);
+                return new("ping." + Naming.Pascal(ping.Field), _protocol.Message(ping.Message).Field(ping.Field).IsNullable);
             case BoundField field when IsAtHand(field.Message, field.Source, scope):
-                return scope.MessageVariable + "." + Naming.Pascal(field.Field);
+                return new(scope.MessageVariable + "." + Naming.Pascal(field.Field), _protocol.Message(field.Message).Field(field.Field).IsNullable);
             case BoundField field:
-                return Kept(KeptValue.OfField(_protocol, field.Message, field.Field));
+                return new(Kept(KeptValue.OfField(_protocol, field.Message, field.Field)), true);
             case BoundEnvelopeField envelope when IsAtHand(envelope.Message, envelope.Source, scope):
-                return $"{CSharp.Present}.Reference({scope.MessageVariable}.Envelope).{(envelope.Field is null ? "Payload" : Naming.Pascal(envelope.Field))}";
+                return new($"{CSharp.Present}.Reference({scope.MessageVariable}.Envelope).{(envelope.Field is null ? "Payload" : Naming.Pascal(envelope.Field))}",
+                    envelope.Field is not null && _protocol.Envelope!.Fields.First(f => f.Name == envelope.Field).IsNullable);
             case BoundEnvelopeField envelope:
-                return Kept(KeptValue.OfEnvelope(_protocol, envelope.Message, envelope.Field));
+                return new(Kept(KeptValue.OfEnvelope(_protocol, envelope.Message, envelope.Field)), true);
             case BoundLet let when scope.LocalLets.TryGetValue(let.LetId, out var local):
-                return local;
+                return new(local, Lets[let.LetId].Type.MayBeAbsent);
             case BoundLet let:
-                return Kept(KeptValue.OfLet(Lets[let.LetId]));
+                return new(Kept(KeptValue.OfLet(Lets[let.LetId])), true);
             case BoundContext context:
-                return context.Value switch
+                return new(context.Value switch
                 {
                     ContextValue.ErrorCode => "error.Code",
                     ContextValue.ErrorDetail => "error.Detail",
                     ContextValue.PeerAddress => "PeerAddress",
                     _ => "payload",
-                };
+                }, false);
             case BoundCall call:
             {
                 var descriptor = call.Descriptor;
                 var arguments = descriptor.Implicit.Select(i => Implicit(i, null, scope)).Concat(call.Arguments.Select(a => Value(a, scope)));
-                return $"{CSharp.Builtins}.{descriptor.RuntimeMember}({string.Join(", ", arguments)})";
+                return new($"{CSharp.Builtins}.{descriptor.RuntimeMember}({string.Join(", ", arguments)})", descriptor.MayBeAbsent);
             }
             case BoundServiceCall service:
             {
@@ -142,18 +126,18 @@ internal sealed class ExpressionEmitter
                 var arguments = service.Arguments.Select(a => Value(a, scope))
                     .Concat(descriptor.Implicit.Select(i => Implicit(i, symbol, scope)))
                     .Append(scope.Token);
-                return $"(await _services.{Naming.Pascal(symbol.Name)}.{descriptor.RuntimeMember}({string.Join(", ", arguments)}).ConfigureAwait(false))";
+                return new($"(await _services.{Naming.Pascal(symbol.Name)}.{descriptor.RuntimeMember}({string.Join(", ", arguments)}).ConfigureAwait(false))", descriptor.MayBeAbsent);
             }
             case BoundUnary unary:
-                return $"(!{Value(unary.Operand, scope)})";
+                return new($"(!{Value(unary.Operand, scope)})", false);
             case BoundBinary binary:
                 return Binary(binary, scope);
             case BoundList list:
             {
                 var element = list.Type.Type.Element == TypeKind.Null ? TypeRef.String : list.Type.Type.ElementType;
-                return list.Items.Count == 0
+                return new(list.Items.Count == 0
                     ? $"global::System.Array.Empty<{CSharp.Type(element)}>()"
-                    : $"new {CSharp.Type(element)}[] {{ {string.Join(", ", list.Items.Select(i => Value(i, scope)))} }}";
+                    : $"new {CSharp.Type(element)}[] {{ {string.Join(", ", list.Items.Select(i => Value(i, scope)))} }}", false);
             }
         }
         throw new System.InvalidOperationException("Cannot emit " + expression.GetType().Name);
@@ -166,29 +150,36 @@ internal sealed class ExpressionEmitter
         => _kept.TryGetValue(value, out var field) ? field
            : throw new System.InvalidOperationException($"The machine of '{_machine?.Role}' does not keep '{value.Name}'.");
 
-    private string Binary(BoundBinary binary, EmitScope scope)
+    private Lowered Binary(BoundBinary binary, EmitScope scope)
     {
         switch (binary.Operator)
         {
             case BinaryOperator.Coalesce:
-                if (binary.Left is BoundLiteral { Value: NullConstant }) return Maybe(binary.Right, scope);
+            {
+                if (IsNull(binary.Left)) return Lower(binary.Right, scope);
                 // A left side that C# sees as never absent needs no fallback (and C# refuses '??' on a value type).
-                return Nullable(binary.Left, scope) ? $"({Maybe(binary.Left, scope)} ?? {Maybe(binary.Right, scope)})" : Maybe(binary.Left, scope);
+                var left = Lower(binary.Left, scope);
+                if (!left.Nullable) return left;
+                var right = Lower(binary.Right, scope);
+                return new($"({left.Code} ?? {right.Code})", right.Nullable);
+            }
             case BinaryOperator.Equal:
             case BinaryOperator.NotEqual:
             {
-                var op = binary.Operator == BinaryOperator.Equal ? "==" : "!=";
+                var equal = binary.Operator == BinaryOperator.Equal;
                 // Comparing null with a value C# knows is never null is a constant (and a C# warning): write the constant.
-                if (IsNull(binary.Left) && IsNull(binary.Right)) return binary.Operator == BinaryOperator.Equal ? "true" : "false";
-                if ((IsNull(binary.Left) && !Nullable(binary.Right, scope)) || (IsNull(binary.Right) && !Nullable(binary.Left, scope)))
-                    return $"({(binary.Operator == BinaryOperator.Equal ? "!" : "")}{CSharp.Operators}.IsPresent({Maybe(IsNull(binary.Left) ? binary.Right : binary.Left, scope)}))";
+                if (IsNull(binary.Left) && IsNull(binary.Right)) return new(equal ? "true" : "false", false);
+                var left = Lower(binary.Left, scope);
+                var right = Lower(binary.Right, scope);
+                if ((IsNull(binary.Left) && !right.Nullable) || (IsNull(binary.Right) && !left.Nullable))
+                    return new($"({(equal ? "!" : "")}{CSharp.Operators}.IsPresent({(IsNull(binary.Left) ? right : left).Code}))", false);
                 // Lifted comparison: either side may be absent, and two absent values are equal.
-                return $"({Maybe(binary.Left, scope)} {op} {Maybe(binary.Right, scope)})";
+                return new($"({left.Code} {(equal ? "==" : "!=")} {right.Code})", false);
             }
             case BinaryOperator.Plus:
-                return $"{CSharp.Operators}.Plus({Value(binary.Left, scope)}, {Value(binary.Right, scope)})";
+                return new($"{CSharp.Operators}.Plus({Value(binary.Left, scope)}, {Value(binary.Right, scope)})", false);
             case BinaryOperator.Minus:
-                return $"{CSharp.Operators}.Minus({Value(binary.Left, scope)}, {Value(binary.Right, scope)})";
+                return new($"{CSharp.Operators}.Minus({Value(binary.Left, scope)}, {Value(binary.Right, scope)})", false);
             default:
                 var symbol = binary.Operator switch
                 {
@@ -199,7 +190,7 @@ internal sealed class ExpressionEmitter
                     BinaryOperator.Greater => ">",
                     _ => ">=",
                 };
-                return $"({Value(binary.Left, scope)} {symbol} {Value(binary.Right, scope)})";
+                return new($"({Value(binary.Left, scope)} {symbol} {Value(binary.Right, scope)})", false);
         }
     }
 
