@@ -317,7 +317,7 @@ internal static class SpecBinder
                 continue;
             }
             context.Inputs[role].AddRange(BindFields(context, inputs.Fields, $"the inputs of '{role}'", null, TypePlaces.Input,
-                Naming.Machine(context.Prefix, role) + "Inputs", Naming.ObjectMembers));
+                Naming.RoleTypes(context.Prefix, role).Inputs, Naming.ObjectMembers));
         }
     }
 
@@ -418,7 +418,7 @@ internal static class SpecBinder
             context.Report(DiagnosticTable.NameCollision, envelope.Name.Span, "another generated type", envelope.Name.Value, typeName);
             return;
         }
-        var fields = BindFields(context, envelope.Fields, $"'{envelope.Name.Value}'", payload, TypePlaces.Message, typeName, Naming.ObjectMembers.Append("Payload").ToArray());
+        var fields = BindFields(context, envelope.Fields, $"'{envelope.Name.Value}'", payload, TypePlaces.Message, typeName, Naming.EnvelopeMembers);
         if (envelope.Fields.IsEmpty)
             context.Report(DiagnosticTable.MissingKey, envelope.Span, "An envelope (such as one that carries a signature)", "fields", "");
         if (fields.Count > 64) context.Report(DiagnosticTable.TooManyFields, envelope.Name.Span, envelope.Name.Value, fields.Count.ToString(CultureInfo.InvariantCulture));
@@ -592,7 +592,7 @@ internal static class SpecBinder
                     continue;
                 }
                 var property = Naming.Pascal(name);
-                if (properties.TryGetValue(property, out var other) || Naming.ObjectMembers.Contains(property) || property == Naming.Machine(context.Prefix, role) + "Result")
+                if (properties.TryGetValue(property, out var other) || Naming.ObjectMembers.Contains(property) || property == Naming.RoleTypes(context.Prefix, role).Result)
                 {
                     context.Report(DiagnosticTable.NameCollision, value.Name.Span, other ?? "the generated member", name, property);
                     continue;

@@ -43,7 +43,7 @@ internal static class CodecEmitter
             w.Line($"var envelope = message.Envelope ?? throw new global::System.ArgumentException({CSharp.Literal($"A {protocol.Name} message travels sealed in its {envelope.Name}; seal it first.")}, nameof(message));");
             w.Line("writer.WriteStartObject();");
             w.Line($"writer.WritePropertyName({CSharp.Literal(envelope.PayloadField)}u8);");
-            w.Line("writer.WriteRawValue(envelope.Payload.Span, skipInputValidation: true);");
+            w.Line($"writer.WriteRawValue(envelope.{Naming.EnvelopePayload}.Span, skipInputValidation: true);");
             w.Line($"Write{Naming.Pascal(envelope.Name)}(writer, envelope);");
             w.Line("writer.WriteEndObject();");
         }
@@ -105,7 +105,7 @@ internal static class CodecEmitter
             w.Line($"error = new {DecodeError}({DecodeErrorKind}.InvalidSyntax, null, {CSharp.Literal(sealedIn.PayloadField)}, \"The payload is not canonicalizable JSON: \" + why);");
             w.Line("return false;");
             w.Close();
-            w.Line($"message = inner with {{ Envelope = {CSharp.Present}.Reference(envelope) with {{ Payload = {CSharp.Codecs}.Bytes.CopyFrom(canonical.WrittenSpan) }} }};");
+            w.Line($"message = inner with {{ Envelope = {CSharp.Present}.Reference(envelope) with {{ {Naming.EnvelopePayload} = {CSharp.Codecs}.Bytes.CopyFrom(canonical.WrittenSpan) }} }};");
             w.Line("return true;");
             w.Close();
             w.Line();
@@ -279,7 +279,7 @@ internal static class CodecEmitter
         w.Line($"message = new {typeName}");
         w.Line("{");
         w.Indent();
-        if (isEnvelope) w.Line($"Payload = {CSharp.Codecs}.Bytes.Empty,");
+        if (isEnvelope) w.Line($"{Naming.EnvelopePayload} = {CSharp.Codecs}.Bytes.Empty,");
         foreach (var field in fields)
         {
             var local = Local(field);

@@ -79,6 +79,13 @@ internal sealed class ExpressionEmitter
         => !lowered.Nullable ? lowered.Code
            : (CSharp.IsValueType(expression.Type.Type) ? CSharp.Present + ".Value(" : CSharp.Present + ".Reference(") + lowered.Code + ")";
 
+    /// <summary>A field of the message in <paramref name="variable"/>.</summary>
+    public static string FieldMember(string variable, string field) => variable + "." + Naming.Pascal(field);
+
+    /// <summary>A field of the envelope of the message in <paramref name="variable"/>, or (<paramref name="field"/> null) its payload.</summary>
+    public static string EnvelopeMember(string variable, string? field)
+        => $"{CSharp.Present}.Reference({variable}.Envelope).{(field is null ? Naming.EnvelopePayload : Naming.Pascal(field))}";
+
     private static bool IsAtHand(string message, MessageSource source, EmitScope scope)
         => source == MessageSource.Current && scope.Current == message;
 
@@ -93,11 +100,11 @@ internal sealed class ExpressionEmitter
             case BoundField { Source: MessageSource.Ping } ping:
                 return new("ping." + Naming.Pascal(ping.Field), _protocol.Message(ping.Message).Field(ping.Field).IsNullable);
             case BoundField field when IsAtHand(field.Message, field.Source, scope):
-                return new(scope.MessageVariable + "." + Naming.Pascal(field.Field), _protocol.Message(field.Message).Field(field.Field).IsNullable);
+                return new(FieldMember(scope.MessageVariable, field.Field), _protocol.Message(field.Message).Field(field.Field).IsNullable);
             case BoundField field:
                 return new(Kept(KeptValue.OfField(_protocol, field.Message, field.Field)), true);
             case BoundEnvelopeField envelope when IsAtHand(envelope.Message, envelope.Source, scope):
-                return new($"{CSharp.Present}.Reference({scope.MessageVariable}.Envelope).{(envelope.Field is null ? "Payload" : Naming.Pascal(envelope.Field))}",
+                return new(EnvelopeMember(scope.MessageVariable, envelope.Field),
                     envelope.Field is not null && _protocol.Envelope!.Fields.First(f => f.Name == envelope.Field).IsNullable);
             case BoundEnvelopeField envelope:
                 return new(Kept(KeptValue.OfEnvelope(_protocol, envelope.Message, envelope.Field)), true);

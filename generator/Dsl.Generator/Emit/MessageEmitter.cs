@@ -30,7 +30,7 @@ internal static class MessageEmitter
             w.Line(CSharp.GeneratedCode);
             w.Open($"public sealed partial record {Naming.Pascal(wrapper.Name)}");
             w.Summary("The message as canonical JSON: the bytes the envelope's fields were computed over.");
-            w.Line($"public required {CSharp.Codecs}.Bytes Payload {{ get; init; }}");
+            w.Line($"public required {CSharp.Codecs}.Bytes {Naming.EnvelopePayload} {{ get; init; }}");
             foreach (var field in wrapper.Fields)
             {
                 w.Line();

@@ -25,6 +25,7 @@ internal sealed class RoleEmitter
     private readonly RoleSymbol _role;
     private readonly string _prefix;
     private readonly string _type;
+    private readonly RoleTypeNames _names;
     private readonly string _message;
     private readonly string _step;
     private readonly Dictionary<KeptValue, string> _kept = new();
@@ -37,9 +38,10 @@ internal sealed class RoleEmitter
         _machine = machine;
         _role = _protocol.Role(machine.Role);
         _prefix = Naming.Pascal(_protocol.Name);
-        _type = Naming.Machine(_prefix, machine.Role);
+        _names = Naming.RoleTypes(_prefix, machine.Role);
+        _type = _names.Machine;
         _message = Naming.MessageBase(_prefix);
-        _step = $"{Step}<{_message}, {_type}Result>";
+        _step = $"{Step}<{_message}, {_names.Result}>";
         var fields = new NameTable("_inputs", "_services", "_options", "_driven", "_afterSend", "_clock");
         foreach (var value in machine.Kept)
         {
@@ -51,7 +53,7 @@ internal sealed class RoleEmitter
             });
         }
         _expressions = new ExpressionEmitter(_protocol, machine, _kept);
-        var states = new NameTable(_type + "State", "Failed");
+        var states = new NameTable(_names.State, "Failed");
         foreach (var state in machine.States)
         {
             _stateNames[state.Id] = states.Take(state.Kind switch
@@ -78,7 +80,7 @@ internal sealed class RoleEmitter
     /// <summary>The C# name of a state: Send{M}, Await{M}, Await{M1}Or{M2}, Choose{Phase}, Fail{Code}, Succeeded; numbered when used twice.</summary>
     private string Name(MachineState state) => _stateNames[state.Id];
 
-    private string S(int id) => $"{_type}State.{_stateNames[id]}";
+    private string S(int id) => $"{_names.State}.{_stateNames[id]}";
 
     private string Emit()
     {
@@ -86,7 +88,7 @@ internal sealed class RoleEmitter
         // Inputs
         w.Summary($"What the {_role.Name} role of {_protocol.Name} {_protocol.Version} is configured with.");
         w.Line(CSharp.GeneratedCode);
-        w.Open($"public sealed partial record {_type}Inputs");
+        w.Open($"public sealed partial record {_names.Inputs}");
         foreach (var input in _role.Inputs)
         {
             MessageEmitter.EmitProperty(w, _protocol, input);
@@ -99,7 +101,7 @@ internal sealed class RoleEmitter
         {
             w.Summary($"The stores the {_role.Name} role uses; the application chooses their implementations.");
             w.Line(CSharp.GeneratedCode);
-            w.Open($"public sealed partial record {_type}Services");
+            w.Open($"public sealed partial record {_names.Services}");
             foreach (var service in _protocol.ServicesOf(_role.Name))
             {
                 var descriptor = service.Descriptor;
@@ -115,7 +117,7 @@ internal sealed class RoleEmitter
         // Result
         w.Summary($"What the {_role.Name} role learns from a successful handshake.");
         w.Line(CSharp.GeneratedCode);
-        w.Open($"public sealed partial record {_type}Result");
+        w.Open($"public sealed partial record {_names.Result}");
         foreach (var field in _role.Outcome)
         {
             w.Summary($"The outcome '{field.Name}'.");
@@ -128,7 +130,7 @@ internal sealed class RoleEmitter
         // States
         w.Summary($"The states of the {_role.Name} machine, projected from the spec's flow.");
         w.Line(CSharp.GeneratedCode);
-        w.Open($"public enum {_type}State");
+        w.Open($"public enum {_names.State}");
         foreach (var state in _machine.States)
         {
             w.Summary(Describe(state));
@@ -159,7 +161,7 @@ internal sealed class RoleEmitter
         var initial = StateOf(0);
         w.Summary($"The {_role.Name} role of {_protocol.Name} {_protocol.Version}: one instance runs one handshake, over any transport with RunAsync, or step by step without one (its sans-IO core).{(_role.Doc is null ? "" : " " + _role.Doc)}");
         w.Line(CSharp.GeneratedCode);
-        w.Open($"public sealed partial class {_type} : {CSharp.Handshakes}.IHandshakeMachine<{_message}, {_type}Result>");
+        w.Open($"public sealed partial class {_type} : {CSharp.Handshakes}.IHandshakeMachine<{_message}, {_names.Result}>");
         w.Summary("The role's name in the spec.");
         w.Line($"public const string Role = {CSharp.Literal(_role.Name)};");
         w.Line();
@@ -178,8 +180,8 @@ internal sealed class RoleEmitter
             w.Line($"private static readonly global::System.Text.RegularExpressions.Regex {InputPattern(input)} = {CSharp.Codecs}.Patterns.Create({CSharp.Literal(input.Constraints.Pattern!)});");
             w.Line();
         }
-        w.Line($"private readonly {_type}Inputs _inputs;");
-        if (HasServices) w.Line($"private readonly {_type}Services _services;");
+        w.Line($"private readonly {_names.Inputs} _inputs;");
+        if (HasServices) w.Line($"private readonly {_names.Services} _services;");
         w.Line($"private readonly {CSharp.Handshakes}.HandshakeOptions _options;");
         w.Line("private int _driven;");
         w.Line("// The send state whose message is going out: ContinueAsync runs its effects, if any. -1 otherwise.");
@@ -195,7 +197,7 @@ internal sealed class RoleEmitter
         w.Param("inputs", "What this role is configured with.");
         if (HasServices) w.Param("services", "The stores this role uses.");
         w.Param("options", "Timeouts and clock; <see cref=\"DefaultOptions\"/> when null.");
-        w.Open($"public {_type}({_type}Inputs inputs, {(HasServices ? $"{_type}Services services, " : "")}{CSharp.Handshakes}.HandshakeOptions? options = null)");
+        w.Open($"public {_type}({_names.Inputs} inputs, {(HasServices ? $"{_names.Services} services, " : "")}{CSharp.Handshakes}.HandshakeOptions? options = null)");
         w.Line("_inputs = inputs ?? throw new global::System.ArgumentNullException(nameof(inputs));");
         foreach (var input in _role.Inputs) EmitInputCheck(input);
         if (HasServices) w.Line("_services = services ?? throw new global::System.ArgumentNullException(nameof(services));");
@@ -204,7 +206,7 @@ internal sealed class RoleEmitter
         w.Close();
         w.Line();
         w.Summary("The state the machine is in.");
-        w.Line($"public {_type}State State {{ get; private set; }} = {S(0)};");
+        w.Line($"public {_names.State} State {{ get; private set; }} = {S(0)};");
         w.Line();
         w.Summary("The phase the machine is in; failures report it.");
         w.Line("public string Phase { get; private set; }");
@@ -216,21 +218,21 @@ internal sealed class RoleEmitter
         w.Line("public string PeerAddress { get; private set; } = \"unknown\";");
         w.Line();
         w.Summary("Whether the handshake has ended, in success or failure.");
-        var succeeded = _machine.States.Where(s => s.Kind == StateKind.Succeed).Select(s => S(s.Id)).Append($"{_type}State.Failed");
+        var succeeded = _machine.States.Where(s => s.Kind == StateKind.Succeed).Select(s => S(s.Id)).Append($"{_names.State}.Failed");
         w.Line($"public bool IsCompleted => _afterSend < 0 && State is {string.Join(" or ", succeeded)};");
         w.Line();
         w.Line("/// <inheritdoc />");
-        w.Line($"string {CSharp.Handshakes}.IHandshakeMachine<{_message}, {_type}Result>.Role => Role;");
+        w.Line($"string {CSharp.Handshakes}.IHandshakeMachine<{_message}, {_names.Result}>.Role => Role;");
         w.Line();
         w.Line("/// <inheritdoc />");
-        w.Line($"string {CSharp.Handshakes}.IHandshakeMachine<{_message}, {_type}Result>.MalformedCode => {CSharp.Literal(_protocol.MalformedCode)};");
+        w.Line($"string {CSharp.Handshakes}.IHandshakeMachine<{_message}, {_names.Result}>.MalformedCode => {CSharp.Literal(_protocol.MalformedCode)};");
         w.Line();
 
         EmitRun();
         EmitCore();
         EmitFailure();
         EmitSeal();
-        StateExport.Emit(w, _protocol, _machine, _type, _kept);
+        StateExport.Emit(w, _protocol, _machine, _names, _kept);
         EmitTable();
         if (_protocol.Heartbeat is not null) EmitHeartbeat();
         w.Close();
@@ -261,7 +263,7 @@ internal sealed class RoleEmitter
                      "after the peer has been sent the error message the spec names and the transport has been closed. On success the transport stays open.");
         w.Param("transport", "The channel to the peer.");
         w.Param("cancellationToken", "Cancels the handshake; the outcome is then 'cancelled'.");
-        w.Open($"public {CSharp.Tasks}.ValueTask<{CSharp.Handshakes}.HandshakeOutcome<{_type}Result>> RunAsync({Transports}.IMessageTransport transport, {CSharp.CancellationToken} cancellationToken = default)");
+        w.Open($"public {CSharp.Tasks}.ValueTask<{CSharp.Handshakes}.HandshakeOutcome<{_names.Result}>> RunAsync({Transports}.IMessageTransport transport, {CSharp.CancellationToken} cancellationToken = default)");
         w.Line("if (global::System.Threading.Interlocked.Exchange(ref _driven, 1) != 0)");
         w.Line("    throw new global::System.InvalidOperationException(\"A role machine runs one handshake; create a new one for the next.\");");
         w.Line($"return {CSharp.Handshakes}.HandshakeDriver.RunAsync(this, transport, {Naming.Codec(_prefix)}.Instance, _options, cancellationToken);");
@@ -409,8 +411,8 @@ internal sealed class RoleEmitter
         foreach (var value in _machine.Kept.Where(v => v.Message == message))
         {
             var source = value.Kind == KeptKind.Field
-                ? $"{variable}.{Naming.Pascal(value.Field!)}"
-                : $"{CSharp.Present}.Reference({variable}.Envelope).{(value.Field is null ? "Payload" : Naming.Pascal(value.Field))}";
+                ? ExpressionEmitter.FieldMember(variable, value.Field!)
+                : ExpressionEmitter.EnvelopeMember(variable, value.Field);
             _w.Line($"{_kept[value]} = {source};");
         }
     }
@@ -529,7 +531,7 @@ internal sealed class RoleEmitter
         var w = _w;
         w.Line($"Phase = {CSharp.Literal(state.Phase)};");
         if (_role.Outcome.Count > 0) ReadClock();
-        w.Line($"var result = new {_type}Result");
+        w.Line($"var result = new {_names.Result}");
         w.Line("{");
         w.Indent();
         foreach (var field in _role.Outcome)
@@ -554,8 +556,8 @@ internal sealed class RoleEmitter
         w.SummaryXml("Ends the handshake with <paramref name=\"error\"/>: runs the spec's effects of a failure for this role (the code's <c>do</c> when this side raised it, then <c>on_failure</c>), best effort, and returns the failed step with the error message the spec sends the peer.");
         w.Open($"private {(effects ? "async " : "")}{CSharp.Tasks}.ValueTask<{_step}> FailCoreAsync({Error} error, {CSharp.CancellationToken} {Ct})");
         var result = effects ? "" : $"new {CSharp.Tasks}.ValueTask<{_step}>";
-        w.Line($"if (State == {_type}State.Failed) return {result}({_step}.Fail(error, null));");
-        w.Line($"State = {_type}State.Failed;");
+        w.Line($"if (State == {_names.State}.Failed) return {result}({_step}.Fail(error, null));");
+        w.Line($"State = {_names.State}.Failed;");
         w.Line($"var now = {CSharp.Builtins}.Clock(_options.TimeProvider);");
         if (effects)
         {
@@ -628,7 +630,7 @@ internal sealed class RoleEmitter
         w.Line($"return message with {{ Envelope = new {Naming.Pascal(envelope.Name)}");
         w.Line("{");
         w.Indent();
-        w.Line("Payload = payload,");
+        w.Line($"{Naming.EnvelopePayload} = payload,");
         foreach (var value in set)
         {
             w.LineFrom(value.Span);
@@ -657,7 +659,7 @@ internal sealed class RoleEmitter
         w.Line();
         w.SummaryXml("The messages this role accepts in <paramref name=\"state\"/> (the peer's error messages are accepted in every waiting state): one read-only list per state, made once.");
         w.Param("state", "A state of this machine.");
-        w.Open($"public static global::System.Collections.Generic.IReadOnlyList<string> PermittedMessages({_type}State state) => state switch");
+        w.Open($"public static global::System.Collections.Generic.IReadOnlyList<string> PermittedMessages({_names.State} state) => state switch");
         foreach (var state in waiting) w.Line($"{S(state.Id)} => s_permitted{Name(state)},");
         w.Line("_ => s_permittedNone,");
         w.Close(";");
@@ -665,7 +667,7 @@ internal sealed class RoleEmitter
         w.SummaryXml("Whether this role accepts the message named <paramref name=\"messageType\"/> in <paramref name=\"state\"/>.");
         w.Param("state", "A state of this machine.");
         w.Param("messageType", "A message's wire name.");
-        w.Open($"public static bool CanReceive({_type}State state, string messageType)");
+        w.Open($"public static bool CanReceive({_names.State} state, string messageType)");
         w.Line("foreach (var permitted in PermittedMessages(state))");
         w.Line("    if (permitted == messageType) return true;");
         w.Line("return false;");

@@ -13,7 +13,7 @@ namespace Dsl.Generator.Emit;
 /// </summary>
 internal static class StateExport
 {
-    public static void Emit(SourceWriter w, BoundProtocol protocol, RoleMachine machine, string type, IReadOnlyDictionary<KeptValue, string> kept)
+    public static void Emit(SourceWriter w, BoundProtocol protocol, RoleMachine machine, RoleTypeNames names, IReadOnlyDictionary<KeptValue, string> kept)
     {
         var handshakes = CSharp.Handshakes;
         var hasServices = protocol.ServicesOf(machine.Role).Any();
@@ -42,18 +42,18 @@ internal static class StateExport
         if (hasServices) w.Param("services", "The stores this role uses.");
         w.Param("options", "Timeouts and clock; <see cref=\"DefaultOptions\"/> when null.");
         w.Param("machine", "The restored machine; <see cref=\"StartAsync\"/> or <see cref=\"RunAsync\"/> takes the handshake on where it was.");
-        w.Open($"public static bool TryRestoreState(global::System.ReadOnlySpan<byte> state, global::System.ReadOnlySpan<byte> key, {type}Inputs inputs, " +
-               (hasServices ? $"{type}Services services, " : "") +
-               $"{handshakes}.HandshakeOptions? options, [global::System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out {type}? machine)");
+        w.Open($"public static bool TryRestoreState(global::System.ReadOnlySpan<byte> state, global::System.ReadOnlySpan<byte> key, {names.Inputs} inputs, " +
+               (hasServices ? $"{names.Services} services, " : "") +
+               $"{handshakes}.HandshakeOptions? options, [global::System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out {names.Machine}? machine)");
         w.Line("machine = null;");
         w.Line($"if (!{handshakes}.HandshakeState.TryOpen(StateIdentity, state, key, out var body)) return false;");
         w.Open("try");
         w.Line($"var reader = new {handshakes}.HandshakeStateReader(body);");
-        w.Line($"var restored = new {type}(inputs, {(hasServices ? "services, " : "")}options);");
+        w.Line($"var restored = new {names.Machine}(inputs, {(hasServices ? "services, " : "")}options);");
         w.Line("var value = reader.ReadInt32();");
         var states = machine.States.Select(s => s.Id.ToString(CultureInfo.InvariantCulture)).Prepend("-1");
         w.Line($"if (value is not ({string.Join(" or ", states)})) return false;");
-        w.Line($"restored.State = ({type}State)value;");
+        w.Line($"restored.State = ({names.State})value;");
         w.Line("restored.Phase = reader.ReadString() ?? restored.Phase;");
         w.Line("restored._afterSend = reader.ReadInt32();");
         var sends = machine.States.Where(s => s.Kind == StateKind.Send).Select(s => s.Id.ToString(CultureInfo.InvariantCulture)).Prepend("-1");

@@ -44,14 +44,17 @@ internal static class Naming
         yield return ErrorCodes(prefix);
         foreach (var role in roles)
         {
-            var machine = Machine(prefix, role);
-            yield return machine;
-            yield return machine + "Inputs";
-            yield return machine + "Services";
-            yield return machine + "Result";
-            yield return machine + "State";
+            var names = RoleTypes(prefix, role);
+            yield return names.Machine;
+            yield return names.Inputs;
+            yield return names.Services;
+            yield return names.Result;
+            yield return names.State;
         }
     }
+
+    /// <summary>The C# names of the types generated for one role.</summary>
+    public static RoleTypeNames RoleTypes(string prefix, string role) => new(Machine(prefix, role));
 
     /// <summary>
     /// Members every generated record (and class) has from <c>object</c> or from being a record: a field, input,
@@ -62,6 +65,12 @@ internal static class Naming
 
     /// <summary>Members every generated message record has; a field may not take their C# names.</summary>
     public static readonly string[] MessageMembers = ObjectMembers.Concat(new[] { "MessageType", "WireName", "Envelope" }).ToArray();
+
+    /// <summary>The envelope record's property that holds the canonical bytes of the message it seals.</summary>
+    public const string EnvelopePayload = "Payload";
+
+    /// <summary>Members every generated envelope record has; a field of the envelope may not take their C# names.</summary>
+    public static readonly string[] EnvelopeMembers = ObjectMembers.Concat(new[] { EnvelopePayload }).ToArray();
 
     public static string MessageBase(string prefix) => prefix + "Message";
 
@@ -74,4 +83,16 @@ internal static class Naming
     /// <summary>Reserved C# keywords, which no identifier may be (contextual ones, such as <c>record</c>, may).</summary>
     public static bool IsReservedKeyword(string name)
         => Microsoft.CodeAnalysis.CSharp.SyntaxFacts.GetKeywordKind(name) != Microsoft.CodeAnalysis.CSharp.SyntaxKind.None || name == "global";
+}
+
+/// <summary>The C# names of the types generated for one role: the machine and the records and enum beside it.</summary>
+internal sealed record RoleTypeNames(string Machine)
+{
+    public string Inputs => Machine + "Inputs";
+
+    public string Services => Machine + "Services";
+
+    public string Result => Machine + "Result";
+
+    public string State => Machine + "State";
 }
