@@ -105,14 +105,17 @@ internal sealed class PathSet
     }
 }
 
+/// <summary>What a presence test can be about.</summary>
+internal enum NarrowKind { Let, Field, Input }
+
 /// <summary>What a presence test is about: a let, a field of a message, or an input.</summary>
-internal sealed record NarrowTarget(string Kind, string Name, string Member)
+internal sealed record NarrowTarget(NarrowKind Kind, string Name, string Member)
 {
-    public static NarrowTarget Let(string name) => new("let", name, "");
+    public static NarrowTarget Let(string name) => new(NarrowKind.Let, name, "");
 
-    public static NarrowTarget Field(string message, string field) => new("field", message, field);
+    public static NarrowTarget Field(string message, string field) => new(NarrowKind.Field, message, field);
 
-    public static NarrowTarget Input(string name) => new("input", name, "");
+    public static NarrowTarget Input(string name) => new(NarrowKind.Input, name, "");
 }
 
 /// <summary>
@@ -121,30 +124,30 @@ internal sealed record NarrowTarget(string Kind, string Name, string Member)
 /// </summary>
 internal sealed class FactTable
 {
-    private readonly Dictionary<string, int> _bits = new();
+    private readonly Dictionary<string, int> _messages = new();
+    private readonly Dictionary<int, int> _lets = new();
+    private readonly Dictionary<(string Role, NarrowTarget Target), int> _facts = new();
     private readonly Dictionary<string, List<int>> _factsByMessage = new();
     private readonly Dictionary<string, List<int>> _factsByLet = new();
 
-    public int Count => _bits.Count;
+    public int Count { get; private set; }
 
-    public int Message(string name) => Allocate("message\u0001" + name);
+    public int Message(string name) => Allocate(_messages, name);
 
-    public int Let(int letId) => Allocate("let\u0001" + letId);
+    public int Let(int letId) => Allocate(_lets, letId);
 
     /// <summary>The bit of the fact "<paramref name="role"/> has proven <paramref name="target"/> present", allocating it.</summary>
     public int Presence(string role, NarrowTarget target)
     {
-        var key = "fact\u0001" + role + "\u0001" + target.Kind + "\u0001" + target.Name + "\u0001" + target.Member;
-        if (_bits.TryGetValue(key, out var bit)) return bit;
-        bit = Allocate(key);
-        if (target.Kind == "field") Add(_factsByMessage, target.Name, bit);
-        if (target.Kind == "let") Add(_factsByLet, role + "\u0001" + target.Name, bit);
+        if (_facts.TryGetValue((role, target), out var bit)) return bit;
+        _facts[(role, target)] = bit = Count++;
+        if (target.Kind == NarrowKind.Field) Add(_factsByMessage, target.Name, bit);
+        if (target.Kind == NarrowKind.Let) Add(_factsByLet, role + "\u0001" + target.Name, bit);
         return bit;
     }
 
     /// <summary>The bit of a presence fact, if any check or guard can prove it.</summary>
-    public int? Find(string role, NarrowTarget target)
-        => _bits.TryGetValue("fact\u0001" + role + "\u0001" + target.Kind + "\u0001" + target.Name + "\u0001" + target.Member, out var bit) ? bit : null;
+    public int? Find(string role, NarrowTarget target) => _facts.TryGetValue((role, target), out var bit) ? bit : null;
 
     /// <summary>Facts about the fields of a message: a new instance of it forgets them.</summary>
     public IReadOnlyList<int> FactsAboutMessage(string message) => _factsByMessage.TryGetValue(message, out var bits) ? bits : new List<int>();
@@ -152,9 +155,9 @@ internal sealed class FactTable
     /// <summary>Facts about a let: evaluating it again forgets them.</summary>
     public IReadOnlyList<int> FactsAboutLet(string owner, string name) => _factsByLet.TryGetValue(owner + "\u0001" + name, out var bits) ? bits : new List<int>();
 
-    private int Allocate(string key)
+    private int Allocate<TKey>(Dictionary<TKey, int> bits, TKey key)
     {
-        if (!_bits.TryGetValue(key, out var bit)) _bits[key] = bit = _bits.Count;
+        if (!bits.TryGetValue(key, out var bit)) bits[key] = bit = Count++;
         return bit;
     }
 
