@@ -545,17 +545,14 @@ internal sealed class FlowBinder
 
     private void BindLets(Node node, PathSet paths)
     {
+        // A let sees the lets before it in the same step, as evaluated.
         var earlier = new List<LetDeclaration>();
+        var before = paths;
         foreach (var let in node.Lets)
         {
-            // A let sees the lets before it in the same step, as evaluated.
-            var before = paths.Select(p =>
-            {
-                foreach (var e in earlier) p = AfterLet(p, e);
-                return p;
-            });
             var scope = ScopeFor(node.Env.Concat(earlier), let.Owner, before, null, $"let '{let.Name}'", AbsenceAdvice.Fallback);
             earlier.Add(let);
+            before = before.Select(p => AfterLet(p, let));
             var value = Binder.BindExpression(let.Value, scope, expected: null, requirePresent: false, $"let '{let.Name}'");
             if (value is null) continue;
             if (value.Type.Type.Kind is TypeKind.Void or TypeKind.Null || value.Type.Type is { Kind: TypeKind.List, Element: TypeKind.Null })
@@ -577,20 +574,16 @@ internal sealed class FlowBinder
     {
         var lets = node.Env.Concat(node.Lets).ToList();
         var choice = (ChoiceStepSyntax)node.Syntax!;
+        // A guard is evaluated after the choice's lets, where every earlier guard was false.
+        var before = paths.Select(p => AfterLets(p, node));
         for (var i = 0; i < node.Branches.Count; i++)
         {
             var branch = choice.Branches[i];
             BoundExpression? guard = null;
             if (branch.When is { } when)
             {
-                var before = paths.Select(p =>
-                {
-                    p = AfterLets(p, node);
-                    for (var j = 0; j < i; j++)
-                        if (choice.Branches[j].When is { } earlier) p = AfterCondition(p, earlier.Syntax, false, node.Chooser, null);
-                    return p;
-                });
                 guard = Binder.BindExpression(when, ScopeFor(lets, node.Chooser, before, null, "a branch's 'when'", AbsenceAdvice.When), TypeRef.Bool, requirePresent: true, "a branch's 'when'");
+                before = before.Select(p => AfterCondition(p, when.Syntax, false, node.Chooser, null));
             }
             node.Guards.Add(new BoundBranch(guard, node.Branches[i].First, branch.Span));
         }
