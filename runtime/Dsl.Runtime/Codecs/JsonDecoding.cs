@@ -165,61 +165,72 @@ public static class JsonDecoding
 
     /// <summary>Reads an array of strings.</summary>
     public static bool TryReadStringList(ref Utf8JsonReader reader, string message, string field, out IReadOnlyList<string> value, out DecodeError error)
-    {
-        value = Array.Empty<string>();
-        if (reader.TokenType != JsonTokenType.StartArray)
-        {
-            error = DecodeError.WrongType(message, field, "an array of strings");
-            return false;
-        }
-        var items = new List<string>();
-        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-        {
-            if (reader.TokenType != JsonTokenType.String)
-            {
-                error = DecodeError.WrongType(message, field, "an array of strings");
-                return false;
-            }
-            items.Add(reader.GetString()!);
-        }
-        value = items;
-        error = default;
-        return true;
-    }
+        => TryReadList<string, StringItem>(ref reader, message, field, out value, out error);
 
     /// <summary>Reads an array of integers.</summary>
     public static bool TryReadInt64List(ref Utf8JsonReader reader, string message, string field, out IReadOnlyList<long> value, out DecodeError error)
-    {
-        value = Array.Empty<long>();
-        if (reader.TokenType != JsonTokenType.StartArray)
-        {
-            error = DecodeError.WrongType(message, field, "an array of integers");
-            return false;
-        }
-        var items = new List<long>();
-        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-        {
-            if (!TryReadInt64(ref reader, message, field, out var item, out error)) return false;
-            items.Add(item);
-        }
-        value = items;
-        error = default;
-        return true;
-    }
+        => TryReadList<long, Int64Item>(ref reader, message, field, out value, out error);
 
     /// <summary>Reads an array of UUIDs.</summary>
     public static bool TryReadUuidList(ref Utf8JsonReader reader, string message, string field, out IReadOnlyList<Guid> value, out DecodeError error)
+        => TryReadList<Guid, UuidItem>(ref reader, message, field, out value, out error);
+
+    /// <summary>One way to read a list's items; static, so the list reader is specialized per item type without delegates.</summary>
+    private interface IItemReader<T>
     {
-        value = Array.Empty<Guid>();
+        /// <summary>What the list must be, for the error: "an array of strings".</summary>
+        static abstract string Expected { get; }
+
+        static abstract bool TryRead(ref Utf8JsonReader reader, string message, string field, out T value, out DecodeError error);
+    }
+
+    private readonly struct StringItem : IItemReader<string>
+    {
+        public static string Expected => "an array of strings";
+
+        public static bool TryRead(ref Utf8JsonReader reader, string message, string field, out string value, out DecodeError error)
+        {
+            if (reader.TokenType != JsonTokenType.String)
+            {
+                value = "";
+                error = DecodeError.WrongType(message, field, Expected);
+                return false;
+            }
+            value = reader.GetString()!;
+            error = default;
+            return true;
+        }
+    }
+
+    private readonly struct Int64Item : IItemReader<long>
+    {
+        public static string Expected => "an array of integers";
+
+        public static bool TryRead(ref Utf8JsonReader reader, string message, string field, out long value, out DecodeError error)
+            => TryReadInt64(ref reader, message, field, out value, out error);
+    }
+
+    private readonly struct UuidItem : IItemReader<Guid>
+    {
+        public static string Expected => "an array of UUIDs";
+
+        public static bool TryRead(ref Utf8JsonReader reader, string message, string field, out Guid value, out DecodeError error)
+            => TryReadUuid(ref reader, message, field, out value, out error);
+    }
+
+    private static bool TryReadList<T, TItem>(ref Utf8JsonReader reader, string message, string field, out IReadOnlyList<T> value, out DecodeError error)
+        where TItem : IItemReader<T>
+    {
+        value = Array.Empty<T>();
         if (reader.TokenType != JsonTokenType.StartArray)
         {
-            error = DecodeError.WrongType(message, field, "an array of UUIDs");
+            error = DecodeError.WrongType(message, field, TItem.Expected);
             return false;
         }
-        var items = new List<Guid>();
+        var items = new List<T>();
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
-            if (!TryReadUuid(ref reader, message, field, out var item, out error)) return false;
+            if (!TItem.TryRead(ref reader, message, field, out var item, out error)) return false;
             items.Add(item);
         }
         value = items;
