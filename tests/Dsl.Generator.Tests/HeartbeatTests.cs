@@ -5,17 +5,22 @@ namespace Dsl.Generator.Tests;
 /// <summary>What a heartbeat's interval and messages may read once the handshake has succeeded.</summary>
 public sealed class HeartbeatTests
 {
+    /// <summary>A spec of two roles with a ping and a pong message, and <paramref name="rest"/> from its flow on.</summary>
+    private static GeneratorRun Run(string rest) => GeneratorHarness.Run("""
+        protocol: beat
+        version: "1"
+        roles: [a, b]
+        messages:
+          hello: { fields: { every: int } }
+          ping: { fields: { tag: string } }
+          pong: { fields: { tag: string } }
+
+        """ + rest);
+
     [Fact]
     public void A_heartbeat_reads_the_lets_of_its_role_as_DSL311_advises()
     {
-        var run = GeneratorHarness.Run("""
-            protocol: beat
-            version: "1"
-            roles: [a, b]
-            messages:
-              hello: { fields: { every: int } }
-              ping: { fields: { tag: string } }
-              pong: { fields: { tag: string } }
+        var run = Run("""
             flow:
               - a -> b: hello
                 let: { every: 1000 + 500, tag: text(1500) }
@@ -39,14 +44,7 @@ public sealed class HeartbeatTests
     [Fact]
     public void A_heartbeat_cannot_read_the_other_roles_lets_and_both_roles_read_the_interval()
     {
-        var run = GeneratorHarness.Run("""
-            protocol: beat
-            version: "1"
-            roles: [a, b]
-            messages:
-              hello: { fields: { every: int } }
-              ping: { fields: { tag: string } }
-              pong: { fields: { tag: string } }
+        var run = Run("""
             flow:
               - a -> b: hello
                 let: { every: 1500 }
