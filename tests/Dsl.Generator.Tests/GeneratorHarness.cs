@@ -63,6 +63,14 @@ internal static class GeneratorHarness
 
     public static GeneratorRun Run(string yaml) => Run(("spec.yaml", yaml));
 
+    /// <summary>Runs the generator on one spec, in a compilation that also holds the user's own C# (which may use the generated types).</summary>
+    public static GeneratorRun RunWithUserCode(string yaml, string userCode)
+    {
+        var driver = Driver(new InMemoryAdditionalText("spec.yaml", yaml));
+        driver = driver.RunGeneratorsAndUpdateCompilation(Compilation(userCode), out var output, out var diagnostics);
+        return new GeneratorRun(driver, output, diagnostics, driver.GetRunResult());
+    }
+
     /// <summary>The C# the spec generated, by hint-name suffix ("Client.Machine.g.cs").</summary>
     public static string Source(this GeneratorRun run, string suffix) => run.Sources.Single(s => s.HintName.EndsWith(suffix, StringComparison.Ordinal)).SourceText.ToString();
 

@@ -29,6 +29,7 @@ internal sealed class BindingContext
 
     public Dictionary<string, MessageSymbol> Messages { get; } = new();
     public Dictionary<string, ServiceSymbol> Services { get; } = new();
+    public Dictionary<string, HookSymbol> Hooks { get; } = new();
     public Dictionary<string, List<FieldSymbol>> Inputs { get; } = new();
     public HashSet<string> ErrorCodes { get; } = new();
     public EnvelopeSymbol? Envelope { get; set; }

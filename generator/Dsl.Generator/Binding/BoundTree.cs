@@ -22,6 +22,7 @@ internal sealed record BoundProtocol(
     EquatableArray<MessageSymbol> Messages,
     EnvelopeSymbol? Envelope,
     EquatableArray<ServiceSymbol> Services,
+    EquatableArray<HookSymbol> Hooks,
     EquatableArray<ErrorSymbol> Errors,
     EquatableArray<RoleEffects> FailureEffects,
     long HandshakeTimeoutMs,
@@ -42,6 +43,13 @@ internal sealed record BoundProtocol(
         foreach (var role in Roles)
             if (role.Name == name) return role;
         throw new System.InvalidOperationException($"No role '{name}'.");
+    }
+
+    /// <summary>The hooks <paramref name="role"/> calls, by name.</summary>
+    public IEnumerable<HookSymbol> HooksOf(string role)
+    {
+        foreach (var hook in Hooks)
+            if (hook.Roles.Contains(role)) yield return hook;
     }
 
     /// <summary>The services <paramref name="role"/> holds, in declaration order.</summary>
@@ -100,6 +108,11 @@ internal sealed record ServiceSymbol(string Name, string Kind, TypeRef? ValueTyp
 {
     public ServiceKindDescriptor Descriptor => ServiceKinds.Find(Kind)!;
 }
+
+/// <summary>A hook: a decision the application makes, called by the roles that hold it.</summary>
+/// <param name="Parameters">Its inputs, in order; their types, optionality and docs.</param>
+/// <param name="Output">Its answer's type; <paramref name="OutputMayBeAbsent"/> when it may answer nothing.</param>
+internal sealed record HookSymbol(string Name, EquatableArray<string> Roles, string? Doc, EquatableArray<FieldSymbol> Parameters, TypeRef Output, bool OutputMayBeAbsent, SourceSpan Span);
 
 /// <summary>A service setting's value (a duration, a count).</summary>
 internal sealed record SettingValue(string Name, ConstantValue Value);
@@ -234,6 +247,9 @@ internal sealed record BoundServiceCall(ExprType Type, string Service, string Ki
 {
     public ServiceMethodDescriptor Descriptor => ServiceKinds.Find(Kind)!.Method(Method)!;
 }
+
+/// <summary>A call of a hook the evaluating role holds.</summary>
+internal sealed record BoundHookCall(ExprType Type, string Hook, EquatableArray<BoundExpression> Arguments) : BoundExpression(Type);
 
 internal enum UnaryOperator { Not }
 

@@ -178,6 +178,8 @@ internal sealed class ExpressionBinder
             return Fail(DiagnosticTable.ExpressionSyntax, text, name, $"'{name.Name}' is not a value; name one of its fields, as in '{name.Name}.field'");
         if (_context.Services.ContainsKey(name.Name))
             return Fail(DiagnosticTable.ExpressionSyntax, text, name, $"'{name.Name}' is a service; call one of its methods, as in '{name.Name}.method(...)'");
+        if (_context.Hooks.ContainsKey(name.Name))
+            return Fail(DiagnosticTable.ExpressionSyntax, text, name, $"'{name.Name}' is a hook; call it, as in '{name.Name}(...)'");
         if (Builtins.Find(name.Name) is not null)
             return Fail(DiagnosticTable.ExpressionSyntax, text, name, $"'{name.Name}' is a function; call it, as in '{name.Name}()'");
         return Fail(DiagnosticTable.UnknownName, text, name, name.Name, scope.Where);
@@ -292,12 +294,38 @@ internal sealed class ExpressionBinder
 
     private Bound BindFunction(ExpressionText text, CallSyntax call, NameSyntax function, Scope scope)
     {
+        if (_context.Hooks.TryGetValue(function.Name, out var hook))
+            return BindHookCall(text, call, function, hook, scope);
         var descriptor = Builtins.Find(function.Name)
             ?? Fail<BuiltinDescriptor>(DiagnosticTable.BadCall, text, function, $"Unknown function '{function.Name}'; the built-in functions are {Builtins.Names}");
         var arguments = BindArguments(text, call, descriptor, descriptor.Name, descriptor.Variadic, null, scope);
         var result = new ExprType(ResultType(descriptor, call, arguments), descriptor.MayBeAbsent);
         return new Bound(new BoundCall(result, descriptor.Name, arguments),
             descriptor.MayBeAbsent ? 0 : scope.Paths.All, $"'{descriptor.Name}' gives nothing {descriptor.AbsentWhen}");
+    }
+
+    /// <summary>A hook call: only by a role that holds the hook, where services can be called; arguments as a built-in's.</summary>
+    private Bound BindHookCall(ExpressionText text, CallSyntax call, NameSyntax function, HookSymbol hook, Scope scope)
+    {
+        if (scope.Role is null)
+            return Fail(DiagnosticTable.UnknownName, text, function, hook.Name, scope.Where + " (hooks are called only by a role running a step)");
+        if (!hook.Roles.Contains(scope.Role))
+            return Fail(DiagnosticTable.NotVisibleToRole, text, function, hook.Name, string.Join("' and '", hook.Roles), scope.Role);
+        var count = call.Arguments.Count;
+        if (count != hook.Parameters.Count)
+            Fail(DiagnosticTable.BadCall, text, call,
+                $"hook '{hook.Name}' takes {hook.Parameters.Count.ToString(CultureInfo.InvariantCulture)} argument(s) ({string.Join(", ", hook.Parameters.Select(p => p.Name + ": " + p.Type + (p.Optional ? "?" : "")))}), not {count.ToString(CultureInfo.InvariantCulture)}");
+        var arguments = new BoundExpression[count];
+        for (var i = 0; i < count; i++)
+        {
+            var parameter = hook.Parameters[i];
+            var argument = Bind(text, call.Arguments[i], scope);
+            RequireType(text, call.Arguments[i], argument, parameter.Type, $"argument '{parameter.Name}' of hook '{hook.Name}'");
+            if (!parameter.Optional) RequirePresent(text, call.Arguments[i], argument, scope);
+            arguments[i] = Coerce(argument, parameter.Type).Expr;
+        }
+        var bound = new BoundHookCall(new ExprType(hook.Output, hook.OutputMayBeAbsent), hook.Name, new EquatableArray<BoundExpression>(arguments));
+        return new Bound(bound, hook.OutputMayBeAbsent ? 0 : scope.Paths.All, $"hook '{hook.Name}' may answer nothing");
     }
 
     /// <summary>

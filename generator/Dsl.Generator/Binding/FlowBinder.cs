@@ -622,7 +622,7 @@ internal sealed class FlowBinder
         if (step.Do is { } effects)
         {
             foreach (var role in SpecBinder.BindEffects(_context, Binder, effects, "'do'", role => true,
-                role => ScopeFor(lets, role, received, message, $"the 'do' of '{message.Name}'", AbsenceAdvice.Fallback), "An action must call a service method, such as 'threads.open(...)'"))
+                role => ScopeFor(lets, role, received, message, $"the 'do' of '{message.Name}'", AbsenceAdvice.Fallback), "An action must call a service method, such as 'threads.open(...)', or a hook"))
                 node.Do.Add(role);
         }
     }

@@ -41,6 +41,7 @@ internal static class SpecBinder
         var messages = BindMessages(context, syntax, discriminator);
         BindInputs(context, syntax);
         BindServices(context, syntax);
+        BindHooks(context, syntax);
         DeclareErrors(context, syntax);
         var malformed = syntax.Wire?.Malformed;
         if (malformed is not null && !context.ErrorCodes.Contains(malformed.Value))
@@ -64,6 +65,7 @@ internal static class SpecBinder
         return new BoundProtocol(
             context.FilePath, name, syntax.Version.Value, syntax.Description?.Value.Trim(), ns, discriminator, malformedCode,
             roles, messages.ToEquatableArray(), envelope, context.Services.Values.OrderBy(s => s.Name, System.StringComparer.Ordinal).ToEquatableArray(),
+            context.Hooks.Values.OrderBy(h => h.Name, System.StringComparer.Ordinal).ToEquatableArray(),
             errors.ToEquatableArray(), failureEffects,
             syntax.Timeouts?.Handshake?.Milliseconds ?? 30_000, syntax.Timeouts?.Step?.Milliseconds ?? 10_000,
             flow.Flow!, heartbeat, syntax.Name.Span);
@@ -388,6 +390,51 @@ internal static class SpecBinder
         }
     }
 
+    private static void BindHooks(BindingContext context, ProtocolSyntax syntax)
+    {
+        var methods = new Dictionary<string, string>();
+        foreach (var hook in syntax.Hooks)
+        {
+            var name = hook.Name.Value;
+            if (context.Hooks.ContainsKey(name) || context.Services.ContainsKey(name) || context.Messages.ContainsKey(name) || Builtins.Find(name) is not null
+                || name is "msg" or "self" or "peer" or "envelope" or "payload")
+            {
+                context.Report(DiagnosticTable.DuplicateKey, hook.Name.Span, name, "the names of messages, services, hooks and built-in functions");
+                continue;
+            }
+            var method = Naming.Pascal(name) + "Async";
+            if (methods.TryGetValue(method, out var other))
+            {
+                context.Report(DiagnosticTable.NameCollision, hook.Name.Span, other, name, method);
+                continue;
+            }
+            var roles = new List<string>();
+            foreach (var at in hook.At)
+            {
+                if (!context.Roles.Contains(at.Value)) context.Report(DiagnosticTable.UnknownRole, at.Span, at.Value, context.RoleList);
+                else if (!roles.Contains(at.Value)) roles.Add(at.Value);
+            }
+            if (roles.Count == 0)
+            {
+                if (hook.At.IsEmpty && hook.AtSpan != hook.Span)
+                    context.Report(DiagnosticTable.InvalidValue, hook.AtSpan, "[]", "'at'", "a hook is called by at least one role");
+                continue;
+            }
+            // A parameter is a value of the language, as a message field is; 'cancellationToken' is the generated method's own.
+            var parameters = BindFields(context, hook.Inputs, $"hook '{name}'", null, TypePlaces.Message, method, new[] { "CancellationToken" });
+            if (parameters.Count != hook.Inputs.Count) continue;
+            var output = hook.Output!;
+            var outputType = ValueTypes.Resolve(output.Name, output.Argument, TypePlaces.Message);
+            if (outputType is null)
+            {
+                context.Report(DiagnosticTable.UnknownType, output.Source.Span, output.Source.Value, ValueTypes.Spellings(TypePlaces.Message) + " (the types a hook can answer)");
+                continue;
+            }
+            methods[method] = name;
+            context.Hooks[name] = new HookSymbol(name, roles.ToEquatableArray(), hook.Doc, parameters.ToEquatableArray(), outputType, output.Optional, hook.Name.Span);
+        }
+    }
+
     private static void DeclareErrors(BindingContext context, ProtocolSyntax syntax)
     {
         var constants = new Dictionary<string, string>();
@@ -437,7 +484,7 @@ internal static class SpecBinder
             var assignments = BindAssignments(context, flow.Binder, envelope.Name, envelope.Fields, set, scope, new string[0]);
             if (assignments.Any(a => CallsService(a.Value)))
             {
-                context.Report(DiagnosticTable.InvalidValue, set.Span, "set", "the envelope", "an envelope's fields cannot call services");
+                context.Report(DiagnosticTable.InvalidValue, set.Span, "set", "the envelope", "an envelope's fields cannot call services or hooks");
                 return null;
             }
             roles.Add(new RoleAssignments(role, assignments.ToEquatableArray()));
@@ -486,7 +533,7 @@ internal static class SpecBinder
         return result;
     }
 
-    private const string EffectMessage = "An effect must call a service method, such as 'trust.blacklist(...)'";
+    private const string EffectMessage = "An effect must call a service method, such as 'trust.blacklist(...)', or a hook";
 
     private static Scope EffectsScope(FlowBinder flow, string role, string where, PathSet paths)
         => new() { Role = role, Where = where, Paths = paths, Lets = flow.LetsFor(role) };
@@ -520,7 +567,7 @@ internal static class SpecBinder
             {
                 var bound = binder.BindExpression(call, scope, expected: null, requirePresent: false, "an effect");
                 if (bound is null) continue;
-                if (bound is not BoundServiceCall)
+                if (bound is not (BoundServiceCall or BoundHookCall))
                 {
                     context.Report(DiagnosticTable.BadCall, call.Span, notACall);
                     continue;
@@ -655,7 +702,7 @@ internal static class SpecBinder
                 part.Set ?? new AssignmentsSyntax(part.Span, EquatableArray<AssignmentSyntax>.Empty), partScope, new string[0]);
             if ((interval is not null && CallsService(interval)) || set.Any(a => CallsService(a.Value)))
             {
-                context.Report(DiagnosticTable.SessionShape, keySpan, "the heartbeat's interval and messages cannot call services; compute the value during the handshake and refer to it");
+                context.Report(DiagnosticTable.SessionShape, keySpan, "the heartbeat's interval and messages cannot call services or hooks; compute the value during the handshake and refer to it");
                 return null;
             }
             if (interval is not null) roles.Add(new RoleHeartbeat(role, interval, set.ToEquatableArray()));
@@ -665,7 +712,7 @@ internal static class SpecBinder
 
     private static bool CallsService(BoundExpression expression) => expression switch
     {
-        BoundServiceCall => true,
+        BoundServiceCall or BoundHookCall => true,
         BoundCall call => call.Arguments.Any(CallsService),
         BoundUnary unary => CallsService(unary.Operand),
         BoundBinary binary => CallsService(binary.Left) || CallsService(binary.Right),

@@ -33,6 +33,9 @@ internal static class CSharp
     /// <summary>Whether the C# type is a value type (its absent form is <c>Nullable&lt;T&gt;</c>).</summary>
     public static bool IsValueType(TypeRef type) => type.Descriptor.CSharpValueType;
 
+    /// <summary>A C# identifier for a name: a keyword gets its '@'.</summary>
+    public static string Identifier(string name) => Naming.IsReservedKeyword(name) ? "@" + name : name;
+
     /// <summary>A C# string literal.</summary>
     public static string Literal(string value) => Microsoft.CodeAnalysis.CSharp.SymbolDisplay.FormatLiteral(value, quote: true);
 

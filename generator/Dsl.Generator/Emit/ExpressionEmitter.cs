@@ -135,6 +135,12 @@ internal sealed class ExpressionEmitter
                     .Append(scope.Token);
                 return new($"(await _services.{Naming.Pascal(symbol.Name)}.{descriptor.RuntimeMember}({string.Join(", ", arguments)}).ConfigureAwait(false))", descriptor.MayBeAbsent);
             }
+            case BoundHookCall hook:
+            {
+                var symbol = _protocol.Hooks.First(h => h.Name == hook.Hook);
+                var arguments = hook.Arguments.Select((a, i) => symbol.Parameters[i].Optional ? Maybe(a, scope) : Value(a, scope)).Append(scope.Token);
+                return new($"(await Hook{Naming.Pascal(symbol.Name)}Async({string.Join(", ", arguments)}).ConfigureAwait(false))", symbol.OutputMayBeAbsent);
+            }
             case BoundUnary unary:
                 return new($"(!{Value(unary.Operand, scope)})", false);
             case BoundBinary binary:

@@ -42,7 +42,7 @@ internal sealed class RoleEmitter
         _type = _names.Machine;
         _message = Naming.MessageBase(_prefix);
         _step = $"{Step}<{_message}, {_names.Result}>";
-        var fields = new NameTable("_inputs", "_services", "_options", "_driven", "_afterSend", "_clock");
+        var fields = new NameTable("_inputs", "_services", "_hooks", "_options", "_driven", "_afterSend", "_clock");
         foreach (var value in machine.Kept)
         {
             _kept[value] = fields.Take("_" + value.Kind switch
@@ -72,6 +72,8 @@ internal sealed class RoleEmitter
     public static string Emit(ProjectedProtocol protocol, RoleMachine machine) => new RoleEmitter(protocol, machine).Emit();
 
     private bool HasServices => _protocol.ServicesOf(_role.Name).Any();
+
+    private bool HasHooks => _protocol.HooksOf(_role.Name).Any();
 
     private MachineState StateOf(int id) => _machine.State(id);
 
@@ -114,6 +116,8 @@ internal sealed class RoleEmitter
             w.Line();
         }
 
+        if (HasHooks) EmitHooksInterface(w);
+
         // Result
         w.Summary($"What the {_role.Name} role learns from a successful handshake.");
         w.Line(CSharp.GeneratedCode);
@@ -143,6 +147,57 @@ internal sealed class RoleEmitter
 
         EmitMachine();
         return MessageEmitter.Footer(w);
+    }
+
+    /// <summary>The interface the application implements to answer the role's hooks: one async method per hook.</summary>
+    private void EmitHooksInterface(SourceWriter w)
+    {
+        w.Summary($"The decisions the {_role.Name} role of {_protocol.Name} {_protocol.Version} leaves to the application. " +
+                  "A hook that throws ends the handshake with internal_error naming it; one that outlives the step timeout ends it with step_timeout.");
+        w.Line(CSharp.GeneratedCode);
+        w.Open($"public interface {_names.Hooks}");
+        foreach (var hook in _protocol.HooksOf(_role.Name))
+        {
+            w.Summary(hook.Doc ?? $"The hook '{hook.Name}'.");
+            foreach (var parameter in hook.Parameters)
+                w.Param(Naming.Camel(parameter.Name), parameter.Doc ?? $"The input '{parameter.Name}'.");
+            w.Param("cancellationToken", "Cancelled when the step times out or the handshake ends; honour it.");
+            w.Line($"{CSharp.Tasks}.ValueTask<{CSharp.Type(hook.Output, hook.OutputMayBeAbsent)}> {HookMethod(hook)}({HookParameters(hook)});");
+            w.Line();
+        }
+        w.Close();
+        w.Line();
+    }
+
+    private static string HookMethod(HookSymbol hook) => Naming.Pascal(hook.Name) + "Async";
+
+    private static string HookParameters(HookSymbol hook)
+        => string.Join(", ", hook.Parameters.Select(p => $"{CSharp.Type(p.Type, p.Optional)} {CSharp.Identifier(Naming.Camel(p.Name))}")
+            .Append($"{CSharp.CancellationToken} cancellationToken"));
+
+    /// <summary>
+    /// One private method per hook: it calls the application and names the hook in what it throws, so the failure
+    /// reads "hook 'burn_verified' threw ...", not a bare exception from somewhere in the machine.
+    /// </summary>
+    private void EmitHookCalls()
+    {
+        var w = _w;
+        foreach (var hook in _protocol.HooksOf(_role.Name))
+        {
+            var output = CSharp.Type(hook.Output, hook.OutputMayBeAbsent);
+            w.Open($"private async {CSharp.Tasks}.ValueTask<{output}> Hook{HookMethod(hook)}({HookParameters(hook)})");
+            w.Open("try");
+            var arguments = string.Join(", ", hook.Parameters.Select(p => CSharp.Identifier(Naming.Camel(p.Name))).Append("cancellationToken"));
+            // A hook that ignores its token still cannot hold the step past its timeout: the machine stops waiting.
+            w.Line($"var pending = _hooks.{HookMethod(hook)}({arguments});");
+            w.Line("return pending.IsCompletedSuccessfully ? pending.Result : await pending.AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);");
+            w.Close();
+            w.Open("catch (global::System.Exception exception) when (!cancellationToken.IsCancellationRequested)");
+            w.Line($"throw new {CSharp.Handshakes}.HandshakeHookException({CSharp.Literal(hook.Name)}, exception);");
+            w.Close();
+            w.Close();
+            w.Line();
+        }
     }
 
     private static string Describe(MachineState state) => state.Kind switch
@@ -182,6 +237,7 @@ internal sealed class RoleEmitter
         }
         w.Line($"private readonly {_names.Inputs} _inputs;");
         if (HasServices) w.Line($"private readonly {_names.Services} _services;");
+        if (HasHooks) w.Line($"private readonly {_names.Hooks} _hooks;");
         w.Line($"private readonly {CSharp.Handshakes}.HandshakeOptions _options;");
         w.Line("private int _driven;");
         w.Line("// The send state whose message is going out: ContinueAsync runs its effects, if any. -1 otherwise.");
@@ -196,11 +252,13 @@ internal sealed class RoleEmitter
         w.Summary($"Creates the {_role.Name} machine for one handshake.");
         w.Param("inputs", "What this role is configured with.");
         if (HasServices) w.Param("services", "The stores this role uses.");
+        if (HasHooks) w.Param("hooks", "The application's answers to this role's hooks.");
         w.Param("options", "Timeouts and clock; <see cref=\"DefaultOptions\"/> when null.");
-        w.Open($"public {_type}({_names.Inputs} inputs, {(HasServices ? $"{_names.Services} services, " : "")}{CSharp.Handshakes}.HandshakeOptions? options = null)");
+        w.Open($"public {_type}({_names.Inputs} inputs, {(HasServices ? $"{_names.Services} services, " : "")}{(HasHooks ? $"{_names.Hooks} hooks, " : "")}{CSharp.Handshakes}.HandshakeOptions? options = null)");
         w.Line("_inputs = inputs ?? throw new global::System.ArgumentNullException(nameof(inputs));");
         foreach (var input in _role.Inputs) EmitInputCheck(input);
         if (HasServices) w.Line("_services = services ?? throw new global::System.ArgumentNullException(nameof(services));");
+        if (HasHooks) w.Line("_hooks = hooks ?? throw new global::System.ArgumentNullException(nameof(hooks));");
         w.Line("_options = options ?? DefaultOptions;");
         w.Line($"Phase = {CSharp.Literal(initial.Phase)};");
         w.Close();
@@ -232,6 +290,7 @@ internal sealed class RoleEmitter
         EmitCore();
         EmitFailure();
         EmitSeal();
+        EmitHookCalls();
         StateExport.Emit(w, _protocol, _machine, _names, _kept);
         EmitTable();
         if (_protocol.Heartbeat is not null) EmitHeartbeat();

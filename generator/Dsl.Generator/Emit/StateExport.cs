@@ -17,6 +17,7 @@ internal static class StateExport
     {
         var handshakes = CSharp.Handshakes;
         var hasServices = protocol.ServicesOf(machine.Role).Any();
+        var hasHooks = protocol.HooksOf(machine.Role).Any();
         w.SummaryXml("Exports the machine's state (its state, its phase and the values later steps read; never its inputs or services), " +
                      "encrypted and authenticated under <paramref name=\"key\"/>, so that another machine, in this process or another, can take the handshake on " +
                      "with <see cref=\"TryRestoreState\"/>. The state may hold the handshake's secrets: keep the key as secret as they are.");
@@ -34,22 +35,24 @@ internal static class StateExport
         w.Close();
         w.Line();
 
-        w.SummaryXml("Restores a machine from a state <see cref=\"ExportState\"/> exported, with this role's inputs and services. " +
+        w.SummaryXml("Restores a machine from a state <see cref=\"ExportState\"/> exported, with this role's inputs, services and hooks. " +
                      "Refuses (returns false) a state that was changed, was sealed under another key, or comes from another protocol, role or build of the spec.");
         w.Param("state", "What <see cref=\"ExportState\"/> returned.");
         w.Param("key", "The key it was exported under.");
         w.Param("inputs", "What this role is configured with.");
         if (hasServices) w.Param("services", "The stores this role uses.");
+        if (hasHooks) w.Param("hooks", "The application's answers to this role's hooks.");
         w.Param("options", "Timeouts and clock; <see cref=\"DefaultOptions\"/> when null.");
         w.Param("machine", "The restored machine; <see cref=\"StartAsync\"/> or <see cref=\"RunAsync\"/> takes the handshake on where it was.");
         w.Open($"public static bool TryRestoreState(global::System.ReadOnlySpan<byte> state, global::System.ReadOnlySpan<byte> key, {names.Inputs} inputs, " +
                (hasServices ? $"{names.Services} services, " : "") +
+               (hasHooks ? $"{names.Hooks} hooks, " : "") +
                $"{handshakes}.HandshakeOptions? options, [global::System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out {names.Machine}? machine)");
         w.Line("machine = null;");
         w.Line($"if (!{handshakes}.HandshakeState.TryOpen(StateIdentity, state, key, out var body)) return false;");
         w.Open("try");
         w.Line($"var reader = new {handshakes}.HandshakeStateReader(body);");
-        w.Line($"var restored = new {names.Machine}(inputs, {(hasServices ? "services, " : "")}options);");
+        w.Line($"var restored = new {names.Machine}(inputs, {(hasServices ? "services, " : "")}{(hasHooks ? "hooks, " : "")}options);");
         w.Line("var value = reader.ReadInt32();");
         var states = machine.States.Select(s => s.Id.ToString(CultureInfo.InvariantCulture)).Prepend("-1");
         w.Line($"if (value is not ({string.Join(" or ", states)})) return false;");

@@ -50,6 +50,7 @@ internal static class Naming
             yield return names.Services;
             yield return names.Result;
             yield return names.State;
+            yield return names.Hooks;
         }
     }
 
@@ -95,4 +96,7 @@ internal sealed record RoleTypeNames(string Machine)
     public string Result => Machine + "Result";
 
     public string State => Machine + "State";
+
+    /// <summary>The interface of the role's hooks, which the application implements.</summary>
+    public string Hooks => "I" + Machine + "Hooks";
 }

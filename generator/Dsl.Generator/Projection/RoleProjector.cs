@@ -216,6 +216,9 @@ internal static class RoleProjector
                 case BoundServiceCall service:
                     foreach (var argument in service.Arguments) pending.Push(argument);
                     break;
+                case BoundHookCall hook:
+                    foreach (var argument in hook.Arguments) pending.Push(argument);
+                    break;
                 case BoundUnary unary:
                     pending.Push(unary.Operand);
                     break;

@@ -54,6 +54,7 @@ internal sealed class SpecParser
             .Select(e => new RoleInputsSyntax(e.Key, ReadFields(e.Value, $"The inputs of '{e.Key.Value}'", $"the inputs of '{e.Key.Value}'", FieldSyntax.Keys.Input)))
             .ToEquatableArray();
         var services = ReadServices(root[ProtocolSyntax.Keys.Services]);
+        var hooks = ReadHooks(root[ProtocolSyntax.Keys.Hooks]);
         var envelope = ReadEnvelope(root[ProtocolSyntax.Keys.Envelope]);
         var messages = ReadMessages(root[ProtocolSyntax.Keys.Messages]);
         var errors = ReadErrors(root[ProtocolSyntax.Keys.Errors]);
@@ -64,7 +65,7 @@ internal sealed class SpecParser
         var session = ReadSession(root[ProtocolSyntax.Keys.Session]);
         if (name is null || version is null || !nameValid) return null;
         return new ProtocolSyntax(root.Span, name, version, root.Scalar(ProtocolSyntax.Keys.Description), root.Scalar(ProtocolSyntax.Keys.Namespace),
-            roles, wire, inputs, services, envelope, messages, errors, onFailure, timeouts, flow, outcome, session);
+            roles, wire, inputs, services, hooks, envelope, messages, errors, onFailure, timeouts, flow, outcome, session);
     }
 
     private RolesSyntax? ReadRoles(YamlNode? node)
@@ -134,7 +135,7 @@ internal sealed class SpecParser
         }
 
         DefaultSyntax? defaultValue = null;
-        if (body[FieldSyntax.Keys.Default] is { } defaultNode)
+        if (keys.Contains(FieldSyntax.Keys.Default) && body[FieldSyntax.Keys.Default] is { } defaultNode)
         {
             defaultValue = defaultNode switch
             {
@@ -195,14 +196,8 @@ internal sealed class SpecParser
             if (body is null) continue;
             var kindSyntax = body.Scalar(ServiceSyntax.Keys.Kind);
             if (kindSyntax is null) continue;
-            var at = new List<YamlScalar>();
             var atNode = body[ServiceSyntax.Keys.At];
-            if (atNode is YamlSequence atList)
-            {
-                foreach (var item in atList.Items)
-                    if (Scalar(item, "A role") is { } role) at.Add(role);
-            }
-            else if (atNode is not null && Scalar(atNode, "'at'") is { } role) at.Add(role);
+            var at = ReadRoleList(atNode);
             var settings = new List<SettingSyntax>();
             if (kind is not null)
                 foreach (var setting in kind.Settings)
@@ -212,6 +207,38 @@ internal sealed class SpecParser
             services.Add(new ServiceSyntax(entry.Key, kindSyntax, at.ToEquatableArray(), atNode?.Span ?? body.Span, of, Doc(body.Node), settings.ToEquatableArray(), body.Span));
         }
         return services.ToEquatableArray();
+    }
+
+    /// <summary><c>at: ROLE</c> or <c>at: [ROLE, ...]</c>.</summary>
+    private List<YamlScalar> ReadRoleList(YamlNode? node)
+    {
+        var at = new List<YamlScalar>();
+        if (node is YamlSequence list)
+        {
+            foreach (var item in list.Items)
+                if (Scalar(item, "A role") is { } role) at.Add(role);
+        }
+        else if (node is not null && Scalar(node, "'at'") is { } role) at.Add(role);
+        return at;
+    }
+
+    private EquatableArray<HookSyntax> ReadHooks(YamlNode? node)
+    {
+        var hooks = new List<HookSyntax>();
+        foreach (var entry in Entries(node, "'hooks'"))
+        {
+            var name = entry.Key.Value;
+            if (!ValidName(entry.Key, "hook")) continue;
+            var body = Mapping(entry.Value, HookSyntax.Keys.All, $"Hook '{name}'", $"hook '{name}'");
+            if (body is null) continue;
+            var atNode = body[HookSyntax.Keys.At];
+            var at = ReadRoleList(atNode);
+            var inputs = ReadFields(body[HookSyntax.Keys.Inputs], $"The inputs of hook '{name}'", $"hook '{name}'", FieldSyntax.Keys.HookInput);
+            var output = body.Scalar(HookSyntax.Keys.Output) is { } outputScalar ? ReadType(outputScalar) : null;
+            if (output is null) continue;
+            hooks.Add(new HookSyntax(entry.Key, at.ToEquatableArray(), atNode?.Span ?? body.Span, inputs, output, Doc(body.Node), body.Span));
+        }
+        return hooks.ToEquatableArray();
     }
 
     private EnvelopeSyntax? ReadEnvelope(YamlNode? node)

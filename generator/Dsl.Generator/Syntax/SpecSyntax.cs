@@ -26,6 +26,7 @@ internal sealed record ProtocolSyntax(
     WireSyntax? Wire,
     EquatableArray<RoleInputsSyntax> Inputs,
     EquatableArray<ServiceSyntax> Services,
+    EquatableArray<HookSyntax> Hooks,
     EnvelopeSyntax? Envelope,
     EquatableArray<MessageSyntax> Messages,
     EquatableArray<ErrorSyntax> Errors,
@@ -54,7 +55,7 @@ internal sealed record ProtocolSyntax(
         public static readonly SyntaxKey Outcome = SyntaxKey.Optional("outcome", "What each role learns on success.");
         public static readonly SyntaxKey Session = SyntaxKey.Optional("session", "What runs after the handshake.");
         public static readonly SyntaxKey Extends = SyntaxKey.NotImplemented("extends", "specs cannot extend other specs yet; copy the base spec for now");
-        public static readonly SyntaxKey Hooks = SyntaxKey.NotImplemented("hooks", "application hooks are not generated yet");
+        public static readonly SyntaxKey Hooks = SyntaxKey.Optional("hooks", "Decisions the application makes, called like functions.");
         public static readonly SyntaxKey OnError = SyntaxKey.NotImplemented("on_error", "write the effects of an error under the error's own 'do', and those of any failure under 'on_failure'");
         public static readonly SyntaxKey Types = SyntaxKey.NotImplemented("types", "named object types (nested messages) are not generated yet");
         public static readonly SyntaxKey Retry = SyntaxKey.NotImplemented("retry", "handshake-level retries are not generated yet; lossy transports retransmit on their own");
@@ -123,6 +124,7 @@ internal sealed record FieldSyntax(
 
         public static readonly KeySet Message = new("`messages.NAME.fields.NAME`", Type, Optional, Default, Doc, Encoding, MinLength, MaxLength, Min, Max, Pattern, OneOf);
         public static readonly KeySet Input = new("`inputs.ROLE.NAME`", Type, Optional, Default, Doc, MinLength, MaxLength, Min, Max, Pattern, OneOf);
+        public static readonly KeySet HookInput = new("`hooks.NAME.inputs.NAME`", Type, Optional, Doc);
 
         public static readonly IReadOnlyList<(SyntaxKey Key, ConstraintKind Kind)> Constraints = new[]
         {
@@ -162,6 +164,26 @@ internal sealed record ServiceSyntax(
 
         /// <summary>The keys a service of a known kind accepts: the common ones, <c>of</c> when generic, and the kind's settings.</summary>
         public static KeySet For(ServiceKindDescriptor kind) => s_byKind[kind.Name];
+    }
+}
+
+/// <summary>A hook: <c>name: { at: ROLE, inputs: { ... }, output: TYPE }</c>, a decision the application makes.</summary>
+internal sealed record HookSyntax(
+    YamlScalar Name,
+    EquatableArray<YamlScalar> At,
+    SourceSpan AtSpan,
+    EquatableArray<FieldSyntax> Inputs,
+    TypeSyntax? Output,
+    string? Doc,
+    SourceSpan Span)
+{
+    public static class Keys
+    {
+        public static readonly SyntaxKey At = SyntaxKey.Mandatory("at", "The role that calls it, or a list of roles.");
+        public static readonly SyntaxKey Inputs = SyntaxKey.Optional("inputs", "Its parameters, in order, typed as fields are.");
+        public static readonly SyntaxKey Output = SyntaxKey.Mandatory("output", "The type of its answer; a trailing ? lets it answer nothing.");
+        public static readonly SyntaxKey Doc = SyntaxKey.Optional("doc", "The interface method's doc comment.");
+        public static readonly KeySet All = new("`hooks.NAME`", At, Inputs, Output, Doc);
     }
 }
 
@@ -406,7 +428,7 @@ internal static class SyntaxKeySets
 {
     public static readonly IReadOnlyList<KeySet> All = new[]
     {
-        ProtocolSyntax.Keys.All, WireSyntax.Keys.All, FieldSyntax.Keys.Input, ServiceSyntax.Keys.Common, EnvelopeSyntax.Keys.All,
+        ProtocolSyntax.Keys.All, WireSyntax.Keys.All, FieldSyntax.Keys.Input, ServiceSyntax.Keys.Common, HookSyntax.Keys.All, FieldSyntax.Keys.HookInput, EnvelopeSyntax.Keys.All,
         MessageSyntax.Keys.All, FieldSyntax.Keys.Message, ReportsSyntax.Keys.All, ErrorSyntax.Keys.All, TimeoutsSyntax.Keys.All,
         MessageStepSyntax.Keys.All, ChoiceStepSyntax.Keys.All, BranchSyntax.Keys.All, GotoStepSyntax.Keys.All, FailStepSyntax.Keys.All,
         SessionSyntax.Keys.All, HeartbeatSyntax.Keys.All, HeartbeatPartSyntax.Keys.All,

@@ -39,11 +39,23 @@ public static class HandshakeDriver
         using var handshake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, handshakeTimeout.Token);
         using var buffer = new PooledBufferWriter();
         var token = handshake.Token;
-        var stepTimedOut = false;
+        // Each step (the wait for the peer's message, then the machine's own work: checks, stores, hooks) runs
+        // under the step timeout; the one in progress is kept to tell a step timeout from the others.
+        CancellationTokenSource? stepTimeout = null;
+        CancellationTokenSource? stepToken = null;
+        CancellationToken BeginStep(TimeSpan? timeout)
+        {
+            stepToken?.Dispose();
+            stepTimeout?.Dispose();
+            stepTimeout = new CancellationTokenSource(timeout ?? options.StepTimeout, options.TimeProvider);
+            stepToken = CancellationTokenSource.CreateLinkedTokenSource(token, stepTimeout.Token);
+            return stepToken.Token;
+        }
         var canSend = true;
+        var waiting = false;
         try
         {
-            var step = await machine.StartAsync(PeerHost(transport.RemoteAddress), token).ConfigureAwait(false);
+            var step = await machine.StartAsync(PeerHost(transport.RemoteAddress), BeginStep(null)).ConfigureAwait(false);
             while (true)
             {
                 switch (step.Kind)
@@ -52,37 +64,29 @@ public static class HandshakeDriver
                         buffer.Clear();
                         codec.Encode(step.Message!, buffer);
                         await transport.SendAsync(buffer.WrittenMemory, token).ConfigureAwait(false);
-                        step = await machine.ContinueAsync(token).ConfigureAwait(false);
+                        step = await machine.ContinueAsync(BeginStep(null)).ConfigureAwait(false);
                         break;
 
                     case HandshakeStepKind.Receive:
                     {
-                        using var stepTimeout = new CancellationTokenSource(step.Timeout ?? options.StepTimeout, options.TimeProvider);
-                        using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, stepTimeout.Token);
+                        var stepCancellation = BeginStep(step.Timeout);
                         buffer.Clear();
-                        bool received;
-                        try
-                        {
-                            received = await transport.ReceiveAsync(buffer, linked.Token).ConfigureAwait(false);
-                        }
-                        catch (OperationCanceledException) when (stepTimeout.IsCancellationRequested && !handshake.IsCancellationRequested)
-                        {
-                            stepTimedOut = true;
-                            throw;
-                        }
+                        waiting = true;
+                        var received = await transport.ReceiveAsync(buffer, stepCancellation).ConfigureAwait(false);
+                        waiting = false;
                         if (!received)
                         {
                             canSend = false;
                             step = await machine.FailAsync(new HandshakeError(HandshakeErrorCodes.PeerClosed, machine.Phase, machine.Role,
-                                $"The peer closed the connection during '{machine.Phase}'"), token).ConfigureAwait(false);
+                                $"The peer closed the connection during '{machine.Phase}'"), stepCancellation).ConfigureAwait(false);
                         }
                         else if (!codec.TryDecode(buffer.WrittenSpan, out var message, out var decodeError))
                         {
-                            step = await machine.FailAsync(new HandshakeError(machine.MalformedCode, machine.Phase, machine.Role, decodeError.Detail), token).ConfigureAwait(false);
+                            step = await machine.FailAsync(new HandshakeError(machine.MalformedCode, machine.Phase, machine.Role, decodeError.Detail), stepCancellation).ConfigureAwait(false);
                         }
                         else
                         {
-                            step = await machine.ReceiveAsync(message, token).ConfigureAwait(false);
+                            step = await machine.ReceiveAsync(message, stepCancellation).ConfigureAwait(false);
                         }
                         break;
                     }
@@ -97,7 +101,8 @@ public static class HandshakeDriver
         }
         catch (Exception exception)
         {
-            var error = Classify(exception, machine, cancellationToken, handshakeTimeout, stepTimedOut, options);
+            var stepTimedOut = exception is OperationCanceledException && stepTimeout?.IsCancellationRequested == true && !handshake.IsCancellationRequested;
+            var error = Classify(exception, machine, cancellationToken, handshakeTimeout, stepTimedOut, waiting, options);
             canSend &= CanStillSend(exception);
             TMessage? errorMessage = null;
             using (var effects = new CancellationTokenSource(options.ErrorDeliveryTimeout, options.TimeProvider))
@@ -114,6 +119,11 @@ public static class HandshakeDriver
                 }
             }
             return await EndAsync<TMessage, TResult>(error, errorMessage, canSend, transport, codec, buffer, options).ConfigureAwait(false);
+        }
+        finally
+        {
+            stepToken?.Dispose();
+            stepTimeout?.Dispose();
         }
     }
 
@@ -162,7 +172,7 @@ public static class HandshakeDriver
 
     private static HandshakeError Classify<TMessage, TResult>(
         Exception exception, IHandshakeMachine<TMessage, TResult> machine, CancellationToken callerToken,
-        CancellationTokenSource handshakeTimeout, bool stepTimedOut, HandshakeOptions options)
+        CancellationTokenSource handshakeTimeout, bool stepTimedOut, bool waiting, HandshakeOptions options)
         where TMessage : class
         where TResult : class
     {
@@ -174,8 +184,10 @@ public static class HandshakeDriver
                 => new(HandshakeErrorCodes.Cancelled, phase, role, "The handshake was cancelled"),
             OperationCanceledException when handshakeTimeout.IsCancellationRequested
                 => new(HandshakeErrorCodes.HandshakeTimeout, phase, role, $"The handshake did not complete within {options.HandshakeTimeout.TotalSeconds:0.###} s"),
-            OperationCanceledException when stepTimedOut
+            OperationCanceledException when stepTimedOut && waiting
                 => new(HandshakeErrorCodes.StepTimeout, phase, role, $"No message from the peer within the step timeout in '{phase}'"),
+            OperationCanceledException when stepTimedOut
+                => new(HandshakeErrorCodes.StepTimeout, phase, role, $"This side's work in '{phase}' (a hook, a store or a proof of work) did not complete within the step timeout"),
             TransportException { Error: TransportError.MessageTooLarge } transport
                 => new(machine.MalformedCode, phase, role, transport.Message),
             TransportException transport

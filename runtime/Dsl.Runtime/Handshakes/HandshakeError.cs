@@ -28,7 +28,8 @@ public sealed record HandshakeError(
 
     /// <summary>An <see cref="HandshakeErrorCodes.InternalError"/> for <paramref name="exception"/>, which it keeps.</summary>
     public static HandshakeError Internal(string phase, string role, Exception exception)
-        => new(HandshakeErrorCodes.InternalError, phase, role, $"{exception.GetType().Name}: {exception.Message}") { Exception = exception };
+        => new(HandshakeErrorCodes.InternalError, phase, role,
+            exception is HandshakeHookException ? exception.Message : $"{exception.GetType().Name}: {exception.Message}") { Exception = exception };
 
     /// <inheritdoc />
     public override string ToString()
