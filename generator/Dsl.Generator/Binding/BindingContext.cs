@@ -34,6 +34,9 @@ internal sealed class BindingContext
     public HashSet<string> ErrorCodes { get; } = new();
     public EnvelopeSymbol? Envelope { get; set; }
 
+    /// <summary>The spec's <c>timeouts.clock_skew</c>, which <c>fresh(t)</c> reads; null when it gives none.</summary>
+    public long? ClockSkewMs { get; set; }
+
     /// <summary>Reports a problem; the same problem found twice (once per role, say) is reported once.</summary>
     public void Report(DiagnosticKind kind, SourceSpan span, params string[] arguments)
     {

@@ -27,6 +27,7 @@ internal sealed record BoundProtocol(
     EquatableArray<RoleEffects> FailureEffects,
     long HandshakeTimeoutMs,
     long StepTimeoutMs,
+    long? ClockSkewMs,
     BoundFlow Flow,
     HeartbeatSymbol? Heartbeat,
     SourceSpan ProtocolSpan)
@@ -258,5 +259,8 @@ internal enum BinaryOperator { Or, And, Equal, NotEqual, Less, LessOrEqual, Grea
 internal sealed record BoundUnary(ExprType Type, UnaryOperator Operator, BoundExpression Operand) : BoundExpression(Type);
 
 internal sealed record BoundBinary(ExprType Type, BinaryOperator Operator, BoundExpression Left, BoundExpression Right) : BoundExpression(Type);
+
+/// <summary><c>if Condition then Then else Else</c>.</summary>
+internal sealed record BoundConditional(ExprType Type, BoundExpression Condition, BoundExpression Then, BoundExpression Else) : BoundExpression(Type);
 
 internal sealed record BoundList(ExprType Type, EquatableArray<BoundExpression> Items) : BoundExpression(Type);

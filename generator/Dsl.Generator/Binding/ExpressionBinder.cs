@@ -111,6 +111,12 @@ internal sealed class ExpressionBinder
                         ? Present(new BoundLiteral(new ExprType(TypeRef.Int, false), new IntegerConstant(number)), scope)
                         : Fail(DiagnosticTable.ExpressionSyntax, text, syntax, $"'{literal.Text}' does not fit in a 64-bit integer"),
                     LiteralKind.Bool => Present(new BoundLiteral(new ExprType(TypeRef.Bool, false), new BooleanConstant(literal.Text == "true")), scope),
+                    LiteralKind.Duration => DurationLiteral(literal.Text) is { } ms
+                        ? Present(new BoundLiteral(new ExprType(TypeRef.Duration, false), new DurationConstant(ms)), scope)
+                        : Fail(DiagnosticTable.ExpressionSyntax, text, syntax, $"the duration '{literal.Text}' is too long"),
+                    LiteralKind.Decimal => decimal.TryParse(literal.Text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var fraction)
+                        ? Present(new BoundLiteral(new ExprType(TypeRef.Decimal, false), new DecimalConstant(fraction)), scope)
+                        : Fail(DiagnosticTable.ExpressionSyntax, text, syntax, $"'{literal.Text}' does not fit in a decimal"),
                     _ => new Bound(new BoundLiteral(new ExprType(TypeRef.Null, true), NullConstant.Instance), 0, "it is null"),
                 };
 
@@ -134,6 +140,9 @@ internal sealed class ExpressionBinder
             case BinarySyntax binary:
                 return BindBinary(text, binary, scope);
 
+            case ConditionalSyntax conditional:
+                return BindConditional(text, conditional, scope);
+
             case ListSyntax list:
             {
                 var items = list.Items.Select(item => Bind(text, item, scope)).ToList();
@@ -149,6 +158,48 @@ internal sealed class ExpressionBinder
             }
         }
         throw new BindFailed();
+    }
+
+    /// <summary>A duration literal (<c>500ms</c>, <c>60s</c>, <c>5m</c>, <c>1h</c>) in milliseconds; null when it overflows.</summary>
+    private static long? DurationLiteral(string text)
+    {
+        var unitStart = text.Length;
+        while (unitStart > 0 && char.IsLetter(text[unitStart - 1])) unitStart--;
+        var factor = text.Substring(unitStart) switch { "ms" => 1L, "s" => 1000L, "m" => 60_000L, _ => 3_600_000L };
+        // Beyond ten thousand years is a typo, not a duration (and TimeSpan ends not far beyond).
+        return long.TryParse(text.Substring(0, unitStart), NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value <= 315_576_000_000_000L / factor
+            ? value * factor : null;
+    }
+
+    /// <summary>
+    /// <c>if c then a else b</c>: the condition is a present bool; each value is bound where the condition is known
+    /// to hold (or not), with what that proves; the values have one type (or one is null, and the result may be absent).
+    /// </summary>
+    private Bound BindConditional(ExpressionText text, ConditionalSyntax conditional, Scope scope)
+    {
+        var condition = Bind(text, conditional.Condition, scope);
+        RequireType(text, conditional.Condition, condition, TypeRef.Bool, "the condition of 'if'");
+        RequirePresent(text, conditional.Condition, condition, scope);
+        var thenScope = AfterCondition(scope, conditional.Condition, true);
+        var elseScope = AfterCondition(scope, conditional.Condition, false);
+        var then = Bind(text, conditional.Then, thenScope);
+        var otherwise = Bind(text, conditional.Else, elseScope);
+        var tt = then.Expr.Type.Type;
+        var et = otherwise.Expr.Type.Type;
+        TypeRef type;
+        if (tt.Kind == TypeKind.Null) type = et;
+        else
+        {
+            RequireType(text, conditional.Else, otherwise, tt, "the 'else' value of 'if'");
+            // Bytes of different known lengths are bytes of unknown length.
+            type = tt.Kind == TypeKind.Bytes && tt != et && et.Kind != TypeKind.Null ? TypeRef.Bytes : tt;
+        }
+        then = Coerce(then, type);
+        otherwise = Coerce(otherwise, type);
+        var mask = then.Mask & otherwise.Mask;
+        var why = then.Mask != scope.Paths.All ? then.Why : otherwise.Why;
+        return new Bound(new BoundConditional(new ExprType(type, mask != scope.Paths.All), condition.Expr, then.Expr, otherwise.Expr), mask,
+            why.Length > 0 ? why : "one of the values of 'if' may be absent");
     }
 
     private static string ElementSpellings => string.Join(", ", ValueTypes.All.Where(d => d.Allows(TypePlaces.ListElement)).Select(d => d.Name));
@@ -298,6 +349,8 @@ internal sealed class ExpressionBinder
             return BindHookCall(text, call, function, hook, scope);
         var descriptor = Builtins.Find(function.Name)
             ?? Fail<BuiltinDescriptor>(DiagnosticTable.BadCall, text, function, $"Unknown function '{function.Name}'; the built-in functions are {Builtins.Names}");
+        if (descriptor.Implicit.Contains(ImplicitArgument.ClockSkew) && _context.ClockSkewMs is null)
+            Fail(DiagnosticTable.BadCall, text, function, $"'{descriptor.Name}' compares with the spec's clock skew: give one under 'timeouts' (clock_skew: 300s)");
         var arguments = BindArguments(text, call, descriptor, descriptor.Name, descriptor.Variadic, null, scope);
         var result = new ExprType(ResultType(descriptor, call, arguments), descriptor.MayBeAbsent);
         return new Bound(new BoundCall(result, descriptor.Name, arguments),
@@ -372,6 +425,8 @@ internal sealed class ExpressionBinder
                 return TypeRef.BytesOf(length > 0 && length + descriptor.LengthDelta > 0 ? length + descriptor.LengthDelta : 0);
             case ResultLengthRule.SumOfArguments:
                 return TypeRef.BytesOf(arguments.All(a => a.Type.Type.Length > 0) ? arguments.Sum(a => a.Type.Type.Length) : 0);
+            case ResultLengthRule.ArgumentType:
+                return arguments[descriptor.LengthArgument].Type.Type;
             default:
                 return descriptor.Result;
         }
@@ -434,13 +489,26 @@ internal sealed class ExpressionBinder
                 return new Bound(new BoundBinary(new ExprType(type, mask != scope.Paths.All), op, left.Expr, right.Expr), mask, right.Why);
             }
             case BinaryOperator.Plus:
+                // A value moved by an offset: timestamp + duration is a timestamp.
+                if (lt.Descriptor.OffsetBy is { } offset && rt.Kind == offset)
+                {
+                    RequirePresent(text, binary.Left, left, scope);
+                    RequirePresent(text, binary.Right, right, scope);
+                    return Present(Make(lt), scope);
+                }
                 if (!lt.Descriptor.Addable)
-                    Fail(DiagnosticTable.TypeMismatch, text, binary.Left, "the left of '+'", Spell(d => d.Addable), lt.ToString());
+                    Fail(DiagnosticTable.TypeMismatch, text, binary.Left, "the left of '+'", Spell(d => d.Addable) + " (or a timestamp plus a duration)", lt.ToString());
                 RequireType(text, binary.Right, right, lt, "the right of '+'");
                 RequirePresent(text, binary.Left, left, scope);
                 RequirePresent(text, binary.Right, right, scope);
                 return Present(Make(lt), scope);
             default:
+                if (lt.Descriptor.OffsetBy is { } back && rt.Kind == back)
+                {
+                    RequirePresent(text, binary.Left, left, scope);
+                    RequirePresent(text, binary.Right, right, scope);
+                    return Present(Make(lt), scope);
+                }
                 if (lt.Descriptor.Difference is not { } difference)
                     return Fail(DiagnosticTable.TypeMismatch, text, binary.Left, "the left of '-'", Spell(d => d.Difference is not null), lt.ToString());
                 RequireType(text, binary.Right, right, lt, "the right of '-'");

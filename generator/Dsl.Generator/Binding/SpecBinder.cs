@@ -37,6 +37,7 @@ internal static class SpecBinder
             context.Report(DiagnosticTable.InvalidValue, syntax.Namespace!.Span, ns, "'namespace'", "a C# namespace is dot-separated identifiers, none of them a C# keyword");
 
         BindRoles(context, syntax);
+        context.ClockSkewMs = syntax.Timeouts?.ClockSkew?.Milliseconds;
         var discriminator = syntax.Wire?.Discriminator?.Value ?? "type";
         var messages = BindMessages(context, syntax, discriminator);
         BindInputs(context, syntax);
@@ -67,7 +68,7 @@ internal static class SpecBinder
             roles, messages.ToEquatableArray(), envelope, context.Services.Values.OrderBy(s => s.Name, System.StringComparer.Ordinal).ToEquatableArray(),
             context.Hooks.Values.OrderBy(h => h.Name, System.StringComparer.Ordinal).ToEquatableArray(),
             errors.ToEquatableArray(), failureEffects,
-            syntax.Timeouts?.Handshake?.Milliseconds ?? 30_000, syntax.Timeouts?.Step?.Milliseconds ?? 10_000,
+            syntax.Timeouts?.Handshake?.Milliseconds ?? 30_000, syntax.Timeouts?.Step?.Milliseconds ?? 10_000, context.ClockSkewMs,
             flow.Flow!, heartbeat, syntax.Name.Span);
     }
 
@@ -716,6 +717,7 @@ internal static class SpecBinder
         BoundCall call => call.Arguments.Any(CallsService),
         BoundUnary unary => CallsService(unary.Operand),
         BoundBinary binary => CallsService(binary.Left) || CallsService(binary.Right),
+        BoundConditional conditional => CallsService(conditional.Condition) || CallsService(conditional.Then) || CallsService(conditional.Else),
         BoundList list => list.Items.Any(CallsService),
         _ => false,
     };

@@ -44,6 +44,7 @@ internal static class CSharp
     {
         StringConstant text => Literal(text.Value),
         IntegerConstant number => number.Value.ToString(CultureInfo.InvariantCulture) + "L",
+        DecimalConstant number => number.Value.ToString(CultureInfo.InvariantCulture) + "m",
         BooleanConstant boolean => boolean.Value ? "true" : "false",
         DurationConstant duration => $"global::System.TimeSpan.FromMilliseconds({duration.Milliseconds.ToString(CultureInfo.InvariantCulture)})",
         _ => "null",

@@ -143,6 +143,16 @@ internal sealed class ExpressionEmitter
             }
             case BoundUnary unary:
                 return new($"(!{Value(unary.Operand, scope)})", false);
+            case BoundConditional conditional:
+            {
+                var then = Lower(conditional.Then, scope);
+                var otherwise = Lower(conditional.Else, scope);
+                var condition = Value(conditional.Condition, scope);
+                if (!then.Nullable && !otherwise.Nullable) return new($"({condition} ? {then.Code} : {otherwise.Code})", false);
+                // One side may be absent: both sides as the nullable type, so that C# sees one type.
+                var type = CSharp.Type(conditional.Type.Type, true);
+                return new($"({condition} ? ({type}){then.Code} : ({type}){otherwise.Code})", true);
+            }
             case BoundBinary binary:
                 return Binary(binary, scope);
             case BoundList list:
@@ -156,8 +166,13 @@ internal sealed class ExpressionEmitter
         throw new System.InvalidOperationException("Cannot emit " + expression.GetType().Name);
     }
 
-    private static string Implicit(ImplicitArgument argument, ServiceSymbol? service, EmitScope scope)
-        => argument.Setting is { } setting ? CSharp.Setting(service!.Settings.First(s => s.Name == setting).Value) : scope.Clock;
+    private string Implicit(ImplicitArgument argument, ServiceSymbol? service, EmitScope scope) => argument.Kind switch
+    {
+        ImplicitKind.ServiceSetting => CSharp.Setting(service!.Settings.First(s => s.Name == argument.Setting).Value),
+        ImplicitKind.ClockSkew => CSharp.Setting(new DurationConstant(_protocol.ClockSkewMs
+            ?? throw new System.InvalidOperationException("fresh() in a spec without timeouts.clock_skew; the binder reports it"))),
+        _ => scope.Clock,
+    };
 
     private string Kept(KeptValue value)
         => _kept.TryGetValue(value, out var field) ? field

@@ -14,12 +14,20 @@ internal sealed record ParameterType(TypeRef? Exact, string? Capability)
     /// <summary>Any type that <c>len()</c> applies to.</summary>
     public static readonly ParameterType WithLength = new(null, "len");
 
-    public bool Accepts(TypeRef type) => Exact is { } exact ? Types.Assignable(type, exact)
-        : Capability == "text" ? type.Descriptor.HasText
-        : type.Descriptor.HasLength;
+    /// <summary>Any type that <c>abs()</c> applies to.</summary>
+    public static readonly ParameterType WithSign = new(null, "abs");
+
+    public bool Accepts(TypeRef type) => Exact is { } exact ? Types.Assignable(type, exact) : Has(type.Descriptor);
+
+    private bool Has(ValueTypeDescriptor type) => Capability switch
+    {
+        "text" => type.HasText,
+        "abs" => type.Signed,
+        _ => type.HasLength,
+    };
 
     public override string ToString() => Exact?.ToString() ?? string.Join(", ",
-        ValueTypes.All.Where(d => Capability == "text" ? d.HasText : d.HasLength).Select(d => d.Kind == TypeKind.List ? "a list" : d.Name));
+        ValueTypes.All.Where(Has).Select(d => d.Kind == TypeKind.List ? "a list" : d.Name));
 }
 
 /// <summary>A parameter of a built-in function or a service method.</summary>
@@ -39,6 +47,8 @@ internal enum ResultLengthRule
     ArgumentLength,
     /// <summary>The sum of the arguments' lengths, when every one is known.</summary>
     SumOfArguments,
+    /// <summary>The type of the argument at <see cref="BuiltinDescriptor.LengthArgument"/> (<c>abs</c> of an int is an int, of a duration a duration).</summary>
+    ArgumentType,
 }
 
 /// <summary>
@@ -46,14 +56,20 @@ internal enum ResultLengthRule
 /// (one read per step), or one of the service's settings. A built-in's come before the spec's arguments; a
 /// service method's after them, before the cancellation token.
 /// </summary>
-internal sealed record ImplicitArgument(string? Setting)
+internal sealed record ImplicitArgument(ImplicitKind Kind, string? Setting = null)
 {
     /// <summary>The step's clock reading.</summary>
-    public static readonly ImplicitArgument StepClock = new((string?)null);
+    public static readonly ImplicitArgument StepClock = new(ImplicitKind.StepClock);
+
+    /// <summary>The spec's <c>timeouts.clock_skew</c>.</summary>
+    public static readonly ImplicitArgument ClockSkew = new(ImplicitKind.ClockSkew);
 
     /// <summary>The service's setting of that name (a value_store's <c>window</c>).</summary>
-    public static ImplicitArgument SettingNamed(string name) => new(name);
+    public static ImplicitArgument SettingNamed(string name) => new(ImplicitKind.ServiceSetting, name);
 }
+
+/// <summary>What an implicit argument is.</summary>
+internal enum ImplicitKind { StepClock, ClockSkew, ServiceSetting }
 
 /// <summary>
 /// What a built-in function and a service method share: a name, parameters, a result, when the result may be
@@ -121,6 +137,7 @@ internal sealed class BuiltinDescriptor : CallDescriptor
                 ResultLengthRule.LiteralArgument => $" (`bytes<{Parameters[LengthArgument].Name}>` when a literal)",
                 ResultLengthRule.ArgumentLength => $" ({Parameters[LengthArgument].Name} length {(LengthDelta < 0 ? "- " + (-LengthDelta) : "+ " + LengthDelta)} when known)",
                 ResultLengthRule.SumOfArguments => " (known length when every part has one)",
+                ResultLengthRule.ArgumentType => $" (the type of `{Parameters[LengthArgument].Name}`)",
                 _ => "",
             };
             return AbsentWhen is null ? text : $"{text}, **absent** {AbsentWhen}";
@@ -154,8 +171,13 @@ internal static class Builtins
         { Implicit = new[] { ImplicitArgument.StepClock } },
         new BuiltinDescriptor("unix", new[] { P("time", TypeRef.Timestamp) }, TypeRef.Int, "Unix", "Seconds since the Unix epoch."),
         new BuiltinDescriptor("unix_ms", new[] { P("time", TypeRef.Timestamp) }, TypeRef.Int, "UnixMs", "Milliseconds since the Unix epoch."),
-        new BuiltinDescriptor("abs", new[] { P("value", TypeRef.Int) }, TypeRef.Int, "Abs",
-            "The absolute value (saturating: the smallest `int` gives the largest)."),
+        new BuiltinDescriptor("abs", new[] { new Parameter("value", ParameterType.WithSign) }, TypeRef.Int, "Abs",
+            "The absolute value of an `int` or a `duration`, of the same type (saturating: the most negative gives the largest).") { LengthRule = ResultLengthRule.ArgumentType },
+        new BuiltinDescriptor("fresh", new[] { P("time", TypeRef.Timestamp) }, TypeRef.Bool, "Fresh",
+            "Whether the timestamp is within the spec's `timeouts.clock_skew` of `now()`, earlier or later; a spec without `clock_skew` cannot call it.")
+        { Implicit = new[] { ImplicitArgument.StepClock, ImplicitArgument.ClockSkew } },
+        new BuiltinDescriptor("seconds", new[] { P("duration", TypeRef.Duration) }, TypeRef.Int, "Seconds", "Whole seconds, truncated toward zero."),
+        new BuiltinDescriptor("milliseconds", new[] { P("duration", TypeRef.Duration) }, TypeRef.Int, "Milliseconds", "Whole milliseconds, truncated toward zero."),
         new BuiltinDescriptor("text", new[] { new Parameter("value", ParameterType.WithText) }, TypeRef.String, "Text",
             "The value as text: an `int` in decimal, a `bool` as `true`/`false`, a `uuid` in lower-case `8-4-4-4-12` form, a `timestamp` as Unix seconds, `bytes` as lower-case hex."),
         new BuiltinDescriptor("len", new[] { new Parameter("value", ParameterType.WithLength) }, TypeRef.Int, "Len",

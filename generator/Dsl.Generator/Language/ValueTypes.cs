@@ -6,7 +6,7 @@ using System.Linq;
 namespace Dsl.Generator.Language;
 
 /// <summary>The kinds of value the language knows; each has one <see cref="ValueTypeDescriptor"/> in <see cref="ValueTypes"/>.</summary>
-internal enum TypeKind { String, Int, Bool, Uuid, Timestamp, Map, Bytes, List, Ed25519Key, X25519Key, Null, Void }
+internal enum TypeKind { String, Int, Decimal, Bool, Uuid, Timestamp, Duration, Map, Bytes, List, Ed25519Key, X25519Key, Null, Void }
 
 /// <summary>Where a type may be declared.</summary>
 [Flags]
@@ -88,6 +88,12 @@ internal sealed class ValueTypeDescriptor
     /// <summary>The type of <c>a - b</c>, when it applies.</summary>
     public TypeKind? Difference { get; init; }
 
+    /// <summary>The kind <c>a + d</c> and <c>a - d</c> move a value by (a timestamp by a duration); the result has the value's type.</summary>
+    public TypeKind? OffsetBy { get; init; }
+
+    /// <summary>Whether <c>abs(value)</c> applies (the result has the same type).</summary>
+    public bool Signed { get; init; }
+
     /// <summary>Whether <c>text(value)</c> applies.</summary>
     public bool HasText { get; init; }
 
@@ -125,6 +131,8 @@ internal sealed record TypeRef(TypeKind Kind, TypeKind Element = TypeKind.Null, 
     public static readonly TypeRef Bool = new(TypeKind.Bool);
     public static readonly TypeRef Uuid = new(TypeKind.Uuid);
     public static readonly TypeRef Timestamp = new(TypeKind.Timestamp);
+    public static readonly TypeRef Duration = new(TypeKind.Duration);
+    public static readonly TypeRef Decimal = new(TypeKind.Decimal);
     public static readonly TypeRef Map = new(TypeKind.Map);
     public static readonly TypeRef Bytes = new(TypeKind.Bytes);
     public static readonly TypeRef Null = new(TypeKind.Null);
@@ -161,6 +169,8 @@ internal sealed record IntegerConstant(long Value) : ConstantValue;
 
 internal sealed record BooleanConstant(bool Value) : ConstantValue;
 
+internal sealed record DecimalConstant(decimal Value) : ConstantValue;
+
 internal sealed record NullConstant : ConstantValue
 {
     public static readonly NullConstant Instance = new();
@@ -176,6 +186,9 @@ internal static class ValueTypes
 
     private static ConstantValue? ParseInteger(string text)
         => long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) ? new IntegerConstant(value) : null;
+
+    private static ConstantValue? ParseDecimal(string text)
+        => decimal.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value) ? new DecimalConstant(value) : null;
 
     private static ConstantValue? ParseBoolean(string text)
         => text switch { "true" => new BooleanConstant(true), "false" => new BooleanConstant(false), _ => null };
@@ -198,10 +211,21 @@ internal static class ValueTypes
             CSharp = "long", CSharpValueType = true,
             Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.StoredValue | TypePlaces.ListElement | TypePlaces.Kept,
             Constraints = ConstraintKinds.Range,
-            Equatable = true, Ordered = true, Addable = true, Difference = TypeKind.Int, HasText = true,
+            Equatable = true, Ordered = true, Addable = true, Difference = TypeKind.Int, Signed = true, HasText = true,
             JsonWrite = "WriteInt64", JsonRead = "TryReadInt64", JsonListWrite = "WriteInt64List", JsonListRead = "TryReadInt64List",
             StateWrite = "WriteInt64", StateRead = "ReadInt64", StateListWrite = "WriteInt64List", StateListRead = "ReadInt64List",
             ParseLiteral = ParseInteger,
+        },
+        new ValueTypeDescriptor(TypeKind.Decimal, "decimal", "a decimal number such as `0.94` (28 significant digits); `+` and `-` saturate; no `int` mixes in without `decimal(n)`")
+        {
+            Wire = "number",
+            CSharp = "decimal", CSharpValueType = true,
+            Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.Kept,
+            Constraints = ConstraintKinds.Range,
+            Equatable = true, Ordered = true, Addable = true, Difference = TypeKind.Decimal, Signed = true, HasText = true,
+            JsonWrite = "WriteDecimal", JsonRead = "TryReadDecimal",
+            StateWrite = "WriteDecimal", StateRead = "ReadDecimal",
+            ParseLiteral = ParseDecimal,
         },
         new ValueTypeDescriptor(TypeKind.Bool, "bool", "")
         {
@@ -227,9 +251,16 @@ internal static class ValueTypes
             Wire = "number, Unix time in whole seconds",
             CSharp = "global::System.DateTimeOffset", CSharpValueType = true,
             Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.StoredValue | TypePlaces.Kept,
-            Equatable = true, Ordered = true, Difference = TypeKind.Int, HasText = true,
+            Equatable = true, Ordered = true, Difference = TypeKind.Duration, OffsetBy = TypeKind.Duration, HasText = true,
             JsonWrite = "WriteUnixSeconds", JsonRead = "TryReadUnixSeconds",
             StateWrite = "WriteTimestamp", StateRead = "ReadTimestamp",
+        },
+        new ValueTypeDescriptor(TypeKind.Duration, "duration", "a literal such as `60s`, `500ms`, `5m` or `1h`, or the difference of two timestamps; in expressions only, never on the wire")
+        {
+            CSharp = "global::System.TimeSpan", CSharpValueType = true,
+            Places = TypePlaces.Kept,
+            Equatable = true, Ordered = true, Addable = true, Difference = TypeKind.Duration, Signed = true,
+            StateWrite = "WriteDuration", StateRead = "ReadDuration",
         },
         new ValueTypeDescriptor(TypeKind.Map, "map", "free-form metadata; can be copied, not inspected or compared")
         {

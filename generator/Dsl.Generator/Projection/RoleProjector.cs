@@ -229,6 +229,11 @@ internal static class RoleProjector
                 case BoundList list:
                     foreach (var item in list.Items) pending.Push(item);
                     break;
+                case BoundConditional conditional:
+                    pending.Push(conditional.Else);
+                    pending.Push(conditional.Then);
+                    pending.Push(conditional.Condition);
+                    break;
             }
         }
     }

@@ -6,13 +6,14 @@ using Dsl.Generator.Model;
 namespace Dsl.Generator.Syntax;
 
 /// <summary>
-/// Parses the expression language. Precedence, loosest first:
-/// <c>||</c>, <c>&amp;&amp;</c>, <c>!</c>, comparisons, <c>??</c> (right-associative), <c>+ -</c>,
-/// member access and calls, literals, names, parentheses and <c>[lists]</c>.
+/// Parses the expression language. Precedence, loosest first: <c>if ... then ... else ...</c> (its branches reach
+/// as far as they can), <c>||</c>, <c>&amp;&amp;</c>, <c>!</c>, comparisons, <c>??</c> (right-associative), <c>+ -</c>,
+/// member access and calls, literals (strings, integers, decimals, durations such as <c>60s</c>), names, parentheses
+/// and <c>[lists]</c>.
 /// </summary>
 internal sealed class ExpressionParser
 {
-    private enum T { Name, Number, String, Op, End }
+    private enum T { Name, Number, Decimal, Duration, String, Op, End }
 
     private readonly struct Token(T kind, string text, int start, int end)
     {
@@ -30,7 +31,7 @@ internal sealed class ExpressionParser
     public static ExprSyntax ParseExpression(string text)
     {
         var parser = new ExpressionParser(text);
-        var expression = parser.ParseOr();
+        var expression = parser.ParseConditional();
         parser.ExpectEnd();
         return expression;
     }
@@ -39,7 +40,7 @@ internal sealed class ExpressionParser
     public static (ExprSyntax Condition, string? Code, int CodeStart) ParseCheck(string text)
     {
         var parser = new ExpressionParser(text);
-        var condition = parser.ParseOr();
+        var condition = parser.ParseConditional();
         string? code = null;
         var codeStart = 0;
         if (parser.Peek.Kind == T.Name && parser.Peek.Text == "else")
@@ -73,6 +74,30 @@ internal sealed class ExpressionParser
             return true;
         }
         return false;
+    }
+
+    /// <summary><c>if c then a else b</c>, or any other expression.</summary>
+    private ExprSyntax ParseConditional()
+    {
+        var start = Peek;
+        if (start.Kind != T.Name || start.Text != "if") return ParseOr();
+        _position++;
+        var condition = ParseConditional();
+        ExpectKeyword("then", "after the condition of 'if'");
+        var then = ParseConditional();
+        ExpectKeyword("else", "after the 'then' value of 'if' (a conditional always has both values)");
+        var otherwise = ParseConditional();
+        return new ConditionalSyntax(start.Start, condition, then, otherwise);
+    }
+
+    private void ExpectKeyword(string keyword, string where)
+    {
+        if (Peek.Kind == T.Name && Peek.Text == keyword)
+        {
+            _position++;
+            return;
+        }
+        throw new ExprSyntaxException(Peek.Start, System.Math.Max(1, Peek.End - Peek.Start), $"expected '{keyword}' {where}");
     }
 
     private ExprSyntax ParseOr()
@@ -149,7 +174,7 @@ internal sealed class ExpressionParser
                 var arguments = new List<ExprSyntax>();
                 if (!TakeOp(")", out var close))
                 {
-                    do arguments.Add(ParseOr());
+                    do arguments.Add(ParseConditional());
                     while (TakeOp(",", out _));
                     if (!TakeOp(")", out close))
                         throw new ExprSyntaxException(Peek.Start, 1, "expected ')' to close the argument list");
@@ -168,6 +193,12 @@ internal sealed class ExpressionParser
             case T.Number:
                 _position++;
                 return new LiteralSyntax(token.Start, token.End, LiteralKind.Int, token.Text);
+            case T.Decimal:
+                _position++;
+                return new LiteralSyntax(token.Start, token.End, LiteralKind.Decimal, token.Text);
+            case T.Duration:
+                _position++;
+                return new LiteralSyntax(token.Start, token.End, LiteralKind.Duration, token.Text);
             case T.String:
                 _position++;
                 return new LiteralSyntax(token.Start, token.End, LiteralKind.String, token.Text);
@@ -178,12 +209,13 @@ internal sealed class ExpressionParser
                     "true" or "false" => new LiteralSyntax(token.Start, token.End, LiteralKind.Bool, token.Text),
                     "null" => new LiteralSyntax(token.Start, token.End, LiteralKind.Null, "null"),
                     "else" => throw new ExprSyntaxException(token.Start, 4, "'else' must follow a condition"),
+                    "then" => throw new ExprSyntaxException(token.Start, 4, "'then' must follow the condition of an 'if'"),
                     _ => new NameSyntax(token.Start, token.End, token.Text),
                 };
             case T.Op when token.Text == "(":
             {
                 _position++;
-                var inner = ParseOr();
+                var inner = ParseConditional();
                 if (!TakeOp(")", out _)) throw new ExprSyntaxException(Peek.Start, 1, "expected ')'");
                 return inner;
             }
@@ -193,7 +225,7 @@ internal sealed class ExpressionParser
                 var items = new List<ExprSyntax>();
                 if (!TakeOp("]", out var close))
                 {
-                    do items.Add(ParseOr());
+                    do items.Add(ParseConditional());
                     while (TakeOp(",", out _));
                     if (!TakeOp("]", out close)) throw new ExprSyntaxException(Peek.Start, 1, "expected ']'");
                 }
@@ -230,9 +262,24 @@ internal sealed class ExpressionParser
             if (char.IsDigit(c))
             {
                 while (i < text.Length && char.IsDigit(text[i])) i++;
+                var kind = T.Number;
+                // A decimal: digits, a point, digits (0.94); a point followed by a name is member access of nothing, refused below.
+                if (i + 1 < text.Length && text[i] == '.' && char.IsDigit(text[i + 1]))
+                {
+                    i++;
+                    while (i < text.Length && char.IsDigit(text[i])) i++;
+                    kind = T.Decimal;
+                }
                 if (i < text.Length && (char.IsLetter(text[i]) || text[i] == '_'))
-                    throw new ExprSyntaxException(start, i - start + 1, $"'{text.Substring(start, i - start + 1)}' is not a number");
-                tokens.Add(new Token(T.Number, text.Substring(start, i - start), start, i));
+                {
+                    var unitStart = i;
+                    while (i < text.Length && (char.IsLetterOrDigit(text[i]) || text[i] == '_')) i++;
+                    var unit = text.Substring(unitStart, i - unitStart);
+                    if (kind != T.Number || unit is not ("ms" or "s" or "m" or "h"))
+                        throw new ExprSyntaxException(start, i - start, $"'{text.Substring(start, i - start)}' is not a number or a duration (a whole number followed by ms, s, m or h, such as 500ms or 60s)");
+                    kind = T.Duration;
+                }
+                tokens.Add(new Token(kind, text.Substring(start, i - start), start, i));
                 continue;
             }
             if (c == '"' || c == '\'')

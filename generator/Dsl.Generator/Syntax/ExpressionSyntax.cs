@@ -23,14 +23,20 @@ internal sealed record MemberSyntax(ExprSyntax Target, string Member, int Member
 
 internal sealed record CallSyntax(ExprSyntax Target, EquatableArray<ExprSyntax> Arguments, int CallEnd) : ExprSyntax(Target.Start, CallEnd);
 
-internal enum LiteralKind { String, Int, Bool, Null }
+internal enum LiteralKind { String, Int, Bool, Null, Duration, Decimal }
 
-/// <summary>A literal; <see cref="Text"/> is the unescaped string, the digits, <c>true</c>/<c>false</c> or <c>null</c>.</summary>
+/// <summary>
+/// A literal; <see cref="Text"/> is the unescaped string, the digits, <c>true</c>/<c>false</c>, <c>null</c>, a duration
+/// as written (<c>60s</c>, <c>500ms</c>) or a decimal as written (<c>0.5</c>).
+/// </summary>
 internal sealed record LiteralSyntax(int Start, int End, LiteralKind Kind, string Text) : ExprSyntax(Start, End);
 
 internal sealed record UnarySyntax(int OperatorStart, string Operator, ExprSyntax Operand) : ExprSyntax(OperatorStart, Operand.End);
 
 internal sealed record BinarySyntax(ExprSyntax Left, string Operator, int OperatorStart, ExprSyntax Right) : ExprSyntax(Left.Start, Right.End);
+
+/// <summary><c>if CONDITION then A else B</c>.</summary>
+internal sealed record ConditionalSyntax(int IfStart, ExprSyntax Condition, ExprSyntax Then, ExprSyntax Else) : ExprSyntax(IfStart, Else.End);
 
 internal sealed record ListSyntax(int Start, int End, EquatableArray<ExprSyntax> Items) : ExprSyntax(Start, End);
 

@@ -322,7 +322,8 @@ internal sealed class SpecParser
         if (timeouts is null) return null;
         return new TimeoutsSyntax(
             Duration(timeouts[TimeoutsSyntax.Keys.Handshake], "the handshake timeout"),
-            Duration(timeouts[TimeoutsSyntax.Keys.Step], "the step timeout"));
+            Duration(timeouts[TimeoutsSyntax.Keys.Step], "the step timeout"),
+            Duration(timeouts[TimeoutsSyntax.Keys.ClockSkew], "the clock skew"));
     }
 
     private FlowSyntax? ReadSteps(YamlNode node, string what)

@@ -282,13 +282,14 @@ internal sealed record DurationSyntax(YamlScalar Source, long Milliseconds)
     }
 }
 
-internal sealed record TimeoutsSyntax(DurationSyntax? Handshake, DurationSyntax? Step)
+internal sealed record TimeoutsSyntax(DurationSyntax? Handshake, DurationSyntax? Step, DurationSyntax? ClockSkew)
 {
     public static class Keys
     {
         public static readonly SyntaxKey Handshake = SyntaxKey.Optional("handshake", "How long the whole handshake may take; default 30s.");
         public static readonly SyntaxKey Step = SyntaxKey.Optional("step", "How long a role waits for each message; default 10s.");
-        public static readonly KeySet All = new("`timeouts`", Handshake, Step);
+        public static readonly SyntaxKey ClockSkew = SyntaxKey.Optional("clock_skew", "How far a peer's timestamp may be from this side's clock for fresh(t).");
+        public static readonly KeySet All = new("`timeouts`", Handshake, Step, ClockSkew);
     }
 }
 

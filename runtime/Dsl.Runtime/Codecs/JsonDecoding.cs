@@ -120,6 +120,19 @@ public static class JsonDecoding
         return false;
     }
 
+    /// <summary>Reads a decimal number (any JSON number that fits in a <see cref="decimal"/>).</summary>
+    public static bool TryReadDecimal(ref Utf8JsonReader reader, string message, string field, out decimal value, out DecodeError error)
+    {
+        if (reader.TokenType == JsonTokenType.Number && reader.TryGetDecimal(out value))
+        {
+            error = default;
+            return true;
+        }
+        value = 0;
+        error = DecodeError.WrongType(message, field, "a decimal number");
+        return false;
+    }
+
     /// <summary>Reads a boolean.</summary>
     public static bool TryReadBoolean(ref Utf8JsonReader reader, string message, string field, out bool value, out DecodeError error)
     {

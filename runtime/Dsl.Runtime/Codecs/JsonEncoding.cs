@@ -35,6 +35,9 @@ public static class JsonEncoding
     /// <summary>Writes an integer.</summary>
     public static void WriteInt64(Utf8JsonWriter writer, ReadOnlySpan<byte> name, long value) => writer.WriteNumber(name, value);
 
+    /// <summary>Writes a decimal number, in its shortest exact form (0.94, not 0.9400).</summary>
+    public static void WriteDecimal(Utf8JsonWriter writer, ReadOnlySpan<byte> name, decimal value) => writer.WriteNumber(name, value / 1.000000000000000000000000000000000m);
+
     /// <summary>Writes a boolean.</summary>
     public static void WriteBoolean(Utf8JsonWriter writer, ReadOnlySpan<byte> name, bool value) => writer.WriteBoolean(name, value);
 

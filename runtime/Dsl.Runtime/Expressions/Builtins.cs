@@ -136,6 +136,28 @@ public static class Builtins
     /// <summary><c>abs(x)</c>; saturates, so <c>abs</c> of the smallest int is the largest.</summary>
     public static long Abs(long value) => value == long.MinValue ? long.MaxValue : Math.Abs(value);
 
+    /// <summary><c>abs(decimal)</c>.</summary>
+    public static decimal Abs(decimal value) => Math.Abs(value);
+
+    /// <summary><c>text(value)</c> of a decimal: its shortest exact form, invariant culture (0.94).</summary>
+    public static string Text(decimal value) => (value / 1.000000000000000000000000000000000m).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary><c>abs(duration)</c>: its length, saturating (the most negative duration gives the largest).</summary>
+    public static TimeSpan Abs(TimeSpan value) => new(Abs(value.Ticks));
+
+    /// <summary>
+    /// <c>fresh(t)</c>: whether <paramref name="time"/> is within <paramref name="clockSkew"/> of the step's clock,
+    /// either way (a timestamp from the future is as suspect as a stale one).
+    /// </summary>
+    public static bool Fresh(DateTimeOffset stepClock, TimeSpan clockSkew, DateTimeOffset time)
+        => Abs(Operators.Minus(stepClock, time)) <= clockSkew;
+
+    /// <summary><c>seconds(duration)</c>: whole seconds, truncated toward zero.</summary>
+    public static long Seconds(TimeSpan duration) => (long)duration.TotalSeconds;
+
+    /// <summary><c>milliseconds(duration)</c>: whole milliseconds, truncated toward zero.</summary>
+    public static long Milliseconds(TimeSpan duration) => duration.Ticks / TimeSpan.TicksPerMillisecond;
+
     /// <summary><c>unix_ms(t)</c>: milliseconds since the Unix epoch.</summary>
     public static long UnixMs(DateTimeOffset time) => time.ToUnixTimeMilliseconds();
 

@@ -18,6 +18,22 @@ public static class Operators
         return sum;
     }
 
+    /// <summary><c>a + b</c> of decimals, saturating at the decimal bounds.</summary>
+    public static decimal Plus(decimal left, decimal right)
+    {
+        try
+        {
+            return left + right;
+        }
+        catch (OverflowException)
+        {
+            return left < 0 ? decimal.MinValue : decimal.MaxValue;
+        }
+    }
+
+    /// <summary><c>a - b</c> of decimals, saturating at the decimal bounds.</summary>
+    public static decimal Minus(decimal left, decimal right) => Plus(left, -right);
+
     /// <summary><c>a + b</c> of strings: concatenation.</summary>
     public static string Plus(string left, string right) => string.Concat(left, right);
 
@@ -36,8 +52,27 @@ public static class Operators
     /// </summary>
     public static bool IsPresent<T>(T value) => value is not null;
 
-    /// <summary><c>a - b</c> of timestamps: whole seconds from <paramref name="right"/> to <paramref name="left"/>, truncated toward zero.</summary>
-    public static long Minus(DateTimeOffset left, DateTimeOffset right) => (long)(left - right).TotalSeconds;
+    /// <summary><c>a - b</c> of timestamps: the duration from <paramref name="right"/> to <paramref name="left"/>, negative when it is later.</summary>
+    public static TimeSpan Minus(DateTimeOffset left, DateTimeOffset right) => left - right;
+
+    /// <summary><c>t + d</c>: a timestamp moved by a duration, saturating at the earliest and latest timestamps.</summary>
+    public static DateTimeOffset Plus(DateTimeOffset time, TimeSpan duration)
+    {
+        var ticks = Plus(time.UtcTicks, duration.Ticks);
+        return ticks < DateTimeOffset.MinValue.UtcTicks ? DateTimeOffset.MinValue
+             : ticks > DateTimeOffset.MaxValue.UtcTicks ? DateTimeOffset.MaxValue
+             : new DateTimeOffset(ticks, TimeSpan.Zero);
+    }
+
+    /// <summary><c>t - d</c>: a timestamp moved back by a duration, saturating.</summary>
+    public static DateTimeOffset Minus(DateTimeOffset time, TimeSpan duration)
+        => Plus(time, duration == TimeSpan.MinValue ? TimeSpan.MaxValue : -duration);
+
+    /// <summary><c>a + b</c> of durations, saturating.</summary>
+    public static TimeSpan Plus(TimeSpan left, TimeSpan right) => new(Plus(left.Ticks, right.Ticks));
+
+    /// <summary><c>a - b</c> of durations, saturating.</summary>
+    public static TimeSpan Minus(TimeSpan left, TimeSpan right) => new(Minus(left.Ticks, right.Ticks));
 }
 
 /// <summary>

@@ -130,6 +130,21 @@ public sealed class HandshakeStateWriter : IDisposable
         if (Present(value.HasValue)) BinaryPrimitives.WriteInt64LittleEndian(Take(8), value!.Value.UtcTicks);
     }
 
+    /// <summary>Writes a <c>decimal</c>, or its absence.</summary>
+    public void WriteDecimal(decimal? value)
+    {
+        if (!Present(value.HasValue)) return;
+        Span<int> bits = stackalloc int[4];
+        decimal.GetBits(value!.Value, bits);
+        foreach (var part in bits) WriteInt32(part);
+    }
+
+    /// <summary>Writes a <c>duration</c>, or its absence.</summary>
+    public void WriteDuration(TimeSpan? value)
+    {
+        if (Present(value.HasValue)) BinaryPrimitives.WriteInt64LittleEndian(Take(8), value!.Value.Ticks);
+    }
+
     /// <summary>Writes <c>bytes</c>, or their absence.</summary>
     public void WriteBytes(Bytes? value)
     {
@@ -224,6 +239,18 @@ public ref struct HandshakeStateReader
 
     /// <summary>Reads a <c>timestamp</c> or its absence.</summary>
     public DateTimeOffset? ReadTimestamp() => Present() ? new DateTimeOffset(BinaryPrimitives.ReadInt64LittleEndian(Take(8)), TimeSpan.Zero) : null;
+
+    /// <summary>Reads a <c>decimal</c> or its absence.</summary>
+    public decimal? ReadDecimal()
+    {
+        if (!Present()) return null;
+        Span<int> bits = stackalloc int[4];
+        for (var i = 0; i < 4; i++) bits[i] = ReadInt32();
+        return new decimal(bits);
+    }
+
+    /// <summary>Reads a <c>duration</c> or its absence.</summary>
+    public TimeSpan? ReadDuration() => Present() ? new TimeSpan(BinaryPrimitives.ReadInt64LittleEndian(Take(8))) : null;
 
     /// <summary>Reads <c>bytes</c> or their absence.</summary>
     public Bytes? ReadBytes() => Present() ? Bytes.CopyFrom(ReadRaw()) : null;
