@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
+using Dsl.Generator.Language;
 using Dsl.Generator.Diagnostics;
 
 namespace Dsl.Generator.Binding;
@@ -30,6 +31,15 @@ internal sealed class BindingContext
     public Dictionary<string, MessageSymbol> Messages { get; } = new();
     public Dictionary<string, ServiceSymbol> Services { get; } = new();
     public Dictionary<string, HookSymbol> Hooks { get; } = new();
+
+    /// <summary>Declared object and enum types, by name; an entry is null while its own fields are being bound.</summary>
+    public Dictionary<string, TypeSymbol?> Types { get; } = new();
+
+    /// <summary>The kinds of the names under <c>types</c>, known before any field is bound (types may refer to each other).</summary>
+    public Dictionary<string, TypeKind> DeclaredKinds { get; } = new();
+
+    /// <summary>The C# names of declared types and the spec names that took them, for DSL112.</summary>
+    public Dictionary<string, string> TypeNames { get; } = new();
     public Dictionary<string, List<FieldSymbol>> Inputs { get; } = new();
     public HashSet<string> ErrorCodes { get; } = new();
     public EnvelopeSymbol? Envelope { get; set; }

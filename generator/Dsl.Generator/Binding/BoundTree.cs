@@ -23,6 +23,7 @@ internal sealed record BoundProtocol(
     EnvelopeSymbol? Envelope,
     EquatableArray<ServiceSymbol> Services,
     EquatableArray<HookSymbol> Hooks,
+    EquatableArray<TypeSymbol> Types,
     EquatableArray<ErrorSymbol> Errors,
     EquatableArray<RoleEffects> FailureEffects,
     long HandshakeTimeoutMs,
@@ -37,6 +38,14 @@ internal sealed record BoundProtocol(
         foreach (var message in Messages)
             if (message.Name == name) return message;
         throw new System.InvalidOperationException($"No message '{name}'.");
+    }
+
+    /// <summary>The declared object or enum type of that name (a named type, or an inline one's synthesized name).</summary>
+    public TypeSymbol Type(string name)
+    {
+        foreach (var type in Types)
+            if (type.Name == name) return type;
+        throw new System.InvalidOperationException($"No type '{name}'.");
     }
 
     public RoleSymbol Role(string name)
@@ -82,7 +91,22 @@ internal sealed record FieldSymbol(
 {
     /// <summary>Whether the value may be absent in the record (optional without a default).</summary>
     public bool IsNullable => Optional && Default is null;
+
+    /// <summary>The JSON name, when <c>wire</c> gives one that differs from <see cref="Name"/>.</summary>
+    public string? WireName { get; init; }
+
+    /// <summary>The name on the wire.</summary>
+    public string Wire => WireName ?? Name;
+
+    /// <summary>For a constant field: its only value (the sender writes it; the receiver refuses any other).</summary>
+    public ConstantValue? Const { get; init; }
 }
+
+/// <summary>An object or enum type the spec declares, under <c>types</c> or inline (then named after its place: <c>auth_auth</c>).</summary>
+/// <param name="Kind"><see cref="TypeKind.Object"/> or <see cref="TypeKind.Enum"/>.</param>
+/// <param name="Fields">An object's fields.</param>
+/// <param name="Values">An enum's values, as they travel.</param>
+internal sealed record TypeSymbol(string Name, TypeKind Kind, string? Doc, EquatableArray<FieldSymbol> Fields, EquatableArray<string> Values, SourceSpan Span);
 
 /// <summary>A message of the protocol.</summary>
 /// <param name="ReportsCode">For an error message: the field that carries the error code.</param>
@@ -90,6 +114,12 @@ internal sealed record FieldSymbol(
 /// <param name="Index">Its position among the messages (its bit in the binder's path sets).</param>
 internal sealed record MessageSymbol(string Name, string? Doc, EquatableArray<FieldSymbol> Fields, string? ReportsCode, string? ReportsDetail, int Index, SourceSpan Span)
 {
+    /// <summary>The discriminator's value, when <c>wire</c> gives one that differs from <see cref="Name"/>.</summary>
+    public string? WireName { get; init; }
+
+    /// <summary>The discriminator's value on the wire.</summary>
+    public string Wire => WireName ?? Name;
+
     public bool IsErrorMessage => ReportsCode is not null;
 
     public FieldSymbol Field(string name)
@@ -262,5 +292,11 @@ internal sealed record BoundBinary(ExprType Type, BinaryOperator Operator, Bound
 
 /// <summary><c>if Condition then Then else Else</c>.</summary>
 internal sealed record BoundConditional(ExprType Type, BoundExpression Condition, BoundExpression Then, BoundExpression Else) : BoundExpression(Type);
+
+/// <summary><c>target.FIELD</c>: a field of an object value.</summary>
+internal sealed record BoundMember(ExprType Type, BoundExpression Target, string ObjectType, string Field) : BoundExpression(Type);
+
+/// <summary>An object built from its fields' values (a mapping under <c>set</c>); fields not given take their defaults or stay absent.</summary>
+internal sealed record BoundObject(ExprType Type, string ObjectType, EquatableArray<BoundAssignment> Fields) : BoundExpression(Type);
 
 internal sealed record BoundList(ExprType Type, EquatableArray<BoundExpression> Items) : BoundExpression(Type);

@@ -46,6 +46,7 @@ internal sealed class ExpressionBinder
             var bound = Bind(text, text.Syntax, scope);
             if (expected is not null)
             {
+                bound = AsEnumValue(text, text.Syntax, bound, expected, what);
                 RequireType(text, text.Syntax, bound, expected, what);
                 bound = Coerce(bound, expected);
             }
@@ -80,6 +81,17 @@ internal sealed class ExpressionBinder
                     items.Add(bound);
                 }
                 return new BoundList(new ExprType(expected, false), items.ToEquatableArray());
+            }
+            case ObjectValueSyntax obj:
+            {
+                if (expected.Kind != TypeKind.Object || !_context.Types.TryGetValue(expected.Name!, out var type) || type is null)
+                {
+                    _context.Report(DiagnosticTable.TypeMismatch, obj.Span, what, expected.ToString(), "an object");
+                    return null;
+                }
+                var fields = SpecBinder.BindAssignments(_context, this, type.Name, type.Fields, obj.Fields, scope, new string[0]);
+                // A field that did not bind has been reported; the spec generates nothing then.
+                return new BoundObject(new ExprType(expected, false), type.Name, fields.ToEquatableArray());
             }
             default:
                 return null;
@@ -190,6 +202,7 @@ internal sealed class ExpressionBinder
         if (tt.Kind == TypeKind.Null) type = et;
         else
         {
+            otherwise = AsEnumValue(text, conditional.Else, otherwise, tt, "the 'else' value of 'if'");
             RequireType(text, conditional.Else, otherwise, tt, "the 'else' value of 'if'");
             // Bytes of different known lengths are bytes of unknown length.
             type = tt.Kind == TypeKind.Bytes && tt != et && et.Kind != TypeKind.Null ? TypeRef.Bytes : tt;
@@ -294,7 +307,38 @@ internal sealed class ExpressionBinder
             return EnvelopeField(text, envelopeOf, envelopedMessage, member, source, present, scope);
         }
         var inner = Bind(text, member.Target, scope);
+        if (inner.Expr.Type.Type is { Kind: TypeKind.Object, Name: { } typeName } && _context.Types.TryGetValue(typeName, out var type) && type is not null)
+        {
+            var field = type.Fields.FirstOrDefault(f => f.Name == member.Member)
+                ?? Fail<FieldSymbol>(DiagnosticTable.UnknownMember, text, memberName, typeName, member.Member);
+            // Present where the object is and the field cannot be absent.
+            var mask = field.IsNullable ? 0 : inner.Mask;
+            var why = inner.Mask != scope.Paths.All ? inner.Why : $"field '{field.Name}' of '{typeName}' is optional";
+            return new Bound(new BoundMember(new ExprType(field.Type, mask != scope.Paths.All), inner.Expr, typeName, field.Name), mask, why);
+        }
         return Fail(DiagnosticTable.UnknownMember, text, memberName, inner.Expr.Type.ToString(), member.Member);
+    }
+
+    /// <summary>
+    /// A string literal where an enum is expected stands for that value of the enum (<c>set: { sender_type: "metabolic" }</c>,
+    /// <c>msg.role == "commander"</c>); a literal that is not one of its values is DSL204.
+    /// </summary>
+    private Bound AsEnumValue(ExpressionText text, ExprSyntax syntax, Bound bound, TypeRef expected, string what)
+    {
+        if (expected.Kind != TypeKind.Enum || bound.Expr.Type.Type.Kind != TypeKind.String) return bound;
+        var values = _context.Types.TryGetValue(expected.Name!, out var type) && type is not null ? type.Values : EquatableArray<string>.Empty;
+        BoundExpression? Convert(BoundExpression expression, ExprSyntax at) => expression switch
+        {
+            BoundLiteral { Value: StringConstant literal } when values.Contains(literal.Value) => new BoundLiteral(new ExprType(expected, false), literal),
+            BoundLiteral { Value: StringConstant literal } => Fail<BoundExpression>(DiagnosticTable.TypeMismatch, text, at, what,
+                $"a value of '{expected}' ({string.Join(", ", values)})", $"\"{literal.Value}\""),
+            // if c then "a" else "b": each value of the conditional is a literal of the enum.
+            BoundConditional conditional when at is ConditionalSyntax written
+                && Convert(conditional.Then, written.Then) is { } then && Convert(conditional.Else, written.Else) is { } otherwise
+                => conditional with { Type = new ExprType(expected, conditional.Type.MayBeAbsent), Then = then, Else = otherwise },
+            _ => null,
+        };
+        return Convert(bound.Expr, syntax) is { } converted ? new Bound(converted, bound.Mask, bound.Why) : bound;
     }
 
     private Bound Field(ExpressionText text, MessageSymbol message, MemberSyntax member, MessageSource source, ulong present, Scope scope)
@@ -372,7 +416,7 @@ internal sealed class ExpressionBinder
         for (var i = 0; i < count; i++)
         {
             var parameter = hook.Parameters[i];
-            var argument = Bind(text, call.Arguments[i], scope);
+            var argument = AsEnumValue(text, call.Arguments[i], Bind(text, call.Arguments[i], scope), parameter.Type, $"argument '{parameter.Name}' of hook '{hook.Name}'");
             RequireType(text, call.Arguments[i], argument, parameter.Type, $"argument '{parameter.Name}' of hook '{hook.Name}'");
             if (!parameter.Optional) RequirePresent(text, call.Arguments[i], argument, scope);
             arguments[i] = Coerce(argument, parameter.Type).Expr;
@@ -460,7 +504,11 @@ internal sealed class ExpressionBinder
                 return Present(Make(TypeRef.Bool), scope);
             case BinaryOperator.Equal:
             case BinaryOperator.NotEqual:
-                if (lt.Kind != TypeKind.Null && rt.Kind != TypeKind.Null && lt.Kind != rt.Kind)
+                if (lt.Kind == TypeKind.Enum) right = AsEnumValue(text, binary.Right, right, lt, $"the right of '{binary.Operator}'");
+                if (rt.Kind == TypeKind.Enum) left = AsEnumValue(text, binary.Left, left, rt, $"the left of '{binary.Operator}'");
+                lt = left.Expr.Type.Type;
+                rt = right.Expr.Type.Type;
+                if (lt.Kind != TypeKind.Null && rt.Kind != TypeKind.Null && (lt.Kind != rt.Kind || lt.Name != rt.Name))
                     Fail(DiagnosticTable.TypeMismatch, text, binary.Right, $"the right of '{binary.Operator}'", lt.ToString(), rt.ToString());
                 // A presence test (x != null) takes any type; comparing two values needs an equatable one.
                 foreach (var (side, type) in new[] { (binary.Left, lt), (binary.Right, rt) })

@@ -38,6 +38,7 @@ internal static class SpecBinder
 
         BindRoles(context, syntax);
         context.ClockSkewMs = syntax.Timeouts?.ClockSkew?.Milliseconds;
+        TypeBinder.Bind(context, syntax);
         var discriminator = syntax.Wire?.Discriminator?.Value ?? "type";
         var messages = BindMessages(context, syntax, discriminator);
         BindInputs(context, syntax);
@@ -67,6 +68,7 @@ internal static class SpecBinder
             context.FilePath, name, syntax.Version.Value, syntax.Description?.Value.Trim(), ns, discriminator, malformedCode,
             roles, messages.ToEquatableArray(), envelope, context.Services.Values.OrderBy(s => s.Name, System.StringComparer.Ordinal).ToEquatableArray(),
             context.Hooks.Values.OrderBy(h => h.Name, System.StringComparer.Ordinal).ToEquatableArray(),
+            context.Types.Values.Where(t => t is not null).Select(t => t!).OrderBy(t => t.Name, System.StringComparer.Ordinal).ToEquatableArray(),
             errors.ToEquatableArray(), failureEffects,
             syntax.Timeouts?.Handshake?.Milliseconds ?? 30_000, syntax.Timeouts?.Step?.Milliseconds ?? 10_000, context.ClockSkewMs,
             flow.Flow!, heartbeat, syntax.Name.Span);
@@ -112,6 +114,7 @@ internal static class SpecBinder
     {
         var result = new List<MessageSymbol>();
         var typeNames = new Dictionary<string, string>();
+        var wireNames = new HashSet<string>();
         var generated = new HashSet<string>(Naming.GeneratedTypes(context.Prefix, context.Roles));
         foreach (var message in syntax.Messages)
         {
@@ -134,7 +137,7 @@ internal static class SpecBinder
                 continue;
             }
             typeNames[typeName] = name;
-            var fields = BindFields(context, message.Fields, $"'{name}'", discriminator, TypePlaces.Message, typeName, Naming.MessageMembers);
+            var fields = BindFields(context, message.Fields, $"'{name}'", discriminator, TypePlaces.Message, typeName, Naming.MessageMembers, name);
             if (fields.Count > 64) context.Report(DiagnosticTable.TooManyFields, message.Name.Span, name, fields.Count.ToString(CultureInfo.InvariantCulture));
 
             string? reportsCode = null, reportsDetail = null;
@@ -150,7 +153,16 @@ internal static class SpecBinder
                     else reportsDetail = detail.Value;
                 }
             }
-            var symbol = new MessageSymbol(name, message.Doc, fields.ToEquatableArray(), reportsCode, reportsDetail, result.Count, message.Name.Span);
+            var wire = message.Wire?.Value ?? name;
+            if (!wireNames.Add(wire))
+            {
+                context.Report(DiagnosticTable.DuplicateKey, (message.Wire ?? message.Name).Span, wire, "the wire names of messages");
+                continue;
+            }
+            var symbol = new MessageSymbol(name, message.Doc, fields.ToEquatableArray(), reportsCode, reportsDetail, result.Count, message.Name.Span)
+            {
+                WireName = wire != name ? wire : null,
+            };
             context.Messages[name] = symbol;
             result.Add(symbol);
         }
@@ -161,11 +173,13 @@ internal static class SpecBinder
     /// <param name="reserved">The field names that are taken: the discriminator (or the envelope's payload field).</param>
     /// <param name="typeName">The C# type that will hold the fields (a member may not have its name).</param>
     /// <param name="members">C# members the type already has.</param>
-    private static List<FieldSymbol> BindFields(BindingContext context, EquatableArray<FieldSyntax> syntax, string owner, string? reserved, TypePlaces place, string typeName, IReadOnlyCollection<string> members)
+    /// <param name="scope">The spec name inline objects and enums of these fields are named after (<c>auth</c> gives <c>auth_FIELD</c>).</param>
+    internal static List<FieldSymbol> BindFields(BindingContext context, EquatableArray<FieldSyntax> syntax, string owner, string? reserved, TypePlaces place, string typeName, IReadOnlyCollection<string> members, string scope)
     {
         var fields = new List<FieldSymbol>();
         var properties = new Dictionary<string, string>();
         var names = new HashSet<string>();
+        var wireNames = new HashSet<string>();
         foreach (var field in syntax)
         {
             var name = field.Name.Value;
@@ -174,9 +188,15 @@ internal static class SpecBinder
                 context.Report(DiagnosticTable.DuplicateField, field.Name.Span, name, owner);
                 continue;
             }
-            if (name == reserved)
+            var wire = field.Wire?.Value ?? name;
+            if (wire == reserved)
             {
-                context.Report(DiagnosticTable.ReservedField, field.Name.Span, name, owner.Trim('\'', ' '));
+                context.Report(DiagnosticTable.ReservedField, (field.Wire ?? field.Name).Span, wire, owner.Trim('\'', ' '));
+                continue;
+            }
+            if (!wireNames.Add(wire))
+            {
+                context.Report(DiagnosticTable.DuplicateKey, (field.Wire ?? field.Name).Span, wire, $"the wire names of the fields of {owner}");
                 continue;
             }
             var property = Naming.Pascal(name);
@@ -191,25 +211,22 @@ internal static class SpecBinder
                 continue;
             }
             properties[property] = name;
-            if (BindField(context, field, place) is { } symbol) fields.Add(symbol);
+            if (BindField(context, field, place, scope) is { } symbol) fields.Add(symbol);
         }
         return fields;
     }
 
-    private static FieldSymbol? BindField(BindingContext context, FieldSyntax field, TypePlaces place)
+    private static FieldSymbol? BindField(BindingContext context, FieldSyntax field, TypePlaces place, string scope)
     {
-        var type = ValueTypes.Resolve(field.Type.Name, field.Type.Argument, place);
-        if (type is null)
-        {
-            context.Report(DiagnosticTable.UnknownType, field.Type.Source.Span, field.Type.Source.Value, ValueTypes.Spellings(place) + (place == TypePlaces.Message ? " (keys are inputs only)" : ""));
-            return null;
-        }
+        var type = TypeBinder.Resolve(context, field, place, scope);
+        if (type is null) return null;
         var optional = field.Type.Optional || field.Optional?.Value == "true";
 
         var encoding = BytesEncoding.Hex;
         if (field.EncodingKey is { } encodingKey)
         {
-            if (type.Kind != TypeKind.Bytes) context.Report(DiagnosticTable.ConstraintMismatch, encodingKey.Span, "encoding", type.ToString());
+            if (type.Kind != TypeKind.Bytes && type is not { Kind: TypeKind.List, Element: TypeKind.Bytes })
+                context.Report(DiagnosticTable.ConstraintMismatch, encodingKey.Span, "encoding", type.ToString());
             else if (field.Encoding is { } encodingValue)
             {
                 if (encodingValue.Value == "base64") encoding = BytesEncoding.Base64;
@@ -224,7 +241,12 @@ internal static class SpecBinder
             defaultValue = Default(context, defaultSyntax, type);
             optional = true;
         }
-        return new FieldSymbol(field.Name.Value, type, optional, defaultValue, field.Doc, BindConstraints(context, field, type), encoding, field.Name.Span);
+        var constant = field.Const is { } constSyntax ? TypeBinder.Constant(context, constSyntax, type, optional, defaultValue is not null) : null;
+        return new FieldSymbol(field.Name.Value, type, optional, defaultValue, field.Doc, BindConstraints(context, field, type), encoding, field.Name.Span)
+        {
+            WireName = field.Wire?.Value is { } wire && wire != field.Name.Value ? wire : null,
+            Const = constant,
+        };
     }
 
     /// <summary>A default: a literal of the field's type, read by the type's descriptor (a list of them for a list).</summary>
@@ -238,6 +260,8 @@ internal static class SpecBinder
         }
         else if (syntax.Scalar is { } scalar && type.Descriptor.ParseLiteral?.Invoke(scalar.Value) is { } value)
             return new BoundLiteral(new ExprType(type, false), value);
+        else if (syntax.Scalar is { } enumValue && type.Kind == TypeKind.Enum && context.Types[type.Name!] is { } enumType && enumType.Values.Contains(enumValue.Value))
+            return new BoundLiteral(new ExprType(type, false), new StringConstant(enumValue.Value));
         context.Report(DiagnosticTable.BadDefault, syntax.Span, syntax.Scalar?.Value ?? "(" + syntax.KindName + ")", type.ToString());
         return null;
     }
@@ -320,7 +344,7 @@ internal static class SpecBinder
                 continue;
             }
             context.Inputs[role].AddRange(BindFields(context, inputs.Fields, $"the inputs of '{role}'", null, TypePlaces.Input,
-                Naming.RoleTypes(context.Prefix, role).Inputs, Naming.ObjectMembers));
+                Naming.RoleTypes(context.Prefix, role).Inputs, Naming.ObjectMembers, role + "_inputs"));
         }
     }
 
@@ -422,7 +446,7 @@ internal static class SpecBinder
                 continue;
             }
             // A parameter is a value of the language, as a message field is; 'cancellationToken' is the generated method's own.
-            var parameters = BindFields(context, hook.Inputs, $"hook '{name}'", null, TypePlaces.Message, method, new[] { "CancellationToken" });
+            var parameters = BindFields(context, hook.Inputs, $"hook '{name}'", null, TypePlaces.Message, method, new[] { "CancellationToken" }, name);
             if (parameters.Count != hook.Inputs.Count) continue;
             var output = hook.Output!;
             var outputType = ValueTypes.Resolve(output.Name, output.Argument, TypePlaces.Message);
@@ -466,7 +490,7 @@ internal static class SpecBinder
             context.Report(DiagnosticTable.NameCollision, envelope.Name.Span, "another generated type", envelope.Name.Value, typeName);
             return;
         }
-        var fields = BindFields(context, envelope.Fields, $"'{envelope.Name.Value}'", payload, TypePlaces.Message, typeName, Naming.EnvelopeMembers);
+        var fields = BindFields(context, envelope.Fields, $"'{envelope.Name.Value}'", payload, TypePlaces.Message, typeName, Naming.EnvelopeMembers, envelope.Name.Value);
         if (envelope.Fields.IsEmpty)
             context.Report(DiagnosticTable.MissingKey, envelope.Span, "An envelope (such as one that carries a signature)", "fields", "");
         if (fields.Count > 64) context.Report(DiagnosticTable.TooManyFields, envelope.Name.Span, envelope.Name.Value, fields.Count.ToString(CultureInfo.InvariantCulture));
@@ -598,12 +622,17 @@ internal static class SpecBinder
                 context.Report(DiagnosticTable.DuplicateKey, entry.Field.Span, field.Name, $"the values of '{owner}'");
                 continue;
             }
+            if (field.Const is not null)
+            {
+                context.Report(DiagnosticTable.InvalidConstant, entry.Field.Span, field.Name, $"field '{field.Name}' of '{owner}' is a constant: the sender writes it, a 'set' gives it no value");
+                continue;
+            }
             if (entry.Value is null) continue;
             var value = binder.BindValue(entry.Value, scope, field.Type, allowAbsent: field.Optional, $"field '{field.Name}' of '{owner}'");
             if (value is not null) result.Add(new BoundAssignment(field.Name, value, entry.Field.Span));
         }
         foreach (var field in fields)
-            if (!field.Optional && !seen.Contains(field.Name) && !preset.Contains(field.Name))
+            if (!field.Optional && field.Const is null && !seen.Contains(field.Name) && !preset.Contains(field.Name))
                 context.Report(DiagnosticTable.UnsetRequiredField, set.Span, owner, field.Name);
         return result;
     }
@@ -718,6 +747,8 @@ internal static class SpecBinder
         BoundUnary unary => CallsService(unary.Operand),
         BoundBinary binary => CallsService(binary.Left) || CallsService(binary.Right),
         BoundConditional conditional => CallsService(conditional.Condition) || CallsService(conditional.Then) || CallsService(conditional.Else),
+        BoundMember member => CallsService(member.Target),
+        BoundObject obj => obj.Fields.Any(f => CallsService(f.Value)),
         BoundList list => list.Items.Any(CallsService),
         _ => false,
     };

@@ -38,6 +38,8 @@ internal static class DiagnosticTable
     public static readonly DiagnosticKind TooManyFields = new("DSL113", "Too many fields", "Message '{0}' has {1} fields; at most 64 are supported", Schema);
     public static readonly DiagnosticKind ErrorMessageShape = new("DSL114", "Invalid error message", "Error message '{0}': {1}", Schema);
     public static readonly DiagnosticKind UnknownErrorCode = new("DSL115", "Unknown error code", "Unknown error code '{0}'; declare it under 'errors'", Schema);
+    public static readonly DiagnosticKind InvalidType = new("DSL117", "Invalid type declaration", "{0}", Schema);
+    public static readonly DiagnosticKind InvalidConstant = new("DSL118", "Invalid constant", "Constant '{0}': {1}", Schema);
     public static readonly DiagnosticKind UnsetRequiredField = new("DSL116", "Required field not set", "Message '{0}' is sent without a value for its required field '{1}'", Schema);
 
     // Expressions: names, types, nullability, functions.

@@ -22,9 +22,9 @@ internal static class CSharp
     public static string Type(TypeRef type)
     {
         var descriptor = type.Descriptor;
-        return type.Kind == TypeKind.List
-            ? string.Format(CultureInfo.InvariantCulture, descriptor.CSharp, Type(type.ElementType))
-            : descriptor.CSharp;
+        return type.Kind == TypeKind.List ? string.Format(CultureInfo.InvariantCulture, descriptor.CSharp, Type(type.ElementType))
+             : descriptor.Declared ? string.Format(CultureInfo.InvariantCulture, descriptor.CSharp, Naming.DeclaredType(type.Name!))
+             : descriptor.CSharp;
     }
 
     /// <summary>The C# type of a value that may be absent when <paramref name="nullable"/>.</summary>

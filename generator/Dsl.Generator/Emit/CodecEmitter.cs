@@ -115,7 +115,7 @@ internal static class CodecEmitter
         w.Line($"if (!{CSharp.Codecs}.JsonDecoding.TryFindDiscriminator(data, {disc}u8, {disc}, out var discriminator, out error)) return false;");
         w.Open("try");
         foreach (var m in protocol.Messages)
-            w.Line($"if (discriminator.ValueTextEquals({CSharp.Literal(m.Name)}u8)) return TryDecode{Naming.Pascal(m.Name)}(data, out message, out error);");
+            w.Line($"if (discriminator.ValueTextEquals({CSharp.Literal(m.Wire)}u8)) return TryDecode{Naming.Pascal(m.Name)}(data, out message, out error);");
         w.Close();
         w.Line($"catch (global::System.Exception ex) when (ex is {Json}.JsonException or global::System.InvalidOperationException or global::System.FormatException)");
         w.Open("");
@@ -132,7 +132,7 @@ internal static class CodecEmitter
             w.Line();
             EmitWriter(w, Naming.Pascal(m.Name), m.Fields);
             w.Line();
-            EmitReader(w, protocol, message, Naming.Pascal(m.Name), m.Name, m.Fields, null);
+            EmitReader(w, protocol, message, Naming.Pascal(m.Name), m.Wire, m.Fields, null);
         }
         if (protocol.Envelope is { } env)
         {
@@ -141,26 +141,34 @@ internal static class CodecEmitter
             w.Line();
             EmitReader(w, protocol, message, Naming.Pascal(env.Name), env.Name, env.Fields, env.PayloadField);
         }
+        foreach (var type in protocol.Types) EmitDeclaredType(w, protocol, type);
         EmitPatterns(w, protocol);
         w.Close();
         return MessageEmitter.Footer(w);
     }
 
-    /// <summary>The <c>JsonEncoding</c> member that writes a field, and its extra arguments.</summary>
+    /// <summary>
+    /// The member that writes a field, and its extra arguments: <c>JsonEncoding</c>'s for a built-in type, the
+    /// codec's own for a declared object or enum (its descriptor's member names are formats of the C# type name).
+    /// </summary>
     private static (string Member, string Extra) Writer(FieldSymbol field)
     {
-        var descriptor = field.Type.Kind == TypeKind.List ? field.Type.ElementType.Descriptor : field.Type.Descriptor;
-        var member = field.Type.Kind == TypeKind.List ? descriptor.JsonListWrite! : descriptor.JsonWrite!;
-        return (member, descriptor.JsonTakesEncoding && field.Type.Kind != TypeKind.List ? ", " + CSharp.Encoding(field.Encoding) : "");
+        var list = field.Type.Kind == TypeKind.List;
+        var descriptor = list ? field.Type.ElementType.Descriptor : field.Type.Descriptor;
+        var format = list ? descriptor.JsonListWrite! : descriptor.JsonWrite!;
+        var member = descriptor.Declared ? string.Format(CultureInfo.InvariantCulture, format, Naming.DeclaredType(field.Type.Name!)) : $"{CSharp.Codecs}.JsonEncoding.{format}";
+        return (member, descriptor.JsonTakesEncoding ? ", " + CSharp.Encoding(field.Encoding) : "");
     }
 
-    /// <summary>The <c>JsonDecoding</c> member that reads a field, and its extra arguments.</summary>
+    /// <summary>The member that reads a field, and its extra arguments (see <see cref="Writer"/>).</summary>
     private static (string Member, string Extra) Reader(FieldSymbol field)
     {
-        var descriptor = field.Type.Kind == TypeKind.List ? field.Type.ElementType.Descriptor : field.Type.Descriptor;
-        var member = field.Type.Kind == TypeKind.List ? descriptor.JsonListRead! : descriptor.JsonRead!;
-        return (member, descriptor.JsonTakesEncoding && field.Type.Kind != TypeKind.List
-            ? $", {CSharp.Encoding(field.Encoding)}, {field.Type.Length.ToString(CultureInfo.InvariantCulture)}" : "");
+        var list = field.Type.Kind == TypeKind.List;
+        var descriptor = list ? field.Type.ElementType.Descriptor : field.Type.Descriptor;
+        var format = list ? descriptor.JsonListRead! : descriptor.JsonRead!;
+        var member = descriptor.Declared ? string.Format(CultureInfo.InvariantCulture, format, Naming.DeclaredType(field.Type.Name!)) : $"{CSharp.Codecs}.JsonDecoding.{format}";
+        return (member, descriptor.JsonTakesEncoding
+            ? $", {CSharp.Encoding(field.Encoding)}, {(list ? 0 : field.Type.Length).ToString(CultureInfo.InvariantCulture)}" : "");
     }
 
     private static void EmitWriter(SourceWriter w, string typeName, IEnumerable<FieldSymbol> fields)
@@ -168,7 +176,7 @@ internal static class CodecEmitter
         w.Open($"private static void Write{typeName}({Json}.Utf8JsonWriter writer, {typeName} m)");
         foreach (var field in fields)
         {
-            var name = CSharp.Literal(field.Name) + "u8";
+            var name = CSharp.Literal(field.Wire) + "u8";
             var value = "m." + Naming.Pascal(field.Name);
             if (field.IsNullable)
             {
@@ -177,7 +185,7 @@ internal static class CodecEmitter
                 value = Local(field);
             }
             var (member, extra) = Writer(field);
-            w.Line($"{CSharp.Codecs}.JsonEncoding.{member}(writer, {name}, {value}{extra});");
+            w.Line($"{member}(writer, {name}, {value}{extra});");
             if (field.IsNullable) w.Outdent();
         }
         w.Close();
@@ -232,21 +240,7 @@ internal static class CodecEmitter
             w.Close();
             first = false;
         }
-        for (var i = 0; i < fields.Count; i++)
-        {
-            var field = fields[i];
-            var f = CSharp.Literal(field.Name);
-            w.Open($"{(first ? "" : "else ")}if (reader.ValueTextEquals({f}u8))");
-            first = false;
-            w.Line($"if ((seen & {Bit(i)}) != 0) {{ error = {DecodeError}.DuplicateField({m}, {f}); return false; }}");
-            w.Line($"seen |= {Bit(i)};");
-            w.Line("reader.Read();");
-            if (field.Optional) w.Line($"if (reader.TokenType == {Json}.JsonTokenType.Null) continue;");
-            var (member, extra) = Reader(field);
-            w.Line($"if (!{CSharp.Codecs}.JsonDecoding.{member}(ref reader, {m}, {f}{extra}, out var v{i.ToString(CultureInfo.InvariantCulture)}, out error)) return false;");
-            w.Line($"{Local(field)} = v{i.ToString(CultureInfo.InvariantCulture)};");
-            w.Close();
-        }
+        first = EmitFieldReads(w, fields, m, f => CSharp.Literal(f.Wire), first);
         if (first)
         {
             w.Line("reader.Read();");
@@ -267,29 +261,7 @@ internal static class CodecEmitter
             w.Line($"if (reader.Read()) {{ error = new {DecodeError}({DecodeErrorKind}.TrailingData, null, null, \"Unexpected data after the message\"); return false; }}");
             w.Line($"if (payloadStart < 0) {{ error = {DecodeError}.MissingField({m}, {CSharp.Literal(payloadField!)}); return false; }}");
         }
-        for (var i = 0; i < fields.Count; i++)
-        {
-            if (fields[i].Optional) continue;
-            w.Line($"if ((seen & {Bit(i)}) == 0) {{ error = {DecodeError}.MissingField({m}, {CSharp.Literal(fields[i].Name)}); return false; }}");
-        }
-        foreach (var field in fields)
-            EmitConstraints(w, typeName, wireName, field);
-
-        var emitter = new ExpressionEmitter(protocol);
-        w.Line($"message = new {typeName}");
-        w.Line("{");
-        w.Indent();
-        if (isEnvelope) w.Line($"{Naming.EnvelopePayload} = {CSharp.Codecs}.Bytes.Empty,");
-        foreach (var field in fields)
-        {
-            var local = Local(field);
-            var value = field.Optional
-                ? field.Default is { } fallback ? $"{local} ?? {emitter.Maybe(fallback, EmitScope.Empty)}" : local
-                : $"{(CSharp.IsValueType(field.Type) ? CSharp.Present + ".Value" : CSharp.Present + ".Reference")}({local})";
-            w.Line($"{Naming.Pascal(field.Name)} = {value},");
-        }
-        w.Outdent();
-        w.Line("};");
+        EmitChecksAndBuild(w, protocol, typeName, fields, m, f => CSharp.Literal(f.Wire), "message", isEnvelope ? $"{Naming.EnvelopePayload} = {CSharp.Codecs}.Bytes.Empty," : null);
         w.Line("return true;");
         if (isEnvelope)
         {
@@ -303,22 +275,200 @@ internal static class CodecEmitter
         w.Close();
     }
 
-    private static void EmitConstraints(SourceWriter w, string typeName, string wireName, FieldSymbol field)
+    /// <summary>
+    /// The branches of the property loop that read <paramref name="fields"/>: each once (a repeat is an error), a JSON
+    /// null as absent for an optional one. <paramref name="m"/> and <paramref name="name"/> are the C# expressions that
+    /// name the message and a field in errors. Returns whether no branch was written.
+    /// </summary>
+    private static bool EmitFieldReads(SourceWriter w, IReadOnlyList<FieldSymbol> fields, string m, System.Func<FieldSymbol, string> name, bool first)
     {
-        var c = field.Constraints;
-        if (c.IsEmpty) return;
-        var m = CSharp.Literal(wireName);
-        var f = CSharp.Literal(field.Name);
-        var v = "c" + Naming.Pascal(field.Name);
-        w.Open($"if ({Local(field)} is {{ }} {v})");
-        foreach (var (condition, rule) in Rules(field, v, PatternField(typeName, field)))
-            w.Line($"if ({condition}) {{ error = {DecodeError}.Constraint({m}, {f}, {CSharp.Literal(rule)}); return false; }}");
-        w.Close();
+        for (var i = 0; i < fields.Count; i++)
+        {
+            var field = fields[i];
+            var f = name(field);
+            w.Open($"{(first ? "" : "else ")}if (reader.ValueTextEquals({CSharp.Literal(field.Wire)}u8))");
+            first = false;
+            w.Line($"if ((seen & {Bit(i)}) != 0) {{ error = {DecodeError}.DuplicateField({m}, {f}); return false; }}");
+            w.Line($"seen |= {Bit(i)};");
+            w.Line("reader.Read();");
+            if (field.Optional) w.Line($"if (reader.TokenType == {Json}.JsonTokenType.Null) continue;");
+            var (member, extra) = Reader(field);
+            w.Line($"if (!{member}(ref reader, {m}, {f}{extra}, out var v{i.ToString(CultureInfo.InvariantCulture)}, out error)) return false;");
+            w.Line($"{Local(field)} = v{i.ToString(CultureInfo.InvariantCulture)};");
+            w.Close();
+        }
+        return first;
     }
 
-    /// <summary>The constraints of a field as C# conditions that are true when broken, with the rule in words.</summary>
-    public static IEnumerable<(string Condition, string Rule)> Rules(FieldSymbol field, string value, string pattern)
+    /// <summary>After the property loop: the missing required fields, the constraints and constants, then the value itself, into <paramref name="target"/>.</summary>
+    private static void EmitChecksAndBuild(SourceWriter w, BoundProtocol protocol, string typeName, IReadOnlyList<FieldSymbol> fields, string m,
+        System.Func<FieldSymbol, string> name, string target, string? preset)
     {
+        for (var i = 0; i < fields.Count; i++)
+        {
+            if (fields[i].Optional) continue;
+            w.Line($"if ((seen & {Bit(i)}) == 0) {{ error = {DecodeError}.MissingField({m}, {name(fields[i])}); return false; }}");
+        }
+        var emitter = new ExpressionEmitter(protocol);
+        foreach (var field in fields)
+        {
+            var rules = Rules(field, "c" + Naming.Pascal(field.Name), PatternField(typeName, field), emitter).ToList();
+            if (rules.Count == 0) continue;
+            w.Open($"if ({Local(field)} is {{ }} c{Naming.Pascal(field.Name)})");
+            foreach (var (condition, rule) in rules)
+                w.Line($"if ({condition}) {{ error = {DecodeError}.Constraint({m}, {name(field)}, {CSharp.Literal(rule)}); return false; }}");
+            w.Close();
+        }
+        w.Line($"{target} = new {typeName}");
+        w.Line("{");
+        w.Indent();
+        if (preset is not null) w.Line(preset);
+        foreach (var field in fields)
+        {
+            // A constant is the property's own value, checked above.
+            if (field.Const is not null) continue;
+            var local = Local(field);
+            var value = field.Optional
+                ? field.Default is { } fallback ? $"{local} ?? {emitter.Maybe(fallback, EmitScope.Empty)}" : local
+                : $"{(CSharp.IsValueType(field.Type) ? CSharp.Present + ".Value" : CSharp.Present + ".Reference")}({local})";
+            w.Line($"{Naming.Pascal(field.Name)} = {value},");
+        }
+        w.Outdent();
+        w.Line("};");
+    }
+
+    /// <summary>
+    /// A declared type's codec members. An object: <c>Write{T}Object</c> (the object itself), <c>Write{T}Value</c> (a
+    /// property holding one), <c>TryRead{T}Value</c>; an enum: <c>ToWire</c> and the same value members; both: the list
+    /// members and <c>Save{T}</c>/<c>Restore{T}</c>, which keep a value in an exported state as JSON.
+    /// </summary>
+    private static void EmitDeclaredType(SourceWriter w, BoundProtocol protocol, TypeSymbol type)
+    {
+        var t = Naming.DeclaredType(type.Name);
+        var name = "global::System.ReadOnlySpan<byte> name";
+        w.Line();
+        if (type.Kind == TypeKind.Object)
+        {
+            w.Open($"private static void Write{t}Object({Json}.Utf8JsonWriter writer, {t} m)");
+            w.Line("writer.WriteStartObject();");
+            foreach (var field in type.Fields)
+            {
+                var value = "m." + Naming.Pascal(field.Name);
+                if (field.IsNullable)
+                {
+                    w.Line($"if ({value} is {{ }} {Local(field)})");
+                    w.Indent();
+                    value = Local(field);
+                }
+                var (member, extra) = Writer(field);
+                w.Line($"{member}(writer, {CSharp.Literal(field.Wire)}u8, {value}{extra});");
+                if (field.IsNullable) w.Outdent();
+            }
+            w.Line("writer.WriteEndObject();");
+            w.Close();
+            w.Line();
+            w.Open($"private static void Write{t}Value({Json}.Utf8JsonWriter writer, {name}, {t} value)");
+            w.Line("writer.WritePropertyName(name);");
+            w.Line($"Write{t}Object(writer, value);");
+            w.Close();
+            w.Line();
+            w.Open($"private static void Write{t}List({Json}.Utf8JsonWriter writer, {name}, global::System.Collections.Generic.IReadOnlyList<{t}> values)");
+            w.Line("writer.WriteStartArray(name);");
+            w.Line($"for (var i = 0; i < values.Count; i++) Write{t}Object(writer, values[i]);");
+            w.Line("writer.WriteEndArray();");
+            w.Close();
+            w.Line();
+            w.Open($"private static bool TryRead{t}Value(ref {Json}.Utf8JsonReader reader, string message, string field, [global::System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out {t}? value, out {DecodeError} error)");
+            w.Line("value = null;");
+            w.Line("error = default;");
+            w.Line($"if (reader.TokenType != {Json}.JsonTokenType.StartObject) {{ error = {DecodeError}.WrongType(message, field, \"an object\"); return false; }}");
+            if (type.Fields.Count > 0) w.Line("ulong seen = 0;");
+            foreach (var field in type.Fields) w.Line($"{CSharp.Type(field.Type, true)} {Local(field)} = default;");
+            w.Open($"while (reader.Read() && reader.TokenType == {Json}.JsonTokenType.PropertyName)");
+            var none = EmitFieldReads(w, type.Fields, "message", f => $"field + {CSharp.Literal("." + f.Wire)}", first: true);
+            if (!none) w.Line("else");
+            w.Open("");
+            w.Line("reader.Read();");
+            w.Line("reader.Skip();");
+            w.Close();
+            w.Close();
+            EmitChecksAndBuild(w, protocol, t, type.Fields, "message", f => $"field + {CSharp.Literal("." + f.Wire)}", "value", null);
+            w.Line("return true;");
+            w.Close();
+        }
+        else
+        {
+            w.Summary($"The text of a '{type.Name}' value on the wire.");
+            w.Open($"public static string ToWire({t} value) => value switch");
+            foreach (var value in type.Values) w.Line($"{t}.{Naming.EnumMember(value)} => {CSharp.Literal(value)},");
+            w.Line($"_ => throw new global::System.ArgumentOutOfRangeException(nameof(value), value, \"Not a value of '{type.Name}'.\"),");
+            w.Outdent();
+            w.Line("};");
+            w.Line();
+            w.Line($"private static void Write{t}Value({Json}.Utf8JsonWriter writer, {name}, {t} value) => writer.WriteString(name, ToWire(value));");
+            w.Line();
+            w.Open($"private static void Write{t}List({Json}.Utf8JsonWriter writer, {name}, global::System.Collections.Generic.IReadOnlyList<{t}> values)");
+            w.Line("writer.WriteStartArray(name);");
+            w.Line("for (var i = 0; i < values.Count; i++) writer.WriteStringValue(ToWire(values[i]));");
+            w.Line("writer.WriteEndArray();");
+            w.Close();
+            w.Line();
+            w.Open($"private static bool TryRead{t}Value(ref {Json}.Utf8JsonReader reader, string message, string field, out {t} value, out {DecodeError} error)");
+            w.Line("value = default;");
+            w.Line("error = default;");
+            w.Line($"if (reader.TokenType != {Json}.JsonTokenType.String) {{ error = {DecodeError}.WrongType(message, field, \"a string\"); return false; }}");
+            foreach (var value in type.Values)
+                w.Line($"if (reader.ValueTextEquals({CSharp.Literal(value)}u8)) {{ value = {t}.{Naming.EnumMember(value)}; return true; }}");
+            w.Line($"error = {DecodeError}.Constraint(message, field, {CSharp.Literal("must be one of: " + string.Join(", ", type.Values))});");
+            w.Line("return false;");
+            w.Close();
+        }
+        var nullable = CSharp.Type(TypeRef.Declared(type.Kind, type.Name), true);
+        w.Line();
+        w.Open($"private static bool TryRead{t}List(ref {Json}.Utf8JsonReader reader, string message, string field, out global::System.Collections.Generic.IReadOnlyList<{t}> value, out {DecodeError} error)");
+        w.Line($"value = global::System.Array.Empty<{t}>();");
+        w.Line($"if (reader.TokenType != {Json}.JsonTokenType.StartArray) {{ error = {DecodeError}.WrongType(message, field, \"an array\"); return false; }}");
+        w.Line($"var items = new global::System.Collections.Generic.List<{t}>();");
+        w.Open($"while (reader.Read() && reader.TokenType != {Json}.JsonTokenType.EndArray)");
+        w.Line($"if (!TryRead{t}Value(ref reader, message, field, out var item, out error)) return false;");
+        w.Line("items.Add(item);");
+        w.Close();
+        w.Line("value = items;");
+        w.Line("error = default;");
+        w.Line("return true;");
+        w.Close();
+        foreach (var (suffix, valueType) in new[] { ("", nullable), ("List", $"global::System.Collections.Generic.IReadOnlyList<{t}>?") })
+        {
+            w.Line();
+            w.Summary($"Keeps a '{type.Name}'{(suffix == "" ? "" : " list")} in an exported state: as JSON.");
+            w.Open($"internal static {CSharp.Codecs}.Bytes? Save{t}{suffix}({valueType} value)");
+            w.Line("if (value is not { } present) return null;");
+            w.Line($"using var buffer = new {CSharp.Codecs}.PooledBufferWriter();");
+            w.Line($"var writer = {CSharp.Codecs}.JsonEncoding.RentWriter(buffer);");
+            w.Line("writer.WriteStartObject();");
+            w.Line($"Write{t}{(suffix == "" ? "Value" : "List")}(writer, \"v\"u8, present);");
+            w.Line("writer.WriteEndObject();");
+            w.Line("writer.Flush();");
+            w.Line($"return {CSharp.Codecs}.Bytes.CopyFrom(buffer.WrittenSpan);");
+            w.Close();
+            w.Line();
+            w.Summary($"Reads back what Save{t}{suffix} kept; a FormatException for anything else.");
+            w.Open($"internal static {valueType} Restore{t}{suffix}({CSharp.Codecs}.Bytes? data)");
+            w.Line("if (data is not { } present) return null;");
+            w.Line($"var reader = new {Json}.Utf8JsonReader(present.Span, {CSharp.Codecs}.JsonDecoding.ReaderOptions);");
+            w.Line("reader.Read();");
+            w.Line("reader.Read();");
+            w.Line("reader.Read();");
+            w.Line($"return TryRead{t}{(suffix == "" ? "Value" : "List")}(ref reader, \"state\", \"v\", out var value, out _) ? value : throw new global::System.FormatException(\"A kept '{type.Name}' that does not read back.\");");
+            w.Close();
+        }
+    }
+
+    /// <summary>The constraints of a field (its constant's included) as C# conditions that are true when broken, with the rule in words.</summary>
+    public static IEnumerable<(string Condition, string Rule)> Rules(FieldSymbol field, string value, string pattern, ExpressionEmitter? constants = null)
+    {
+        if (field.Const is { } constant && constants is not null)
+            yield return ($"{value} != {constants.Constant(field.Type, constant)}", $"must be {(constant is StringConstant text ? "\"" + text.Value + "\"" : constants.Constant(field.Type, constant).TrimEnd('L', 'm'))}");
         var c = field.Constraints;
         var unit = field.Type.Descriptor.LengthUnit;
         string N(long n) => n.ToString(CultureInfo.InvariantCulture);
@@ -334,7 +484,8 @@ internal static class CodecEmitter
 
     private static void EmitPatterns(SourceWriter w, BoundProtocol protocol)
     {
-        var owners = protocol.Messages.Select(m => (Naming.Pascal(m.Name), m.Fields));
+        var owners = protocol.Messages.Select(m => (Naming.Pascal(m.Name), m.Fields))
+            .Concat(protocol.Types.Select(t => (Naming.DeclaredType(t.Name), t.Fields)));
         if (protocol.Envelope is { } envelope) owners = owners.Append((Naming.Pascal(envelope.Name), envelope.Fields));
         foreach (var (typeName, fields) in owners)
         foreach (var field in fields.Where(f => f.Constraints.Pattern is not null))

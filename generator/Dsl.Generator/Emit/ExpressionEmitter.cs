@@ -94,7 +94,7 @@ internal sealed class ExpressionEmitter
         switch (expression)
         {
             case BoundLiteral literal:
-                return new(CSharp.Literal(literal.Value), literal.Value is NullConstant);
+                return new(Constant(literal.Type.Type, literal.Value), literal.Value is NullConstant);
             case BoundInput input:
                 return new("_inputs." + Naming.Pascal(input.Input), _protocol.Role(input.Role).Inputs.First(i => i.Name == input.Input).IsNullable);
             case BoundField { Source: MessageSource.Ping } ping:
@@ -143,6 +143,20 @@ internal sealed class ExpressionEmitter
             }
             case BoundUnary unary:
                 return new($"(!{Value(unary.Operand, scope)})", false);
+            case BoundMember member:
+            {
+                var field = _protocol.Type(member.ObjectType).Fields.First(f => f.Name == member.Field);
+                var target = Lower(member.Target, scope);
+                // An object that may be absent here gives an absent field; one the binder proved present is read through.
+                if (target.Nullable && member.Target.Type.MayBeAbsent) return new($"{target.Code}?.{Naming.Pascal(field.Name)}", true);
+                return new($"{Present(member.Target, target)}.{Naming.Pascal(field.Name)}", field.IsNullable);
+            }
+            case BoundObject obj:
+            {
+                var type = _protocol.Type(obj.ObjectType);
+                var values = obj.Fields.Select(a => $"{Naming.Pascal(a.Field)} = {FieldValue(type.Fields.First(f => f.Name == a.Field), a.Value, scope)}");
+                return new($"new {CSharp.Type(obj.Type.Type)} {{ {string.Join(", ", values)} }}", false);
+            }
             case BoundConditional conditional:
             {
                 var then = Lower(conditional.Then, scope);
@@ -165,6 +179,10 @@ internal sealed class ExpressionEmitter
         }
         throw new System.InvalidOperationException("Cannot emit " + expression.GetType().Name);
     }
+
+    /// <summary>C# for a constant of <paramref name="type"/>: an enum's value is its member (<c>Role.Commander</c>).</summary>
+    public string Constant(TypeRef type, ConstantValue value)
+        => type.Kind == TypeKind.Enum && value is StringConstant text ? $"{CSharp.Type(type)}.{Naming.EnumMember(text.Value)}" : CSharp.Literal(value);
 
     private string Implicit(ImplicitArgument argument, ServiceSymbol? service, EmitScope scope) => argument.Kind switch
     {

@@ -45,8 +45,8 @@ internal static class MessageEmitter
             w.Summary(message.Doc ?? $"The '{message.Name}' message.");
             w.Line(CSharp.GeneratedCode);
             w.Open($"public sealed partial record {Naming.Pascal(message.Name)} : {Naming.MessageBase(prefix)}");
-            w.Summary($"The wire name of this message: \"{message.Name}\".");
-            w.Line($"public const string WireName = {CSharp.Literal(message.Name)};");
+            w.Summary($"The wire name of this message: \"{message.Wire}\".");
+            w.Line($"public const string WireName = {CSharp.Literal(message.Wire)};");
             w.Line();
             w.Line("/// <inheritdoc />");
             w.Line("public override string MessageType => WireName;");
@@ -57,6 +57,8 @@ internal static class MessageEmitter
             }
             w.Close();
         }
+
+        foreach (var type in protocol.Types) EmitDeclaredType(w, protocol, type);
 
         w.Line();
         w.Summary($"The error codes of the {protocol.Name} protocol; '{protocol.MalformedCode}' is raised for a message that cannot be decoded, is not expected, or is too large. The runtime adds its own (see Dsl.Runtime.Handshakes.HandshakeErrorCodes).");
@@ -72,11 +74,51 @@ internal static class MessageEmitter
         return Footer(w);
     }
 
+    /// <summary>An object type (a record, its fields as a message's) or an enum type (a C# enum, each value's text in its doc).</summary>
+    private static void EmitDeclaredType(SourceWriter w, BoundProtocol protocol, TypeSymbol type)
+    {
+        var name = Naming.DeclaredType(type.Name);
+        w.Line();
+        if (type.Kind == TypeKind.Object)
+        {
+            w.Summary(type.Doc ?? $"The object type '{type.Name}'.");
+            w.Line(CSharp.GeneratedCode);
+            w.Open($"public sealed partial record {name}");
+            var first = true;
+            foreach (var field in type.Fields)
+            {
+                if (!first) w.Line();
+                first = false;
+                EmitProperty(w, protocol, field);
+            }
+            w.Close();
+            return;
+        }
+        w.Summary((type.Doc ?? $"The enum type '{type.Name}'.") + $" On the wire, each value is its text; {Naming.Codec(Naming.Pascal(protocol.Name))}.ToWire gives it.");
+        w.Line(CSharp.GeneratedCode);
+        w.Open($"public enum {name}");
+        foreach (var value in type.Values)
+        {
+            w.Summary($"\"{value}\" on the wire.");
+            w.Line($"{Naming.EnumMember(value)},");
+        }
+        w.Close();
+    }
+
     /// <summary>A property for a field of a message or an envelope, or an input.</summary>
     public static void EmitProperty(SourceWriter w, BoundProtocol protocol, FieldSymbol field)
     {
         var emitter = new ExpressionEmitter(protocol);
         var doc = field.Doc ?? $"The '{field.Name}' field.";
+        if (field.WireName is { } wire) doc += $" On the wire: \"{wire}\".";
+        if (field.Const is { } constant)
+        {
+            // A constant is no one's to set: the sender always writes it, the receiver refuses any other value.
+            var always = emitter.Constant(field.Type, constant);
+            w.Summary(doc + $" Always {DefaultText(new BoundLiteral(new ExprType(field.Type, false), constant))}.");
+            w.Line($"public {CSharp.Type(field.Type)} {Naming.Pascal(field.Name)} => {always};");
+            return;
+        }
         var fallback = field.Default is { } value ? emitter.Maybe(value, EmitScope.Empty) : null;
         if (field.Optional) doc += fallback is null ? " Optional." : $" Optional; defaults to {DefaultText(field.Default!)}.";
         w.Summary(doc);
@@ -92,6 +134,7 @@ internal static class MessageEmitter
         BoundLiteral { Value: StringConstant text } => "\"" + text.Value + "\"",
         BoundLiteral { Value: IntegerConstant number } => number.Value.ToString(System.Globalization.CultureInfo.InvariantCulture),
         BoundLiteral { Value: BooleanConstant boolean } => boolean.Value ? "true" : "false",
+        BoundLiteral { Value: DecimalConstant number } => number.Value.ToString(System.Globalization.CultureInfo.InvariantCulture),
         BoundList list => "[" + string.Join(", ", list.Items.Select(DefaultText)) + "]",
         _ => "",
     };

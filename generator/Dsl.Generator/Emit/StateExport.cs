@@ -30,7 +30,8 @@ internal static class StateExport
         w.Line("writer.WriteTimestamp(StartedAt);");
         w.Line("writer.WriteString(PeerAddress);");
         w.Line("writer.WriteTimestamp(_clock);");
-        foreach (var value in machine.Kept) w.Line($"writer.{Member(value.Type, write: true)}({kept[value]});");
+        var codec = Naming.Codec(Naming.Pascal(protocol.Name));
+        foreach (var value in machine.Kept) w.Line(Write(value.Type, kept[value], codec) + ";");
         w.Line($"return {handshakes}.HandshakeState.Seal(StateIdentity, writer.WrittenSpan, key);");
         w.Close();
         w.Line();
@@ -64,7 +65,7 @@ internal static class StateExport
         w.Line("restored.StartedAt = reader.ReadTimestamp();");
         w.Line("restored.PeerAddress = reader.ReadString() ?? \"unknown\";");
         w.Line("restored._clock = reader.ReadTimestamp() ?? default;");
-        foreach (var value in machine.Kept) w.Line($"restored.{kept[value]} = reader.{Member(value.Type, write: false)}();");
+        foreach (var value in machine.Kept) w.Line($"restored.{kept[value]} = {Read(value.Type, codec)};");
         w.Line("if (!reader.IsAtEnd) return false;");
         w.Line("machine = restored;");
         w.Line("return true;");
@@ -81,14 +82,29 @@ internal static class StateExport
         w.Line();
     }
 
-    /// <summary>The <c>HandshakeStateWriter</c>/<c>Reader</c> member for a kept value of <paramref name="type"/>.</summary>
-    private static string Member(TypeRef type, bool write)
+    /// <summary>The descriptor whose state members keep <paramref name="type"/> (a list's element's), and whether it is a list.</summary>
+    private static (ValueTypeDescriptor Descriptor, bool List) Kept(TypeRef type)
+        => type.Kind == TypeKind.List ? (type.ElementType.Descriptor, true) : (type.Descriptor, false);
+
+    /// <summary>
+    /// Writes a kept value: with the <c>HandshakeStateWriter</c> member its type names, or for a declared object or
+    /// enum, as the bytes the codec's <c>Save{T}</c> gives.
+    /// </summary>
+    private static string Write(TypeRef type, string value, string codec)
     {
-        if (type.Kind == TypeKind.List)
-        {
-            var element = type.ElementType.Descriptor;
-            return (write ? element.StateListWrite : element.StateListRead)!;
-        }
-        return (write ? type.Descriptor.StateWrite : type.Descriptor.StateRead)!;
+        var (descriptor, list) = Kept(type);
+        var member = (list ? descriptor.StateListWrite : descriptor.StateWrite)!;
+        return descriptor.Declared
+            ? $"writer.WriteBytes({codec}.{string.Format(CultureInfo.InvariantCulture, member, Naming.DeclaredType(type.Name!))}({value}))"
+            : $"writer.{member}({value})";
+    }
+
+    private static string Read(TypeRef type, string codec)
+    {
+        var (descriptor, list) = Kept(type);
+        var member = (list ? descriptor.StateListRead : descriptor.StateRead)!;
+        return descriptor.Declared
+            ? $"{codec}.{string.Format(CultureInfo.InvariantCulture, member, Naming.DeclaredType(type.Name!))}(reader.ReadBytes())"
+            : $"reader.{member}()";
     }
 }

@@ -75,6 +75,12 @@ internal static class Naming
 
     public static string MessageBase(string prefix) => prefix + "Message";
 
+    /// <summary>The C# name of a declared object or enum type: <c>burn_proof</c> → <c>BurnProof</c>.</summary>
+    public static string DeclaredType(string name) => Pascal(name);
+
+    /// <summary>The C# name of an enum's value: <c>open_weight</c> → <c>OpenWeight</c>, <c>resonance-sync</c> → <c>ResonanceSync</c>.</summary>
+    public static string EnumMember(string value) => Pascal(value);
+
     public static string Codec(string prefix) => prefix + "Codec";
 
     public static string ErrorCodes(string prefix) => prefix + "ErrorCodes";

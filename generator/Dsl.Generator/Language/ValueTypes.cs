@@ -6,7 +6,7 @@ using System.Linq;
 namespace Dsl.Generator.Language;
 
 /// <summary>The kinds of value the language knows; each has one <see cref="ValueTypeDescriptor"/> in <see cref="ValueTypes"/>.</summary>
-internal enum TypeKind { String, Int, Decimal, Bool, Uuid, Timestamp, Duration, Map, Bytes, List, Ed25519Key, X25519Key, Null, Void }
+internal enum TypeKind { String, Int, Decimal, Bool, Uuid, Timestamp, Duration, Map, Bytes, List, Object, Enum, Ed25519Key, X25519Key, Null, Void }
 
 /// <summary>Where a type may be declared.</summary>
 [Flags]
@@ -120,11 +120,21 @@ internal sealed class ValueTypeDescriptor
     /// <summary>Reads a literal of this type from a YAML scalar (a default value), or null when it is not one.</summary>
     public Func<string, ConstantValue?>? ParseLiteral { get; init; }
 
+    /// <summary>
+    /// Whether the spec declares the type (an object or an enum, named under <c>types</c> or inline): its C# type is
+    /// generated, named after the declaration, and the codec writes its JSON and state members (<see cref="JsonWrite"/>
+    /// and the others are then formats whose <c>{0}</c> is the C# type name).
+    /// </summary>
+    public bool Declared { get; init; }
+
     public bool Allows(TypePlaces place) => (Places & place) == place;
 }
 
-/// <summary>A type: a kind, for lists the element kind, for bytes the length (0: any).</summary>
-internal sealed record TypeRef(TypeKind Kind, TypeKind Element = TypeKind.Null, int Length = 0)
+/// <summary>
+/// A type: a kind, for lists the element kind, for bytes the length (0: any), and for a declared type (an object or
+/// an enum, or a list of them) the declaration's name.
+/// </summary>
+internal sealed record TypeRef(TypeKind Kind, TypeKind Element = TypeKind.Null, int Length = 0, string? Name = null)
 {
     public static readonly TypeRef String = new(TypeKind.String);
     public static readonly TypeRef Int = new(TypeKind.Int);
@@ -140,18 +150,24 @@ internal sealed record TypeRef(TypeKind Kind, TypeKind Element = TypeKind.Null, 
 
     public static TypeRef ListOf(TypeKind element) => new(TypeKind.List, element);
 
+    /// <summary>A list of <paramref name="element"/>, a declared type's included.</summary>
+    public static TypeRef ListOf(TypeRef element) => new(TypeKind.List, element.Kind, 0, element.Name);
+
+    /// <summary>A declared object or enum type.</summary>
+    public static TypeRef Declared(TypeKind kind, string name) => new(kind, TypeKind.Null, 0, name);
+
     public static TypeRef BytesOf(int length) => new(TypeKind.Bytes, TypeKind.Null, length);
 
     public ValueTypeDescriptor Descriptor => ValueTypes.Of(Kind);
 
     /// <summary>For a list, its element type.</summary>
-    public TypeRef ElementType => new(Element);
+    public TypeRef ElementType => new(Element, TypeKind.Null, 0, Name);
 
     /// <summary>The spelling used in specs and diagnostics.</summary>
     public override string ToString()
-        => Kind == TypeKind.List ? $"list<{ValueTypes.Of(Element).Name}>"
+        => Kind == TypeKind.List ? $"list<{Name ?? ValueTypes.Of(Element).Name}>"
            : Kind == TypeKind.Bytes && Length > 0 ? $"bytes<{Length.ToString(CultureInfo.InvariantCulture)}>"
-           : Descriptor.Name;
+           : Name ?? Descriptor.Name;
 }
 
 /// <summary>The static type of an expression: a type, and whether the value may be absent where it is used.</summary>
@@ -275,12 +291,14 @@ internal static class ValueTypes
             Wire = "string: hex or base64, by the field's `encoding`",
             ParametricDoc = "exactly `N` bytes, 1 ≤ `N` ≤ 65536; another length is a decode error",
             Parametric = "bytes<N>",
+            ListWire = "array of strings: hex or base64, by the field's `encoding`",
             CSharp = "global::Dsl.Runtime.Codecs.Bytes", CSharpValueType = true,
-            Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.StoredValue | TypePlaces.Kept,
+            Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.StoredValue | TypePlaces.ListElement | TypePlaces.Kept,
             Constraints = ConstraintKinds.Length, LengthUnit = "bytes",
             Equatable = true, HasText = true, HasLength = true,
             JsonWrite = "WriteBytes", JsonRead = "TryReadBytes", JsonTakesEncoding = true,
-            StateWrite = "WriteBytes", StateRead = "ReadBytes",
+            JsonListWrite = "WriteBytesList", JsonListRead = "TryReadBytesList",
+            StateWrite = "WriteBytes", StateRead = "ReadBytes", StateListWrite = "WriteBytesList", StateListRead = "ReadBytesList",
         },
         new ValueTypeDescriptor(TypeKind.List, "list", "")
         {
@@ -289,6 +307,23 @@ internal static class ValueTypes
             Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.Kept,
             Constraints = ConstraintKinds.Length, LengthUnit = "items",
             HasLength = true,
+        },
+        new ValueTypeDescriptor(TypeKind.Object, "object", "an object with the fields it declares, inline (`{ type: object, fields: {...} }`) or named under `types`; its fields are read with `.` (`msg.auth.role`)")
+        {
+            Wire = "object", ListWire = "array of objects",
+            CSharp = "{0}", Declared = true,
+            Places = TypePlaces.Message | TypePlaces.ListElement | TypePlaces.Kept,
+            JsonWrite = "Write{0}Value", JsonRead = "TryRead{0}Value", JsonListWrite = "Write{0}List", JsonListRead = "TryRead{0}List",
+            StateWrite = "Save{0}", StateRead = "Restore{0}", StateListWrite = "Save{0}List", StateListRead = "Restore{0}List",
+        },
+        new ValueTypeDescriptor(TypeKind.Enum, "enum", "one of the values it declares (`{ type: enum, values: [metabolic, open_weight] }`, or named under `types`); a C# enum, its value's text on the wire; an unknown value is a decode error; compared with string literals among its values")
+        {
+            Wire = "string", ListWire = "array of strings",
+            CSharp = "{0}", CSharpValueType = true, Declared = true,
+            Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.ListElement | TypePlaces.Kept,
+            Equatable = true,
+            JsonWrite = "Write{0}Value", JsonRead = "TryRead{0}Value", JsonListWrite = "Write{0}List", JsonListRead = "TryRead{0}List",
+            StateWrite = "Save{0}", StateRead = "Restore{0}", StateListWrite = "Save{0}List", StateListRead = "Restore{0}List",
         },
         new ValueTypeDescriptor(TypeKind.Ed25519Key, "ed25519_key", "an Ed25519 key pair; an input only, never on the wire")
         {
@@ -310,7 +345,8 @@ internal static class ValueTypes
     public static string Spellings(TypePlaces place)
         => string.Join(", ", All.Where(d => d.Allows(place)).SelectMany(d => d.Kind switch
         {
-            TypeKind.List => All.Where(e => e.Allows(TypePlaces.ListElement)).Select(e => $"list<{e.Name}>"),
+            TypeKind.List => All.Where(e => e.Allows(TypePlaces.ListElement) && !e.Declared).Select(e => $"list<{e.Name}>").Append("list<TYPE>"),
+            TypeKind.Object or TypeKind.Enum => new[] { d.Name },
             _ when d.Parametric is not null => new[] { d.Name, d.Parametric },
             _ => new[] { d.Name },
         }));
@@ -321,12 +357,13 @@ internal static class ValueTypes
     /// </summary>
     public static TypeRef? Resolve(string name, string? argument, TypePlaces place)
     {
-        var descriptor = All.FirstOrDefault(d => d.Name == name && d.Kind is not (TypeKind.Null or TypeKind.Void));
+        // object and enum are declared types: the binder resolves them, with their declarations.
+        var descriptor = All.FirstOrDefault(d => d.Name == name && d.Kind is not (TypeKind.Null or TypeKind.Void) && !d.Declared);
         if (descriptor is null || !descriptor.Allows(place)) return null;
         if (descriptor.Kind == TypeKind.List)
         {
             if (argument is null) return null;
-            var element = All.FirstOrDefault(d => d.Name == argument && d.Allows(TypePlaces.ListElement));
+            var element = All.FirstOrDefault(d => d.Name == argument && d.Allows(TypePlaces.ListElement) && !d.Declared);
             return element is null ? null : TypeRef.ListOf(element.Kind);
         }
         if (descriptor.Kind == TypeKind.Bytes && argument is not null)

@@ -229,6 +229,12 @@ internal static class RoleProjector
                 case BoundList list:
                     foreach (var item in list.Items) pending.Push(item);
                     break;
+                case BoundMember member:
+                    pending.Push(member.Target);
+                    break;
+                case BoundObject obj:
+                    foreach (var field in obj.Fields) pending.Push(field.Value);
+                    break;
                 case BoundConditional conditional:
                     pending.Push(conditional.Else);
                     pending.Push(conditional.Then);

@@ -55,6 +55,7 @@ internal sealed class SpecParser
             .ToEquatableArray();
         var services = ReadServices(root[ProtocolSyntax.Keys.Services]);
         var hooks = ReadHooks(root[ProtocolSyntax.Keys.Hooks]);
+        var types = ReadTypes(root[ProtocolSyntax.Keys.Types]);
         var envelope = ReadEnvelope(root[ProtocolSyntax.Keys.Envelope]);
         var messages = ReadMessages(root[ProtocolSyntax.Keys.Messages]);
         var errors = ReadErrors(root[ProtocolSyntax.Keys.Errors]);
@@ -65,7 +66,7 @@ internal sealed class SpecParser
         var session = ReadSession(root[ProtocolSyntax.Keys.Session]);
         if (name is null || version is null || !nameValid) return null;
         return new ProtocolSyntax(root.Span, name, version, root.Scalar(ProtocolSyntax.Keys.Description), root.Scalar(ProtocolSyntax.Keys.Namespace),
-            roles, wire, inputs, services, hooks, envelope, messages, errors, onFailure, timeouts, flow, outcome, session);
+            roles, wire, inputs, services, hooks, types, envelope, messages, errors, onFailure, timeouts, flow, outcome, session);
     }
 
     private RolesSyntax? ReadRoles(YamlNode? node)
@@ -168,7 +169,40 @@ internal sealed class SpecParser
             encodingKey = encodingEntry.Key;
             encoding = Scalar(encodingEntry.Value, "'encoding'");
         }
-        return new FieldSyntax(entry.Key, ReadType(typeScalar), optional, defaultValue, Doc(body.Node), constraints.ToEquatableArray(), encodingKey, encoding, body.Span);
+        var wire = keys.Contains(FieldSyntax.Keys.Wire) ? body.Scalar(FieldSyntax.Keys.Wire) : null;
+        var constant = keys.Contains(FieldSyntax.Keys.Const) ? body.Scalar(FieldSyntax.Keys.Const) : null;
+        var fields = keys.Contains(FieldSyntax.Keys.Fields) && body[FieldSyntax.Keys.Fields] is { } fieldsNode
+            ? ReadFields(fieldsNode, $"The fields of '{name}'", $"the object '{name}' of {owner}", FieldSyntax.Keys.Message)
+            : (EquatableArray<FieldSyntax>?)null;
+        var enumValues = keys.Contains(FieldSyntax.Keys.Values) && body[FieldSyntax.Keys.Values] is { } valuesNode ? EnumValues(valuesNode) : null;
+        return new FieldSyntax(entry.Key, ReadType(typeScalar), optional, defaultValue, Doc(body.Node), constraints.ToEquatableArray(), encodingKey, encoding, body.Span)
+        {
+            Wire = wire, Const = constant, Fields = fields, Values = enumValues,
+        };
+    }
+
+    /// <summary>An enum's values: a list of scalars.</summary>
+    private EquatableArray<YamlScalar>? EnumValues(YamlNode node)
+    {
+        var sequence = Sequence(node, "'values'");
+        return sequence?.Items.Select(v => Scalar(v, "A value of an enum")).Where(v => v is not null).Select(v => v!).ToEquatableArray();
+    }
+
+    private EquatableArray<TypeDeclarationSyntax> ReadTypes(YamlNode? node)
+    {
+        var types = new List<TypeDeclarationSyntax>();
+        foreach (var entry in Entries(node, "'types'"))
+        {
+            var name = entry.Key.Value;
+            if (!ValidName(entry.Key, "type")) continue;
+            var body = Mapping(entry.Value, TypeDeclarationSyntax.Keys.All, $"Type '{name}'", $"type '{name}'");
+            if (body is null) continue;
+            var fields = body[TypeDeclarationSyntax.Keys.Fields] is { } fieldsNode
+                ? ReadFields(fieldsNode, $"The fields of '{name}'", $"'{name}'", FieldSyntax.Keys.Message) : (EquatableArray<FieldSyntax>?)null;
+            var values = body[TypeDeclarationSyntax.Keys.Values] is { } valuesNode ? EnumValues(valuesNode) : null;
+            types.Add(new TypeDeclarationSyntax(entry.Key, Doc(body.Node), fields, values, body.Span));
+        }
+        return types.ToEquatableArray();
     }
 
     private static TypeSyntax ReadType(YamlScalar scalar)
@@ -269,7 +303,7 @@ internal sealed class SpecParser
             if (Mapping(body[MessageSyntax.Keys.Reports], ReportsSyntax.Keys.All, $"'reports' of '{name}'", $"'reports' of '{name}'") is { } reportsBody
                 && reportsBody.Scalar(ReportsSyntax.Keys.Code) is { } code)
                 reports = new ReportsSyntax(reportsBody.Span, code, reportsBody.Scalar(ReportsSyntax.Keys.Detail));
-            messages.Add(new MessageSyntax(entry.Key, Doc(body.Node), fields, reports, entry.Key.Span));
+            messages.Add(new MessageSyntax(entry.Key, Doc(body.Node), fields, reports, entry.Key.Span) { Wire = body.Scalar(MessageSyntax.Keys.Wire) });
         }
         return messages.ToEquatableArray();
     }
@@ -480,8 +514,20 @@ internal sealed class SpecParser
                 }
                 return new ListValueSyntax(sequence.Span, items.ToEquatableArray());
             }
+            case YamlMapping mapping:
+            {
+                // An object's value: its fields, each a value.
+                var entries = new List<AssignmentSyntax>();
+                foreach (var entry in mapping.Entries)
+                {
+                    var value = Value(entry.Value, $"field '{entry.Key.Value}'");
+                    if (value is null) return null;
+                    entries.Add(new AssignmentSyntax(entry.Key, value));
+                }
+                return new ObjectValueSyntax(mapping.Span, new AssignmentsSyntax(mapping.Span, entries.ToEquatableArray()));
+            }
             default:
-                Report(DiagnosticTable.WrongNodeKind, node.Span, what, "a value (a scalar or a list)");
+                Report(DiagnosticTable.WrongNodeKind, node.Span, what, "a value (a scalar, a list or a mapping)");
                 return null;
         }
     }

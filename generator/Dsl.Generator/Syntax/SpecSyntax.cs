@@ -27,6 +27,7 @@ internal sealed record ProtocolSyntax(
     EquatableArray<RoleInputsSyntax> Inputs,
     EquatableArray<ServiceSyntax> Services,
     EquatableArray<HookSyntax> Hooks,
+    EquatableArray<TypeDeclarationSyntax> Types,
     EnvelopeSyntax? Envelope,
     EquatableArray<MessageSyntax> Messages,
     EquatableArray<ErrorSyntax> Errors,
@@ -57,7 +58,7 @@ internal sealed record ProtocolSyntax(
         public static readonly SyntaxKey Extends = SyntaxKey.NotImplemented("extends", "specs cannot extend other specs yet; copy the base spec for now");
         public static readonly SyntaxKey Hooks = SyntaxKey.Optional("hooks", "Decisions the application makes, called like functions.");
         public static readonly SyntaxKey OnError = SyntaxKey.NotImplemented("on_error", "write the effects of an error under the error's own 'do', and those of any failure under 'on_failure'");
-        public static readonly SyntaxKey Types = SyntaxKey.NotImplemented("types", "named object types (nested messages) are not generated yet");
+        public static readonly SyntaxKey Types = SyntaxKey.Optional("types", "Named object and enum types.");
         public static readonly SyntaxKey Retry = SyntaxKey.NotImplemented("retry", "handshake-level retries are not generated yet; lossy transports retransmit on their own");
 
         public static readonly KeySet All = new("top level",
@@ -108,6 +109,18 @@ internal sealed record FieldSyntax(
     YamlScalar? Encoding,
     SourceSpan Span)
 {
+    /// <summary>The JSON name, when the field's <c>wire</c> gives one.</summary>
+    public YamlScalar? Wire { get; init; }
+
+    /// <summary>The only value the field may have (<c>const</c>).</summary>
+    public YamlScalar? Const { get; init; }
+
+    /// <summary>For an inline object (<c>type: object</c> or <c>list&lt;object&gt;</c>): its fields; null when <c>fields</c> is not given.</summary>
+    public EquatableArray<FieldSyntax>? Fields { get; init; }
+
+    /// <summary>For an inline enum (<c>type: enum</c> or <c>list&lt;enum&gt;</c>): its values; null when <c>values</c> is not given.</summary>
+    public EquatableArray<YamlScalar>? Values { get; init; }
+
     public static class Keys
     {
         public static readonly SyntaxKey Type = SyntaxKey.Mandatory("type", "The field's type; a trailing ? makes it optional.");
@@ -121,9 +134,13 @@ internal sealed record FieldSyntax(
         public static readonly SyntaxKey Max = SyntaxKey.Optional("max", "An int at most this.");
         public static readonly SyntaxKey Pattern = SyntaxKey.Optional("pattern", "A string matching this regular expression, whole.");
         public static readonly SyntaxKey OneOf = SyntaxKey.Optional("one_of", "A string among these values.");
+        public static readonly SyntaxKey Wire = SyntaxKey.Optional("wire", "The JSON name, when it differs from the field's name.");
+        public static readonly SyntaxKey Const = SyntaxKey.Optional("const", "The only value the field may have; the sender writes it.");
+        public static readonly SyntaxKey Fields = SyntaxKey.Optional("fields", "For type object or list<object>: the object's fields.");
+        public static readonly SyntaxKey Values = SyntaxKey.Optional("values", "For type enum or list<enum>: the enum's values.");
 
-        public static readonly KeySet Message = new("`messages.NAME.fields.NAME`", Type, Optional, Default, Doc, Encoding, MinLength, MaxLength, Min, Max, Pattern, OneOf);
-        public static readonly KeySet Input = new("`inputs.ROLE.NAME`", Type, Optional, Default, Doc, MinLength, MaxLength, Min, Max, Pattern, OneOf);
+        public static readonly KeySet Message = new("`messages.NAME.fields.NAME`", Type, Optional, Default, Doc, Encoding, MinLength, MaxLength, Min, Max, Pattern, OneOf, Wire, Const, Fields, Values);
+        public static readonly KeySet Input = new("`inputs.ROLE.NAME`", Type, Optional, Default, Doc, MinLength, MaxLength, Min, Max, Pattern, OneOf, Values);
         public static readonly KeySet HookInput = new("`hooks.NAME.inputs.NAME`", Type, Optional, Doc);
 
         public static readonly IReadOnlyList<(SyntaxKey Key, ConstraintKind Kind)> Constraints = new[]
@@ -206,12 +223,28 @@ internal sealed record EnvelopeSyntax(SourceSpan Span, YamlScalar Name, YamlScal
 
 internal sealed record MessageSyntax(YamlScalar Name, string? Doc, EquatableArray<FieldSyntax> Fields, ReportsSyntax? Reports, SourceSpan Span)
 {
+    /// <summary>The message's name on the wire (the discriminator's value), when its <c>wire</c> gives one.</summary>
+    public YamlScalar? Wire { get; init; }
+
     public static class Keys
     {
         public static readonly SyntaxKey Doc = SyntaxKey.Optional("doc", "The record's doc comment.");
         public static readonly SyntaxKey Fields = SyntaxKey.Optional("fields", "The message's fields.");
         public static readonly SyntaxKey Reports = SyntaxKey.Optional("reports", "Makes it an error message: which field holds the code and which the detail.");
-        public static readonly KeySet All = new("`messages.NAME`", Doc, Fields, Reports);
+        public static readonly SyntaxKey Wire = SyntaxKey.Optional("wire", "The discriminator's value for this message, when it differs from its name.");
+        public static readonly KeySet All = new("`messages.NAME`", Doc, Fields, Reports, Wire);
+    }
+}
+
+/// <summary>A type declared under <c>types</c>: an object (<c>fields</c>) or an enum (<c>values</c>).</summary>
+internal sealed record TypeDeclarationSyntax(YamlScalar Name, string? Doc, EquatableArray<FieldSyntax>? Fields, EquatableArray<YamlScalar>? Values, SourceSpan Span)
+{
+    public static class Keys
+    {
+        public static readonly SyntaxKey Doc = SyntaxKey.Optional("doc", "The type's doc comment.");
+        public static readonly SyntaxKey Fields = SyntaxKey.Optional("fields", "An object type's fields, written as a message's.");
+        public static readonly SyntaxKey Values = SyntaxKey.Optional("values", "An enum type's values, as they travel on the wire.");
+        public static readonly KeySet All = new("`types.NAME`", Doc, Fields, Values);
     }
 }
 
@@ -249,12 +282,15 @@ internal sealed record AssignmentsSyntax(SourceSpan Span, EquatableArray<Assignm
 /// <summary>A field's value under <c>set</c>; null when it did not parse (reported by the parser).</summary>
 internal sealed record AssignmentSyntax(YamlScalar Field, ValueSyntax? Value);
 
-/// <summary>A value under <c>set</c>: an expression (a quoted or block scalar is a string literal), or a YAML list of values.</summary>
+/// <summary>A value under <c>set</c>: an expression (a quoted or block scalar is a string literal), a YAML list of values, or a mapping (an object).</summary>
 internal abstract record ValueSyntax(SourceSpan Span);
 
 internal sealed record ExpressionValueSyntax(SourceSpan Span, ExpressionText Expression) : ValueSyntax(Span);
 
 internal sealed record ListValueSyntax(SourceSpan Span, EquatableArray<ValueSyntax> Items) : ValueSyntax(Span);
+
+/// <summary>An object's value: a YAML mapping of its fields' values.</summary>
+internal sealed record ObjectValueSyntax(SourceSpan Span, AssignmentsSyntax Fields) : ValueSyntax(Span);
 
 internal sealed record LetSyntax(YamlScalar Name, ExpressionText Value);
 
@@ -429,7 +465,7 @@ internal static class SyntaxKeySets
 {
     public static readonly IReadOnlyList<KeySet> All = new[]
     {
-        ProtocolSyntax.Keys.All, WireSyntax.Keys.All, FieldSyntax.Keys.Input, ServiceSyntax.Keys.Common, HookSyntax.Keys.All, FieldSyntax.Keys.HookInput, EnvelopeSyntax.Keys.All,
+        ProtocolSyntax.Keys.All, WireSyntax.Keys.All, FieldSyntax.Keys.Input, ServiceSyntax.Keys.Common, HookSyntax.Keys.All, FieldSyntax.Keys.HookInput, TypeDeclarationSyntax.Keys.All, EnvelopeSyntax.Keys.All,
         MessageSyntax.Keys.All, FieldSyntax.Keys.Message, ReportsSyntax.Keys.All, ErrorSyntax.Keys.All, TimeoutsSyntax.Keys.All,
         MessageStepSyntax.Keys.All, ChoiceStepSyntax.Keys.All, BranchSyntax.Keys.All, GotoStepSyntax.Keys.All, FailStepSyntax.Keys.All,
         SessionSyntax.Keys.All, HeartbeatSyntax.Keys.All, HeartbeatPartSyntax.Keys.All,

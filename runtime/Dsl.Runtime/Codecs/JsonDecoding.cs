@@ -277,6 +277,26 @@ public static class JsonDecoding
         return true;
     }
 
+    /// <summary>Reads an array of byte strings, each hex or base64 and, when <paramref name="length"/> is not 0, of that length.</summary>
+    public static bool TryReadBytesList(ref Utf8JsonReader reader, string message, string field, BytesEncoding encoding, int length, out IReadOnlyList<Bytes> value, out DecodeError error)
+    {
+        value = Array.Empty<Bytes>();
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            error = DecodeError.WrongType(message, field, encoding == BytesEncoding.Hex ? "an array of hex strings" : "an array of base64 strings");
+            return false;
+        }
+        var items = new List<Bytes>();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (!TryReadBytes(ref reader, message, field, encoding, length, out var item, out error)) return false;
+            items.Add(item);
+        }
+        value = items;
+        error = default;
+        return true;
+    }
+
     /// <summary>Reads a free-form object of metadata.</summary>
     public static bool TryReadMetadata(ref Utf8JsonReader reader, string message, string field, out Metadata value, out DecodeError error)
     {

@@ -88,6 +88,30 @@ public static class JsonEncoding
         if (rented is not null) ArrayPool<char>.Shared.Return(rented);
     }
 
+    /// <summary>Writes an array of byte strings, each hex or base64.</summary>
+    public static void WriteBytesList(Utf8JsonWriter writer, ReadOnlySpan<byte> name, IReadOnlyList<Bytes> values, BytesEncoding encoding)
+    {
+        writer.WriteStartArray(name);
+        for (var i = 0; i < values.Count; i++) WriteBytesValue(writer, values[i], encoding);
+        writer.WriteEndArray();
+    }
+
+    /// <summary>Writes bytes as a hex or base64 string value (an array item).</summary>
+    private static void WriteBytesValue(Utf8JsonWriter writer, Bytes value, BytesEncoding encoding)
+    {
+        if (encoding == BytesEncoding.Base64)
+        {
+            writer.WriteBase64StringValue(value.Span);
+            return;
+        }
+        var length = value.Length * 2;
+        char[]? rented = null;
+        var hex = length <= 512 ? stackalloc char[length] : (rented = ArrayPool<char>.Shared.Rent(length)).AsSpan(0, length);
+        Convert.TryToHexStringLower(value.Span, hex, out _);
+        writer.WriteStringValue(hex);
+        if (rented is not null) ArrayPool<char>.Shared.Return(rented);
+    }
+
     /// <summary>Writes a metadata object.</summary>
     public static void WriteMetadata(Utf8JsonWriter writer, ReadOnlySpan<byte> name, Metadata value)
     {

@@ -165,6 +165,14 @@ public sealed class HandshakeStateWriter : IDisposable
         foreach (var item in value) WriteRaw(Encoding.UTF8.GetBytes(item));
     }
 
+    /// <summary>Writes a <c>list&lt;bytes&gt;</c>, or its absence.</summary>
+    public void WriteBytesList(IReadOnlyList<Bytes>? value)
+    {
+        if (!Present(value is not null)) return;
+        WriteInt32(value!.Count);
+        foreach (var item in value) WriteRaw(item.Span);
+    }
+
     /// <summary>Writes a <c>list&lt;int&gt;</c>, or its absence.</summary>
     public void WriteInt64List(IReadOnlyList<long>? value)
     {
@@ -269,6 +277,15 @@ public ref struct HandshakeStateReader
         if (!Present()) return null;
         var items = new string[Count()];
         for (var i = 0; i < items.Length; i++) items[i] = Encoding.UTF8.GetString(ReadRaw());
+        return items;
+    }
+
+    /// <summary>Reads a <c>list&lt;bytes&gt;</c> or its absence.</summary>
+    public IReadOnlyList<Bytes>? ReadBytesList()
+    {
+        if (!Present()) return null;
+        var items = new Bytes[Count()];
+        for (var i = 0; i < items.Length; i++) items[i] = Bytes.CopyFrom(ReadRaw());
         return items;
     }
 

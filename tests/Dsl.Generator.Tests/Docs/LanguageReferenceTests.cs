@@ -55,11 +55,17 @@ public sealed class LanguageReferenceTests
         {
             if (type.Kind == TypeKind.List)
             {
-                foreach (var element in ValueTypes.All.Where(e => e.Allows(TypePlaces.ListElement)))
+                foreach (var element in ValueTypes.All.Where(e => e.Allows(TypePlaces.ListElement) && !e.Declared))
                 {
                     var list = TypeRef.ListOf(element.Kind);
                     text.Append($"| `{list}` | `{CSharpName(list)}` | {element.ListWire} | |\n");
                 }
+                text.Append("| `list<TYPE>` | `IReadOnlyList<TYPE>` | array of objects, or of strings for an enum | `TYPE` declared under `types`; `list<object>` and `list<enum>` declare one inline |\n");
+                continue;
+            }
+            if (type.Declared)
+            {
+                text.Append($"| `{type.Name}` | a generated {(type.Kind == TypeKind.Enum ? "enum" : "record")}, named after the type | {type.Wire} | {type.Doc} |\n");
                 continue;
             }
             var typeRef = new TypeRef(type.Kind);
