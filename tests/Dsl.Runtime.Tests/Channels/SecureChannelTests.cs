@@ -29,7 +29,8 @@ public sealed class SecureChannelTests
     private static async Task<byte[]?> ReceiveAsync(IMessageTransport transport)
     {
         var buffer = new ArrayBufferWriter<byte>();
-        return await transport.ReceiveAsync(buffer) ? buffer.WrittenSpan.ToArray() : null;
+        // Bounded only so that a broken channel fails the test instead of hanging it.
+        return await transport.ReceiveAsync(buffer).AsTask().WaitAsync(Wait.Long) ? buffer.WrittenSpan.ToArray() : null;
     }
 
     private static async Task<SecureChannelError> RefusedAsync(Func<Task> action)
@@ -398,6 +399,45 @@ public sealed class SecureChannelTests
         Assert.Equal(Message(3), await ReceiveAsync(a));
         await a.DisposeAsync();
         Assert.Equal((false, false), a.KeysHeld);
+    }
+
+    [Fact]
+    public async Task A_send_cancelled_before_it_starts_spends_no_sequence_number()
+    {
+        var (a, b) = Pair();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => a.SendAsync(Message(0), new System.Threading.CancellationToken(canceled: true)).AsTask());
+
+        // Ordered mode: had the cancelled send spent number 0, this frame would be refused as out of order.
+        await a.SendAsync(Message(1));
+        Assert.Equal(Message(1), await ReceiveAsync(b));
+    }
+
+    [Fact]
+    public async Task Ordered_a_failed_inner_send_faults_the_channel()
+    {
+        var (inner, peer) = InMemoryTransport.CreatePair();
+        var a = SecureChannel.Create(inner, ToB, ToA);
+        await peer.DisposeAsync();
+
+        Assert.Equal(TransportError.ConnectionReset, (await Assert.ThrowsAsync<TransportException>(() => a.SendAsync(Message(0)).AsTask())).Error);
+        // Frame 0 was sealed but never delivered, so the peer would refuse frame 1: the channel stops instead.
+        var next = await Assert.ThrowsAsync<SecureChannelException>(() => a.SendAsync(Message(1)).AsTask());
+        Assert.Equal(SecureChannelError.Faulted, next.Error);
+        Assert.IsType<TransportException>(next.InnerException);
+        Assert.Equal((false, false), a.KeysHeld);
+    }
+
+    [Fact]
+    public async Task Datagram_a_failed_inner_send_leaves_the_channel_usable()
+    {
+        var (inner, peer) = InMemoryTransport.CreatePair();
+        var a = SecureChannel.Create(inner, ToB, ToA, Datagram);
+        await peer.DisposeAsync();
+
+        await Assert.ThrowsAsync<TransportException>(() => a.SendAsync(Message(0)).AsTask());
+        // Lost frames are normal for datagrams: the next send is the inner transport's to refuse again.
+        await Assert.ThrowsAsync<TransportException>(() => a.SendAsync(Message(1)).AsTask());
+        Assert.Equal((true, true), a.KeysHeld);
     }
 
     [Fact]
