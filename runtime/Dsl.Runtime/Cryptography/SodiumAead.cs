@@ -31,8 +31,7 @@ internal abstract unsafe class SodiumAead
     /// <exception cref="ObjectDisposedException"><paramref name="key"/> was disposed.</exception>
     public void Seal(SecretBytes key, ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> plaintext, ReadOnlySpan<byte> associatedData, Span<byte> ciphertext)
     {
-        if (key.Length != KeySize || nonce.Length != NonceSize || ciphertext.Length != plaintext.Length + TagSize)
-            throw new ArgumentException($"{Name} takes a {KeySize}-byte key, a {NonceSize}-byte nonce and a ciphertext {TagSize} bytes longer than the plaintext.");
+        CheckLengths(key, nonce, plaintext.Length, ciphertext.Length);
         using var lease = key.Lease();
         byte empty = 0;
         fixed (byte* k = lease.Span)
@@ -55,8 +54,7 @@ internal abstract unsafe class SodiumAead
     /// <exception cref="ObjectDisposedException"><paramref name="key"/> was disposed.</exception>
     public bool TryOpen(SecretBytes key, ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> ciphertext, ReadOnlySpan<byte> associatedData, Span<byte> plaintext)
     {
-        if (key.Length != KeySize || nonce.Length != NonceSize || ciphertext.Length != plaintext.Length + TagSize)
-            throw new ArgumentException($"{Name} takes a {KeySize}-byte key, a {NonceSize}-byte nonce and a plaintext {TagSize} bytes shorter than the ciphertext.");
+        CheckLengths(key, nonce, plaintext.Length, ciphertext.Length);
         using var lease = key.Lease();
         byte empty = 0;
         fixed (byte* k = lease.Span)
@@ -70,6 +68,12 @@ internal abstract unsafe class SodiumAead
         }
         CryptographicOperations.ZeroMemory(plaintext);
         return false;
+    }
+
+    private void CheckLengths(SecretBytes key, ReadOnlySpan<byte> nonce, int plaintextLength, int ciphertextLength)
+    {
+        if (key.Length != KeySize || nonce.Length != NonceSize || ciphertextLength != plaintextLength + TagSize)
+            throw new ArgumentException($"{Name} takes a {KeySize}-byte key, a {NonceSize}-byte nonce and a ciphertext {TagSize} bytes longer than the plaintext.");
     }
 
     protected abstract int Encrypt(byte* c, byte* m, ulong mlen, byte* ad, ulong adlen, byte* npub, byte* k);
