@@ -225,9 +225,10 @@ public sealed class SecureChannel : IMessageTransport
             {
                 received = await _inner.ReceiveAsync(_frame, cancellationToken).ConfigureAwait(false);
             }
-            catch (TransportException exception) when (Volatile.Read(ref _disposed) != 0)
+            catch (TransportException exception) when (Unusable(sending: false, exception) is { } unusable)
             {
-                throw new SecureChannelException(SecureChannelError.Closed, "The channel was disposed.", exception);
+                // The inner transport was disposed under this receive: by DisposeAsync, or by a failed send.
+                throw unusable;
             }
             if (!received) return false;
             if (TryOpen(_frame.WrittenSpan, destination, out var sequence, out var error)) return true;
@@ -358,17 +359,24 @@ public sealed class SecureChannel : IMessageTransport
 
     private void ThrowIfCannotSend()
     {
-        ThrowIfCannotReceive();
-        if (Volatile.Read(ref _sendClosed) != 0)
-            throw new SecureChannelException(SecureChannelError.Closed, "The channel is closed for sending.");
+        if (Unusable(sending: true, cause: null) is { } error) throw error;
     }
 
     private void ThrowIfCannotReceive()
     {
+        if (Unusable(sending: false, cause: null) is { } error) throw error;
+    }
+
+    // Why the channel can no longer send or receive, or null while it can.
+    private SecureChannelException? Unusable(bool sending, Exception? cause)
+    {
         if (Volatile.Read(ref _disposed) != 0)
-            throw new SecureChannelException(SecureChannelError.Closed, "The channel was disposed.");
+            return new SecureChannelException(SecureChannelError.Closed, "The channel was disposed.", cause);
         if (Volatile.Read(ref _fault) is { } fault)
-            throw new SecureChannelException(SecureChannelError.Faulted, "The channel stopped after an earlier failure: " + fault.Message, fault);
+            return new SecureChannelException(SecureChannelError.Faulted, "The channel stopped after an earlier failure: " + fault.Message, fault);
+        if (sending && Volatile.Read(ref _sendClosed) != 0)
+            return new SecureChannelException(SecureChannelError.Closed, "The channel is closed for sending.", cause);
+        return null;
     }
 
     private static string Describe(SecureChannelError error, ulong sequence) => error switch
