@@ -1,5 +1,7 @@
 using System;
+using System.Collections.Generic;
 using System.Text;
+using System.Threading;
 using Dsl.Runtime.Codecs;
 using Dsl.Runtime.Cryptography;
 
@@ -163,4 +165,35 @@ public static class Builtins
 
     /// <summary><c>unix(t)</c>: seconds since the Unix epoch.</summary>
     public static long Unix(DateTimeOffset time) => time.ToUnixTimeSeconds();
+
+    /// <summary>
+    /// <c>pow_solve(challenge, difficulty)</c>: an 8-byte nonce such that <c>sha256(concat(challenge, nonce))</c>
+    /// has <c>difficulty</c> (0 to 64) leading zero bits; about 2^difficulty hashes (see <see cref="Hashcash.Solve"/>).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="difficulty"/> is not in 0..64.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled first.</exception>
+    public static Bytes PowSolve(Bytes challenge, long difficulty, CancellationToken cancellationToken)
+    {
+        if (difficulty is < 0 or > Hashcash.MaxDifficulty)
+            throw new ArgumentOutOfRangeException(nameof(difficulty), difficulty, $"pow_solve difficulty is 0 to {Hashcash.MaxDifficulty}");
+        return new(Hashcash.Solve(challenge.Span, (int)difficulty, cancellationToken));
+    }
+
+    /// <summary>
+    /// <c>pow_check(challenge, nonce, difficulty)</c>: whether the stamp has <c>difficulty</c> leading zero bits;
+    /// false, not an error, for a difficulty outside 0..64 (it may come from the peer).
+    /// </summary>
+    public static bool PowCheck(Bytes challenge, Bytes nonce, long difficulty)
+        => difficulty is >= 0 and <= Hashcash.MaxDifficulty && Hashcash.Check(challenge.Span, nonce.Span, (int)difficulty);
+
+    /// <summary><c>merkle_root(leaves, salt)</c>: the 32-byte salted RFC 6962-shaped root (see <see cref="MerkleTree"/>).</summary>
+    public static Bytes MerkleRoot(IReadOnlyList<Bytes> leaves, Bytes salt) => new(MerkleTree.Root(leaves, salt.Span));
+
+    /// <summary><c>chunks(data, size)</c>: <c>data</c> in pieces of <c>size</c> bytes, the last one shorter; none for empty data.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is less than 1.</exception>
+    public static IReadOnlyList<Bytes> Chunks(Bytes data, long size)
+    {
+        if (size < 1) throw new ArgumentOutOfRangeException(nameof(size), size, "chunks size is at least 1");
+        return MerkleTree.Chunks(data.Span, (int)Math.Min(size, int.MaxValue));
+    }
 }

@@ -1,5 +1,8 @@
 using System;
+using System.Security.Cryptography;
+using System.Threading;
 using Dsl.Runtime.Codecs;
+using Dsl.Runtime.Cryptography;
 using Dsl.Runtime.Expressions;
 using Xunit;
 
@@ -65,6 +68,58 @@ public sealed class BuiltinsTests
     {
         var clock = new FixedTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_987));
         Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(1_700_000_000), Builtins.Now(Builtins.Clock(clock)));
+    }
+
+    [Fact]
+    public void Pow_solve_finds_a_stamp_pow_check_accepts()
+    {
+        var challenge = Bytes.FromHex("00112233445566778899");
+        var nonce = Builtins.PowSolve(challenge, 12, CancellationToken.None);
+        Assert.Equal(8, nonce.Length);
+        Assert.True(Builtins.PowCheck(challenge, nonce, 12));
+        Assert.True(Hashcash.LeadingZeroBits(Builtins.Sha256(Builtins.Concat(challenge, nonce)).Span) >= 12);
+        Assert.False(Builtins.PowCheck(Bytes.FromHex("00112233445566778898"), nonce, 12));
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(65)]
+    [InlineData(long.MaxValue)]
+    [InlineData(long.MinValue)]
+    public void Pow_check_is_false_for_a_difficulty_out_of_range_and_pow_solve_refuses_it(long difficulty)
+    {
+        // False rather than an exception: the difficulty may come from the peer.
+        Assert.False(Builtins.PowCheck(Bytes.Empty, Bytes.Empty, difficulty));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Builtins.PowSolve(Bytes.Empty, difficulty, CancellationToken.None));
+    }
+
+    [Fact]
+    public void Pow_check_at_difficulty_zero_accepts_anything()
+        => Assert.True(Builtins.PowCheck(Bytes.Empty, Bytes.Empty, 0));
+
+    [Fact]
+    public void Pow_solve_honours_its_token()
+        => Assert.Throws<OperationCanceledException>(() => Builtins.PowSolve(Bytes.Empty, 64, new CancellationToken(canceled: true)));
+
+    [Fact]
+    public void Merkle_root_of_chunks_is_the_salted_tree_of_the_pieces()
+    {
+        var salt = Bytes.FromHex("0102");
+        var chunks = Builtins.Chunks(Bytes.FromHex("aabbccddee"), 2);
+        Assert.Equal(new[] { Bytes.FromHex("aabb"), Bytes.FromHex("ccdd"), Bytes.FromHex("ee") }, chunks);
+
+        static byte[] Leaf(string hex) => SHA256.HashData([0x00, 0x01, 0x02, .. Convert.FromHexString(hex)]);
+        var left = SHA256.HashData([0x01, .. Leaf("aabb"), .. Leaf("ccdd")]);
+        var expected = SHA256.HashData([0x01, .. left, .. Leaf("ee")]);
+        Assert.Equal(new Bytes(expected), Builtins.MerkleRoot(chunks, salt));
+    }
+
+    [Fact]
+    public void Chunks_larger_than_the_data_give_one_piece_and_a_size_below_one_is_refused()
+    {
+        Assert.Equal(new[] { Bytes.FromHex("aabb") }, Builtins.Chunks(Bytes.FromHex("aabb"), long.MaxValue));
+        Assert.Empty(Builtins.Chunks(Bytes.Empty, 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Builtins.Chunks(Bytes.FromHex("aabb"), 0));
     }
 
     private sealed class FixedTimeProvider(DateTimeOffset now) : TimeProvider

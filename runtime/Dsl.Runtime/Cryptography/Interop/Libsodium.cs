@@ -83,3 +83,34 @@ internal static unsafe partial class CryptoScalarmultCurve25519
     [LibraryImport(Libsodium.Name, EntryPoint = "crypto_scalarmult_curve25519_base")]
     internal static partial int crypto_scalarmult_curve25519_base(byte* q, byte* n);
 }
+
+/// <summary>sodium/crypto_aead_chacha20poly1305.h (the IETF variant: 96-bit nonces, RFC 8439).</summary>
+internal static unsafe partial class CryptoAeadChaCha20Poly1305Ietf
+{
+    internal const int KeyBytes = 32;
+    internal const int NPubBytes = 12;
+    internal const int ABytes = 16;
+
+    [LibraryImport(Libsodium.Name, EntryPoint = "crypto_aead_chacha20poly1305_ietf_encrypt")]
+    internal static partial int crypto_aead_chacha20poly1305_ietf_encrypt(byte* c, ulong* clen_p, byte* m, ulong mlen, byte* ad, ulong adlen, byte* nsec, byte* npub, byte* k);
+
+    [LibraryImport(Libsodium.Name, EntryPoint = "crypto_aead_chacha20poly1305_ietf_decrypt")]
+    internal static partial int crypto_aead_chacha20poly1305_ietf_decrypt(byte* m, ulong* mlen_p, byte* nsec, byte* c, ulong clen, byte* ad, ulong adlen, byte* npub, byte* k);
+}
+
+/// <summary>sodium/crypto_aead_aes256gcm.h (only where the CPU has AES-NI and PCLMUL, or ARM crypto extensions).</summary>
+internal static unsafe partial class CryptoAeadAes256Gcm
+{
+    internal const int KeyBytes = 32;
+    internal const int NPubBytes = 12;
+    internal const int ABytes = 16;
+
+    [LibraryImport(Libsodium.Name, EntryPoint = "crypto_aead_aes256gcm_is_available")]
+    internal static partial int crypto_aead_aes256gcm_is_available();
+
+    [LibraryImport(Libsodium.Name, EntryPoint = "crypto_aead_aes256gcm_encrypt")]
+    internal static partial int crypto_aead_aes256gcm_encrypt(byte* c, ulong* clen_p, byte* m, ulong mlen, byte* ad, ulong adlen, byte* nsec, byte* npub, byte* k);
+
+    [LibraryImport(Libsodium.Name, EntryPoint = "crypto_aead_aes256gcm_decrypt")]
+    internal static partial int crypto_aead_aes256gcm_decrypt(byte* m, ulong* mlen_p, byte* nsec, byte* c, ulong clen, byte* ad, ulong adlen, byte* npub, byte* k);
+}

@@ -1,0 +1,56 @@
+using System;
+
+namespace Dsl.Runtime.Cryptography;
+
+/// <summary>
+/// Key material in <c>sodium_malloc</c> memory (guarded, kept out of swap, wiped when freed): a derived
+/// traffic key or shared secret, held as a type rather than as bytes. Printing it shows its length,
+/// never its value; disposing it wipes and frees it.
+/// </summary>
+public sealed class SecretBytes : IDisposable
+{
+    private readonly SecureMemoryHandle _memory;
+
+    private SecretBytes(SecureMemoryHandle memory) => _memory = memory;
+
+    /// <summary>
+    /// A secret holding a copy of <paramref name="value"/>. The caller still owns its own copy and should
+    /// wipe it (<see cref="System.Security.Cryptography.CryptographicOperations.ZeroMemory"/>) when done.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="value"/> is empty.</exception>
+    public static SecretBytes CopyFrom(ReadOnlySpan<byte> value)
+    {
+        if (value.IsEmpty) throw new ArgumentException("A secret has at least one byte.", nameof(value));
+        var memory = SecureMemoryHandle.Allocate(value.Length);
+        value.CopyTo(memory.DangerousSpan());
+        return new SecretBytes(memory);
+    }
+
+    /// <summary>A copy of <paramref name="secret"/>, with a lifetime of its own.</summary>
+    /// <exception cref="ObjectDisposedException"><paramref name="secret"/> was disposed.</exception>
+    public static SecretBytes CopyFrom(SecretBytes secret)
+    {
+        ArgumentNullException.ThrowIfNull(secret);
+        using var lease = secret.Lease();
+        return CopyFrom(lease.Span);
+    }
+
+    /// <summary>The number of bytes.</summary>
+    public int Length => _memory.Length;
+
+    /// <summary>Whether the secret was disposed (and so wiped).</summary>
+    public bool IsDisposed => _memory.IsClosed;
+
+    /// <summary>
+    /// Keeps the memory alive while the bytes are used: <c>using var key = secret.Lease();</c>. A dispose
+    /// during a lease is deferred until the lease ends.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The secret was disposed.</exception>
+    internal SecureMemoryHandle.LeaseScope Lease() => _memory.Lease();
+
+    /// <summary>Wipes and frees the bytes (<c>sodium_free</c> zeroes them first).</summary>
+    public void Dispose() => _memory.Dispose();
+
+    /// <summary>The length only, such as <c>SecretBytes(32 bytes)</c>; never the value.</summary>
+    public override string ToString() => $"SecretBytes({Length} bytes)";
+}
