@@ -563,7 +563,7 @@ internal sealed class FlowBinder
             }
             if (!value.Type.Type.Descriptor.Allows(TypePlaces.Kept))
             {
-                _context.Report(DiagnosticTable.TypeMismatch, let.Value.Span, $"let '{let.Name}'", "a value a machine can keep (not a key)", value.Type.ToString());
+                _context.Report(DiagnosticTable.TypeMismatch, let.Value.Span, $"let '{let.Name}'", "a value a machine can keep (not an ed25519_key)", value.Type.ToString());
                 continue;
             }
             let.Symbol = new LetSymbol(let.Id, let.Name, let.Owner, value.Type, value, let.Span);

@@ -72,9 +72,8 @@ internal static class CodecEmitter
         w.Close();
         w.Line();
         }
-        if (protocol.Envelope is not null)
         {
-            w.Summary("The message (without its envelope) as canonical JSON (RFC 8785): the bytes a sender computes the envelope's fields over.");
+            w.Summary("The message (without any envelope) as canonical JSON (RFC 8785): the bytes an envelope's fields are computed over, and the transcript hashes.");
             w.Open($"public {CSharp.Codecs}.Bytes EncodeCanonicalPayload({message} message)");
             w.Line($"using var buffer = new {CSharp.Codecs}.PooledBufferWriter();");
             w.Line($"var writer = {CSharp.Codecs}.JsonEncoding.RentWriter(buffer);");
@@ -394,6 +393,15 @@ internal static class CodecEmitter
             w.Close();
             EmitChecksAndBuild(w, protocol, t, type.Fields, "message", f => $"field + {CSharp.Literal("." + f.Wire)}", "value", null);
             w.Line("return true;");
+            w.Close();
+            w.Line();
+            w.Summary($"canonical_json(value) of a '{type.Name}': its RFC 8785 canonical JSON, as it travels.");
+            w.Open($"public static {CSharp.Codecs}.Bytes CanonicalJson({t} value)");
+            w.Line($"using var buffer = new {CSharp.Codecs}.PooledBufferWriter();");
+            w.Line($"var writer = {CSharp.Codecs}.JsonEncoding.RentWriter(buffer);");
+            w.Line($"Write{t}Object(writer, value);");
+            w.Line("writer.Flush();");
+            w.Line($"return new {CSharp.Codecs}.Bytes({CSharp.Codecs}.JsonCanonicalizer.Canonicalize(buffer.WrittenSpan));");
             w.Close();
         }
         else

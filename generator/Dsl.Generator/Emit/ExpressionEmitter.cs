@@ -123,8 +123,12 @@ internal sealed class ExpressionEmitter
             case BoundCall call:
             {
                 var descriptor = call.Descriptor;
-                var arguments = descriptor.Implicit.Select(i => Implicit(i, null, scope)).Concat(call.Arguments.Select(a => Value(a, scope)));
-                return new($"{CSharp.Builtins}.{descriptor.RuntimeMember}({string.Join(", ", arguments)})", descriptor.MayBeAbsent);
+                // Implicit arguments come first, but the cancellation token, which comes last, as .NET puts it.
+                var arguments = descriptor.Implicit.Where(i => i.Kind != ImplicitKind.Cancellation).Select(i => Implicit(i, null, scope))
+                    .Concat(call.Arguments.Select(a => Value(a, scope)))
+                    .Concat(descriptor.Implicit.Where(i => i.Kind == ImplicitKind.Cancellation).Select(i => Implicit(i, null, scope)));
+                var owner = descriptor.OnCodec ? Naming.Codec(Naming.Pascal(_protocol.Name)) : CSharp.Builtins;
+                return new($"{owner}.{descriptor.RuntimeMember}({string.Join(", ", arguments)})", descriptor.MayBeAbsent);
             }
             case BoundServiceCall service:
             {
@@ -189,6 +193,8 @@ internal sealed class ExpressionEmitter
         ImplicitKind.ServiceSetting => CSharp.Setting(service!.Settings.First(s => s.Name == argument.Setting).Value),
         ImplicitKind.ClockSkew => CSharp.Setting(new DurationConstant(_protocol.ClockSkewMs
             ?? throw new System.InvalidOperationException("fresh() in a spec without timeouts.clock_skew; the binder reports it"))),
+        ImplicitKind.Cancellation => scope.Token,
+        ImplicitKind.Transcript => $"{CSharp.Present}.Value({Kept(KeptValue.Transcript)})",
         _ => scope.Clock,
     };
 

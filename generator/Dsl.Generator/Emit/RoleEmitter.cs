@@ -260,6 +260,7 @@ internal sealed class RoleEmitter
         if (HasServices) w.Line("_services = services ?? throw new global::System.ArgumentNullException(nameof(services));");
         if (HasHooks) w.Line("_hooks = hooks ?? throw new global::System.ArgumentNullException(nameof(hooks));");
         w.Line("_options = options ?? DefaultOptions;");
+        if (_kept.TryGetValue(KeptValue.Transcript, out var transcript)) w.Line($"{transcript} = {CSharp.Builtins}.TranscriptStart;");
         w.Line($"Phase = {CSharp.Literal(initial.Phase)};");
         w.Close();
         w.Line();
@@ -291,6 +292,7 @@ internal sealed class RoleEmitter
         EmitFailure();
         EmitSeal();
         EmitHookCalls();
+        EmitReleaseSecrets();
         StateExport.Emit(w, _protocol, _machine, _names, _kept);
         EmitTable();
         if (_protocol.Heartbeat is not null) EmitHeartbeat();
@@ -434,13 +436,15 @@ internal sealed class RoleEmitter
             if (_kept.TryGetValue(kept, out var field))
                 w.Line($"{field} = {_expressions.Maybe(let.Value, at)};");
             else if (!read.Contains(let.Id))
-                w.Line($"_ = {_expressions.Maybe(let.Value, at)};");
+                w.Line(let.Type.Type.Kind == TypeKind.X25519Key ? $"{_expressions.Maybe(let.Value, at)}?.Dispose();" : $"_ = {_expressions.Maybe(let.Value, at)};");
             else
             {
                 var local = names.Take("let" + Naming.Pascal(let.Name));
+                // A key the step makes and only the step uses is wiped when the step ends.
+                var dispose = let.Type.Type.Kind == TypeKind.X25519Key ? "using " : "";
                 w.Line(let.Type.MayBeAbsent
-                    ? $"{CSharp.Type(let.Type.Type, true)} {local} = {_expressions.Maybe(let.Value, at)};"
-                    : $"{CSharp.Type(let.Type.Type)} {local} = {_expressions.Value(let.Value, at)};");
+                    ? $"{dispose}{CSharp.Type(let.Type.Type, true)} {local} = {_expressions.Maybe(let.Value, at)};"
+                    : $"{dispose}{CSharp.Type(let.Type.Type)} {local} = {_expressions.Value(let.Value, at)};");
                 locals[let.Id] = local;
             }
             w.LineDefault();
@@ -499,10 +503,40 @@ internal sealed class RoleEmitter
         w.Line("};");
         if (_protocol.Envelope is not null) w.Line($"msg = ({type})Seal(msg, now);");
         EmitKeep(message.Name, "msg");
+        EmitTranscript("msg");
         w.Line($"State = {S(state.Next)};");
         w.Line($"_afterSend = {state.Id.ToString(CultureInfo.InvariantCulture)};");
         w.Line($"return {_step}.Send(msg);");
     }
+
+    /// <summary>Adds the step's message to the transcript, when the role reads it: after the sender built it, after the receiver checked it.</summary>
+    private void EmitTranscript(string variable)
+    {
+        if (!_kept.TryGetValue(KeptValue.Transcript, out var transcript)) return;
+        var canonical = _protocol.Envelope is not null
+            ? $"{CSharp.Present}.Reference({variable}.Envelope).{Naming.EnvelopePayload}"
+            : $"{Naming.Codec(_prefix)}.Instance.EncodeCanonicalPayload({variable})";
+        _w.Line($"{transcript} = {CSharp.Builtins}.TranscriptAppend({CSharp.Present}.Value({transcript}), {canonical});");
+    }
+
+    /// <summary>Wipes the ephemeral keys the machine kept (x25519_keypair() in a let later steps read), once the handshake has ended.</summary>
+    private void EmitReleaseSecrets()
+    {
+        var keys = _machine.Kept.Where(k => k.Type.Kind == TypeKind.X25519Key).ToList();
+        if (keys.Count == 0) return;
+        var w = _w;
+        w.Summary("Wipes the ephemeral keys this handshake made, once it has ended.");
+        w.Open("private void ReleaseSecrets()");
+        foreach (var key in keys)
+        {
+            w.Line($"{_kept[key]}?.Dispose();");
+            w.Line($"{_kept[key]} = null;");
+        }
+        w.Close();
+        w.Line();
+    }
+
+    private bool HasSecrets => _machine.Kept.Any(k => k.Type.Kind == TypeKind.X25519Key);
 
     /// <summary>The sender's effects, run once its message has gone out.</summary>
     private void EmitAfterSend()
@@ -547,6 +581,7 @@ internal sealed class RoleEmitter
             EmitKeep(alternative.Message, "msg");
             foreach (var check in alternative.Checks) EmitCheck(check, scope);
             foreach (var action in alternative.Actions) EmitEffect(action, scope);
+            EmitTranscript("msg");
             w.Line($"State = {S(alternative.Next)};");
             w.Line("continue;");
             w.Close();
@@ -601,6 +636,7 @@ internal sealed class RoleEmitter
         }
         w.Outdent();
         w.Line("};");
+        if (HasSecrets) w.Line("ReleaseSecrets();");
         w.Line($"return {_step}.Succeed(result);");
     }
 
@@ -645,6 +681,7 @@ internal sealed class RoleEmitter
         w.Line($"{_message}? message = null;");
         w.Line("if (!error.RaisedByPeer)");
         w.Line("    message = CreateErrorMessage(error, now);");
+        if (HasSecrets) w.Line("ReleaseSecrets();");
         w.Line($"return {result}({_step}.Fail(error, message));");
         w.Close();
         w.Line();

@@ -17,12 +17,16 @@ internal sealed record ParameterType(TypeRef? Exact, string? Capability)
     /// <summary>Any type that <c>abs()</c> applies to.</summary>
     public static readonly ParameterType WithSign = new(null, "abs");
 
+    /// <summary>Any object type the spec declares.</summary>
+    public static readonly ParameterType AnyObject = new(null, "object");
+
     public bool Accepts(TypeRef type) => Exact is { } exact ? Types.Assignable(type, exact) : Has(type.Descriptor);
 
     private bool Has(ValueTypeDescriptor type) => Capability switch
     {
         "text" => type.HasText,
         "abs" => type.Signed,
+        "object" => type.Kind == TypeKind.Object,
         _ => type.HasLength,
     };
 
@@ -64,12 +68,18 @@ internal sealed record ImplicitArgument(ImplicitKind Kind, string? Setting = nul
     /// <summary>The spec's <c>timeouts.clock_skew</c>.</summary>
     public static readonly ImplicitArgument ClockSkew = new(ImplicitKind.ClockSkew);
 
+    /// <summary>The machine's transcript so far.</summary>
+    public static readonly ImplicitArgument Transcript = new(ImplicitKind.Transcript);
+
+    /// <summary>The step's cancellation token (cancelled by the step timeout); always the last argument.</summary>
+    public static readonly ImplicitArgument Cancellation = new(ImplicitKind.Cancellation);
+
     /// <summary>The service's setting of that name (a value_store's <c>window</c>).</summary>
     public static ImplicitArgument SettingNamed(string name) => new(ImplicitKind.ServiceSetting, name);
 }
 
 /// <summary>What an implicit argument is.</summary>
-internal enum ImplicitKind { StepClock, ClockSkew, ServiceSetting }
+internal enum ImplicitKind { StepClock, ClockSkew, Transcript, ServiceSetting, Cancellation }
 
 /// <summary>
 /// What a built-in function and a service method share: a name, parameters, a result, when the result may be
@@ -120,6 +130,9 @@ internal sealed class BuiltinDescriptor : CallDescriptor
 
     /// <summary>One or more arguments, each of the first parameter's type.</summary>
     public bool Variadic { get; init; }
+
+    /// <summary>Whether the runtime member is the protocol codec's own (generated per declared type), not <c>Builtins</c>'.</summary>
+    public bool OnCodec { get; init; }
 
     public ResultLengthRule LengthRule { get; init; }
     public int LengthArgument { get; init; }
@@ -212,6 +225,22 @@ internal static class Builtins
         new BuiltinDescriptor("ed25519_verify", new[] { P("public_key", Key32), P("data", TypeRef.Bytes), P("signature", Signature64) }, TypeRef.Bool, "Ed25519Verify",
             "Whether the signature is valid; `false` for any malformed input."),
         new BuiltinDescriptor("x25519_public", new[] { P("key", X25519Key) }, Key32, "X25519Public", "The key pair's public key."),
+        new BuiltinDescriptor("x25519_keypair", new Parameter[0], X25519Key, "X25519Keypair",
+            "A fresh ephemeral X25519 key pair, for a `let`; its private key is wiped when the step that made it ends, or, when later steps use it, when the handshake ends.") ,
+        new BuiltinDescriptor("transcript", new Parameter[0], Key32, "Transcript",
+            "A hash of the messages exchanged before the current step's own, each as canonical JSON: T₀ is 32 zero bytes, Tₙ = SHA-256(Tₙ₋₁ ‖ SHA-256(messageₙ)). Both roles compute the same value at the same step, for key confirmation and transcript MACs.")
+        { Implicit = new[] { ImplicitArgument.Transcript } },
+        new BuiltinDescriptor("canonical_json", new[] { new Parameter("value", ParameterType.AnyObject) }, TypeRef.Bytes, "CanonicalJson",
+            "The RFC 8785 canonical JSON of an object value, as it travels (a message's own is `MESSAGE.envelope.payload` in a spec with an envelope).") { OnCodec = true },
+        new BuiltinDescriptor("pow_solve", new[] { P("challenge", TypeRef.Bytes), P("difficulty", TypeRef.Int) }, TypeRef.BytesOf(8), "PowSolve",
+            "Hashcash: an 8-byte nonce such that SHA-256(challenge ‖ nonce) starts with `difficulty` zero bits (0 to 64; about 2^difficulty hashes). It stops, and the step fails with `step_timeout`, when the step timeout passes.")
+        { Implicit = new[] { ImplicitArgument.Cancellation } },
+        new BuiltinDescriptor("pow_check", new[] { P("challenge", TypeRef.Bytes), P("nonce", TypeRef.Bytes), P("difficulty", TypeRef.Int) }, TypeRef.Bool, "PowCheck",
+            "Whether SHA-256(challenge ‖ nonce) starts with `difficulty` zero bits; `false` for a difficulty outside 0 to 64. One hash: check it before anything expensive."),
+        new BuiltinDescriptor("merkle_root", new[] { P("leaves", TypeRef.ListOf(TypeKind.Bytes)), P("salt", TypeRef.Bytes) }, Key32, "MerkleRoot",
+            "The RFC 6962-shaped Merkle root over SHA-256: leaf = SHA-256(0x00 ‖ salt ‖ leaf), node = SHA-256(0x01 ‖ left ‖ right), split at the largest power of two below the count, so an odd leaf is carried up, never duplicated (no CVE-2012-2459 collisions); no leaves: SHA-256(0x02 ‖ salt)."),
+        new BuiltinDescriptor("chunks", new[] { P("data", TypeRef.Bytes), P("size", TypeRef.Int) }, TypeRef.ListOf(TypeKind.Bytes), "Chunks",
+            "The data cut into pieces of `size` bytes (the last one shorter); a size below 1 is a runtime error (`internal_error`)."),
         new BuiltinDescriptor("x25519_agree", new[] { P("key", X25519Key), P("peer_public_key", Key32) }, Key32, "X25519Agree",
             "The X25519 shared secret; check it (`ensure: [shared != null else CODE]`) and derive keys from it with `hkdf_sha256`, never use it directly.")
         { AbsentWhen = "for a low-order peer key (the all-zero secret)" },

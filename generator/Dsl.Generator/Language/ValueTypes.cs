@@ -329,9 +329,10 @@ internal static class ValueTypes
         {
             CSharp = "global::Dsl.Runtime.Cryptography.Ed25519Key", Places = TypePlaces.Input,
         },
-        new ValueTypeDescriptor(TypeKind.X25519Key, "x25519_key", "an X25519 key pair; an input only, never on the wire")
+        new ValueTypeDescriptor(TypeKind.X25519Key, "x25519_key", "an X25519 key pair; an input, or an ephemeral key made by `x25519_keypair()` in a let; never on the wire")
         {
-            CSharp = "global::Dsl.Runtime.Cryptography.X25519Key", Places = TypePlaces.Input,
+            CSharp = "global::Dsl.Runtime.Cryptography.X25519Key", Places = TypePlaces.Input | TypePlaces.Kept,
+            StateWrite = "WriteX25519Key", StateRead = "ReadX25519Key",
         },
         new ValueTypeDescriptor(TypeKind.Null, "null", "The type of the literal null: absent.") { CSharp = "object" },
         new ValueTypeDescriptor(TypeKind.Void, "nothing", "What a service method that returns nothing gives.") { CSharp = "void" },

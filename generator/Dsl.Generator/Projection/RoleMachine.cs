@@ -58,6 +58,8 @@ internal enum KeptKind
     EnvelopeField,
     /// <summary>A let, kept because a later step reads it.</summary>
     Let,
+    /// <summary>The transcript hash, kept when the role calls <c>transcript()</c>.</summary>
+    Transcript,
 }
 
 /// <summary>A value a machine keeps between its steps, and exports with its state.</summary>
@@ -74,4 +76,7 @@ internal sealed record KeptValue(KeptKind Kind, string Message, string? Field, i
 
     /// <summary>A let.</summary>
     public static KeptValue OfLet(LetSymbol let) => new(KeptKind.Let, "", null, let.Id, let.Name, let.Type.Type);
+
+    /// <summary>The transcript hash (see <c>transcript()</c>).</summary>
+    public static readonly KeptValue Transcript = new(KeptKind.Transcript, "", null, -1, "transcript", TypeRef.BytesOf(32));
 }

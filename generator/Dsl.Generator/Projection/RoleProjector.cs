@@ -144,6 +144,9 @@ internal static class RoleProjector
                     case BoundLet let when !local.Contains(let.LetId):
                         Keep(KeptValue.OfLet(lets[let.LetId]));
                         break;
+                    case BoundCall { Descriptor.Implicit: var implicitArguments } when implicitArguments.Contains(ImplicitArgument.Transcript):
+                        Keep(KeptValue.Transcript);
+                        break;
                 }
             }
         }
@@ -211,6 +214,8 @@ internal static class RoleProjector
                     yield return next;
                     break;
                 case BoundCall call:
+                    // A call that reads the machine's own state (transcript()) is a reference too.
+                    if (call.Descriptor.Implicit.Contains(ImplicitArgument.Transcript)) yield return call;
                     foreach (var argument in call.Arguments) pending.Push(argument);
                     break;
                 case BoundServiceCall service:

@@ -97,6 +97,30 @@ public static class Builtins
     /// <summary><c>x25519_public(key)</c>.</summary>
     public static Bytes X25519Public(X25519Key key) => new(key.PublicKeyBytes());
 
+    /// <summary>
+    /// <c>x25519_keypair()</c>: a fresh ephemeral key pair. The machine that makes one disposes it (wiping the private
+    /// key) when the step that uses it ends, or, when later steps use it, when the handshake ends.
+    /// </summary>
+    public static X25519Key X25519Keypair() => X25519.Instance.GenerateKey();
+
+    /// <summary>The transcript before any message: 32 zero bytes.</summary>
+    public static Bytes TranscriptStart { get; } = new(new byte[32]);
+
+    /// <summary>
+    /// The transcript after one more message: SHA-256(previous || SHA-256(canonical message)). <c>transcript()</c> is
+    /// the chain over every message sent or received before the current step's own.
+    /// </summary>
+    public static Bytes TranscriptAppend(Bytes transcript, Bytes canonicalMessage)
+    {
+        Span<byte> buffer = stackalloc byte[64];
+        transcript.Span.CopyTo(buffer);
+        Digests.Sha256(canonicalMessage.Span).CopyTo(buffer[32..]);
+        return new Bytes(Digests.Sha256(buffer));
+    }
+
+    /// <summary><c>transcript()</c>: the machine's transcript so far (see <see cref="TranscriptAppend"/>).</summary>
+    public static Bytes Transcript(Bytes transcript) => transcript;
+
     /// <summary><c>x25519_agree(key, peer_public_key)</c>: the shared secret, or absent for a bad or low-order peer key.</summary>
     public static Bytes? X25519Agree(X25519Key key, Bytes peerPublicKey)
     {

@@ -130,6 +130,14 @@ public sealed class HandshakeStateWriter : IDisposable
         if (Present(value.HasValue)) BinaryPrimitives.WriteInt64LittleEndian(Take(8), value!.Value.UtcTicks);
     }
 
+    /// <summary>Writes an X25519 key pair (its private key: the state is sealed), or its absence.</summary>
+    public void WriteX25519Key(Cryptography.X25519Key? value)
+    {
+        if (!Present(value is not null)) return;
+        using var secret = value!.Secret.Lease();
+        WriteRaw(secret.Span);
+    }
+
     /// <summary>Writes a <c>decimal</c>, or its absence.</summary>
     public void WriteDecimal(decimal? value)
     {
@@ -247,6 +255,13 @@ public ref struct HandshakeStateReader
 
     /// <summary>Reads a <c>timestamp</c> or its absence.</summary>
     public DateTimeOffset? ReadTimestamp() => Present() ? new DateTimeOffset(BinaryPrimitives.ReadInt64LittleEndian(Take(8)), TimeSpan.Zero) : null;
+
+    /// <summary>Reads an X25519 key pair or its absence.</summary>
+    public Cryptography.X25519Key? ReadX25519Key()
+    {
+        // The span is the opened state itself, which the restoring machine wipes.
+        return Present() ? Cryptography.X25519.Instance.ImportPrivateKey(ReadRaw()) : null;
+    }
 
     /// <summary>Reads a <c>decimal</c> or its absence.</summary>
     public decimal? ReadDecimal()
