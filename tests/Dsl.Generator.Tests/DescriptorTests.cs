@@ -18,7 +18,8 @@ public sealed class DescriptorTests
     public void Every_built_in_calls_a_runtime_member_with_its_arguments()
     {
         var methods = typeof(Dsl.Runtime.Expressions.Builtins).GetMethods(BindingFlags.Public | BindingFlags.Static);
-        foreach (var builtin in Builtins.All)
+        // canonical_json is the codec's own, generated per object type (CryptoBuiltinsTests runs it).
+        foreach (var builtin in Builtins.All.Where(b => !b.OnCodec))
         {
             var candidates = methods.Where(m => m.Name == builtin.RuntimeMember).ToList();
             Assert.True(candidates.Count > 0, $"{builtin.Name}: no Builtins.{builtin.RuntimeMember}");

@@ -44,6 +44,9 @@ internal sealed class BindingContext
     public HashSet<string> ErrorCodes { get; } = new();
     public EnvelopeSymbol? Envelope { get; set; }
 
+    /// <summary>The plain envelope's property (<c>wrap</c>), or null.</summary>
+    public string? Wrap { get; set; }
+
     /// <summary>The spec's <c>timeouts.clock_skew</c>, which <c>fresh(t)</c> reads; null when it gives none.</summary>
     public long? ClockSkewMs { get; set; }
 

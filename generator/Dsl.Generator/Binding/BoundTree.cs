@@ -21,6 +21,7 @@ internal sealed record BoundProtocol(
     EquatableArray<RoleSymbol> Roles,
     EquatableArray<MessageSymbol> Messages,
     EnvelopeSymbol? Envelope,
+    string? Wrap,
     EquatableArray<ServiceSymbol> Services,
     EquatableArray<HookSymbol> Hooks,
     EquatableArray<TypeSymbol> Types,
@@ -131,7 +132,20 @@ internal sealed record MessageSymbol(string Name, string? Doc, EquatableArray<Fi
 }
 
 /// <summary>The envelope every message travels in; each role computes its fields over the canonical payload.</summary>
-internal sealed record EnvelopeSymbol(string Name, string PayloadField, EquatableArray<FieldSymbol> Fields, EquatableArray<RoleAssignments> Set);
+internal sealed record EnvelopeSymbol(string Name, string PayloadField, EquatableArray<FieldSymbol> Fields, EquatableArray<RoleAssignments> Set)
+{
+    /// <summary>The fields that sign the rest of the envelope (<c>signature:</c>); empty when the fields cover only the payload.</summary>
+    public EquatableArray<string> SignatureFields { get; init; } = EquatableArray<string>.Empty;
+
+    /// <summary>The checks each role runs on every message's envelope it receives, before the message's own.</summary>
+    public EquatableArray<RoleChecks> Checks { get; init; } = EquatableArray<RoleChecks>.Empty;
+
+    /// <summary>Whether the envelope's fields sign the envelope itself, so that it carries <c>unsigned</c>.</summary>
+    public bool SignsItself => !SignatureFields.IsEmpty;
+}
+
+/// <summary>The checks one role runs.</summary>
+internal sealed record RoleChecks(string Role, EquatableArray<BoundCheck> Checks);
 
 /// <summary>A service held by one or more roles.</summary>
 /// <param name="ValueType">For a generic kind (value_store): the type of its values.</param>
@@ -263,6 +277,8 @@ internal enum ContextValue
     PeerAddress,
     /// <summary><c>payload</c> in the envelope's set: the canonical bytes of the message being sealed.</summary>
     SealedPayload,
+    /// <summary><c>unsigned</c> in the envelope's set, for a signature field: the canonical envelope without its signature fields.</summary>
+    SealedUnsigned,
 }
 
 internal sealed record BoundContext(ExprType Type, ContextValue Value) : BoundExpression(Type);

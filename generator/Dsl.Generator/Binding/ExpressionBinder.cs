@@ -238,6 +238,8 @@ internal sealed class ExpressionBinder
             return Present(new BoundContext(new ExprType(TypeRef.String, false), name.Name == "code" ? ContextValue.ErrorCode : ContextValue.ErrorDetail), scope);
         if (scope.Sealing && name.Name == "payload")
             return Present(new BoundContext(new ExprType(TypeRef.Bytes, false), ContextValue.SealedPayload), scope);
+        if (scope.Sealing && name.Name == Naming.UnsignedName && _context.Envelope is { SignsItself: true })
+            return Present(new BoundContext(new ExprType(TypeRef.Bytes, false), ContextValue.SealedUnsigned), scope);
         if (name.Name == "msg" || name.Name == "self" || _context.Messages.ContainsKey(name.Name) || scope.Ping?.Name == name.Name)
             return Fail(DiagnosticTable.ExpressionSyntax, text, name, $"'{name.Name}' is not a value; name one of its fields, as in '{name.Name}.field'");
         if (_context.Services.ContainsKey(name.Name))
@@ -261,6 +263,8 @@ internal sealed class ExpressionBinder
         {
             if (target.Name == "msg")
             {
+                if (scope.AnyMessage)
+                    return Fail(DiagnosticTable.UnknownName, text, target, "msg", scope.Where + " (it runs for every message: read the envelope's fields, 'envelope.FIELD')");
                 if (scope.Current is null) return Fail(DiagnosticTable.NoCurrentMessage, text, target);
                 return Field(text, scope.Current, member, MessageSource.Current, scope.Paths.All, scope);
             }
@@ -282,6 +286,7 @@ internal sealed class ExpressionBinder
             }
             if (target.Name == "envelope" && _context.Envelope is { } envelope)
             {
+                if (scope.AnyMessage) return EnvelopeField(text, envelope, AnyMessage, member, MessageSource.Current, scope.Paths.All, scope);
                 if (scope.Current is null) return Fail(DiagnosticTable.NoCurrentMessage, text, target);
                 return EnvelopeField(text, envelope, scope.Current, member, MessageSource.Current, scope.Paths.All, scope);
             }
@@ -353,11 +358,19 @@ internal sealed class ExpressionBinder
     }
 
     /// <summary>The envelope's members: its own fields, and <c>payload</c>, the canonical bytes of the message it wraps.</summary>
+    /// <summary>The message an envelope check reads the envelope of: whichever arrived (see <see cref="Scope.AnyMessage"/>).</summary>
+    internal static readonly MessageSymbol AnyMessage = new(AnyMessageName, null, EquatableArray<FieldSymbol>.Empty, null, null, -1, default);
+
+    /// <summary>The name <see cref="AnyMessage"/> goes by in the bound tree.</summary>
+    internal const string AnyMessageName = "*";
+
     private Bound EnvelopeField(ExpressionText text, EnvelopeSymbol envelope, MessageSymbol message, MemberSyntax member, MessageSource source, ulong present, Scope scope)
     {
         var why = present != scope.Paths.All ? $"'{message.Name}' is not exchanged on every path to here" : "";
         if (member.Member == "payload")
             return new Bound(new BoundEnvelopeField(new ExprType(TypeRef.Bytes, present != scope.Paths.All), message.Name, null, source), present, why);
+        if (member.Member == Naming.UnsignedName && envelope.SignsItself)
+            return new Bound(new BoundEnvelopeField(new ExprType(TypeRef.Bytes, present != scope.Paths.All), message.Name, Naming.UnsignedName, source), present, why);
         var field = envelope.Fields.FirstOrDefault(f => f.Name == member.Member)
             ?? Fail<FieldSymbol>(DiagnosticTable.UnknownMember, text, member.MemberName, "envelope (" + envelope.Name + ")", member.Member);
         var mask = field.IsNullable ? 0 : present;

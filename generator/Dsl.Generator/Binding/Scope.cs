@@ -55,8 +55,11 @@ internal sealed record Scope
     /// <summary>In an error's <c>set</c>: <c>code</c> and <c>detail</c>.</summary>
     public bool ErrorValues { get; init; }
 
-    /// <summary>In the envelope's <c>set</c>: <c>payload</c>.</summary>
+    /// <summary>In the envelope's <c>set</c>: <c>payload</c> (and <c>unsigned</c>, when the envelope signs itself).</summary>
     public bool Sealing { get; init; }
+
+    /// <summary>In the envelope's <c>require</c>: <c>envelope</c> is the envelope of whichever message arrived; there is no <c>msg</c>.</summary>
+    public bool AnyMessage { get; init; }
 
     /// <summary>In a heartbeat pong: the ping it answers, by its message name.</summary>
     public MessageSymbol? Ping { get; init; }

@@ -66,7 +66,7 @@ internal static class SpecBinder
 
         return new BoundProtocol(
             context.FilePath, name, syntax.Version.Value, syntax.Description?.Value.Trim(), ns, discriminator, malformedCode,
-            roles, messages.ToEquatableArray(), envelope, context.Services.Values.OrderBy(s => s.Name, System.StringComparer.Ordinal).ToEquatableArray(),
+            roles, messages.ToEquatableArray(), envelope, context.Wrap, context.Services.Values.OrderBy(s => s.Name, System.StringComparer.Ordinal).ToEquatableArray(),
             context.Hooks.Values.OrderBy(h => h.Name, System.StringComparer.Ordinal).ToEquatableArray(),
             context.Types.Values.Where(t => t is not null).Select(t => t!).OrderBy(t => t.Name, System.StringComparer.Ordinal).ToEquatableArray(),
             errors.ToEquatableArray(), failureEffects,
@@ -483,6 +483,12 @@ internal static class SpecBinder
     private static void DeclareEnvelope(BindingContext context, ProtocolSyntax syntax, string discriminator)
     {
         if (syntax.Envelope is not { } envelope) return;
+        if (envelope.Wrap is { } wrap)
+        {
+            context.Wrap = wrap.Value;
+            return;
+        }
+        if (envelope.Name is null) return;
         var payload = envelope.Payload?.Value ?? "payload";
         var typeName = Naming.Pascal(envelope.Name.Value);
         if (Naming.GeneratedTypes(context.Prefix, context.Roles).Contains(typeName) || context.Messages.Values.Any(m => Naming.Pascal(m.Name) == typeName))
@@ -494,7 +500,19 @@ internal static class SpecBinder
         if (envelope.Fields.IsEmpty)
             context.Report(DiagnosticTable.MissingKey, envelope.Span, "An envelope (such as one that carries a signature)", "fields", "");
         if (fields.Count > 64) context.Report(DiagnosticTable.TooManyFields, envelope.Name.Span, envelope.Name.Value, fields.Count.ToString(CultureInfo.InvariantCulture));
-        context.Envelope = new EnvelopeSymbol(envelope.Name.Value, payload, fields.ToEquatableArray(), EquatableArray<RoleAssignments>.Empty);
+        var signature = new List<string>();
+        foreach (var name in envelope.Signature)
+        {
+            if (!fields.Any(f => f.Name == name.Value)) context.Report(DiagnosticTable.UnknownMember, name.Span, envelope.Name.Value, name.Value);
+            else if (signature.Contains(name.Value)) context.Report(DiagnosticTable.DuplicateKey, name.Span, name.Value, "'signature'");
+            else signature.Add(name.Value);
+        }
+        if (signature.Count > 0 && fields.FirstOrDefault(f => f.Name == Naming.UnsignedName) is { } taken)
+            context.Report(DiagnosticTable.ReservedField, taken.Span, taken.Name, envelope.Name.Value + " (an envelope that signs itself has 'unsigned')");
+        context.Envelope = new EnvelopeSymbol(envelope.Name.Value, payload, fields.ToEquatableArray(), EquatableArray<RoleAssignments>.Empty)
+        {
+            SignatureFields = signature.ToEquatableArray(),
+        };
     }
 
     /// <summary>Each role computes the envelope's fields over <c>payload</c>, the canonical bytes of the message it sends.</summary>
@@ -512,9 +530,20 @@ internal static class SpecBinder
                 context.Report(DiagnosticTable.InvalidValue, set.Span, "set", "the envelope", "an envelope's fields cannot call services or hooks");
                 return null;
             }
+            // 'unsigned' is the envelope without its signature fields: only they can be computed over it.
+            foreach (var assignment in assignments.Where(a => !envelope.SignatureFields.Contains(a.Field) && Reads(a.Value, ContextValue.SealedUnsigned)))
+                context.Report(DiagnosticTable.InvalidValue, assignment.Span, assignment.Field, "the envelope's set",
+                    "'unsigned' is the envelope without its signature fields, so only those (named under 'signature') can be computed over it");
             roles.Add(new RoleAssignments(role, assignments.ToEquatableArray()));
         }
-        return envelope with { Set = roles.ToEquatableArray() };
+        var checks = new List<RoleChecks>();
+        foreach (var role in context.Roles)
+        {
+            var scope = new Scope { Role = role, Where = "the envelope's require", Paths = flow.AnyPaths, AllowTranscript = false, AnyMessage = true, Advice = AbsenceAdvice.Require };
+            var bound = envelopeSyntax.Require.Select(c => flow.Binder.BindCheck(c, scope)).Where(c => c is not null).Select(c => c!).ToList();
+            if (bound.Count > 0) checks.Add(new RoleChecks(role, bound.ToEquatableArray()));
+        }
+        return envelope with { Set = roles.ToEquatableArray(), Checks = checks.ToEquatableArray() };
     }
 
     private static List<ErrorSymbol> BindErrors(BindingContext context, FlowBinder flow, ProtocolSyntax syntax, string malformed)
@@ -739,6 +768,20 @@ internal static class SpecBinder
         }
         return new HeartbeatSymbol(pinger, ping.Name, pong.Name, missed, roles.ToEquatableArray());
     }
+
+    /// <summary>Whether an expression reads the context value <paramref name="value"/>.</summary>
+    private static bool Reads(BoundExpression expression, ContextValue value) => expression switch
+    {
+        BoundContext context => context.Value == value,
+        BoundCall call => call.Arguments.Any(a => Reads(a, value)),
+        BoundUnary unary => Reads(unary.Operand, value),
+        BoundBinary binary => Reads(binary.Left, value) || Reads(binary.Right, value),
+        BoundConditional conditional => Reads(conditional.Condition, value) || Reads(conditional.Then, value) || Reads(conditional.Else, value),
+        BoundList list => list.Items.Any(i => Reads(i, value)),
+        BoundObject obj => obj.Fields.Any(f => Reads(f.Value, value)),
+        BoundMember member => Reads(member.Target, value),
+        _ => false,
+    };
 
     private static bool CallsService(BoundExpression expression) => expression switch
     {

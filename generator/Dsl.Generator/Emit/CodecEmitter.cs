@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Linq;
 using Dsl.Generator.Binding;
 using Dsl.Generator.Language;
+using Dsl.Generator.Model;
 
 namespace Dsl.Generator.Emit;
 
@@ -13,6 +14,7 @@ namespace Dsl.Generator.Emit;
 /// </summary>
 internal static class CodecEmitter
 {
+
     private const string Json = "global::System.Text.Json";
     private const string DecodeError = CSharp.Codecs + ".DecodeError";
     private const string DecodeErrorKind = CSharp.Codecs + ".DecodeErrorKind";
@@ -45,6 +47,13 @@ internal static class CodecEmitter
             w.Line($"writer.WritePropertyName({CSharp.Literal(envelope.PayloadField)}u8);");
             w.Line($"writer.WriteRawValue(envelope.{Naming.EnvelopePayload}.Span, skipInputValidation: true);");
             w.Line($"Write{Naming.Pascal(envelope.Name)}(writer, envelope);");
+            w.Line("writer.WriteEndObject();");
+        }
+        else if (protocol.Wrap is { } wrap)
+        {
+            w.Line("writer.WriteStartObject();");
+            w.Line($"writer.WritePropertyName({CSharp.Literal(wrap)}u8);");
+            w.Line("WriteMessage(writer, message);");
             w.Line("writer.WriteEndObject();");
         }
         else w.Line("WriteMessage(writer, message);");
@@ -104,8 +113,48 @@ internal static class CodecEmitter
             w.Line($"error = new {DecodeError}({DecodeErrorKind}.InvalidSyntax, null, {CSharp.Literal(sealedIn.PayloadField)}, \"The payload is not canonicalizable JSON: \" + why);");
             w.Line("return false;");
             w.Close();
-            w.Line($"message = inner with {{ Envelope = {CSharp.Present}.Reference(envelope) with {{ {Naming.EnvelopePayload} = {CSharp.Codecs}.Bytes.CopyFrom(canonical.WrittenSpan) }} }};");
+            var unsigned = "";
+            var omitted = string.Join(", ", sealedIn.Fields.Where(f => sealedIn.SignatureFields.Contains(f.Name)).Select(f => CSharp.Literal(f.Wire)));
+            if (sealedIn.SignsItself)
+            {
+                // What the signature covers: the envelope as received, canonical, without its signature fields.
+                w.Line($"using var unsigned = new {CSharp.Codecs}.PooledBufferWriter();");
+                w.Line($"if (!{CSharp.Codecs}.JsonCanonicalizer.TryCanonicalizeWithout(data, s_signatureMembers, unsigned, out why))");
+                w.Open("");
+                w.Line($"error = new {DecodeError}({DecodeErrorKind}.InvalidSyntax, null, null, \"The envelope is not canonicalizable JSON: \" + why);");
+                w.Line("return false;");
+                w.Close();
+                unsigned = $", {Naming.EnvelopeUnsigned} = {CSharp.Codecs}.Bytes.CopyFrom(unsigned.WrittenSpan)";
+            }
+            w.Line($"message = inner with {{ Envelope = {CSharp.Present}.Reference(envelope) with {{ {Naming.EnvelopePayload} = {CSharp.Codecs}.Bytes.CopyFrom(canonical.WrittenSpan){unsigned} }} }};");
             w.Line("return true;");
+            w.Close();
+            w.Line();
+            if (sealedIn.SignsItself)
+            {
+                w.Line($"private static readonly string[] s_signatureMembers = {{ {omitted} }};");
+                w.Line();
+                w.Summary($"The envelope as canonical JSON without its signature fields: the bytes a sender signs (its {Naming.EnvelopeUnsigned}).");
+                w.Open($"public {CSharp.Codecs}.Bytes EncodeUnsigned({envelopeType} envelope)");
+                w.Line($"using var buffer = new {CSharp.Codecs}.PooledBufferWriter();");
+                w.Line($"var writer = {CSharp.Codecs}.JsonEncoding.RentWriter(buffer);");
+                w.Line("writer.WriteStartObject();");
+                w.Line($"writer.WritePropertyName({CSharp.Literal(sealedIn.PayloadField)}u8);");
+                w.Line($"writer.WriteRawValue(envelope.{Naming.EnvelopePayload}.Span, skipInputValidation: true);");
+                w.Line($"Write{envelopeType}(writer, envelope, unsigned: true);");
+                w.Line("writer.WriteEndObject();");
+                w.Line("writer.Flush();");
+                w.Line($"return new {CSharp.Codecs}.Bytes({CSharp.Codecs}.JsonCanonicalizer.Canonicalize(buffer.WrittenSpan));");
+                w.Close();
+                w.Line();
+            }
+            w.Open($"private bool TryDecodeMessage(global::System.ReadOnlySpan<byte> data, [global::System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out {message}? message, out {DecodeError} error)");
+        }
+        if (protocol.Envelope is null && protocol.Wrap is { } wrapped)
+        {
+            w.Line("message = null;");
+            w.Line($"if (!{CSharp.Codecs}.JsonDecoding.TryFindWrapped(data, {CSharp.Literal(wrapped)}u8, {CSharp.Literal(wrapped)}, out var start, out var end, out error)) return false;");
+            w.Line("return TryDecodeMessage(data[start..end], out message, out error);");
             w.Close();
             w.Line();
             w.Open($"private bool TryDecodeMessage(global::System.ReadOnlySpan<byte> data, [global::System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out {message}? message, out {DecodeError} error)");
@@ -136,7 +185,7 @@ internal static class CodecEmitter
         if (protocol.Envelope is { } env)
         {
             w.Line();
-            EmitWriter(w, Naming.Pascal(env.Name), env.Fields);
+            EmitWriter(w, Naming.Pascal(env.Name), env.Fields, env.SignatureFields);
             w.Line();
             EmitReader(w, protocol, message, Naming.Pascal(env.Name), env.Name, env.Fields, env.PayloadField);
         }
@@ -170,11 +219,14 @@ internal static class CodecEmitter
             ? $", {CSharp.Encoding(field.Encoding)}, {(list ? 0 : field.Type.Length).ToString(CultureInfo.InvariantCulture)}" : "");
     }
 
-    private static void EmitWriter(SourceWriter w, string typeName, IEnumerable<FieldSymbol> fields)
+    /// <param name="signature">For an envelope that signs itself: its signature fields, which the writer leaves out when asked for the unsigned form.</param>
+    private static void EmitWriter(SourceWriter w, string typeName, IEnumerable<FieldSymbol> fields, EquatableArray<string> signature = default)
     {
-        w.Open($"private static void Write{typeName}({Json}.Utf8JsonWriter writer, {typeName} m)");
+        var signs = !signature.IsEmpty;
+        w.Open($"private static void Write{typeName}({Json}.Utf8JsonWriter writer, {typeName} m{(signs ? ", bool unsigned = false" : "")})");
         foreach (var field in fields)
         {
+            if (signs && signature.Contains(field.Name)) w.Line("if (!unsigned)");
             var name = CSharp.Literal(field.Wire) + "u8";
             var value = "m." + Naming.Pascal(field.Name);
             if (field.IsNullable)

@@ -84,7 +84,7 @@ internal sealed class ExpressionEmitter
 
     /// <summary>A field of the envelope of the message in <paramref name="variable"/>, or (<paramref name="field"/> null) its payload.</summary>
     public static string EnvelopeMember(string variable, string? field)
-        => $"{CSharp.Present}.Reference({variable}.Envelope).{(field is null ? Naming.EnvelopePayload : Naming.Pascal(field))}";
+        => $"{CSharp.Present}.Reference({variable}.Envelope).{(field is null ? Naming.EnvelopePayload : field == Naming.UnsignedName ? Naming.EnvelopeUnsigned : Naming.Pascal(field))}";
 
     private static bool IsAtHand(string message, MessageSource source, EmitScope scope)
         => source == MessageSource.Current && scope.Current == message;
@@ -105,7 +105,7 @@ internal sealed class ExpressionEmitter
                 return new(Kept(KeptValue.OfField(_protocol, field.Message, field.Field)), true);
             case BoundEnvelopeField envelope when IsAtHand(envelope.Message, envelope.Source, scope):
                 return new(EnvelopeMember(scope.MessageVariable, envelope.Field),
-                    envelope.Field is not null && _protocol.Envelope!.Fields.First(f => f.Name == envelope.Field).IsNullable);
+                    _protocol.Envelope!.Fields.FirstOrDefault(f => f.Name == envelope.Field) is { IsNullable: true });
             case BoundEnvelopeField envelope:
                 return new(Kept(KeptValue.OfEnvelope(_protocol, envelope.Message, envelope.Field)), true);
             case BoundLet let when scope.LocalLets.TryGetValue(let.LetId, out var local):
@@ -118,6 +118,7 @@ internal sealed class ExpressionEmitter
                     ContextValue.ErrorCode => "error.Code",
                     ContextValue.ErrorDetail => "error.Detail",
                     ContextValue.PeerAddress => "PeerAddress",
+                    ContextValue.SealedUnsigned => "unsigned",
                     _ => "payload",
                 }, false);
             case BoundCall call:

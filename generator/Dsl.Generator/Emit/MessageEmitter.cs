@@ -31,6 +31,12 @@ internal static class MessageEmitter
             w.Open($"public sealed partial record {Naming.Pascal(wrapper.Name)}");
             w.Summary("The message as canonical JSON: the bytes the envelope's fields were computed over.");
             w.Line($"public required {CSharp.Codecs}.Bytes {Naming.EnvelopePayload} {{ get; init; }}");
+            if (wrapper.SignsItself)
+            {
+                w.Line();
+                w.Summary($"The envelope as canonical JSON without {string.Join(" and ", wrapper.SignatureFields.Select(f => "'" + f + "'"))}: the bytes the signature covers. Set when the message is sealed, and by the codec on every message it decodes.");
+                w.Line($"public {CSharp.Codecs}.Bytes {Naming.EnvelopeUnsigned} {{ get; init; }}");
+            }
             foreach (var field in wrapper.Fields)
             {
                 w.Line();

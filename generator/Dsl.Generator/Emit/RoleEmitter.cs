@@ -570,7 +570,7 @@ internal sealed class RoleEmitter
         w.Line($"if (received is null) return {_step}.Receive({timeout});");
         w.Line("var message = received;");
         w.Line("received = null;");
-        if (state.Alternatives.Any(a => a.Checks.Count + a.Actions.Count > 0)) ReadClock();
+        if (state.Alternatives.Any(a => a.Checks.Count + a.Actions.Count > 0) || EnvelopeChecks.Any()) ReadClock();
         w.Open("switch (message)");
         foreach (var alternative in state.Alternatives)
         {
@@ -579,6 +579,8 @@ internal sealed class RoleEmitter
             w.Open($"case {type} msg:");
             w.Line($"Phase = {CSharp.Literal(alternative.Phase)};");
             EmitKeep(alternative.Message, "msg");
+            // The envelope's checks come first, for every message.
+            foreach (var check in EnvelopeChecks) EmitCheck(check, s_anyMessage);
             foreach (var check in alternative.Checks) EmitCheck(check, scope);
             foreach (var action in alternative.Actions) EmitEffect(action, scope);
             EmitTranscript("msg");
@@ -599,6 +601,13 @@ internal sealed class RoleEmitter
         w.Line($"    return await FailCoreAsync(new {Error}({CSharp.Literal(_protocol.MalformedCode)}, Phase, Role, \"Unexpected message '\" + message.MessageType + \"' in phase '\" + Phase + {CSharp.Literal("'; expected " + expected)}), {Ct}).ConfigureAwait(false);");
         w.Close();
     }
+
+    /// <summary>The checks this role runs on every received message's envelope.</summary>
+    private IEnumerable<BoundCheck> EnvelopeChecks
+        => _protocol.Envelope?.Checks.FirstOrDefault(c => c.Role == _role.Name)?.Checks ?? EquatableArray<BoundCheck>.Empty;
+
+    /// <summary>Where the envelope's checks are emitted: the received message, of whichever type, is 'message'.</summary>
+    private static readonly EmitScope s_anyMessage = new() { Current = ExpressionBinder.AnyMessageName, MessageVariable = "message" };
 
     private void EmitDecide(MachineState state)
     {
@@ -720,21 +729,44 @@ internal sealed class RoleEmitter
         if (_protocol.Envelope is not { } envelope) return;
         var w = _w;
         var set = envelope.Set.First(r => r.Role == _role.Name).Set;
-        w.Summary($"Seals a message in its {envelope.Name}: the envelope's fields are computed over the message's canonical JSON.");
+        var signatures = set.Where(v => envelope.SignatureFields.Contains(v.Field)).ToList();
+        w.Summary(envelope.SignsItself
+            ? $"Seals a message in its {envelope.Name}: the envelope's fields are computed over the message's canonical JSON, then its signature over the canonical envelope without it."
+            : $"Seals a message in its {envelope.Name}: the envelope's fields are computed over the message's canonical JSON.");
         w.Open($"private {_message} Seal({_message} message, global::System.DateTimeOffset now)");
         w.Line($"var payload = {Naming.Codec(_prefix)}.Instance.EncodeCanonicalPayload(message);");
-        w.Line($"return message with {{ Envelope = new {Naming.Pascal(envelope.Name)}");
+        w.Line($"var envelope = new {Naming.Pascal(envelope.Name)}");
         w.Line("{");
         w.Indent();
         w.Line($"{Naming.EnvelopePayload} = payload,");
-        foreach (var value in set)
+        foreach (var value in set.Where(v => !envelope.SignatureFields.Contains(v.Field)))
         {
             w.LineFrom(value.Span);
             w.Line($"{Naming.Pascal(value.Field)} = {_expressions.FieldValue(envelope.Fields.First(f => f.Name == value.Field), value.Value, EmitScope.Empty)},");
             w.LineDefault();
         }
+        // A signature field is computed last, over the rest; until then it holds nothing.
+        foreach (var field in envelope.Fields.Where(f => envelope.SignatureFields.Contains(f.Name) && !f.Optional))
+            w.Line($"{Naming.Pascal(field.Name)} = default!,");
         w.Outdent();
-        w.Line("} };");
+        w.Line("};");
+        if (envelope.SignsItself)
+        {
+            w.Line($"var unsigned = {Naming.Codec(_prefix)}.Instance.EncodeUnsigned(envelope);");
+            w.Line($"envelope = envelope with");
+            w.Line("{");
+            w.Indent();
+            w.Line($"{Naming.EnvelopeUnsigned} = unsigned,");
+            foreach (var value in signatures)
+            {
+                w.LineFrom(value.Span);
+                w.Line($"{Naming.Pascal(value.Field)} = {_expressions.FieldValue(envelope.Fields.First(f => f.Name == value.Field), value.Value, EmitScope.Empty)},");
+                w.LineDefault();
+            }
+            w.Outdent();
+            w.Line("};");
+        }
+        w.Line("return message with { Envelope = envelope };");
         w.Close();
         w.Line();
     }

@@ -70,8 +70,14 @@ internal static class Naming
     /// <summary>The envelope record's property that holds the canonical bytes of the message it seals.</summary>
     public const string EnvelopePayload = "Payload";
 
+    /// <summary>The envelope record's property that holds its canonical JSON without its signature fields (an envelope that signs itself).</summary>
+    public const string EnvelopeUnsigned = "Unsigned";
+
+    /// <summary>The spec's name for those bytes: <c>unsigned</c> in the envelope's set, <c>envelope.unsigned</c> in checks.</summary>
+    public const string UnsignedName = "unsigned";
+
     /// <summary>Members every generated envelope record has; a field of the envelope may not take their C# names.</summary>
-    public static readonly string[] EnvelopeMembers = ObjectMembers.Concat(new[] { EnvelopePayload }).ToArray();
+    public static readonly string[] EnvelopeMembers = ObjectMembers.Concat(new[] { EnvelopePayload, EnvelopeUnsigned }).ToArray();
 
     public static string MessageBase(string prefix) => prefix + "Message";
 

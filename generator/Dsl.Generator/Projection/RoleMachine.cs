@@ -72,7 +72,7 @@ internal sealed record KeptValue(KeptKind Kind, string Message, string? Field, i
     /// <summary>A field of a message's envelope, or (<paramref name="field"/> null) its payload.</summary>
     public static KeptValue OfEnvelope(BoundProtocol protocol, string message, string? field)
         => new(KeptKind.EnvelopeField, message, field, -1, message + ".envelope." + (field ?? "payload"),
-            field is null ? TypeRef.Bytes : protocol.Envelope!.Fields.First(f => f.Name == field).Type);
+            field is null or Naming.UnsignedName ? TypeRef.Bytes : protocol.Envelope!.Fields.First(f => f.Name == field).Type);
 
     /// <summary>A let.</summary>
     public static KeptValue OfLet(LetSymbol let) => new(KeptKind.Let, "", null, let.Id, let.Name, let.Type.Type);

@@ -169,6 +169,8 @@ internal static class RoleProjector
                 case StateKind.Receive:
                     foreach (var alternative in state.Alternatives)
                     {
+                        foreach (var check in protocol.Envelope?.Checks.FirstOrDefault(c => c.Role == role)?.Checks ?? EquatableArray<BoundCheck>.Empty)
+                            Read(check.Condition, Binding.ExpressionBinder.AnyMessageName, nothing);
                         foreach (var check in alternative.Checks) Read(check.Condition, alternative.Message, nothing);
                         foreach (var action in alternative.Actions) Read(action.Call, alternative.Message, nothing);
                     }

@@ -284,8 +284,29 @@ internal sealed class SpecParser
         if (payload is not null && !ValidName(payload, "payload field")) payload = null;
         var fields = ReadFields(envelope[EnvelopeSyntax.Keys.Fields], "The fields of the envelope", $"'{name?.Value ?? "envelope"}'", FieldSyntax.Keys.Message);
         var set = envelope[EnvelopeSyntax.Keys.Set] is { } setNode ? ReadAssignments(setNode, "'set'") : null;
-        if (name is null || !ValidName(name, "envelope")) return null;
-        return new EnvelopeSyntax(envelope.Span, name, payload, fields, set);
+        var wrap = envelope.Scalar(EnvelopeSyntax.Keys.Wrap);
+        var signature = envelope[EnvelopeSyntax.Keys.Signature] switch
+        {
+            YamlSequence list => list.Items.Select(i => Scalar(i, "A signature field")).Where(i => i is not null).Select(i => i!).ToEquatableArray(),
+            { } one when Scalar(one, "'signature'") is { } field => new EquatableArray<YamlScalar>(new[] { field }),
+            _ => EquatableArray<YamlScalar>.Empty,
+        };
+        var require = ReadChecks(envelope[EnvelopeSyntax.Keys.Require], "'require'");
+        if (wrap is not null)
+        {
+            // The plain form is a property name and nothing else.
+            foreach (var key in new[] { EnvelopeSyntax.Keys.Name, EnvelopeSyntax.Keys.Payload, EnvelopeSyntax.Keys.Fields, EnvelopeSyntax.Keys.Set, EnvelopeSyntax.Keys.Signature, EnvelopeSyntax.Keys.Require })
+                if (envelope.Entry(key) is { } extra)
+                    Report(DiagnosticTable.InvalidValue, extra.Key.Span, key.Name, "a 'wrap' envelope", "it only names the property each message travels in; an envelope with fields has a 'name' instead");
+            return wrap.Value.Length == 0 ? null : new EnvelopeSyntax(envelope.Span, null, null, EquatableArray<FieldSyntax>.Empty, null) { Wrap = wrap };
+        }
+        if (name is null)
+        {
+            Report(DiagnosticTable.MissingKey, envelope.Span, "'envelope'", "name", " (or 'wrap', for the plain form)");
+            return null;
+        }
+        if (!ValidName(name, "envelope")) return null;
+        return new EnvelopeSyntax(envelope.Span, name, payload, fields, set) { Signature = signature, Require = require };
     }
 
     private EquatableArray<MessageSyntax> ReadMessages(YamlNode? node)

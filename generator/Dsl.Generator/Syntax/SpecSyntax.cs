@@ -207,17 +207,32 @@ internal sealed record HookSyntax(
 /// <summary>A service setting as written (its value is read by the binder, by the setting's kind).</summary>
 internal sealed record SettingSyntax(YamlScalar Key, YamlScalar Value);
 
-/// <summary>The envelope every message travels in.</summary>
-internal sealed record EnvelopeSyntax(SourceSpan Span, YamlScalar Name, YamlScalar? Payload, EquatableArray<FieldSyntax> Fields, AssignmentsSyntax? Set)
+/// <summary>
+/// The envelope every message travels in: a named record with fields the sender computes (a signature, over the
+/// payload or over the whole envelope but itself), or the plain <c>wrap</c> form (<c>{"entft": {...}}</c>).
+/// </summary>
+internal sealed record EnvelopeSyntax(SourceSpan Span, YamlScalar? Name, YamlScalar? Payload, EquatableArray<FieldSyntax> Fields, AssignmentsSyntax? Set)
 {
+    /// <summary>The plain form: the property every message travels in, alone.</summary>
+    public YamlScalar? Wrap { get; init; }
+
+    /// <summary>The fields the signed bytes leave out (<c>signature:</c>), when the signature covers the envelope.</summary>
+    public EquatableArray<YamlScalar> Signature { get; init; } = EquatableArray<YamlScalar>.Empty;
+
+    /// <summary>The checks the receiver runs on every message's envelope, before the message's own.</summary>
+    public EquatableArray<CheckSyntax> Require { get; init; } = EquatableArray<CheckSyntax>.Empty;
+
     public static class Keys
     {
-        public static readonly SyntaxKey Name = SyntaxKey.Mandatory("name", "The envelope's name (its C# record's).");
+        public static readonly SyntaxKey Name = SyntaxKey.Optional("name", "The envelope's name (its C# record's); required unless it is a wrap.");
+        public static readonly SyntaxKey Wrap = SyntaxKey.Optional("wrap", "The plain form: every message travels as {\"NAME\": message}.");
         public static readonly SyntaxKey Payload = SyntaxKey.Optional("payload", "The property that holds the message; default payload.");
         public static readonly SyntaxKey Fields = SyntaxKey.Optional("fields", "The envelope's own fields, written as a message's; at least one.");
-        public static readonly SyntaxKey Set = SyntaxKey.Optional("set", "How the sender computes each field over payload.");
+        public static readonly SyntaxKey Set = SyntaxKey.Optional("set", "How the sender computes each field over payload (and unsigned).");
+        public static readonly SyntaxKey Signature = SyntaxKey.Optional("signature", "The field (or list of fields) that signs the rest of the envelope: the bytes 'unsigned' leaves it out.");
+        public static readonly SyntaxKey Require = SyntaxKey.Optional("require", "Checks the receiver runs on every message's envelope, before the message's own.");
         public static readonly SyntaxKey Doc = SyntaxKey.Optional("doc", "Prose for the reader.");
-        public static readonly KeySet All = new("`envelope`", Name, Payload, Fields, Set, Doc);
+        public static readonly KeySet All = new("`envelope`", Name, Wrap, Payload, Fields, Set, Signature, Require, Doc);
     }
 }
 

@@ -81,6 +81,36 @@ public static class JsonCanonicalizer
     }
 
     /// <summary>
+    /// Canonicalizes a JSON object leaving out some of its top-level members: the bytes a signature carried inside
+    /// the object covers (a signed envelope's <c>unsigned</c>). The left-out members are still read, so invalid JSON
+    /// or a repeated name among them is refused as anywhere else.
+    /// </summary>
+    /// <param name="utf8Json">A JSON object, in UTF-8.</param>
+    /// <param name="omitted">The names of the top-level members to leave out.</param>
+    /// <param name="output">Receives the canonical form of the rest; nothing is written when the input is refused.</param>
+    /// <param name="error">Why the input was refused (not an object included), or <see langword="null"/> on success.</param>
+    public static bool TryCanonicalizeWithout(ReadOnlySpan<byte> utf8Json, ReadOnlySpan<string> omitted, IBufferWriter<byte> output, out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        var state = new State(utf8Json.Length) { Omitted = omitted.ToArray() };
+        try
+        {
+            if (!state.Run(utf8Json, out error)) return false;
+            if (state.Written.Length == 0 || state.Written[0] != (byte)'{')
+            {
+                error = "The value is not an object.";
+                return false;
+            }
+            output.Write(state.Written);
+            return true;
+        }
+        finally
+        {
+            state.Dispose();
+        }
+    }
+
+    /// <summary>
     /// Writes a finite double as ECMAScript's <c>Number.prototype.toString</c> does (RFC 8785 §3.2.2.3): the
     /// shortest digits that round-trip, in plain notation when the decimal exponent is in [-6, 21), else as
     /// <c>d.ddde±x</c>; negative zero is <c>0</c>.
@@ -224,6 +254,10 @@ public static class JsonCanonicalizer
         private int _charCount;
         private Member[] _members;
         private int _memberCount;
+        private int _depth;
+
+        /// <summary>Top-level members left out of the output (<see cref="TryCanonicalizeWithout"/>), or null.</summary>
+        public string[]? Omitted { get; init; }
 
         public State(int inputLength)
         {
@@ -315,6 +349,27 @@ public static class JsonCanonicalizer
 
         private bool WriteObject(ref Utf8JsonReader reader, out string? error)
         {
+            _depth++;
+            try
+            {
+                return WriteObjectMembers(ref reader, out error);
+            }
+            finally
+            {
+                _depth--;
+            }
+        }
+
+        private readonly bool IsOmitted(ReadOnlySpan<char> name)
+        {
+            if (Omitted is null || _depth != 1) return false;
+            foreach (var omitted in Omitted)
+                if (name.SequenceEqual(omitted)) return true;
+            return false;
+        }
+
+        private bool WriteObjectMembers(ref Utf8JsonReader reader, out string? error)
+        {
             var byteMark = _byteCount;
             var charMark = _charCount;
             var memberMark = _memberCount;
@@ -344,9 +399,11 @@ public static class JsonCanonicalizer
             // Write the sorted object after the values, then move it down over them.
             var objectStart = _byteCount;
             AppendByte((byte)'{');
+            var written = 0;
             for (var i = 0; i < members.Length; i++)
             {
-                if (i > 0) AppendByte((byte)',');
+                if (IsOmitted(_chars.AsSpan(members[i].NameStart, members[i].NameLength))) continue;
+                if (written++ > 0) AppendByte((byte)',');
                 WriteString(_chars.AsSpan(members[i].NameStart, members[i].NameLength));
                 AppendByte((byte)':');
                 Reserve(members[i].ValueLength);

@@ -120,6 +120,67 @@ public static class JsonDecoding
         return false;
     }
 
+    /// <summary>
+    /// Finds the message inside a plain envelope (<c>{"entft": {...}}</c>): the object under <paramref name="name"/>,
+    /// as the range [<paramref name="start"/>, <paramref name="end"/>) of <paramref name="data"/>. Other members are
+    /// ignored, as unknown fields are; the property missing or repeated, a value that is not an object, or anything
+    /// after the envelope is an error.
+    /// </summary>
+    public static bool TryFindWrapped(ReadOnlySpan<byte> data, ReadOnlySpan<byte> name, string nameText, out int start, out int end, out DecodeError error)
+    {
+        start = end = -1;
+        try
+        {
+            var reader = new Utf8JsonReader(data, ReaderOptions);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                error = new(DecodeErrorKind.NotAnObject, null, null, "Message must be a JSON object");
+                return false;
+            }
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var match = reader.ValueTextEquals(name);
+                reader.Read();
+                if (!match)
+                {
+                    reader.Skip();
+                    continue;
+                }
+                if (start >= 0)
+                {
+                    error = DecodeError.DuplicateField("", nameText);
+                    return false;
+                }
+                if (reader.TokenType != JsonTokenType.StartObject)
+                {
+                    error = DecodeError.WrongType("", nameText, "an object (the message)");
+                    return false;
+                }
+                start = (int)reader.TokenStartIndex;
+                reader.Skip();
+                end = (int)reader.BytesConsumed;
+            }
+            if (reader.Read())
+            {
+                error = new(DecodeErrorKind.TrailingData, null, null, "Unexpected data after the message");
+                return false;
+            }
+            if (start < 0)
+            {
+                error = DecodeError.MissingField("", nameText);
+                return false;
+            }
+            error = default;
+            return true;
+        }
+        catch (JsonException e)
+        {
+            start = end = -1;
+            error = new(DecodeErrorKind.InvalidSyntax, null, null, "Invalid JSON: " + e.Message);
+            return false;
+        }
+    }
+
     /// <summary>Reads a decimal number (any JSON number that fits in a <see cref="decimal"/>).</summary>
     public static bool TryReadDecimal(ref Utf8JsonReader reader, string message, string field, out decimal value, out DecodeError error)
     {
