@@ -34,6 +34,9 @@ internal sealed record BoundProtocol(
     HeartbeatSymbol? Heartbeat,
     SourceSpan ProtocolSpan)
 {
+    /// <summary>The secure channel after the handshake, or null.</summary>
+    public ChannelSymbol? Channel { get; init; }
+
     public MessageSymbol Message(string name)
     {
         foreach (var message in Messages)
@@ -186,6 +189,15 @@ internal sealed record OutcomeSymbol(string Name, ExprType Type, BoundExpression
 /// <summary>A let: a value one role computes at a step and keeps.</summary>
 /// <param name="Id">Unique in the protocol (the let's bit in the binder's path sets, less the messages).</param>
 internal sealed record LetSymbol(int Id, string Name, string Owner, ExprType Type, BoundExpression Value, SourceSpan Span);
+
+/// <summary>The AEAD channel the traffic keys open: a cipher (a name, or the outcome value that holds one) and each role's keys.</summary>
+/// <param name="Cipher">The cipher's name, when the spec gives it.</param>
+/// <param name="CipherValue">The outcome value that names the cipher, when the handshake negotiates it.</param>
+/// <param name="Binding">The outcome value bound into every frame, or null.</param>
+internal sealed record ChannelSymbol(string? Cipher, string? CipherValue, string? Binding, EquatableArray<ChannelKeys> Keys);
+
+/// <summary>A role's channel keys: the names of its outcome values.</summary>
+internal sealed record ChannelKeys(string Role, string Send, string Receive);
 
 /// <summary>The heartbeat after a successful handshake.</summary>
 internal sealed record HeartbeatSymbol(string Pinger, string PingMessage, string PongMessage, int MissedIntervals, EquatableArray<RoleHeartbeat> Roles);

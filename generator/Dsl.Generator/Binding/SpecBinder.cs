@@ -61,6 +61,7 @@ internal static class SpecBinder
             : EquatableArray<RoleEffects>.Empty;
         var roles = BindOutcomes(context, flow, syntax);
         var heartbeat = BindSession(context, flow, syntax);
+        var channel = BindChannel(context, roles, syntax.Session?.Channel);
         ReportUnusedMessages(context, flow, errors, heartbeat, syntax.Session);
         if (context.HasErrors) return null;
 
@@ -71,7 +72,76 @@ internal static class SpecBinder
             context.Types.Values.Where(t => t is not null).Select(t => t!).OrderBy(t => t.Name, System.StringComparer.Ordinal).ToEquatableArray(),
             errors.ToEquatableArray(), failureEffects,
             syntax.Timeouts?.Handshake?.Milliseconds ?? 30_000, syntax.Timeouts?.Step?.Milliseconds ?? 10_000, context.ClockSkewMs,
-            flow.Flow!, heartbeat, syntax.Name.Span);
+            flow.Flow!, heartbeat, syntax.Name.Span) { Channel = channel };
+    }
+
+    /// <summary>The ciphers a channel can use, by the names specs give them.</summary>
+    internal static readonly string[] ChannelCiphers = { "chacha20-poly1305", "aes-256-gcm" };
+
+    /// <summary>
+    /// <c>session.channel</c>: a known cipher (or an outcome value of every role that names one), and for each role two
+    /// different outcome values of type bytes&lt;32&gt;, always present, as its send and receive keys.
+    /// </summary>
+    private static ChannelSymbol? BindChannel(BindingContext context, EquatableArray<RoleSymbol> roles, ChannelSyntax? syntax)
+    {
+        if (syntax is null) return null;
+        var ok = true;
+        OutcomeSymbol? Value(string role, Syntax.Yaml.YamlScalar name, string what, System.Func<OutcomeSymbol, bool> fits, string expected)
+        {
+            var value = roles.First(r => r.Name == role).Outcome.FirstOrDefault(o => o.Name == name.Value);
+            if (value is null) context.Report(DiagnosticTable.UnknownMember, name.Span, $"the outcome of '{role}'", name.Value);
+            else if (!fits(value)) context.Report(DiagnosticTable.TypeMismatch, name.Span, what, expected, value.Type.ToString());
+            else return value;
+            ok = false;
+            return null;
+        }
+        static bool IsKey(OutcomeSymbol value) => value.Type is { MayBeAbsent: false, Type: { Kind: TypeKind.Bytes, Length: 32 } };
+        var keys = new List<ChannelKeys>();
+        foreach (var role in syntax.Keys)
+        {
+            if (!context.Roles.Contains(role.Role.Value))
+            {
+                context.Report(DiagnosticTable.UnknownRole, role.Role.Span, role.Role.Value, context.RoleList);
+                ok = false;
+                continue;
+            }
+            var send = Value(role.Role.Value, role.Send, "the channel's send key", IsKey, "bytes<32>, always present");
+            var receive = Value(role.Role.Value, role.Receive, "the channel's receive key", IsKey, "bytes<32>, always present");
+            if (send is not null && receive is not null && send.Name == receive.Name)
+            {
+                context.Report(DiagnosticTable.InvalidValue, role.Receive.Span, role.Receive.Value, "'receive'", "each direction needs its own key; the same one both ways would reuse nonces");
+                ok = false;
+            }
+            keys.Add(new ChannelKeys(role.Role.Value, role.Send.Value, role.Receive.Value));
+        }
+        foreach (var missing in context.Roles.Where(r => !syntax.Keys.Any(k => k.Role.Value == r)))
+        {
+            context.Report(DiagnosticTable.MissingKey, syntax.Span, "'session.channel.keys'", missing, " (each role's send and receive keys)");
+            ok = false;
+        }
+        string? cipher = null, cipherValue = null;
+        if (ChannelCiphers.Contains(syntax.Cipher.Value)) cipher = syntax.Cipher.Value;
+        else
+        {
+            // An outcome value of every role: a string, or an enum whose values are all cipher names.
+            bool Names(OutcomeSymbol value) => value.Type is { MayBeAbsent: false } && (value.Type.Type.Kind == TypeKind.String
+                || value.Type.Type.Kind == TypeKind.Enum && context.Types[value.Type.Type.Name!] is { } e && e.Values.All(v => ChannelCiphers.Contains(v)));
+            if (!roles.All(r => r.Outcome.Any(o => o.Name == syntax.Cipher.Value)))
+            {
+                context.Report(DiagnosticTable.InvalidValue, syntax.Cipher.Span, syntax.Cipher.Value, "'cipher'",
+                    $"expected {string.Join(" or ", ChannelCiphers)}, or an outcome value of each role that names one");
+                ok = false;
+            }
+            else
+            {
+                foreach (var role in context.Roles) Value(role, syntax.Cipher, "the channel's cipher", Names, "a string or an enum of cipher names, always present");
+                cipherValue = syntax.Cipher.Value;
+            }
+        }
+        if (syntax.Binding is { } binding)
+            foreach (var role in context.Roles)
+                Value(role, binding, "the channel's binding", v => v.Type is { MayBeAbsent: false, Type.Kind: TypeKind.Bytes }, "bytes, always present");
+        return ok ? new ChannelSymbol(cipher, cipherValue, syntax.Binding?.Value, keys.ToEquatableArray()) : null;
     }
 
     private static void BindRoles(BindingContext context, ProtocolSyntax syntax)

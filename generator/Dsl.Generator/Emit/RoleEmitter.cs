@@ -296,6 +296,7 @@ internal sealed class RoleEmitter
         StateExport.Emit(w, _protocol, _machine, _names, _kept);
         EmitTable();
         if (_protocol.Heartbeat is not null) EmitHeartbeat();
+        EmitChannel();
         w.Close();
     }
 
@@ -832,6 +833,37 @@ internal sealed class RoleEmitter
         w.Summary("The machine as a Mermaid state diagram.");
         w.Line($"public const string Mermaid = {CSharp.Literal(string.Join("\n", lines) + "\n")};");
         w.Line();
+    }
+
+    // ---- Secure channel --------------------------------------------------------------------------
+
+    /// <summary>OpenChannel: the spec's AEAD channel over a transport, with the keys of a successful handshake's result.</summary>
+    private void EmitChannel()
+    {
+        if (_protocol.Channel is not { } channel || channel.Keys.FirstOrDefault(k => k.Role == _role.Name) is not { } keys) return;
+        var w = _w;
+        const string channels = "global::Dsl.Runtime.Channels";
+        var cipher = channel.Cipher is { } name
+            ? $"{channels}.SecureChannelOptions.CipherNamed({CSharp.Literal(name)})"
+            : _role.Outcome.First(o => o.Name == channel.CipherValue).Type.Type.Kind == TypeKind.Enum
+                ? $"{channels}.SecureChannelOptions.CipherNamed({Naming.Codec(_prefix)}.ToWire(result.{Naming.Pascal(channel.CipherValue!)}))"
+                : $"{channels}.SecureChannelOptions.CipherNamed(result.{Naming.Pascal(channel.CipherValue!)})";
+        w.Line();
+        w.SummaryXml($"Opens the spec's secure channel over <paramref name=\"transport\"/> once the handshake has succeeded: application frames sealed with '{keys.Send}' and opened with '{keys.Receive}', each direction with its own counter nonce. The channel owns the transport from then on and wipes its keys when it closes.");
+        w.Param("transport", "The transport the handshake ran over.");
+        w.Param("result", "The handshake's result.");
+        w.Param("mode", "Ordered for TCP, WebSocket and in memory; Datagram (a sliding replay window) for UDP.");
+        w.Open($"public static {channels}.SecureChannel OpenChannel(global::Dsl.Runtime.Transports.IMessageTransport transport, {_names.Result} result, {channels}.SecureChannelMode mode = {channels}.SecureChannelMode.Ordered)");
+        w.Line("global::System.ArgumentNullException.ThrowIfNull(result);");
+        w.Line($"return {channels}.SecureChannel.Create(transport, result.{Naming.Pascal(keys.Send)}.Span, result.{Naming.Pascal(keys.Receive)}.Span, new {channels}.SecureChannelOptions");
+        w.Line("{");
+        w.Indent();
+        w.Line($"Cipher = {cipher},");
+        w.Line("Mode = mode,");
+        if (channel.Binding is { } binding) w.Line($"ChannelBinding = result.{Naming.Pascal(binding)},");
+        w.Outdent();
+        w.Line("});");
+        w.Close();
     }
 
     // ---- Heartbeat -------------------------------------------------------------------------------

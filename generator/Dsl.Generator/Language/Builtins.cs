@@ -241,6 +241,10 @@ internal static class Builtins
             "The RFC 6962-shaped Merkle root over SHA-256: leaf = SHA-256(0x00 ‖ salt ‖ leaf), node = SHA-256(0x01 ‖ left ‖ right), split at the largest power of two below the count, so an odd leaf is carried up, never duplicated (no CVE-2012-2459 collisions); no leaves: SHA-256(0x02 ‖ salt)."),
         new BuiltinDescriptor("chunks", new[] { P("data", TypeRef.Bytes), P("size", TypeRef.Int) }, TypeRef.ListOf(TypeKind.Bytes), "Chunks",
             "The data cut into pieces of `size` bytes (the last one shorter); a size below 1 is a runtime error (`internal_error`)."),
+        new BuiltinDescriptor("intersect", new[] { P("a", TypeRef.ListOf(TypeKind.String)), P("b", TypeRef.ListOf(TypeKind.String)) }, TypeRef.ListOf(TypeKind.String), "Intersect",
+            "The items of `a` that `b` holds too, in `a`'s order, each once: what two capability lists have in common."),
+        new BuiltinDescriptor("ratio", new[] { P("part", TypeRef.Int), P("whole", TypeRef.Int) }, TypeRef.Decimal, "Ratio",
+            "`part` / `whole` as a `decimal` rounded to 4 places (half to even); 0 when `whole` is not positive."),
         new BuiltinDescriptor("x25519_agree", new[] { P("key", X25519Key), P("peer_public_key", Key32) }, Key32, "X25519Agree",
             "The X25519 shared secret; check it (`ensure: [shared != null else CODE]`) and derive keys from it with `hkdf_sha256`, never use it directly.")
         { AbsentWhen = "for a low-order peer key (the all-zero secret)" },

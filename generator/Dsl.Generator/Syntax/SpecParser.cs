@@ -575,9 +575,10 @@ internal sealed class SpecParser
     {
         var session = Mapping(node, SessionSyntax.Keys.All, "'session'", "'session'");
         if (session is null) return null;
+        var channel = ReadChannel(session[SessionSyntax.Keys.Channel]);
         var heartbeatKey = session.Entry(SessionSyntax.Keys.Heartbeat)?.Key;
         var heartbeat = Mapping(session[SessionSyntax.Keys.Heartbeat], HeartbeatSyntax.Keys.All, "'heartbeat'", "'heartbeat'");
-        if (heartbeat is null) return new SessionSyntax(session.Span, heartbeatKey, null);
+        if (heartbeat is null) return new SessionSyntax(session.Span, heartbeatKey, null) { Channel = channel };
         var pinger = heartbeat.Scalar(HeartbeatSyntax.Keys.Pinger);
         var interval = heartbeat.Scalar(HeartbeatSyntax.Keys.IntervalMs) is { } intervalScalar ? Expression(intervalScalar) : null;
         HeartbeatPartSyntax? Part(SyntaxKey key)
@@ -589,8 +590,23 @@ internal sealed class SpecParser
         }
         var ping = Part(HeartbeatSyntax.Keys.Ping);
         var pong = Part(HeartbeatSyntax.Keys.Pong);
-        if (pinger is null || ping is null || pong is null) return new SessionSyntax(session.Span, heartbeatKey, null);
-        return new SessionSyntax(session.Span, heartbeatKey, new HeartbeatSyntax(heartbeat.Span, pinger, interval, heartbeat.Scalar(HeartbeatSyntax.Keys.Missed), ping, pong));
+        if (pinger is null || ping is null || pong is null) return new SessionSyntax(session.Span, heartbeatKey, null) { Channel = channel };
+        return new SessionSyntax(session.Span, heartbeatKey, new HeartbeatSyntax(heartbeat.Span, pinger, interval, heartbeat.Scalar(HeartbeatSyntax.Keys.Missed), ping, pong)) { Channel = channel };
+    }
+
+    private ChannelSyntax? ReadChannel(YamlNode? node)
+    {
+        var channel = Mapping(node, ChannelSyntax.KeyNames.All, "'channel'", "'session.channel'");
+        if (channel is null) return null;
+        var cipher = channel.Scalar(ChannelSyntax.KeyNames.Cipher);
+        var keys = new List<ChannelKeysSyntax>();
+        foreach (var entry in Entries(channel[ChannelSyntax.KeyNames.KeysKey], "'keys'"))
+        {
+            var role = Mapping(entry.Value, ChannelKeysSyntax.Keys.All, $"The keys of '{entry.Key.Value}'", $"the channel keys of '{entry.Key.Value}'");
+            if (role?.Scalar(ChannelKeysSyntax.Keys.Send) is { } send && role.Scalar(ChannelKeysSyntax.Keys.Receive) is { } receive)
+                keys.Add(new ChannelKeysSyntax(entry.Key, send, receive));
+        }
+        return cipher is null ? null : new ChannelSyntax(channel.Span, cipher, channel.Scalar(ChannelSyntax.KeyNames.Binding), keys.ToEquatableArray());
     }
 
     // ---- Reading nodes ------------------------------------------------------------------------

@@ -445,10 +445,37 @@ internal sealed record OutcomeValueSyntax(YamlScalar Name, ExpressionText Value)
 
 internal sealed record SessionSyntax(SourceSpan Span, YamlScalar? HeartbeatKey, HeartbeatSyntax? Heartbeat)
 {
+    /// <summary>The secure channel after the handshake, if the spec declares one.</summary>
+    public ChannelSyntax? Channel { get; init; }
+
     public static class Keys
     {
         public static readonly SyntaxKey Heartbeat = SyntaxKey.Optional("heartbeat", "Pings after the handshake.");
-        public static readonly KeySet All = new("`session`", Heartbeat);
+        public static readonly SyntaxKey Channel = SyntaxKey.Optional("channel", "The AEAD channel the traffic keys open after the handshake.");
+        public static readonly KeySet All = new("`session`", Heartbeat, Channel);
+    }
+}
+
+/// <summary><c>session.channel</c>: the cipher, and for each role the outcome values that are its send and receive keys.</summary>
+internal sealed record ChannelSyntax(SourceSpan Span, YamlScalar Cipher, YamlScalar? Binding, EquatableArray<ChannelKeysSyntax> Keys)
+{
+    public static class KeyNames
+    {
+        public static readonly SyntaxKey Cipher = SyntaxKey.Mandatory("cipher", "chacha20-poly1305 or aes-256-gcm, or an outcome value that names one.");
+        public static readonly SyntaxKey Binding = SyntaxKey.Optional("binding", "An outcome value (bytes) bound into every frame's associated data.");
+        public static readonly SyntaxKey KeysKey = SyntaxKey.Mandatory("keys", "For each role, the outcome values of its send and receive keys.");
+        public static readonly KeySet All = new("`session.channel`", Cipher, Binding, KeysKey);
+    }
+}
+
+/// <summary>One role's channel keys: outcome values.</summary>
+internal sealed record ChannelKeysSyntax(YamlScalar Role, YamlScalar Send, YamlScalar Receive)
+{
+    public static class Keys
+    {
+        public static readonly SyntaxKey Send = SyntaxKey.Mandatory("send", "The outcome value this role encrypts with.");
+        public static readonly SyntaxKey Receive = SyntaxKey.Mandatory("receive", "The outcome value this role decrypts with.");
+        public static readonly KeySet All = new("`session.channel.keys.ROLE`", Send, Receive);
     }
 }
 
@@ -483,6 +510,6 @@ internal static class SyntaxKeySets
         ProtocolSyntax.Keys.All, WireSyntax.Keys.All, FieldSyntax.Keys.Input, ServiceSyntax.Keys.Common, HookSyntax.Keys.All, FieldSyntax.Keys.HookInput, TypeDeclarationSyntax.Keys.All, EnvelopeSyntax.Keys.All,
         MessageSyntax.Keys.All, FieldSyntax.Keys.Message, ReportsSyntax.Keys.All, ErrorSyntax.Keys.All, TimeoutsSyntax.Keys.All,
         MessageStepSyntax.Keys.All, ChoiceStepSyntax.Keys.All, BranchSyntax.Keys.All, GotoStepSyntax.Keys.All, FailStepSyntax.Keys.All,
-        SessionSyntax.Keys.All, HeartbeatSyntax.Keys.All, HeartbeatPartSyntax.Keys.All,
+        SessionSyntax.Keys.All, ChannelSyntax.KeyNames.All, ChannelKeysSyntax.Keys.All, HeartbeatSyntax.Keys.All, HeartbeatPartSyntax.Keys.All,
     };
 }

@@ -35,6 +35,18 @@ public sealed record SecureChannelOptions
     /// <summary>The largest replay window accepted.</summary>
     public const int MaxReplayWindowSize = 1024;
 
+    /// <summary>
+    /// The cipher a spec names: <c>chacha20-poly1305</c> or <c>aes-256-gcm</c> (as a spec's <c>session.channel.cipher</c>
+    /// writes them, or a negotiated value holds them).
+    /// </summary>
+    /// <exception cref="System.ArgumentException">Another name.</exception>
+    public static SecureChannelCipher CipherNamed(string name) => name switch
+    {
+        "chacha20-poly1305" => SecureChannelCipher.ChaCha20Poly1305,
+        "aes-256-gcm" => SecureChannelCipher.Aes256Gcm,
+        _ => throw new System.ArgumentException($"'{name}' is not a channel cipher: chacha20-poly1305 or aes-256-gcm.", nameof(name)),
+    };
+
     /// <summary>The AEAD; ChaCha20-Poly1305 unless set.</summary>
     public SecureChannelCipher Cipher { get; init; } = SecureChannelCipher.ChaCha20Poly1305;
 

@@ -162,6 +162,30 @@ public static class Builtins
     /// <summary><c>abs(x)</c>; saturates, so <c>abs</c> of the smallest int is the largest.</summary>
     public static long Abs(long value) => value == long.MinValue ? long.MaxValue : Math.Abs(value);
 
+    /// <summary>
+    /// <c>intersect(a, b)</c>: the items of <paramref name="a"/> that <paramref name="b"/> holds too, in
+    /// <paramref name="a"/>'s order, each once: what two peers' capability lists have in common.
+    /// </summary>
+    public static IReadOnlyList<string> Intersect(IReadOnlyList<string> a, IReadOnlyList<string> b)
+    {
+        var result = new List<string>(Math.Min(a.Count, b.Count));
+        for (var i = 0; i < a.Count; i++)
+        {
+            var item = a[i];
+            if (result.Contains(item)) continue;
+            for (var j = 0; j < b.Count; j++)
+            {
+                if (!string.Equals(b[j], item, StringComparison.Ordinal)) continue;
+                result.Add(item);
+                break;
+            }
+        }
+        return result;
+    }
+
+    /// <summary><c>ratio(part, whole)</c>: <paramref name="part"/> / <paramref name="whole"/> as a decimal rounded to 4 places; 0 when <paramref name="whole"/> is not positive.</summary>
+    public static decimal Ratio(long part, long whole) => whole <= 0 ? 0m : Math.Round((decimal)part / whole, 4, MidpointRounding.ToEven);
+
     /// <summary><c>abs(decimal)</c>.</summary>
     public static decimal Abs(decimal value) => Math.Abs(value);
 
