@@ -55,18 +55,19 @@ public sealed class CryptoBuiltinsTests
               difficulty: 4
               mac: hmac_sha256(hkdf_sha256(shared, "", "confirm", 32), concat(transcript(), canonical_json(hello.claim)))
             require:
-              # The receiver checks with the transcript the sender had: every message before this one.
-              - x25519_agree(mine, msg.eph) != null else KEY
-              - msg.mac == hmac_sha256(hkdf_sha256(x25519_agree(mine, msg.eph) ?? random(32), "", "confirm", 32), concat(transcript(), canonical_json(hello.claim))) else CONFIRM
+              # The receiver computes its own shared secret (a let among its checks), and checks the MAC with the
+              # transcript the sender had: every message before this one.
+              - let:
+                  agreed: x25519_agree(mine, msg.eph)
+              - agreed != null else KEY
+              - msg.mac == hmac_sha256(hkdf_sha256(agreed, "", "confirm", 32), concat(transcript(), canonical_json(hello.claim))) else CONFIRM
           - client -> server: proof
-            let:
-              secret: x25519_agree(mine, challenge.eph)
             ensure:
-              - secret != null else KEY
+              - agreed != null else KEY
             set:
               stamp: pow_solve(challenge.prefix, challenge.difficulty)
               root: merkle_root(chunks(self.weights, 4), challenge.prefix)
-              mac: hmac_sha256(hkdf_sha256(secret, "", "client", 32), transcript())
+              mac: hmac_sha256(hkdf_sha256(agreed, "", "client", 32), transcript())
             require:
               - pow_check(challenge.prefix, msg.stamp, challenge.difficulty) else WORK
               - msg.root == merkle_root(chunks(self.weights, 4), challenge.prefix) else ROOT

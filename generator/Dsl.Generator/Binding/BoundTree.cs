@@ -229,7 +229,14 @@ internal sealed record MessageNode(
     EquatableArray<BoundCheck> Requires,
     EquatableArray<RoleEffects> Do,
     long? TimeoutMs,
-    int Next) : FlowNode(Id, Phase, Span);
+    int Next) : FlowNode(Id, Phase, Span)
+{
+    /// <summary>The receiver's lets, each evaluated once the first <see cref="PositionedLet.Position"/> requires have passed.</summary>
+    public EquatableArray<PositionedLet> ReceiverLets { get; init; } = EquatableArray<PositionedLet>.Empty;
+}
+
+/// <summary>A receiver's let and the number of requires that come before it.</summary>
+internal sealed record PositionedLet(int Position, LetSymbol Let);
 
 /// <summary>A decision by <see cref="Chooser"/>: the first branch whose guard holds.</summary>
 internal sealed record ChoiceNode(

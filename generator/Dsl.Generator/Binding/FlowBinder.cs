@@ -32,6 +32,8 @@ internal sealed class FlowBinder
         public string Sender = "", Receiver = "";
         public MessageSymbol? Message;
         public readonly List<LetDeclaration> Lets = new();
+        /// <summary>The receiver's lets, each after the first Position requires.</summary>
+        public readonly List<(int Position, LetDeclaration Let)> ReceiverLets = new();
         public string Chooser = "";
         public readonly List<(BranchSyntax Syntax, int First)> Branches = new();
         public string? Label;
@@ -133,6 +135,8 @@ internal sealed class FlowBinder
         foreach (var node in _nodes)
             if (node.Lets.Count > 0 && _in.TryGetValue(node.Id, out var paths)) BindLets(node, paths);
         foreach (var node in _nodes)
+            if (node.ReceiverLets.Count > 0 && _in.TryGetValue(node.Id, out var paths)) BindReceiverLets(node, paths);
+        foreach (var node in _nodes)
         {
             _context.CancellationToken.ThrowIfCancellationRequested();
             if (!_in.TryGetValue(node.Id, out var paths)) continue;
@@ -198,7 +202,8 @@ internal sealed class FlowBinder
             }
             ids.Add(id);
             // A step's lets (and a choice's) are in scope for the steps after it.
-            if (id >= 0 && _nodes[id].Lets.Count > 0) env = env.Concat(_nodes[id].Lets).ToList();
+            if (id >= 0 && _nodes[id].Lets.Count + _nodes[id].ReceiverLets.Count > 0)
+                env = env.Concat(_nodes[id].Lets).Concat(_nodes[id].ReceiverLets.Select(r => r.Let)).ToList();
         }
         for (var i = 0; i < ids.Count; i++)
         {
@@ -318,12 +323,17 @@ internal sealed class FlowBinder
         node.Phase = step.Phase?.Value ?? message.Name;
         node.TimeoutMs = step.Timeout?.Milliseconds;
         DeclareLets(step.Lets, node, step.Sender);
+        foreach (var positioned in step.ReceiverLets)
+            foreach (var declared in DeclareLets(new EquatableArray<LetSyntax>(new[] { positioned.Let }), null, step.Receiver))
+                node.ReceiverLets.Add((positioned.Position, declared));
         DeclareLabel(step.Label, node.Id);
         return node.Id;
     }
 
-    private void DeclareLets(EquatableArray<LetSyntax> lets, Node node, string owner)
+    /// <summary>Declares lets of <paramref name="owner"/>; a sender's or chooser's go to <paramref name="node"/>'s lets.</summary>
+    private List<LetDeclaration> DeclareLets(EquatableArray<LetSyntax> lets, Node? node, string owner)
     {
+        var declared = new List<LetDeclaration>();
         foreach (var let in lets)
         {
             var name = let.Name.Value;
@@ -334,8 +344,10 @@ internal sealed class FlowBinder
             }
             var declaration = new LetDeclaration(_lets.Count, name, owner, let.Value, let.Name.Span);
             _lets.Add(declaration);
-            node.Lets.Add(declaration);
+            node?.Lets.Add(declaration);
+            declared.Add(declaration);
         }
+        return declared;
     }
 
     private void DeclareLabel(YamlScalar? label, int id)
@@ -442,7 +454,20 @@ internal sealed class FlowBinder
     {
         var step = (MessageStepSyntax)node.Syntax!;
         path = AfterChecks(AfterLets(path, node), step.Ensure, node.Sender, null);
-        return AfterChecks(AfterMessage(path, node), step.Require, node.Receiver, node.Message!.Name);
+        return AfterRequires(AfterMessage(path, node), node, step.Require.Count);
+    }
+
+    /// <summary>The receiver's path through the first <paramref name="count"/> requires and the lets among them.</summary>
+    private PathFacts AfterRequires(PathFacts path, Node node, int count)
+    {
+        var step = (MessageStepSyntax)node.Syntax!;
+        for (var i = 0; i <= count; i++)
+        {
+            foreach (var (position, let) in node.ReceiverLets)
+                if (position == i) path = AfterLet(path, let);
+            if (i < count && i < step.Require.Count) path = AfterCondition(path, step.Require[i].Condition.Syntax, true, node.Receiver, node.Message!.Name);
+        }
+        return path;
     }
 
     /// <summary>The path into branch <paramref name="index"/> of a choice: its guard held, the earlier ones did not.</summary>
@@ -543,6 +568,60 @@ internal sealed class FlowBinder
     private Scope ScopeFor(IEnumerable<LetDeclaration> lets, string role, PathSet paths, MessageSymbol? current, string where, AbsenceAdvice advice)
         => new() { Role = role, Where = where, Current = current, Paths = paths, Lets = Visible(lets, role), Advice = advice };
 
+    /// <summary>
+    /// The receiver's lets, each where it is written among the requires: after the message and the checks before it,
+    /// seeing the lets before it (bound before the steps, like a sender's, so later steps know their types).
+    /// </summary>
+    private void BindReceiverLets(Node node, PathSet paths)
+    {
+        var step = (MessageStepSyntax)node.Syntax!;
+        var earlier = node.Env.Concat(node.Lets).ToList();
+        var received = paths.Select(p => AfterMessage(AfterChecks(AfterLets(p, node), step.Ensure, node.Sender, null), node));
+        foreach (var (position, let) in node.ReceiverLets)
+        {
+            var before = received.Select(p => AfterRequiresBefore(p, node, position, let));
+            var scope = ScopeFor(earlier, let.Owner, before, node.Message, $"let '{let.Name}'", AbsenceAdvice.Require);
+            earlier.Add(let);
+            var value = Binder.BindExpression(let.Value, scope, expected: null, requirePresent: false, $"let '{let.Name}'");
+            if (value is null) continue;
+            if (!Keepable(value, let)) continue;
+            let.Symbol = new LetSymbol(let.Id, let.Name, let.Owner, value.Type, value, let.Span);
+        }
+    }
+
+    /// <summary>The receiver's path up to a let of its own: the requires before it and the lets before it.</summary>
+    private PathFacts AfterRequiresBefore(PathFacts path, Node node, int position, LetDeclaration until)
+    {
+        var step = (MessageStepSyntax)node.Syntax!;
+        for (var i = 0; i <= position; i++)
+        {
+            foreach (var (at, let) in node.ReceiverLets)
+            {
+                if (let == until) return path;
+                if (at == i) path = AfterLet(path, let);
+            }
+            if (i < position && i < step.Require.Count) path = AfterCondition(path, step.Require[i].Condition.Syntax, true, node.Receiver, node.Message!.Name);
+        }
+        return path;
+    }
+
+    /// <summary>Whether a let's value can be kept: of a known type a machine can hold (reported otherwise).</summary>
+    private bool Keepable(BoundExpression value, LetDeclaration let)
+    {
+        if (value.Type.Type.Kind is TypeKind.Void or TypeKind.Null || value.Type.Type is { Kind: TypeKind.List, Element: TypeKind.Null })
+        {
+            // [] alone has no item type: a let of it could be used as any list.
+            _context.Report(DiagnosticTable.TypeMismatch, let.Value.Span, $"let '{let.Name}'", "a value of a known type", value.Type.ToString());
+            return false;
+        }
+        if (!value.Type.Type.Descriptor.Allows(TypePlaces.Kept))
+        {
+            _context.Report(DiagnosticTable.TypeMismatch, let.Value.Span, $"let '{let.Name}'", "a value a machine can keep (not an ed25519_key)", value.Type.ToString());
+            return false;
+        }
+        return true;
+    }
+
     private void BindLets(Node node, PathSet paths)
     {
         // A let sees the lets before it in the same step, as evaluated.
@@ -609,10 +688,17 @@ internal sealed class FlowBinder
         node.Set.AddRange(SpecBinder.BindAssignments(_context, Binder, message.Name, message.Fields, set,
             ScopeFor(lets, node.Sender, ensured, null, $"the 'set' of '{message.Name}'", AbsenceAdvice.Ensure), new string[0]));
 
-        // The receiver: the message, then each require proving what it tests for the next.
+        // The receiver: the message, then each require proving what it tests for the next, and its lets among them.
         var received = ensured.Select(p => AfterMessage(p, node));
-        foreach (var check in step.Require)
+        for (var i = 0; i <= step.Require.Count; i++)
         {
+            foreach (var (position, let) in node.ReceiverLets.Where(r => r.Position == i))
+            {
+                lets.Add(let);
+                received = received.Select(p => AfterLet(p, let));
+            }
+            if (i == step.Require.Count) break;
+            var check = step.Require[i];
             var scope = ScopeFor(lets, node.Receiver, received, message, $"the 'require' of '{message.Name}'", AbsenceAdvice.Require);
             if (Binder.BindCheck(check, scope) is { } bound) node.Requires.Add(bound);
             Raise(node.Receiver, check.Code, received);
@@ -642,7 +728,10 @@ internal sealed class FlowBinder
             nodes.Add(node.Kind switch
             {
                 NodeKind.Message => new MessageNode(id, node.Phase, node.Span, node.Sender, node.Receiver, node.Message!.Name, lets,
-                    node.Ensures.ToEquatableArray(), node.Set.ToEquatableArray(), node.Requires.ToEquatableArray(), node.Do.ToEquatableArray(), node.TimeoutMs, ids[node.Next]),
+                    node.Ensures.ToEquatableArray(), node.Set.ToEquatableArray(), node.Requires.ToEquatableArray(), node.Do.ToEquatableArray(), node.TimeoutMs, ids[node.Next])
+                {
+                    ReceiverLets = node.ReceiverLets.Where(r => r.Let.Symbol is not null).Select(r => new PositionedLet(r.Position, r.Let.Symbol!)).ToEquatableArray(),
+                },
                 NodeKind.Choice => new ChoiceNode(id, node.Phase, node.Span, node.Chooser, lets,
                     node.Guards.Select(g => g with { First = ids[g.First] }).ToEquatableArray(), node.TimeoutMs),
                 NodeKind.Fail => new FailNode(id, node.Phase, node.Span, node.FailCode!, node.FailBy!),

@@ -582,7 +582,17 @@ internal sealed class RoleEmitter
             EmitKeep(alternative.Message, "msg");
             // The envelope's checks come first, for every message.
             foreach (var check in EnvelopeChecks) EmitCheck(check, s_anyMessage);
-            foreach (var check in alternative.Checks) EmitCheck(check, scope);
+            // The receiver's checks, with its lets where they are written among them.
+            var region = alternative.Checks.Select(c => (BoundExpression?)c.Condition).Concat(alternative.Actions.Select(a => (BoundExpression?)a.Call)).ToList();
+            var locals = new Dictionary<int, string>();
+            for (var i = 0; i <= alternative.Checks.Count; i++)
+            {
+                var here = alternative.Lets.Where(l => l.Position == i).Select(l => l.Let).ToEquatableArray();
+                if (!here.IsEmpty)
+                    foreach (var local in EmitLets(here, scope.WithLocals(locals), region.Concat(alternative.Lets.Select(l => (BoundExpression?)l.Let.Value)))) locals[local.Key] = local.Value;
+                scope = scope.WithLocals(locals);
+                if (i < alternative.Checks.Count) EmitCheck(alternative.Checks[i], scope);
+            }
             foreach (var action in alternative.Actions) EmitEffect(action, scope);
             EmitTranscript("msg");
             w.Line($"State = {S(alternative.Next)};");

@@ -45,7 +45,11 @@ internal sealed record MachineState(
     string? FailCode);
 
 /// <summary>A message a receive state accepts, with its checks, effects and next state.</summary>
-internal sealed record ReceiveAlternative(string Message, string Phase, EquatableArray<BoundCheck> Checks, EquatableArray<BoundEffect> Actions, int Next);
+internal sealed record ReceiveAlternative(string Message, string Phase, EquatableArray<BoundCheck> Checks, EquatableArray<BoundEffect> Actions, int Next)
+{
+    /// <summary>The receiver's lets among its checks.</summary>
+    public EquatableArray<PositionedLet> Lets { get; init; } = EquatableArray<PositionedLet>.Empty;
+}
 
 /// <summary>A branch of a choice this role makes.</summary>
 internal sealed record MachineBranch(BoundExpression? Guard, int Next, SourceSpan Span);

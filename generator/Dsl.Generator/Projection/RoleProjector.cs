@@ -105,7 +105,7 @@ internal static class RoleProjector
     }
 
     private static ReceiveAlternative Alternative(string role, MessageNode message, Dictionary<int, int> ids)
-        => new(message.Message, message.Phase, message.Requires, ActionsOf(message, role), ids[message.Next]);
+        => new(message.Message, message.Phase, message.Requires, ActionsOf(message, role), ids[message.Next]) { Lets = message.ReceiverLets };
 
     private static EquatableArray<BoundEffect> ActionsOf(MessageNode message, string role)
         => message.Do.FirstOrDefault(d => d.Role == role)?.Calls ?? EquatableArray<BoundEffect>.Empty;
@@ -171,8 +171,11 @@ internal static class RoleProjector
                     {
                         foreach (var check in protocol.Envelope?.Checks.FirstOrDefault(c => c.Role == role)?.Checks ?? EquatableArray<BoundCheck>.Empty)
                             Read(check.Condition, Binding.ExpressionBinder.AnyMessageName, nothing);
-                        foreach (var check in alternative.Checks) Read(check.Condition, alternative.Message, nothing);
-                        foreach (var action in alternative.Actions) Read(action.Call, alternative.Message, nothing);
+                        // The receiver's lets are computed in the alternative itself: local to it.
+                        var local = alternative.Lets.Select(l => l.Let.Id).ToList();
+                        foreach (var let in alternative.Lets) Read(let.Let.Value, alternative.Message, local);
+                        foreach (var check in alternative.Checks) Read(check.Condition, alternative.Message, local);
+                        foreach (var action in alternative.Actions) Read(action.Call, alternative.Message, local);
                     }
                     break;
                 case StateKind.Decide:

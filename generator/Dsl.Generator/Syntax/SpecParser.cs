@@ -437,11 +437,11 @@ internal sealed class SpecParser
             ReadLets(step[MessageStepSyntax.Keys.Let]),
             ReadChecks(step[MessageStepSyntax.Keys.Ensure], "'ensure'"),
             step[MessageStepSyntax.Keys.Set] is { } set ? ReadAssignments(set, "'set'") : null,
-            ReadChecks(step[MessageStepSyntax.Keys.Require], "'require'"),
+            ReadChecks(step[MessageStepSyntax.Keys.Require], "'require'", out var receiverLets),
             step[MessageStepSyntax.Keys.Do] is { } effects ? ReadEffects(effects, "'do'") : null,
             Duration(step[MessageStepSyntax.Keys.Timeout], "the step timeout"),
             step.Scalar(MessageStepSyntax.Keys.Phase),
-            Label(step.Scalar(MessageStepSyntax.Keys.Label)));
+            Label(step.Scalar(MessageStepSyntax.Keys.Label))) { ReceiverLets = receiverLets };
     }
 
     private ChoiceStepSyntax? ReadChoice(YamlNode node)
@@ -490,12 +490,35 @@ internal sealed class SpecParser
 
     private EquatableArray<CheckSyntax> ReadChecks(YamlNode? node, string what)
     {
+        var checks = ReadChecks(node, what, out var lets, allowLets: false);
+        return checks;
+    }
+
+    /// <summary>
+    /// A list of checks; with <paramref name="allowLets"/>, items may also be <c>let: { name: value }</c> mappings, the
+    /// receiver's lets, each placed after the checks before it.
+    /// </summary>
+    private EquatableArray<CheckSyntax> ReadChecks(YamlNode? node, string what, out EquatableArray<PositionedLetSyntax> lets, bool allowLets = true)
+    {
         var checks = new List<CheckSyntax>();
+        var positioned = new List<PositionedLetSyntax>();
+        lets = EquatableArray<PositionedLetSyntax>.Empty;
         if (node is null || Sequence(node, what) is not { } sequence) return checks.ToEquatableArray();
         foreach (var item in sequence.Items)
-            if (Scalar(item, "A check") is { } scalar && Check(scalar) is { } check) checks.Add(check);
+        {
+            if (allowLets && item is YamlMapping mapping)
+            {
+                var body = Mapping(mapping, MessageStepSyntax.Keys.RequireItem, "A let among the checks", "a let among the checks");
+                if (body?[MessageStepSyntax.Keys.RequireLet] is { } letNode)
+                    foreach (var let in ReadLets(letNode)) positioned.Add(new PositionedLetSyntax(checks.Count, let));
+                continue;
+            }
+            if (Scalar(item, allowLets ? "A check (or a 'let:' mapping)" : "A check") is { } scalar && Check(scalar) is { } check) checks.Add(check);
+        }
+        lets = positioned.ToEquatableArray();
         return checks.ToEquatableArray();
     }
+
 
     private AssignmentsSyntax? ReadAssignments(YamlNode node, string what)
     {

@@ -309,6 +309,9 @@ internal sealed record ObjectValueSyntax(SourceSpan Span, AssignmentsSyntax Fiel
 
 internal sealed record LetSyntax(YamlScalar Name, ExpressionText Value);
 
+/// <summary>A receiver's let among its checks: computed once the first <see cref="Position"/> checks have passed.</summary>
+internal sealed record PositionedLetSyntax(int Position, LetSyntax Let);
+
 /// <summary>A duration as written (<c>10s</c>), with its value.</summary>
 internal sealed record DurationSyntax(YamlScalar Source, long Milliseconds)
 {
@@ -365,6 +368,12 @@ internal sealed record MessageStepSyntax(
     YamlScalar? Phase,
     YamlScalar? Label) : StepSyntax(Span)
 {
+    /// <summary>
+    /// The receiver's lets, written among its checks (<c>- let: { name: value }</c>): each is computed after the
+    /// checks before it (<see cref="PositionedLetSyntax.Position"/> of them) have passed.
+    /// </summary>
+    public EquatableArray<PositionedLetSyntax> ReceiverLets { get; init; } = EquatableArray<PositionedLetSyntax>.Empty;
+
     public static class Keys
     {
         public static readonly SyntaxKey Let = SyntaxKey.Optional("let", "Values the sender computes first and keeps.");
@@ -375,6 +384,8 @@ internal sealed record MessageStepSyntax(
         public static readonly SyntaxKey Timeout = SyntaxKey.Optional("timeout", "How long the receiver waits for this message.");
         public static readonly SyntaxKey Phase = SyntaxKey.Optional("phase", "The phase failures in this step report.");
         public static readonly SyntaxKey Label = SyntaxKey.Optional("label", "A name for goto.");
+        public static readonly SyntaxKey RequireLet = SyntaxKey.Mandatory("let", "The receiver's values, computed once the checks before them have passed.");
+        public static readonly KeySet RequireItem = new("a 'require' item", RequireLet);
         public static readonly KeySet All = new("message step", Let, Ensure, Set, Require, Do, Timeout, Phase, Label)
         {
             DynamicKey = "ROLE -> ROLE",
@@ -509,7 +520,7 @@ internal static class SyntaxKeySets
     {
         ProtocolSyntax.Keys.All, WireSyntax.Keys.All, FieldSyntax.Keys.Input, ServiceSyntax.Keys.Common, HookSyntax.Keys.All, FieldSyntax.Keys.HookInput, TypeDeclarationSyntax.Keys.All, EnvelopeSyntax.Keys.All,
         MessageSyntax.Keys.All, FieldSyntax.Keys.Message, ReportsSyntax.Keys.All, ErrorSyntax.Keys.All, TimeoutsSyntax.Keys.All,
-        MessageStepSyntax.Keys.All, ChoiceStepSyntax.Keys.All, BranchSyntax.Keys.All, GotoStepSyntax.Keys.All, FailStepSyntax.Keys.All,
+        MessageStepSyntax.Keys.All, MessageStepSyntax.Keys.RequireItem, ChoiceStepSyntax.Keys.All, BranchSyntax.Keys.All, GotoStepSyntax.Keys.All, FailStepSyntax.Keys.All,
         SessionSyntax.Keys.All, ChannelSyntax.KeyNames.All, ChannelKeysSyntax.Keys.All, HeartbeatSyntax.Keys.All, HeartbeatPartSyntax.Keys.All,
     };
 }
