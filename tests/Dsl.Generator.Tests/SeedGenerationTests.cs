@@ -25,6 +25,7 @@ public sealed class SeedGenerationTests
     [InlineData("protocols/stt/stt-0.2.yaml", "Dsl.Protocols.Stt")]
     [InlineData("protocols/mesh/mesh-1.0.yaml", "Dsl.Protocols.Mesh")]
     [InlineData("protocols/cahp/cahp-1.1.yaml", "Dsl.Protocols.Cahp")]
+    [InlineData("protocols/entft/entft-1.0.yaml", "Dsl.Protocols.Entft")]
     public void Every_seed_spec_generates_cleanly_and_compiles(string path, string ns)
     {
         var run = GeneratorHarness.Run((path, GeneratorHarness.ReadRepoFile(path)));
@@ -39,6 +40,7 @@ public sealed class SeedGenerationTests
     [InlineData("protocols/stt/stt-0.2.yaml", "stt")]
     [InlineData("protocols/mesh/mesh-1.0.yaml", "mesh")]
     [InlineData("protocols/cahp/cahp-1.1.yaml", "cahp")]
+    [InlineData("protocols/entft/entft-1.0.yaml", "entft")]
     public void Every_seed_spec_output_matches_its_golden_files(string spec, string folder)
     {
         var run = GeneratorHarness.Run((spec, GeneratorHarness.ReadRepoFile(spec)));
@@ -62,6 +64,7 @@ public sealed class SeedGenerationTests
     [InlineData("protocols/stt/stt-0.2.yaml")]
     [InlineData("protocols/mesh/mesh-1.0.yaml")]
     [InlineData("protocols/cahp/cahp-1.1.yaml")]
+    [InlineData("protocols/entft/entft-1.0.yaml")]
     public void Each_step_reads_the_clock_once_and_maps_its_checks_to_the_spec(string spec)
     {
         var run = GeneratorHarness.Run((spec, GeneratorHarness.ReadRepoFile(spec)));
@@ -110,6 +113,7 @@ public sealed class SeedGenerationTests
     [InlineData("protocols/stt/stt-0.2.yaml")]
     [InlineData("protocols/mesh/mesh-1.0.yaml")]
     [InlineData("protocols/cahp/cahp-1.1.yaml")]
+    [InlineData("protocols/entft/entft-1.0.yaml")]
     public void Output_does_not_depend_on_the_build_machines_culture(string spec)
     {
         // Swedish writes minus as U+2212 and Arabic-Egyptian its own digits: neither may reach the code or the state identity.

@@ -519,10 +519,10 @@ internal static class SpecBinder
             var parameters = BindFields(context, hook.Inputs, $"hook '{name}'", null, TypePlaces.Message, method, new[] { "CancellationToken" }, name);
             if (parameters.Count != hook.Inputs.Count) continue;
             var output = hook.Output!;
-            var outputType = ValueTypes.Resolve(output.Name, output.Argument, TypePlaces.Message);
+            var outputType = TypeBinder.Resolve(context, output, TypePlaces.Message);
             if (outputType is null)
             {
-                context.Report(DiagnosticTable.UnknownType, output.Source.Span, output.Source.Value, ValueTypes.Spellings(TypePlaces.Message) + " (the types a hook can answer)");
+                context.Report(DiagnosticTable.UnknownType, output.Source.Span, output.Source.Value, ValueTypes.Spellings(TypePlaces.Message) + ", or a type declared under 'types' (the types a hook can answer)");
                 continue;
             }
             methods[method] = name;

@@ -100,6 +100,17 @@ internal static class TypeBinder
         return type;
     }
 
+    /// <summary>A type as written outside a field (a hook's output): a built-in type or a named one; null when it is neither.</summary>
+    public static TypeRef? Resolve(BindingContext context, TypeSyntax syntax, TypePlaces place)
+    {
+        var type = ValueTypes.Resolve(syntax.Name, syntax.Argument, place);
+        if (type is not null) return type;
+        if (syntax.Argument is null && context.DeclaredKinds.TryGetValue(syntax.Name, out var kind)) return TypeRef.Declared(kind, syntax.Name);
+        if (syntax.Name == "list" && syntax.Argument is { } item && context.DeclaredKinds.TryGetValue(item, out var itemKind))
+            return TypeRef.ListOf(TypeRef.Declared(itemKind, item));
+        return null;
+    }
+
     /// <summary>A field's <c>const</c>: a literal of its type (an enum's among its values), on a required field without a default.</summary>
     public static ConstantValue? Constant(BindingContext context, Syntax.Yaml.YamlScalar syntax, TypeRef type, bool optional, bool hasDefault)
     {

@@ -243,6 +243,8 @@ internal static class Builtins
             "The data cut into pieces of `size` bytes (the last one shorter); a size below 1 is a runtime error (`internal_error`)."),
         new BuiltinDescriptor("intersect", new[] { P("a", TypeRef.ListOf(TypeKind.String)), P("b", TypeRef.ListOf(TypeKind.String)) }, TypeRef.ListOf(TypeKind.String), "Intersect",
             "The items of `a` that `b` holds too, in `a`'s order, each once: what two capability lists have in common."),
+        new BuiltinDescriptor("contains", new[] { P("list", TypeRef.ListOf(TypeKind.String)), P("item", TypeRef.String) }, TypeRef.Bool, "Contains",
+            "Whether the list holds the item, compared exactly."),
         new BuiltinDescriptor("ratio", new[] { P("part", TypeRef.Int), P("whole", TypeRef.Int) }, TypeRef.Decimal, "Ratio",
             "`part` / `whole` as a `decimal` rounded to 4 places (half to even); 0 when `whole` is not positive."),
         new BuiltinDescriptor("x25519_agree", new[] { P("key", X25519Key), P("peer_public_key", Key32) }, Key32, "X25519Agree",

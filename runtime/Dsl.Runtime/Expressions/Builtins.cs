@@ -183,6 +183,14 @@ public static class Builtins
         return result;
     }
 
+    /// <summary><c>contains(list, item)</c>: whether the list holds the item (compared exactly).</summary>
+    public static bool Contains(IReadOnlyList<string> list, string item)
+    {
+        for (var i = 0; i < list.Count; i++)
+            if (string.Equals(list[i], item, StringComparison.Ordinal)) return true;
+        return false;
+    }
+
     /// <summary><c>ratio(part, whole)</c>: <paramref name="part"/> / <paramref name="whole"/> as a decimal rounded to 4 places; 0 when <paramref name="whole"/> is not positive.</summary>
     public static decimal Ratio(long part, long whole) => whole <= 0 ? 0m : Math.Round((decimal)part / whole, 4, MidpointRounding.ToEven);
 
