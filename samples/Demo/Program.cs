@@ -2,6 +2,8 @@ using System;
 using System.CommandLine;
 using System.Threading;
 using System.Threading.Tasks;
+using Dsl.Samples.Demo.Cahp;
+using Dsl.Samples.Demo.Entft;
 using Dsl.Samples.Demo.Ltp;
 using Dsl.Samples.Demo.Mesh;
 using Dsl.Samples.Demo.Stt;
@@ -10,7 +12,8 @@ namespace Dsl.Samples.Demo;
 
 /// <summary>
 /// <c>dotnet run --project samples/Demo</c> runs every seed protocol end to end and exits 0 when all
-/// behave; <c>serve &lt;protocol&gt; --port N</c> serves one protocol on 127.0.0.1 until stopped.
+/// behave; <c>serve &lt;protocol&gt; --port N</c> serves one protocol on 127.0.0.1 until stopped, and
+/// <c>connect &lt;protocol&gt; --port N</c> runs one handshake against it.
 /// </summary>
 public static class Program
 {
@@ -34,6 +37,18 @@ public static class Program
         var stt = new Command("stt", "Serve STT 0.2 on udp://127.0.0.1:PORT") { port, seed };
         stt.SetAction((parse, cancellationToken) => SttDemo.ServeAsync(parse.GetValue(port), parse.GetValue(seed), Console.Out, cancellationToken));
         serve.Subcommands.Add(stt);
+
+        var cahpData = new Option<string>("--data") { Description = "Where the demo keeps both CAHP nodes' identity seeds and the model's weights (serve and connect must share it).", DefaultValueFactory = _ => System.IO.Path.Combine(System.IO.Path.GetTempPath(), "dsl-demo-cahp") };
+        var overTcp = new Option<bool>("--tcp") { Description = "Use TCP (length-prefixed frames) instead of WebSocket." };
+        var cahp = new Command("cahp", "Serve CAHP v1.1 as the open-weight node at ws://127.0.0.1:PORT/cahp, or tcp://127.0.0.1:PORT with --tcp") { port, cahpData, overTcp };
+        cahp.SetAction((parse, cancellationToken) => CahpDemo.ServeAsync(parse.GetValue(port), parse.GetValue(overTcp), parse.GetValue(cahpData)!, Console.Out, cancellationToken));
+        serve.Subcommands.Add(cahp);
+
+        var entftData = new Option<string>("--data") { Description = "Where the server's identity seed lives (serve and connect must share it: the client checks the server's key).", DefaultValueFactory = _ => System.IO.Path.Combine(System.IO.Path.GetTempPath(), "dsl-demo-entft") };
+        var phrase = new Option<string>("--phrase") { Description = "The passphrase: the one the server enrols for acft-001 (serve), or the one the client proves (connect).", DefaultValueFactory = _ => EntftDemo.DefaultPhrase };
+        var entft = new Command("entft", "Serve entft 1.0 on tcp://127.0.0.1:PORT, then echo application frames through the secure channel") { port, entftData, phrase };
+        entft.SetAction((parse, cancellationToken) => EntftDemo.ServeAsync(parse.GetValue(port), parse.GetValue(entftData)!, parse.GetValue(phrase)!, Console.Out, cancellationToken));
+        serve.Subcommands.Add(entft);
         root.Subcommands.Add(serve);
 
         var connect = new Command("connect", "Run one handshake as the client/initiator against a server on 127.0.0.1 and print it.");
@@ -48,6 +63,15 @@ public static class Program
         connect.Subcommands.Add(ltpClient);
         connect.Subcommands.Add(meshClient);
         connect.Subcommands.Add(sttClient);
+        var cahpClient = new Command("cahp", "Connect to a CAHP open-weight node on 127.0.0.1:PORT as the metabolic node, and verify the ticket") { target, cahpData, overTcp };
+        cahpClient.SetAction((parse, cancellationToken) => CahpDemo.ConnectOnceAsync(parse.GetValue(target), parse.GetValue(overTcp), parse.GetValue(cahpData)!, Console.Out, cancellationToken));
+        connect.Subcommands.Add(cahpClient);
+        var role = new Option<string>("--role") { Description = "The role the client claims.", DefaultValueFactory = _ => "commanding_officer" };
+        var domain = new Option<string>("--domain") { Description = "The domain it claims it for.", DefaultValueFactory = _ => "space" };
+        var message = new Option<string>("--message") { Description = "What to send through the secure channel once the handshake is done.", DefaultValueFactory = _ => "engage" };
+        var entftClient = new Command("entft", "Connect to an entft server on tcp://127.0.0.1:PORT as acft-001, then send one message through the secure channel") { target, entftData, phrase, role, domain, message };
+        entftClient.SetAction((parse, cancellationToken) => EntftDemo.ConnectOnceAsync(parse.GetValue(target), parse.GetValue(entftData)!, parse.GetValue(phrase)!, parse.GetValue(role)!, parse.GetValue(domain)!, parse.GetValue(message)!, Console.Out, cancellationToken));
+        connect.Subcommands.Add(entftClient);
         root.Subcommands.Add(connect);
 
         return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
@@ -60,6 +84,10 @@ public static class Program
         ok &= await MeshDemo.RunAsync(Console.Out, cancellationToken).ConfigureAwait(false);
         Console.WriteLine();
         ok &= await SttDemo.RunAsync(Console.Out, cancellationToken).ConfigureAwait(false);
+        Console.WriteLine();
+        ok &= await CahpDemo.RunAsync(Console.Out, cancellationToken).ConfigureAwait(false);
+        Console.WriteLine();
+        ok &= await EntftDemo.RunAsync(Console.Out, cancellationToken).ConfigureAwait(false);
         Console.WriteLine();
         Console.WriteLine(ok ? "All handshakes behaved as their specs say." : "Some handshakes did not behave as their specs say.");
         return ok ? 0 : 1;
