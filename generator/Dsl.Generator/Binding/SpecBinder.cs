@@ -566,7 +566,9 @@ internal static class SpecBinder
             context.Report(DiagnosticTable.NameCollision, envelope.Name.Span, "another generated type", envelope.Name.Value, typeName);
             return;
         }
-        var fields = BindFields(context, envelope.Fields, $"'{envelope.Name.Value}'", payload, TypePlaces.Message, typeName, Naming.EnvelopeMembers, envelope.Name.Value);
+        // An envelope that signs itself has Unsigned beside Payload: a field may not take that name then.
+        var members = envelope.Signature.IsEmpty ? Naming.EnvelopeMembers.Where(m => m != Naming.EnvelopeUnsigned).ToArray() : Naming.EnvelopeMembers;
+        var fields = BindFields(context, envelope.Fields, $"'{envelope.Name.Value}'", payload, TypePlaces.Message, typeName, members, envelope.Name.Value);
         if (envelope.Fields.IsEmpty)
             context.Report(DiagnosticTable.MissingKey, envelope.Span, "An envelope (such as one that carries a signature)", "fields", "");
         if (fields.Count > 64) context.Report(DiagnosticTable.TooManyFields, envelope.Name.Span, envelope.Name.Value, fields.Count.ToString(CultureInfo.InvariantCulture));
@@ -577,8 +579,6 @@ internal static class SpecBinder
             else if (signature.Contains(name.Value)) context.Report(DiagnosticTable.DuplicateKey, name.Span, name.Value, "'signature'");
             else signature.Add(name.Value);
         }
-        if (signature.Count > 0 && fields.FirstOrDefault(f => f.Name == Naming.UnsignedName) is { } taken)
-            context.Report(DiagnosticTable.ReservedField, taken.Span, taken.Name, envelope.Name.Value + " (an envelope that signs itself has 'unsigned')");
         context.Envelope = new EnvelopeSymbol(envelope.Name.Value, payload, fields.ToEquatableArray(), EquatableArray<RoleAssignments>.Empty)
         {
             SignatureFields = signature.ToEquatableArray(),

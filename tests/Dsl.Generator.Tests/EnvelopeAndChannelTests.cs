@@ -1,0 +1,143 @@
+using System;
+using System.Linq;
+using Xunit;
+
+namespace Dsl.Generator.Tests;
+
+/// <summary>
+/// Misuse of the envelope forms (wrap, a signature over the envelope, envelope checks), of the secure channel
+/// declaration and of receiver lets: each reports its diagnostic at the offending line, and nothing is generated.
+/// </summary>
+public sealed class EnvelopeAndChannelTests
+{
+    private const string Signed = """
+        protocol: signed
+        version: "1"
+        roles: [a, b]
+        inputs:
+          a: { identity: ed25519_key }
+          b: { identity: ed25519_key }
+        envelope:
+          name: sealed
+          fields:
+            nonce: bytes<16>
+            key: bytes<32>
+            signature: bytes<64>
+          signature: signature
+          set:
+            nonce: random(16)
+            key: ed25519_public(self.identity)
+            signature: ed25519_sign(self.identity, unsigned)
+          require:
+            - ed25519_verify(envelope.key, envelope.unsigned, envelope.signature) else BAD
+        messages:
+          hello: { fields: { n: int } }
+          ack: { fields: { n: int } }
+        errors:
+          BAD: bad
+        flow:
+          - a -> b: hello
+            set: { n: 1 }
+            require:
+              - let:
+                  doubled: msg.n + msg.n
+              - doubled == 2 else BAD
+          - b -> a: ack
+            set: { n: doubled }
+        outcome:
+          a: { k1: sha256(ack.envelope.unsigned), k2: sha256(hello.envelope.payload) }
+          b: { k1: sha256(hello.envelope.unsigned), k2: sha256(ack.envelope.payload) }
+        session:
+          channel:
+            cipher: chacha20-poly1305
+            keys:
+              a: { send: k1, receive: k2 }
+              b: { send: k2, receive: k1 }
+        """;
+
+    [Fact]
+    public void The_base_spec_generates_and_compiles()
+    {
+        var run = GeneratorHarness.Run(Signed);
+        Assert.Empty(run.SpecDiagnostics);
+        MiscompileTests.AssertCompilesClean(run);
+        Assert.Contains("public static global::Dsl.Runtime.Channels.SecureChannel OpenChannel(", run.Source("A.Machine.g.cs"));
+    }
+
+    [Theory]
+    [InlineData("  name: sealed\n", "  name: sealed #!\n  wrap: x\n", "DSL006")]
+    [InlineData("  name: sealed\n", "  doc: no name #!\n", "DSL005")]
+    [InlineData("  signature: signature\n", "  signature: sig #!\n", "DSL203")]
+    [InlineData("    nonce: random(16)\n", "    nonce: take(sha256(unsigned), 16) #!\n", "DSL006")]
+    [InlineData("    nonce: bytes<16>\n", "    nonce: bytes<16>\n    unsigned: bytes<4> #!\n", "DSL112")]
+    [InlineData("    - ed25519_verify(envelope.key, envelope.unsigned, envelope.signature) else BAD", "    - msg.n == 1 else BAD #!", "DSL202")]
+    [InlineData("    cipher: chacha20-poly1305", "    cipher: rot13 #!", "DSL006")]
+    [InlineData("\n      b: { send: k2, receive: k1 }", "", "DSL005")]
+    [InlineData("      a: { send: k1, receive: k2 }", "      a: { send: k3, receive: k2 } #!", "DSL203")]
+    [InlineData("      a: { send: k1, receive: k2 }", "      a: { send: k1, receive: k1 } #!", "DSL006")]
+    [InlineData("  a: { k1: sha256(ack.envelope.unsigned), k2: sha256(hello.envelope.payload) }", "  a: { k1: sha256(ack.envelope.unsigned), k2: sha256(hello.envelope.payload), k3: hex(sha256(\"x\")) }", "DSL204")]
+    [InlineData("      - doubled == 2 else BAD", "      - tripled == 2 else BAD #!", "DSL202")]
+    [InlineData("    set: { n: doubled }", "    set: { n: doubled }\n    require:\n      - doubled == 2 else BAD #!", "DSL208")]
+    [InlineData("    set: { n: 1 }\n", "    set: { n: doubled } #!\n", "DSL202")]
+    public void Misuse_is_reported_at_its_line(string find, string replace, string id)
+    {
+        Assert.Contains(find, Signed);
+        var yaml = Signed.Replace(find, replace);
+        if (id == "DSL204") yaml = yaml.Replace("      a: { send: k1, receive: k2 }", "      a: { send: k3, receive: k2 } #!");
+        var run = GeneratorHarness.Run(yaml);
+        var diagnostic = run.SpecDiagnostics.FirstOrDefault(d => d.Id == id);
+        Assert.True(diagnostic is not null, $"expected {id}; reported: {string.Join("; ", run.SpecDiagnostics)}");
+        var marked = yaml.Split('\n').ToList().FindIndex(l => l.Contains("#!")) + 1;
+        if (marked > 0) Assert.Equal(marked, diagnostic!.Location.GetLineSpan().StartLinePosition.Line + 1);
+        Assert.Empty(run.Sources);
+    }
+
+    [Fact]
+    public void A_wrapped_protocol_puts_every_message_in_its_property_and_refuses_anything_else()
+    {
+        const string wrapped = """
+            protocol: wrapped
+            version: "1"
+            roles: [a, b]
+            wire: { discriminator: phase }
+            envelope: { wrap: outer }
+            messages:
+              hello: { fields: { n: int } }
+            flow:
+              - a -> b: hello
+                set: { n: 1 }
+            """;
+        const string user = """
+            namespace User
+            {
+                /// <summary>The codec alone.</summary>
+                public static class Runner
+                {
+                    /// <summary>Encodes a hello.</summary>
+                    public static string Encode()
+                    {
+                        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+                        Dsl.Protocols.Wrapped.WrappedCodec.Instance.Encode(new Dsl.Protocols.Wrapped.Hello { N = 7 }, buffer);
+                        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+                    }
+
+                    /// <summary>Decodes text: the message or the error.</summary>
+                    public static string Decode(string json)
+                        => Dsl.Protocols.Wrapped.WrappedCodec.Instance.TryDecode(System.Text.Encoding.UTF8.GetBytes(json), out var message, out var error)
+                            ? message.ToString()! : error.Kind + ": " + error.Detail;
+                }
+            }
+            """;
+        var run = GeneratorHarness.RunWithUserCode(wrapped, user);
+        Assert.Empty(run.SpecDiagnostics);
+        Assert.Empty(run.CompileErrors);
+        var runner = run.Load().GetType("User.Runner")!;
+        string Call(string method, params object[] args) => (string)runner.GetMethod(method)!.Invoke(null, args)!;
+        Assert.Equal("""{"outer":{"phase":"hello","n":7}}""", Call("Encode"));
+        Assert.StartsWith("Hello {", Call("Decode", """{"outer":{"phase":"hello","n":7},"note":"ignored"}"""));
+        Assert.StartsWith("MissingField", Call("Decode", """{"phase":"hello","n":7}"""));
+        Assert.StartsWith("DuplicateField", Call("Decode", """{"outer":{"phase":"hello","n":7},"outer":{"phase":"hello","n":8}}"""));
+        Assert.StartsWith("WrongType", Call("Decode", """{"outer":[1]}"""));
+        Assert.StartsWith("InvalidSyntax", Call("Decode", """{"outer":{"phase":"hello","n":7}} {}"""));
+    }
+}
