@@ -198,8 +198,15 @@ internal sealed class ExpressionBinder
         var otherwise = Bind(text, conditional.Else, elseScope);
         var tt = then.Expr.Type.Type;
         var et = otherwise.Expr.Type.Type;
+        // Absent either way: the conditional is null itself (and takes the type the place gives it).
+        if (tt.Kind == TypeKind.Null && et.Kind == TypeKind.Null) return then;
         TypeRef type;
         if (tt.Kind == TypeKind.Null) type = et;
+        else if (tt is { Kind: TypeKind.List, Element: TypeKind.Null } && et is { Kind: TypeKind.List, Element: not TypeKind.Null })
+        {
+            // [] on one side takes the list type of the other.
+            type = et;
+        }
         else
         {
             otherwise = AsEnumValue(text, conditional.Else, otherwise, tt, "the 'else' value of 'if'");
@@ -586,11 +593,25 @@ internal sealed class ExpressionBinder
         return proven.Count == 0 ? scope : scope with { Narrowed = scope.Narrowed.Concat(proven).ToList() };
     }
 
-    /// <summary>Gives <c>[]</c> (a list of no known item type) the list type the place expects.</summary>
-    private static Bound Coerce(Bound bound, TypeRef expected)
-        => bound.Expr is BoundList { Type.Type: { Kind: TypeKind.List, Element: TypeKind.Null } } list && expected is { Kind: TypeKind.List, Element: not TypeKind.Null }
-            ? new Bound(list with { Type = new ExprType(expected, list.Type.MayBeAbsent) }, bound.Mask, bound.Why)
-            : bound;
+    /// <summary>Gives <c>[]</c> (a list of no known item type) the list type the place expects, inside a conditional too.</summary>
+    private static Bound Coerce(Bound bound, TypeRef expected) => new(Coerce(bound.Expr, expected), bound.Mask, bound.Why);
+
+    private static BoundExpression Coerce(BoundExpression expression, TypeRef expected)
+    {
+        if (expected is not { Kind: TypeKind.List, Element: not TypeKind.Null } || expression.Type.Type is not { Kind: TypeKind.List, Element: TypeKind.Null })
+            return expression;
+        return expression switch
+        {
+            BoundList list => list with { Type = new ExprType(expected, list.Type.MayBeAbsent) },
+            BoundConditional conditional => conditional with
+            {
+                Type = new ExprType(expected, conditional.Type.MayBeAbsent),
+                Then = Coerce(conditional.Then, expected),
+                Else = Coerce(conditional.Else, expected),
+            },
+            _ => expression,
+        };
+    }
 
     private static string Spell(System.Func<ValueTypeDescriptor, bool> has)
         => string.Join(" or ", ValueTypes.All.Where(has).Select(d => d.Name));

@@ -80,6 +80,13 @@ internal static partial class SpecGrammar
             (env.Invalid && depth == env.Depth ? 3 : 0, () => Wrong(env, want)),
         };
         alternatives.AddRange(Constructs(env, want, need, depth));
+        // A conditional of any type: its values as the place needs them.
+        if (depth > 0 && CanMake(env, want, need))
+            alternatives.Add((1, () => from c in Of(env, Ty.Bool, Need.Present, depth - 1)
+                                       from t in Of(env, want, need, depth - 1)
+                                       from e in Of(env, want, need, depth - 1)
+                                       where t.Type.Length == e.Type.Length
+                                       select new TE(new Cond(c.Expr, t.Expr, e.Expr), t.Type, t.Present && e.Present)));
         if (need != Need.Present && depth > 0)
             alternatives.AddRange(AbsentConstructs(env, want, depth));
         // A kind with no literal (a map, a key) and no value of it in scope: null, which the generator reports.
@@ -112,9 +119,13 @@ internal static partial class SpecGrammar
                                                   from a in Of(env, Ty.Int, Need.Present, d)
                                                   from b in Of(env, Ty.Int, Need.Present, d)
                                                   select new TE(new Binary(op, a.Expr, b.Expr), Ty.Int, true));
+                // The difference of two timestamps is a duration; seconds() makes it an int.
                 yield return (deep ? 1 : 0, () => from a in Of(env, Ty.Timestamp, Need.Present, d)
                                                   from b in Of(env, Ty.Timestamp, Need.Present, d)
-                                                  select new TE(new Binary("-", a.Expr, b.Expr), Ty.Int, true));
+                                                  select new TE(Fn("seconds", new Binary("-", a.Expr, b.Expr)), Ty.Int, true));
+                yield return (deep ? 1 : 0, () => from a in Of(env, Ty.Timestamp, Need.Present, d)
+                                                  from unit in Pick(new[] { "500ms", "60s", "5m", "1h" })
+                                                  select new TE(Fn("milliseconds", Fn("abs", new Binary("-", Fn("now"), new Binary("+", a.Expr, new Lit(unit))))), Ty.Int, true));
                 yield return (deep ? 2 : 0, () => from t in Pick(new[] { Ty.String, Ty.Bytes, Ty.ListString, Ty.ListInt, Ty.ListUuid })
                                                   from a in Of(env, t, Need.Present, d)
                                                   select new TE(Fn("len", a.Expr), Ty.Int, true));

@@ -73,6 +73,9 @@ internal sealed record Binary(string Op, Expr Left, Expr Right) : Expr;
 
 internal sealed record ListLit(IReadOnlyList<Expr> Items) : Expr;
 
+/// <summary><c>if Condition then Then else Else</c>.</summary>
+internal sealed record Cond(Expr Condition, Expr Then, Expr Else) : Expr;
+
 /// <summary>Parentheses the precedence does not need, written anyway.</summary>
 internal sealed record Parens(Expr Inner) : Expr;
 
@@ -84,6 +87,7 @@ internal static class ExprText
     // Loosest to tightest, as docs/spec-language.md "Precedence" lists them.
     private static int Level(Expr e) => e switch
     {
+        Cond => 0,
         Binary { Op: "||" } => 1,
         Binary { Op: "&&" } => 2,
         Not => 3,
@@ -108,6 +112,8 @@ internal static class ExprText
             Not n => "!" + Render(n.Operand, 3),
             ListLit l => "[" + string.Join(", ", l.Items.Select(i => Render(i, 0))) + "]",
             Parens p => "(" + Render(p.Inner, 0) + ")",
+            // Its parts reach as far as they can: each is written whole, in parentheses when it is itself a conditional.
+            Cond c => "if " + Render(c.Condition, 1) + " then " + Render(c.Then, 1) + " else " + Render(c.Else, 1),
             Binary { Op: "||" } b => Render(b.Left, 1) + " || " + Render(b.Right, 2),
             Binary { Op: "&&" } b => Render(b.Left, 2) + " && " + Render(b.Right, 3),
             Binary { Op: "??" } b => Render(b.Left, 6) + " ?? " + Render(b.Right, 5),
