@@ -77,6 +77,10 @@ public sealed class EnvelopeAndChannelTests
     [InlineData("      a: { send: k1, receive: k2 }", "      a: { send: k1, receive: k1 } #!", "DSL006")]
     [InlineData("  a: { k1: sha256(ack.envelope.unsigned), k2: sha256(hello.envelope.payload) }", "  a: { k1: sha256(ack.envelope.unsigned), k2: sha256(hello.envelope.payload), k3: hex(sha256(\"x\")) }", "DSL204")]
     [InlineData("      - doubled == 2 else BAD", "      - tripled == 2 else BAD #!", "DSL202")]
+    // Built-ins that need a step: the transcript, the step's timeout, a key the machine wipes.
+    [InlineData("    nonce: random(16)\n", "    nonce: take(transcript(), 16) #!\n", "DSL206")]
+    [InlineData("    nonce: random(16)\n", "    nonce: take(concat(pow_solve(payload, 4), random(8)), 16) #!\n", "DSL206")]
+    [InlineData("    set: { n: 1 }\n", "    set: { n: len(x25519_public(x25519_keypair())) } #!\n", "DSL206")]
     [InlineData("    set: { n: doubled }", "    set: { n: doubled }\n    require:\n      - doubled == 2 else BAD #!", "DSL208")]
     [InlineData("    set: { n: 1 }\n", "    set: { n: doubled } #!\n", "DSL202")]
     public void Misuse_is_reported_at_its_line(string find, string replace, string id)

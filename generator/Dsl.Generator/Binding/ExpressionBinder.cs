@@ -413,6 +413,14 @@ internal sealed class ExpressionBinder
             return BindHookCall(text, call, function, hook, scope);
         var descriptor = Builtins.Find(function.Name)
             ?? Fail<BuiltinDescriptor>(DiagnosticTable.BadCall, text, function, $"Unknown function '{function.Name}'; the built-in functions are {Builtins.Names}");
+        // A key the machine makes must be one it can wipe: the whole value of a let, which it disposes.
+        if (descriptor.Result.Kind == TypeKind.X25519Key && !(scope.LetValue && ReferenceEquals(text.Syntax, call)))
+            Fail(DiagnosticTable.BadCall, text, function, $"'{descriptor.Name}()' makes a key that must be wiped after use: make it the whole value of a let ('eph: {descriptor.Name}()') and use the let");
+        // The transcript and the step's cancellation belong to a role running a step (not an error's or the envelope's set).
+        if (descriptor.Implicit.Contains(ImplicitArgument.Transcript) && (scope.Role is null || !scope.AllowTranscript || scope.Sealing))
+            Fail(DiagnosticTable.BadCall, text, function, $"'{descriptor.Name}()' reads the messages a role has exchanged, which {scope.Where} cannot see");
+        if (descriptor.Implicit.Contains(ImplicitArgument.Cancellation) && (scope.Role is null || scope.Sealing))
+            Fail(DiagnosticTable.BadCall, text, function, $"'{descriptor.Name}()' runs under a step's timeout, which {scope.Where} does not have");
         if (descriptor.Implicit.Contains(ImplicitArgument.ClockSkew) && _context.ClockSkewMs is null)
             Fail(DiagnosticTable.BadCall, text, function, $"'{descriptor.Name}' compares with the spec's clock skew: give one under 'timeouts' (clock_skew: 300s)");
         var arguments = BindArguments(text, call, descriptor, descriptor.Name, descriptor.Variadic, null, scope);

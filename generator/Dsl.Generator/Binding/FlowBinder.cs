@@ -580,7 +580,7 @@ internal sealed class FlowBinder
         foreach (var (position, let) in node.ReceiverLets)
         {
             var before = received.Select(p => AfterRequiresBefore(p, node, position, let));
-            var scope = ScopeFor(earlier, let.Owner, before, node.Message, $"let '{let.Name}'", AbsenceAdvice.Require);
+            var scope = ScopeFor(earlier, let.Owner, before, node.Message, $"let '{let.Name}'", AbsenceAdvice.Require) with { LetValue = true };
             earlier.Add(let);
             var value = Binder.BindExpression(let.Value, scope, expected: null, requirePresent: false, $"let '{let.Name}'");
             if (value is null) continue;
@@ -629,7 +629,7 @@ internal sealed class FlowBinder
         var before = paths;
         foreach (var let in node.Lets)
         {
-            var scope = ScopeFor(node.Env.Concat(earlier), let.Owner, before, null, $"let '{let.Name}'", AbsenceAdvice.Fallback);
+            var scope = ScopeFor(node.Env.Concat(earlier), let.Owner, before, null, $"let '{let.Name}'", AbsenceAdvice.Fallback) with { LetValue = true };
             earlier.Add(let);
             before = before.Select(p => AfterLet(p, let));
             var value = Binder.BindExpression(let.Value, scope, expected: null, requirePresent: false, $"let '{let.Name}'");

@@ -58,6 +58,9 @@ internal sealed record Scope
     /// <summary>In the envelope's <c>set</c>: <c>payload</c> (and <c>unsigned</c>, when the envelope signs itself).</summary>
     public bool Sealing { get; init; }
 
+    /// <summary>Binding the value of a let (where <c>x25519_keypair()</c> may be the whole value).</summary>
+    public bool LetValue { get; init; }
+
     /// <summary>In the envelope's <c>require</c>: <c>envelope</c> is the envelope of whichever message arrived; there is no <c>msg</c>.</summary>
     public bool AnyMessage { get; init; }
 

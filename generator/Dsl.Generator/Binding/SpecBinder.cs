@@ -856,7 +856,8 @@ internal static class SpecBinder
     private static bool CallsService(BoundExpression expression) => expression switch
     {
         BoundServiceCall or BoundHookCall => true,
-        BoundCall call => call.Arguments.Any(CallsService),
+        // A built-in that runs under the step's timeout (pow_solve) needs a step as a service call does.
+        BoundCall call => call.Descriptor.Implicit.Contains(ImplicitArgument.Cancellation) || call.Arguments.Any(CallsService),
         BoundUnary unary => CallsService(unary.Operand),
         BoundBinary binary => CallsService(binary.Left) || CallsService(binary.Right),
         BoundConditional conditional => CallsService(conditional.Condition) || CallsService(conditional.Then) || CallsService(conditional.Else),
