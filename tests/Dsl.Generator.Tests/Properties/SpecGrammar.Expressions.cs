@@ -175,11 +175,24 @@ internal static partial class SpecGrammar
             foreach (var service in env.CallableServices)
                 foreach (var method in Methods(service).Where(m => m.Returns is { } r && Fits(r, want) && !m.ReturnsAbsent))
                     yield return (2, () => ServiceCall(env, service, method, d));
+        // Hooks the role holds that answer a value of this kind for sure.
+        if (depth > 0)
+            foreach (var hook in CallableHooks(env).Where(h => h.Output.Fits(want) && !h.OutputOptional))
+                yield return (2, () => HookCall(env, hook, d));
     }
+
+    /// <summary>The hooks the evaluating role may call here: where it may call its services.</summary>
+    private static IEnumerable<Hook> CallableHooks(Env env) => env.Services && env.Role is not null ? env.D.HooksOf(env.Role) : Enumerable.Empty<Hook>();
+
+    private static Gen<TE> HookCall(Env env, Hook hook, int d)
+        => from args in Sequence(hook.Inputs.Select(i => (Func<Gen<TE>>)(() => Of(env, i.Type, Need.Present, Math.Max(0, d)))).ToList())
+           select new TE(new Call(new Ref(hook.Name), args.Select(a => a.Expr).ToList()), hook.Output, !hook.OutputOptional);
 
     /// <summary>Built-ins and service methods whose result may be absent: for places that accept an absent value.</summary>
     private static IEnumerable<(int, Func<Gen<TE>>)> AbsentConstructs(Env env, Ty want, int depth)
     {
+        foreach (var hook in CallableHooks(env).Where(h => h.Output.Fits(want) && h.OutputOptional))
+            yield return (2, () => HookCall(env, hook, depth - 1));
         foreach (var service in env.CallableServices)
             foreach (var method in Methods(service).Where(m => m.Returns is { } r && Fits(r, want) && m.ReturnsAbsent))
                 yield return (2, () => ServiceCall(env, service, method, depth - 1));

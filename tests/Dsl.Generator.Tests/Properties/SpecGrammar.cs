@@ -21,6 +21,11 @@ internal sealed record Decls(
     string? Malformed,
     int Scale = 3)
 {
+    /// <summary>The hooks: decisions the application makes, called by the role that holds each.</summary>
+    public IReadOnlyList<Hook> Hooks { get; init; } = Array.Empty<Hook>();
+
+    public IEnumerable<Hook> HooksOf(string role) => Hooks.Where(h => h.At == role);
+
     public IReadOnlyList<string> Codes => Errors.Select(e => e.Code).ToList();
 
     public string Other(string role) => Roles[0] == role ? Roles[1] : Roles[0];
@@ -148,7 +153,8 @@ internal static partial class SpecGrammar
            let draft = new Decls(invalidExpressions, depth, roles, roleInputs, services, pool, errorMessages, Array.Empty<ErrorDecl>(), null, beat, null, scale)
            from errors in Sequence(codes.Select(c => (Func<Gen<ErrorDecl>>)(() => Error(draft, c))).ToList())
            from malformed in Chance(40).SelectMany(m => m ? Pick(codes).Select(c => (string?)c) : Gen.Const<string?>(default(string?)))
-           let decls = draft with { Errors = errors, Malformed = malformed }
+           from hooks in Hooks(roles, scale)
+           let decls = draft with { Errors = errors, Malformed = malformed, Hooks = hooks }
            from wrapped in envelope ? EnvelopeDecl(decls).Select(e => (Envelope?)e) : Gen.Const<Envelope?>(default(Envelope?))
            select decls with { Envelope = wrapped };
 
@@ -210,6 +216,22 @@ internal static partial class SpecGrammar
                ErrorForm.Line => new ErrorDecl(code, form, doc),
                _ => new ErrorDecl(code, form, withDoc ? doc : null, send?.Name, set),
            };
+
+    private static readonly string[] HookWords = { "approve", "lookup", "policy", "known", "burn_verified", "authorize", "quota" };
+
+    /// <summary>Up to two hooks: typed inputs (none to two), a scalar output that may be absent.</summary>
+    private static Gen<IReadOnlyList<Hook>> Hooks(IReadOnlyList<string> roles, int scale)
+        => from n in Gen.Frequency((4, Gen.Const(0)), (scale >= 1 ? 2 : 0, Gen.Const(1)), (scale >= 2 ? 1 : 0, Gen.Const(2)))
+           from names in Distinct(HookWords, n)
+           from hooks in Sequence(names.Select(name => (Func<Gen<Hook>>)(() =>
+               from at in Pick(roles)
+               from count in Gen.Int[0, 2]
+               from inputNames in Distinct(new[] { "name", "amount", "token", "flag", "key" }, count)
+               from inputTypes in Repeat(count, () => Pick(new[] { Ty.String, Ty.Int, Ty.Bool, Ty.Bytes, Ty.BytesOf(32), Ty.Uuid }))
+               from output in Pick(new[] { Ty.Bool, Ty.String, Ty.Int, Ty.Bytes })
+               from optional in Chance(30)
+               select new Hook(name, at, inputNames.Zip(inputTypes, (i, t) => (i, t)).ToList(), output, optional))).ToList())
+           select hooks;
 
     private static Gen<IReadOnlyList<Service>> Services(IReadOnlyList<string> roles, int scale)
         => from n in Gen.Frequency((3, Gen.Const(0)), (scale >= 1 ? 3 : 0, Gen.Const(1)), (scale >= 2 ? 2 : 0, Gen.Const(2)), (scale >= 3 ? 1 : 0, Gen.Const(3)))
@@ -316,7 +338,7 @@ internal static partial class SpecGrammar
                    wire || d.Malformed is not null ? new Wire(wire ? encoding : null, wire ? discriminator : null, d.Malformed) : null,
                    d.Roles.Where(r => d.InputsOf(r).Count > 0).Select(r => (r, d.InputsOf(r))).ToList(),
                    d.Services, d.Envelope, messages, errors, onFailure.Where(e => e is not null).Select(e => e!).ToList(),
-                   head.Timeouts, flow.Steps, outcome, session, Array.Empty<Mutation>());
+                   head.Timeouts, flow.Steps, outcome, session, Array.Empty<Mutation>()) { Hooks = d.Hooks };
     }
 
     /// <summary>What holds at every success point: messages exchanged on all of them, lets present on all of them.</summary>

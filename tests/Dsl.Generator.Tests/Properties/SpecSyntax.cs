@@ -172,6 +172,9 @@ internal sealed record Reports(string Code, string? Detail);
 
 internal sealed record Message(string Name, IReadOnlyList<Field> Fields, string? Doc = null, Reports? Reports = null);
 
+/// <summary>A hook: its role, its typed inputs and its output (absent-able when <see cref="OutputOptional"/>).</summary>
+internal sealed record Hook(string Name, string At, IReadOnlyList<(string Name, Ty Type)> Inputs, Ty Output, bool OutputOptional);
+
 internal sealed record Service(string Name, string Kind, IReadOnlyList<string> At, bool AtAsList, Ty? Of = null, string? Window = null,
     int? MaxFailures = null, string? Within = null, string? BlockFor = null, string? Doc = null);
 
@@ -240,6 +243,9 @@ internal sealed record Spec(
     Heartbeat? Session,
     IReadOnlyList<Mutation> Mutations)
 {
+    /// <summary>The hooks the spec declares.</summary>
+    public IReadOnlyList<Hook> Hooks { get; init; } = System.Array.Empty<Hook>();
+
     /// <summary>Drawn invalid on purpose (a wrong expression or a <see cref="Mutation"/>); not rendered.</summary>
     public bool Invalid { get; init; }
 

@@ -39,6 +39,13 @@ internal static class SpecYaml
             root.Add(("inputs", new YMap(spec.Inputs.Select(i => (i.Role, (Y)Fields(i.Inputs))).ToList())));
         if (spec.Services.Count > 0)
             root.Add(("services", new YMap(spec.Services.Select(s => (s.Name, (Y)Service(s))).ToList())));
+        if (spec.Hooks.Count > 0)
+            root.Add(("hooks", new YMap(spec.Hooks.Select(h => (h.Name, (Y)new YMap(new List<(string, Y)>
+            {
+                ("at", new YPlain(h.At)),
+                ("inputs", new YMap(h.Inputs.Select(i => (i.Name, (Y)new YPlain(i.Type.Spelling))).ToList())),
+                ("output", new YPlain(h.Output.Spelling + (h.OutputOptional ? "?" : ""))),
+            }))).ToList())));
         if (spec.Envelope is { } envelope)
         {
             var entries = new List<(string, Y)> { ("name", new YPlain(envelope.Name)) };
