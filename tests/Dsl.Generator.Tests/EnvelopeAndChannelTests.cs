@@ -97,6 +97,55 @@ public sealed class EnvelopeAndChannelTests
     }
 
     [Fact]
+    public void A_code_only_the_envelope_raises_can_have_effects()
+    {
+        var yaml = Signed
+            .Replace("  BAD: bad", "  BAD:\n    doc: bad\n    do:\n      b:\n        - seen.fresh(envelope_nonce_of_nothing)")
+            .Replace("messages:", "services:\n  seen: { kind: replay_cache, at: b, window: 60s }\nmessages:");
+        // The effect must bind where b raises BAD: in its envelope checks, on any message.
+        yaml = yaml.Replace("seen.fresh(envelope_nonce_of_nothing)", "seen.fresh(utf8(peer.address))")
+            .Replace("      - doubled == 2 else BAD", "      - doubled == 2 else OTHER")
+            .Replace("  BAD:\n", "  OTHER: other\n  BAD:\n");
+        var run = GeneratorHarness.Run(yaml);
+        Assert.Empty(run.SpecDiagnostics);
+        MiscompileTests.AssertCompilesClean(run);
+    }
+
+    [Fact]
+    public void A_let_that_names_an_input_key_is_not_wiped_by_the_machine()
+    {
+        var yaml = Signed
+            .Replace("  a: { identity: ed25519_key }", "  a: { identity: ed25519_key, static: x25519_key }")
+            .Replace("  - a -> b: hello\n    set: { n: 1 }", "  - a -> b: hello\n    let:\n      mine: self.static\n    set: { n: len(x25519_public(mine)) }")
+            .Replace("outcome:\n  a: {", "outcome:\n  a: { again: x25519_public(mine),");
+        Assert.Contains("mine: self.static", yaml);
+        var run = GeneratorHarness.Run(yaml);
+        Assert.Empty(run.SpecDiagnostics);
+        MiscompileTests.AssertCompilesClean(run);
+        var machine = run.Source("A.Machine.g.cs");
+        // The let is kept (the outcome reads it), and still the machine never disposes it: the key is the application's.
+        Assert.Contains("_mine", machine);
+        Assert.DoesNotContain("ReleaseSecrets", machine);
+        Assert.DoesNotContain("using global::Dsl.Runtime.Cryptography.X25519Key", machine);
+    }
+
+    [Fact]
+    public void A_type_named_like_a_message_is_reported_not_compiled_twice()
+    {
+        var run = GeneratorHarness.Run(Signed.Replace("messages:", "types:\n  hello: { values: [x, y] } #!\nmessages:"));
+        var diagnostic = Assert.Single(run.SpecDiagnostics);
+        Assert.Equal("DSL112", diagnostic.Id);
+        Assert.Empty(run.Sources);
+    }
+
+    [Fact]
+    public void An_empty_wrap_is_reported()
+    {
+        var run = GeneratorHarness.Run("protocol: w\nversion: \"1\"\nroles: [a, b]\nenvelope: { wrap: \"\" }\nmessages:\n  hi: {}\nflow:\n  - a -> b: hi\n");
+        Assert.Equal("DSL006", Assert.Single(run.SpecDiagnostics).Id);
+    }
+
+    [Fact]
     public void A_wrapped_protocol_puts_every_message_in_its_property_and_refuses_anything_else()
     {
         const string wrapped = """

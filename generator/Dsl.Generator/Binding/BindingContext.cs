@@ -38,6 +38,9 @@ internal sealed class BindingContext
     /// <summary>The kinds of the names under <c>types</c>, known before any field is bound (types may refer to each other).</summary>
     public Dictionary<string, TypeKind> DeclaredKinds { get; } = new();
 
+    /// <summary>The C# type names the spec's messages and envelope will take, known before declared types are bound (DSL112).</summary>
+    public HashSet<string> MessageTypeNames { get; } = new();
+
     /// <summary>The C# names of declared types and the spec names that took them, for DSL112.</summary>
     public Dictionary<string, string> TypeNames { get; } = new();
     public Dictionary<string, List<FieldSymbol>> Inputs { get; } = new();

@@ -38,6 +38,8 @@ internal static class SpecBinder
 
         BindRoles(context, syntax);
         context.ClockSkewMs = syntax.Timeouts?.ClockSkew?.Milliseconds;
+        foreach (var message in syntax.Messages) context.MessageTypeNames.Add(Naming.Pascal(message.Name.Value));
+        if (syntax.Envelope?.Name is { } envelopeName) context.MessageTypeNames.Add(Naming.Pascal(envelopeName.Value));
         TypeBinder.Bind(context, syntax);
         var discriminator = syntax.Wire?.Discriminator?.Value ?? "type";
         var messages = BindMessages(context, syntax, discriminator);
@@ -55,7 +57,7 @@ internal static class SpecBinder
         if (flow is null) return null;
         var malformedCode = malformed?.Value ?? "malformed";
         var envelope = BindEnvelope(context, flow, syntax);
-        var errors = BindErrors(context, flow, syntax, malformedCode);
+        var errors = BindErrors(context, flow, syntax, malformedCode, envelope);
         var failureEffects = syntax.OnFailure is { } onFailure
             ? BindEffects(context, flow.Binder, onFailure, "'on_failure'", _ => true, role => EffectsScope(flow, role, "'on_failure'", flow.AnyPaths), EffectMessage).ToEquatableArray()
             : EquatableArray<RoleEffects>.Empty;
@@ -201,7 +203,7 @@ internal static class SpecBinder
                 context.Report(DiagnosticTable.NameCollision, message.Name.Span, "the generated type", name, typeName);
                 continue;
             }
-            if (typeNames.TryGetValue(typeName, out var other))
+            if (typeNames.TryGetValue(typeName, out var other) || context.TypeNames.TryGetValue(typeName, out other))
             {
                 context.Report(DiagnosticTable.NameCollision, message.Name.Span, other, name, typeName);
                 continue;
@@ -561,7 +563,8 @@ internal static class SpecBinder
         if (envelope.Name is null) return;
         var payload = envelope.Payload?.Value ?? "payload";
         var typeName = Naming.Pascal(envelope.Name.Value);
-        if (Naming.GeneratedTypes(context.Prefix, context.Roles).Contains(typeName) || context.Messages.Values.Any(m => Naming.Pascal(m.Name) == typeName))
+        if (Naming.GeneratedTypes(context.Prefix, context.Roles).Contains(typeName) || context.Messages.Values.Any(m => Naming.Pascal(m.Name) == typeName)
+            || context.TypeNames.ContainsKey(typeName))
         {
             context.Report(DiagnosticTable.NameCollision, envelope.Name.Span, "another generated type", envelope.Name.Value, typeName);
             return;
@@ -616,8 +619,11 @@ internal static class SpecBinder
         return envelope with { Set = roles.ToEquatableArray(), Checks = checks.ToEquatableArray() };
     }
 
-    private static List<ErrorSymbol> BindErrors(BindingContext context, FlowBinder flow, ProtocolSyntax syntax, string malformed)
+    private static List<ErrorSymbol> BindErrors(BindingContext context, FlowBinder flow, ProtocolSyntax syntax, string malformed, EnvelopeSymbol? envelope)
     {
+        // A code the envelope's checks raise is raised by its role on any message it receives: anywhere, as the malformed code.
+        bool Anywhere(string role, string code) => code == malformed
+            || envelope?.Checks.Any(c => c.Role == role && c.Checks.Any(k => k.Code == code)) == true;
         var result = new List<ErrorSymbol>();
         var bound = new HashSet<string>();
         foreach (var error in syntax.Errors)
@@ -648,8 +654,8 @@ internal static class SpecBinder
             {
                 // Bound where each role can raise the code: the malformed code anywhere.
                 effects = BindEffects(context, flow.Binder, doSyntax, $"the 'do' of error '{code}'",
-                    role => code == malformed || flow.IsRaised(role, code),
-                    role => EffectsScope(flow, role, $"the 'do' of error '{code}'", code == malformed ? flow.AnyPaths : flow.Raised(role, code)),
+                    role => Anywhere(role, code) || flow.IsRaised(role, code),
+                    role => EffectsScope(flow, role, $"the 'do' of error '{code}'", Anywhere(role, code) ? flow.AnyPaths : flow.Raised(role, code)),
                     EffectMessage).ToEquatableArray();
             }
             result.Add(new ErrorSymbol(code, error.Doc, send, assignments.ToEquatableArray(), effects));

@@ -138,10 +138,10 @@ internal static class TypeBinder
     private static void Declare(BindingContext context, string name, TypeKind kind, string? doc, EquatableArray<FieldSyntax>? fields, EquatableArray<Syntax.Yaml.YamlScalar>? values, Syntax.Yaml.YamlScalar at)
     {
         var csharp = Naming.DeclaredType(name);
-        if (context.TypeNames.TryGetValue(csharp, out var other) || context.Messages.ContainsKey(name)
+        if (context.TypeNames.TryGetValue(csharp, out var other) || context.MessageTypeNames.Contains(csharp)
             || Naming.GeneratedTypes(context.Prefix, context.Roles).Contains(csharp))
         {
-            context.Report(DiagnosticTable.NameCollision, at.Span, other ?? "a generated type", name, csharp);
+            context.Report(DiagnosticTable.NameCollision, at.Span, other ?? (context.MessageTypeNames.Contains(csharp) ? "a message or the envelope" : "a generated type"), name, csharp);
             return;
         }
         context.TypeNames[csharp] = name;

@@ -437,12 +437,12 @@ internal sealed class RoleEmitter
             if (_kept.TryGetValue(kept, out var field))
                 w.Line($"{field} = {_expressions.Maybe(let.Value, at)};");
             else if (!read.Contains(let.Id))
-                w.Line(let.Type.Type.Kind == TypeKind.X25519Key ? $"{_expressions.Maybe(let.Value, at)}?.Dispose();" : $"_ = {_expressions.Maybe(let.Value, at)};");
+                w.Line(MakesKey(let) ? $"{_expressions.Maybe(let.Value, at)}?.Dispose();" : $"_ = {_expressions.Maybe(let.Value, at)};");
             else
             {
                 var local = names.Take("let" + Naming.Pascal(let.Name));
                 // A key the step makes and only the step uses is wiped when the step ends.
-                var dispose = let.Type.Type.Kind == TypeKind.X25519Key ? "using " : "";
+                var dispose = MakesKey(let) ? "using " : "";
                 w.Line(let.Type.MayBeAbsent
                     ? $"{dispose}{CSharp.Type(let.Type.Type, true)} {local} = {_expressions.Maybe(let.Value, at)};"
                     : $"{dispose}{CSharp.Type(let.Type.Type)} {local} = {_expressions.Value(let.Value, at)};");
@@ -520,10 +520,26 @@ internal sealed class RoleEmitter
         _w.Line($"{transcript} = {CSharp.Builtins}.TranscriptAppend({CSharp.Present}.Value({transcript}), {canonical});");
     }
 
+    /// <summary>
+    /// Whether a let holds a key the machine made (x25519_keypair()), which the machine wipes; a let that names a key
+    /// the application gave (an input) is the application's to dispose.
+    /// </summary>
+    private static bool MakesKey(LetSymbol let) => let.Value is BoundCall { Descriptor.Result.Kind: TypeKind.X25519Key };
+
+    /// <summary>The kept lets that hold keys the machine made.</summary>
+    private IEnumerable<KeptValue> KeptKeys
+    {
+        get
+        {
+            var lets = _protocol.Flow.Lets.ToDictionary(l => l.Id);
+            return _machine.Kept.Where(k => k.Kind == KeptKind.Let && lets.TryGetValue(k.LetId, out var let) && MakesKey(let));
+        }
+    }
+
     /// <summary>Wipes the ephemeral keys the machine kept (x25519_keypair() in a let later steps read), once the handshake has ended.</summary>
     private void EmitReleaseSecrets()
     {
-        var keys = _machine.Kept.Where(k => k.Type.Kind == TypeKind.X25519Key).ToList();
+        var keys = KeptKeys.ToList();
         if (keys.Count == 0) return;
         var w = _w;
         w.Summary("Wipes the ephemeral keys this handshake made, once it has ended.");
@@ -537,7 +553,7 @@ internal sealed class RoleEmitter
         w.Line();
     }
 
-    private bool HasSecrets => _machine.Kept.Any(k => k.Type.Kind == TypeKind.X25519Key);
+    private bool HasSecrets => KeptKeys.Any();
 
     /// <summary>The sender's effects, run once its message has gone out.</summary>
     private void EmitAfterSend()
@@ -593,8 +609,9 @@ internal sealed class RoleEmitter
                 scope = scope.WithLocals(locals);
                 if (i < alternative.Checks.Count) EmitCheck(alternative.Checks[i], scope);
             }
-            foreach (var action in alternative.Actions) EmitEffect(action, scope);
+            // The step's message joins the transcript once checked, before the receiver's do, as the sender's do runs after it went out.
             EmitTranscript("msg");
+            foreach (var action in alternative.Actions) EmitEffect(action, scope);
             w.Line($"State = {S(alternative.Next)};");
             w.Line("continue;");
             w.Close();

@@ -232,7 +232,7 @@ internal static class ValueTypes
             StateWrite = "WriteInt64", StateRead = "ReadInt64", StateListWrite = "WriteInt64List", StateListRead = "ReadInt64List",
             ParseLiteral = ParseInteger,
         },
-        new ValueTypeDescriptor(TypeKind.Decimal, "decimal", "a decimal number such as `0.94` (28 significant digits); `+` and `-` saturate; no `int` mixes in without `decimal(n)`")
+        new ValueTypeDescriptor(TypeKind.Decimal, "decimal", "a decimal number such as `0.94` (28 significant digits); `+` and `-` saturate; an `int` does not mix in (`ratio(part, whole)` makes one of two ints)")
         {
             Wire = "number",
             CSharp = "decimal", CSharpValueType = true,

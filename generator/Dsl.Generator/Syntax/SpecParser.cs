@@ -298,7 +298,13 @@ internal sealed class SpecParser
             foreach (var key in new[] { EnvelopeSyntax.Keys.Name, EnvelopeSyntax.Keys.Payload, EnvelopeSyntax.Keys.Fields, EnvelopeSyntax.Keys.Set, EnvelopeSyntax.Keys.Signature, EnvelopeSyntax.Keys.Require })
                 if (envelope.Entry(key) is { } extra)
                     Report(DiagnosticTable.InvalidValue, extra.Key.Span, key.Name, "a 'wrap' envelope", "it only names the property each message travels in; an envelope with fields has a 'name' instead");
-            return wrap.Value.Length == 0 ? null : new EnvelopeSyntax(envelope.Span, null, null, EquatableArray<FieldSyntax>.Empty, null) { Wrap = wrap };
+            // The property's name is any JSON name but an empty one.
+            if (wrap.Value.Length == 0)
+            {
+                Report(DiagnosticTable.InvalidValue, wrap.Span, "", "'wrap'", "the property every message travels in needs a name");
+                return null;
+            }
+            return new EnvelopeSyntax(envelope.Span, null, null, EquatableArray<FieldSyntax>.Empty, null) { Wrap = wrap };
         }
         if (name is null)
         {
