@@ -150,6 +150,52 @@ public sealed class CryptoBuiltinsTests
     public async Task An_ephemeral_key_kept_across_steps_survives_a_state_export()
         => Assert.Equal("ok", await Call("Restored"));
 
+    private const string Work = """
+        protocol: work
+        version: "1"
+        roles: [prover, verifier]
+        messages:
+          challenge: { fields: { prefix: bytes<16> } }
+          stamp: { fields: { nonce: bytes<8> } }
+        timeouts: { step: 1s, handshake: 20s }
+        flow:
+          - verifier -> prover: challenge
+            set: { prefix: random(16) }
+          - prover -> verifier: stamp
+            set:
+              nonce: pow_solve(challenge.prefix, 60)
+        """;
+
+    private const string WorkUser = """
+        namespace User
+        {
+            /// <summary>Runs both roles.</summary>
+            public static class Runner
+            {
+                /// <summary>The prover's error code.</summary>
+                public static async System.Threading.Tasks.Task<string> Run()
+                {
+                    var (a, b) = Dsl.Runtime.Transports.InMemoryTransport.CreatePair();
+                    var verifier = new Dsl.Protocols.Work.WorkVerifier(new Dsl.Protocols.Work.WorkVerifierInputs()).RunAsync(b).AsTask();
+                    var prover = await new Dsl.Protocols.Work.WorkProver(new Dsl.Protocols.Work.WorkProverInputs()).RunAsync(a);
+                    await verifier;
+                    return prover.Error?.Code + ": " + prover.Error?.Detail;
+                }
+            }
+        }
+        """;
+
+    [Fact]
+    public async Task Proof_of_work_stops_at_the_step_timeout_with_step_timeout()
+    {
+        var run = GeneratorHarness.RunWithUserCode(Work, WorkUser);
+        Assert.Empty(run.SpecDiagnostics);
+        Assert.Empty(run.CompileErrors);
+        // 2^60 hashes would take years: the step's 1 s ends it.
+        var outcome = await (Task<string>)run.Load().GetType("User.Runner")!.GetMethod("Run")!.Invoke(null, null)!;
+        Assert.StartsWith("step_timeout: This side's work", outcome);
+    }
+
     [Fact]
     public void A_key_only_its_step_uses_is_wiped_when_the_step_ends_and_a_kept_one_when_the_handshake_does()
     {

@@ -139,6 +139,15 @@ public sealed class EnvelopeAndChannelTests
     }
 
     [Fact]
+    public void A_set_split_by_a_comma_in_a_flow_mapping_says_so()
+    {
+        var run = GeneratorHarness.Run(Signed.Replace("    set: { n: 1 }", "    set: { n: len(concat(random(1), random(2))) }"));
+        var split = Assert.Single(run.SpecDiagnostics, d => d.Id == "DSL203");
+        Assert.Contains("a comma in an unquoted value splits it in a { } mapping", split.GetMessage());
+        Assert.EndsWith("one line per field: 'field: value'", split.GetMessage());
+    }
+
+    [Fact]
     public void An_empty_wrap_is_reported()
     {
         var run = GeneratorHarness.Run("protocol: w\nversion: \"1\"\nroles: [a, b]\nenvelope: { wrap: \"\" }\nmessages:\n  hi: {}\nflow:\n  - a -> b: hi\n");

@@ -719,7 +719,11 @@ internal static class SpecBinder
             var field = fields.FirstOrDefault(f => f.Name == entry.Field.Value);
             if (field is null)
             {
-                context.Report(DiagnosticTable.UnknownMember, entry.Field.Span, owner, entry.Field.Value);
+                // 'set: { x: f(a, b) }' splits at the comma: the tail becomes a key. Say so, as DSL002 does for other keys.
+                var split = entry.Field.Value.Any(c => !(char.IsLetterOrDigit(c) || c == '_'))
+                    ? "' (a comma in an unquoted value splits it in a { } mapping; write the set as a block, one line per field: 'field: value"
+                    : null;
+                context.Report(DiagnosticTable.UnknownMember, entry.Field.Span, owner, split is null ? entry.Field.Value : entry.Field.Value.Trim() + split);
                 continue;
             }
             if (!seen.Add(field.Name) || preset.Contains(field.Name))
