@@ -15,6 +15,8 @@ public enum CahpTicketVerdict
     Malformed,
     /// <summary>The ticket was issued by another key than the one expected.</summary>
     WrongIssuer,
+    /// <summary>The ticket is for another holder's key.</summary>
+    WrongHolder,
     /// <summary>The signature does not verify: the ticket was altered or forged.</summary>
     Forged,
     /// <summary>The ticket is for another session.</summary>
@@ -27,7 +29,8 @@ public enum CahpTicketVerdict
 /// A CAHP session ticket: the signed envelope of the handshake's phase-5 message, kept by the metabolic node
 /// (<see cref="CahpMetabolicResult.Ticket"/> and <see cref="CahpMetabolicResult.TicketSignature"/>) and verified
 /// later, offline, by anyone who knows the issuer's key: <see cref="Verify"/> checks the signature over the canonical
-/// envelope, the issuer key, the session and the expiry.
+/// envelope, the issuer key, the holder's key, the session and the expiry. A ticket names its holder; a verifier
+/// that must know the one presenting it holds that key asks it to sign a fresh challenge.
 /// </summary>
 public sealed class CahpTicket
 {
@@ -64,12 +67,14 @@ public sealed class CahpTicket
 
     /// <summary>
     /// Verifies the ticket offline: it is a CAHP ticket envelope, signed by <paramref name="issuerKey"/> over its
-    /// canonical form without the signature, for <paramref name="sessionId"/>, and not expired at <paramref name="now"/>.
+    /// canonical form without the signature, for <paramref name="holderKey"/> and <paramref name="sessionId"/>, and not
+    /// expired at <paramref name="now"/>.
     /// </summary>
     /// <param name="issuerKey">The open-weight node's Ed25519 public key (32 bytes).</param>
+    /// <param name="holderKey">The metabolic node's Ed25519 public key (32 bytes): whom the ticket must be for.</param>
     /// <param name="sessionId">The session the ticket must be for.</param>
     /// <param name="now">The time to check the expiry against.</param>
-    public CahpTicketVerdict Verify(ReadOnlySpan<byte> issuerKey, Guid sessionId, DateTimeOffset now)
+    public CahpTicketVerdict Verify(ReadOnlySpan<byte> issuerKey, ReadOnlySpan<byte> holderKey, Guid sessionId, DateTimeOffset now)
     {
         if (!CahpCodec.Instance.TryDecode(Json.Span, out var message, out _) || message is not Ticket ticket || ticket.Envelope is not { } envelope)
             return CahpTicketVerdict.Malformed;
@@ -77,6 +82,7 @@ public sealed class CahpTicket
             return CahpTicketVerdict.WrongIssuer;
         if (!Ed25519.Instance.Verify(issuerKey, envelope.Unsigned.Span, envelope.Signature.Span))
             return CahpTicketVerdict.Forged;
+        if (!ticket.Holder.Span.SequenceEqual(holderKey)) return CahpTicketVerdict.WrongHolder;
         if (ticket.SessionId != sessionId) return CahpTicketVerdict.OtherSession;
         return now < ticket.Expiry ? CahpTicketVerdict.Valid : CahpTicketVerdict.Expired;
     }

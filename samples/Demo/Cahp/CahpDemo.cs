@@ -18,27 +18,54 @@ using Dsl.Runtime.Transports.WebSockets;
 namespace Dsl.Samples.Demo.Cahp;
 
 /// <summary>
-/// The demo's ledger: no blockchain is reachable here, so it knows one burn (the metabolic node's) and says so to the
-/// open-weight node's burn_verified hook. A real deployment asks its ledger.
+/// The demo's ledger: no blockchain is reachable here, so "burning" appends a line (transaction, amount) to a file in
+/// the demo's data folder, which the open-weight node's burn_verified hook reads, as both nodes would read one chain.
+/// A real deployment asks its ledger (and checks the burn is bound to the session binding).
 /// </summary>
-public sealed class DemoLedger(IReadOnlyDictionary<string, long> burns) : ICahpOpenWeightHooks
+public sealed class DemoLedger(string directory) : ICahpOpenWeightHooks
 {
+    private string File => Path.Combine(directory, "ledger.txt");
+
+    /// <summary>Burns <paramref name="amount"/> sats: a new transaction on the demo's ledger.</summary>
+    public string Burn(long amount)
+    {
+        var tx = Convert.ToHexStringLower(Digests.RandomBytes(32));
+        lock (this) System.IO.File.AppendAllText(File, $"{tx} {amount}\n");
+        return tx;
+    }
+
     public ValueTask<bool> BurnVerifiedAsync(string txHash, long burnAmountSats, Bytes sessionBinding, CancellationToken cancellationToken)
-        => new(burns.TryGetValue(txHash, out var burned) && burned >= burnAmountSats);
+    {
+        lock (this)
+        {
+            if (!System.IO.File.Exists(File)) return new(false);
+            foreach (var line in System.IO.File.ReadLines(File))
+            {
+                var parts = line.Split(' ');
+                if (parts.Length == 2 && parts[0] == txHash && long.TryParse(parts[1], out var burned)) return new(burned >= burnAmountSats);
+            }
+        }
+        return new(false);
+    }
 }
 
 /// <summary>The two CAHP nodes of the demo, from a folder: their identity seeds and the model's weights.</summary>
 public sealed class CahpNodes : IDisposable
 {
     public const string Model = "stonecharm-7b";
-    public const string TxHash = "9f2c4a1b7d3e5f60718293a4b5c6d7e8f9012345678901234567890abcdef012";
 
-    private CahpNodes(Ed25519Key metabolic, Ed25519Key openWeight, byte[] weights)
+    private CahpNodes(Ed25519Key metabolic, Ed25519Key openWeight, byte[] weights, DemoLedger ledger)
     {
         MetabolicKey = metabolic;
         OpenWeightKey = openWeight;
         Weights = weights;
+        Ledger = ledger;
     }
+
+    public DemoLedger Ledger { get; }
+
+    /// <summary>Burns remember which transactions earned a ticket: one burn, one ticket.</summary>
+    public IReplayCache SpentBurns { get; } = new InMemoryReplayCache();
 
     public Ed25519Key MetabolicKey { get; }
     public Ed25519Key OpenWeightKey { get; }
@@ -58,12 +85,13 @@ public sealed class CahpNodes : IDisposable
         }
         var weightsPath = Path.Combine(directory, "model.weights");
         if (!File.Exists(weightsPath)) File.WriteAllBytes(weightsPath, Enumerable.Range(0, 65_536).Select(i => (byte)(i * 7919 % 251)).ToArray());
-        return new CahpNodes(Key("metabolic.seed"), Key("open_weight.seed"), File.ReadAllBytes(weightsPath));
+        return new CahpNodes(Key("metabolic.seed"), Key("open_weight.seed"), File.ReadAllBytes(weightsPath), new DemoLedger(directory));
     }
 
+    /// <summary>A metabolic node that has just burned 21,000 sats for its next session.</summary>
     public CahpMetabolic Metabolic() => new(new CahpMetabolicInputs
     {
-        Identity = MetabolicKey, Model = Model, ModelWeights = new Bytes(Weights), TxHash = TxHash, BurnAmountSats = 21_000,
+        Identity = MetabolicKey, Model = Model, ModelWeights = new Bytes(Weights), TxHash = Ledger.Burn(21_000), BurnAmountSats = 21_000,
         Capabilities = new[] { "inference", "fine-tune" },
     }, new CahpMetabolicServices { Replay = MetabolicReplay });
 
@@ -71,7 +99,7 @@ public sealed class CahpNodes : IDisposable
     {
         Identity = OpenWeightKey, Model = Model, ModelWeights = new Bytes(Weights), Difficulty = 16,
         Capabilities = new[] { "inference" },
-    }, new CahpOpenWeightServices { Replay = OpenWeightReplay }, new DemoLedger(new Dictionary<string, long> { [TxHash] = 21_000 }));
+    }, new CahpOpenWeightServices { Replay = OpenWeightReplay, SpentBurns = SpentBurns }, Ledger);
 
     public void Dispose()
     {
@@ -93,17 +121,18 @@ public static class CahpDemo
         {
             await using var web = CreateWebSocketServer(0, nodes, output);
             await web.StartAsync(cancellationToken).ConfigureAwait(false);
-            output.WriteLine($"1. The metabolic node connects to the open-weight node at {web.GetUri("/cahp")}");
+            output.WriteLine($"1. The metabolic node connects to the open-weight node at {web.GetUri("/cahp")}: discovery, hashcash, burn, weight commitment, ticket");
             var socket = await WebSocketTransport.ConnectAsync(web.GetUri("/cahp"), cancellationToken: cancellationToken).ConfigureAwait(false);
             var overWebSocket = await ConnectAsync(nodes, socket, output, cancellationToken).ConfigureAwait(false);
-            ok &= Claims.Expect(output, overWebSocket.Succeeded, "discovery, weight commitment, burn proof, hashcash, response and ticket, every message signed");
+            ok &= Claims.Expect(output, overWebSocket.Succeeded, "discovery, challenge, response, burn proof, weight commitment and ticket, every message signed");
             if (overWebSocket.Succeeded)
             {
                 var ticket = CahpTicket.FromOutcome(overWebSocket.Result);
                 var issuer = nodes.OpenWeightKey.PublicKey;
-                ok &= Claims.Expect(output, ticket.Verify(issuer, overWebSocket.Result.SessionId, DateTimeOffset.UtcNow) == CahpTicketVerdict.Valid,
-                    "the session ticket verifies offline against the open-weight node's key");
-                ok &= Claims.Expect(output, ticket.Verify(issuer, overWebSocket.Result.SessionId, overWebSocket.Result.Expiry.AddSeconds(1)) == CahpTicketVerdict.Expired,
+                var holder = nodes.MetabolicKey.PublicKey;
+                ok &= Claims.Expect(output, ticket.Verify(issuer, holder, overWebSocket.Result.SessionId, DateTimeOffset.UtcNow) == CahpTicketVerdict.Valid,
+                    "the session ticket verifies offline against the open-weight node's key, for the metabolic node's key");
+                ok &= Claims.Expect(output, ticket.Verify(issuer, holder, overWebSocket.Result.SessionId, overWebSocket.Result.Expiry.AddSeconds(1)) == CahpTicketVerdict.Expired,
                     "and is refused once it has expired");
             }
 
@@ -179,7 +208,7 @@ public static class CahpDemo
             output.WriteLine($"Serving CAHP v1.1 (open-weight node) at {web.GetUri("/cahp")} (data in {directory}; Ctrl+C to stop)");
             server = web;
         }
-        output.WriteLine($"Its key: {Convert.ToHexStringLower(nodes.OpenWeightKey.PublicKey)}; the burn it knows: {CahpNodes.TxHash}");
+        output.WriteLine($"Its key: {Convert.ToHexStringLower(nodes.OpenWeightKey.PublicKey)}; the burns it confirms are in {Path.Combine(directory, "ledger.txt")}");
         try
         {
             await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
@@ -201,7 +230,7 @@ public static class CahpDemo
             : await WebSocketTransport.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/cahp"), cancellationToken: cancellationToken).ConfigureAwait(false);
         var outcome = await ConnectAsync(nodes, connection, output, cancellationToken).ConfigureAwait(false);
         if (!outcome.Succeeded) return 1;
-        var verdict = CahpTicket.FromOutcome(outcome.Result).Verify(outcome.Result.PeerKey.Span, outcome.Result.SessionId, DateTimeOffset.UtcNow);
+        var verdict = CahpTicket.FromOutcome(outcome.Result).Verify(outcome.Result.PeerKey.Span, nodes.MetabolicKey.PublicKey, outcome.Result.SessionId, DateTimeOffset.UtcNow);
         output.WriteLine($"Ticket: {verdict}");
         return verdict == CahpTicketVerdict.Valid ? 0 : 1;
     }

@@ -32,7 +32,7 @@ public sealed class DemoPolicy : IEntftServerHooks
 
     public DemoPolicy(string phrase) => _phraseKey = PhraseKey(phrase, ClientId);
 
-    public ValueTask<Grant?> AuthorizeAsync(string clientId, string role, string domain, CancellationToken cancellationToken)
+    public ValueTask<Grant?> AuthorizeAsync(string clientId, string homeDomain, string role, string domain, CancellationToken cancellationToken)
         => new(clientId != ClientId ? null : (role, domain) switch
         {
             ("commanding_officer", "space") => new Grant { PhraseKey = _phraseKey, Level = AuthLevel.Command },
@@ -58,12 +58,13 @@ public static class EntftDemo
     public static TcpHandshakeListener CreateServer(int port, Ed25519Key identity, string phrase, TextWriter log)
     {
         var policy = new DemoPolicy(phrase);
+        var blocked = new Dsl.Runtime.Services.InMemoryAddressBlockList();
         var listener = new TcpHandshakeListener(async (transport, cancellationToken) =>
         {
             var server = new EntftServer(new EntftServerInputs
             {
                 Identity = identity, ServerId = "starfleet_hq", Capabilities = new[] { "phrase-auth", "resonance-sync", "governance-ledger" },
-            }, policy);
+            }, new EntftServerServices { Blocked = blocked }, policy);
             var outcome = await server.RunAsync(transport, cancellationToken).ConfigureAwait(false);
             if (!outcome.Succeeded)
             {

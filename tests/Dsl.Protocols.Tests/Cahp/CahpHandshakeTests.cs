@@ -85,6 +85,7 @@ public sealed class CahpPair : IDisposable
     public TestLedger Ledger { get; } = new() { Burns = { [TxHash] = 5000 } };
     public InMemoryReplayCache OpenWeightReplay { get; } = new();
     public InMemoryReplayCache MetabolicReplay { get; } = new();
+    public InMemoryReplayCache SpentBurns { get; } = new();
     public MovableClock MetabolicClock { get; } = new();
     public MovableClock OpenWeightClock { get; } = new();
 
@@ -106,7 +107,7 @@ public sealed class CahpPair : IDisposable
     public CahpMetabolic Metabolic() => new(MetabolicInputs, new CahpMetabolicServices { Replay = MetabolicReplay },
         CahpMetabolic.DefaultOptions with { TimeProvider = MetabolicClock });
 
-    public CahpOpenWeight OpenWeight() => new(OpenWeightInputs, new CahpOpenWeightServices { Replay = OpenWeightReplay }, Ledger,
+    public CahpOpenWeight OpenWeight() => new(OpenWeightInputs, new CahpOpenWeightServices { Replay = OpenWeightReplay, SpentBurns = SpentBurns }, Ledger,
         CahpOpenWeight.DefaultOptions with { TimeProvider = OpenWeightClock });
 
     public async Task<(HandshakeOutcome<CahpMetabolicResult> M, HandshakeOutcome<CahpOpenWeightResult> O, CahpWire Wire)> RunAsync(
@@ -157,8 +158,8 @@ public sealed class CahpHandshakeTests
         Assert.Equal(Dsl.Runtime.Codecs.Bytes.CopyFrom(pair.OpenWeightKey.PublicKey), m.Result.PeerKey);
         Assert.Equal(Dsl.Runtime.Codecs.Bytes.CopyFrom(pair.MetabolicKey.PublicKey), o.Result.PeerKey);
         Assert.Equal(new[] { CahpPair.TxHash }, pair.Ledger.Asked);
-        Assert.Equal(new[] { "discovery", "burn_proof", "response" }, wire.Sent.Select(TypeOf));
-        Assert.Equal(new[] { "weight_commitment", "challenge", "ticket" }, wire.Received.Select(TypeOf));
+        Assert.Equal(new[] { "discovery", "response", "burn_proof" }, wire.Sent.Select(TypeOf));
+        Assert.Equal(new[] { "challenge", "weight_commitment", "ticket" }, wire.Received.Select(TypeOf));
     }
 
     [Fact]
@@ -170,7 +171,8 @@ public sealed class CahpHandshakeTests
         foreach (var message in wire.Sent.Concat(wire.Received))
         {
             var envelope = Parse(message);
-            Assert.Equal(new[] { "payload", "timestamp", "nonce", "sender_type", "sender_pubkey", "signature" }, envelope.Select(p => p.Key));
+            Assert.Equal(new[] { "payload", "protocol", "timestamp", "nonce", "sender_type", "sender_pubkey", "signature" }, envelope.Select(p => p.Key));
+            Assert.Equal("cahp/1.1", (string)envelope["protocol"]!);
             var key = Convert.FromHexString((string)envelope["sender_pubkey"]!);
             var signature = Convert.FromHexString((string)envelope["signature"]!);
             envelope.Remove("signature");
@@ -193,6 +195,7 @@ public sealed class CahpHandshakeTests
     [InlineData("sender_pubkey", "INVALID_SIGNATURE")]
     [InlineData("payload", "INVALID_SIGNATURE")]
     [InlineData("signature", "INVALID_SIGNATURE")]
+    [InlineData("protocol", "MALFORMED")]
     public async Task A_tampered_envelope_field_is_refused_and_the_connection_dropped(string field, string code)
     {
         using var pair = new CahpPair();
@@ -200,12 +203,13 @@ public sealed class CahpHandshakeTests
         {
             Rewrite = (index, bytes) =>
             {
-                if (index != 1) return bytes; // burn_proof
+                if (index != 2) return bytes; // burn_proof
                 var envelope = Parse(bytes);
                 envelope[field] = field switch
                 {
                     "timestamp" => (long)envelope["timestamp"]! - 1,
                     "sender_type" => "open_weight",
+                    "protocol" => "cahp/1.2",
                     "payload" => ((Func<JsonNode>)(() => { var p = envelope["payload"]!.DeepClone(); p["burn_amount_sats"] = 999_999; return p; }))(),
                     _ => Flip((string)envelope[field]!),
                 };
@@ -218,7 +222,7 @@ public sealed class CahpHandshakeTests
         // No error message: the open-weight node drops the connection, as the seed says.
         Assert.False(m.Succeeded);
         Assert.Equal(HandshakeErrorCodes.PeerClosed, m.Error!.Code);
-        Assert.Equal(new[] { "weight_commitment" }, wire.Received.Select(TypeOf));
+        Assert.Equal(new[] { "challenge" }, wire.Received.Select(TypeOf));
         Assert.Empty(pair.Ledger.Asked);
     }
 
@@ -282,7 +286,7 @@ public sealed class CahpHandshakeTests
         {
             Rewrite = (index, bytes) =>
             {
-                if (index != 1) return bytes;
+                if (index != 2) return bytes;
                 var envelope = Parse(bytes);
                 envelope["sender_pubkey"] = Convert.ToHexStringLower(other.PublicKey);
                 return Resign(envelope, other);
@@ -297,9 +301,11 @@ public sealed class CahpHandshakeTests
         var forged = (byte[])CahpPair.Weights.Clone();
         forged[4097] ^= 1;
         using var pair = new CahpPair { EditOpenWeight = i => i with { ModelWeights = new Bytes(forged) } };
-        var (m, o, _) = await pair.RunAsync();
+        var (m, _, wire) = await pair.RunAsync();
         Assert.Equal("WEIGHTS_MISMATCH", m.Error!.Code);
-        Assert.Equal(HandshakeErrorCodes.PeerClosed, o.Error!.Code);
+        Assert.Equal("proof_exchange", m.Error.Phase);
+        // The metabolic node drops the connection at the commitment; the ticket that follows it is never read.
+        Assert.Equal(new[] { "challenge", "weight_commitment" }, wire.Received.Select(TypeOf));
     }
 
     [Fact]
@@ -309,8 +315,44 @@ public sealed class CahpHandshakeTests
         pair.Ledger.Burns.Clear();
         var (_, o, wire) = await pair.RunAsync();
         Assert.Equal("BURN_NOT_FOUND", o.Error!.Code);
-        Assert.Equal("response", o.Error.Phase);
+        Assert.Equal("proof_exchange", o.Error.Phase);
         Assert.Equal(new[] { CahpPair.TxHash }, pair.Ledger.Asked);
+        // The weights were never hashed for this peer: the commitment comes only after work and burn.
+        Assert.Equal(new[] { "challenge" }, wire.Received.Select(TypeOf));
+    }
+
+    [Fact]
+    public async Task One_burn_earns_one_ticket()
+    {
+        using var pair = new CahpPair();
+        var (first, _, _) = await pair.RunAsync();
+        Assert.True(first.Succeeded, first.ToString());
+        var (m, o, _) = await pair.RunAsync();
+        Assert.Equal("BURN_ALREADY_USED", o.Error!.Code);
+        Assert.Equal(HandshakeErrorCodes.PeerClosed, m.Error!.Code);
+    }
+
+    [Fact]
+    public async Task A_burn_seen_on_the_wire_is_no_use_to_another_key()
+    {
+        using var victim = new CahpPair();
+        var (first, _, firstWire) = await victim.RunAsync();
+        Assert.True(first.Succeeded);
+        var stolen = Parse(firstWire.Sent[2])["payload"]!;
+        // An attacker with its own key and its own session replays the victim's burn proof, signed with its own key.
+        using var attacker = new CahpPair();
+        var (_, o, _) = await attacker.RunAsync(t => new CahpWire(t)
+        {
+            Rewrite = (index, bytes) =>
+            {
+                if (index != 2) return bytes;
+                var envelope = Parse(bytes);
+                foreach (var field in new[] { "tx_hash", "burn_amount_sats", "session_binding" }) envelope["payload"]![field] = stolen[field]!.DeepClone();
+                return Resign(envelope, attacker.MetabolicKey);
+            },
+        });
+        Assert.Equal("BURN_NOT_BOUND", o.Error!.Code);
+        Assert.Empty(attacker.Ledger.Asked);
     }
 
     [Fact]
@@ -339,8 +381,8 @@ public sealed class CahpHandshakeTests
             {
                 Rewrite = (index, bytes) =>
                 {
-                    if (index != 2) return bytes;
-                    var challenge = Parse(wire!.Received[1])["payload"]!;
+                    if (index != 1) return bytes;
+                    var challenge = Parse(wire!.Received[0])["payload"]!;
                     var prefix = Convert.FromHexString((string)challenge["prefix"]!);
                     var target = Convert.FromHexString((string)challenge["target"]!);
                     var (nonce, hash) = stamp(prefix, target, (int)challenge["difficulty"]!);
@@ -389,7 +431,7 @@ public sealed class CahpHandshakeTests
     {
         using var pair = new CahpPair();
         // The open-weight node's clock moves 31 s once its challenge is out: past the expiry, within the skew.
-        var (_, o, _) = await pair.RunAsync(t => new CahpWire(t) { OnReceived = (index, _) => { if (index == 1) pair.OpenWeightClock.Offset = TimeSpan.FromSeconds(31); } });
+        var (_, o, _) = await pair.RunAsync(t => new CahpWire(t) { OnReceived = (index, _) => { if (index == 0) pair.OpenWeightClock.Offset = TimeSpan.FromSeconds(31); } });
         Assert.Equal("CHALLENGE_EXPIRED", o.Error!.Code);
         Assert.Equal("response", o.Error.Phase);
     }
@@ -403,22 +445,25 @@ public sealed class CahpHandshakeTests
         var ticket = CahpTicket.FromOutcome(m.Result);
         var issuer = pair.OpenWeightKey.PublicKey.ToArray();
         var now = DateTimeOffset.UtcNow;
-        Assert.Equal(CahpTicketVerdict.Valid, ticket.Verify(issuer, m.Result.SessionId, now));
-        Assert.Equal(CahpTicketVerdict.Valid, CahpTicket.FromJson(ticket.Json.Span).Verify(issuer, m.Result.SessionId, now));
+        var holder = pair.MetabolicKey.PublicKey.ToArray();
+        Assert.Equal(CahpTicketVerdict.Valid, ticket.Verify(issuer, holder, m.Result.SessionId, now));
+        Assert.Equal(CahpTicketVerdict.Valid, CahpTicket.FromJson(ticket.Json.Span).Verify(issuer, holder, m.Result.SessionId, now));
 
-        Assert.Equal(CahpTicketVerdict.Expired, ticket.Verify(issuer, m.Result.SessionId, m.Result.Expiry.AddSeconds(1)));
-        Assert.Equal(CahpTicketVerdict.OtherSession, ticket.Verify(issuer, Guid.NewGuid(), now));
-        Assert.Equal(CahpTicketVerdict.WrongIssuer, ticket.Verify(pair.MetabolicKey.PublicKey, m.Result.SessionId, now));
+        Assert.Equal(CahpTicketVerdict.Expired, ticket.Verify(issuer, holder, m.Result.SessionId, m.Result.Expiry.AddSeconds(1)));
+        Assert.Equal(CahpTicketVerdict.OtherSession, ticket.Verify(issuer, holder, Guid.NewGuid(), now));
+        Assert.Equal(CahpTicketVerdict.WrongIssuer, ticket.Verify(pair.MetabolicKey.PublicKey, holder, m.Result.SessionId, now));
+        // Someone else showing the ticket: it names the metabolic node's key, not theirs.
+        Assert.Equal(CahpTicketVerdict.WrongHolder, ticket.Verify(issuer, pair.OpenWeightKey.PublicKey, m.Result.SessionId, now));
 
         // A ticket whose capabilities were widened no longer verifies.
         var widened = Parse(ticket.Json.ToArray());
         widened["payload"]!["capabilities"] = new JsonArray("inference", "admin");
-        Assert.Equal(CahpTicketVerdict.Forged, CahpTicket.FromJson(Bytes(widened)).Verify(issuer, m.Result.SessionId, now));
+        Assert.Equal(CahpTicketVerdict.Forged, CahpTicket.FromJson(Bytes(widened)).Verify(issuer, holder, m.Result.SessionId, now));
         // A later expiry too.
         var extended = Parse(ticket.Json.ToArray());
         extended["payload"]!["expiry"] = (long)extended["payload"]!["expiry"]! + 86_400;
-        Assert.Equal(CahpTicketVerdict.Forged, CahpTicket.FromJson(Bytes(extended)).Verify(issuer, m.Result.SessionId, now));
-        Assert.Equal(CahpTicketVerdict.Malformed, CahpTicket.FromJson("{}"u8).Verify(issuer, m.Result.SessionId, now));
+        Assert.Equal(CahpTicketVerdict.Forged, CahpTicket.FromJson(Bytes(extended)).Verify(issuer, holder, m.Result.SessionId, now));
+        Assert.Equal(CahpTicketVerdict.Malformed, CahpTicket.FromJson("{}"u8).Verify(issuer, holder, m.Result.SessionId, now));
     }
 
     private static byte[] RandomBytes(int count) => System.Security.Cryptography.RandomNumberGenerator.GetBytes(count);

@@ -44,7 +44,7 @@ public sealed class TestPolicy : IEntftServerHooks
         return this;
     }
 
-    public ValueTask<Grant?> AuthorizeAsync(string clientId, string role, string domain, CancellationToken cancellationToken)
+    public ValueTask<Grant?> AuthorizeAsync(string clientId, string homeDomain, string role, string domain, CancellationToken cancellationToken)
     {
         lock (Asked) Asked.Add((clientId, role, domain));
         return new(_keys.TryGetValue(clientId, out var key) && _levels.TryGetValue((role, domain), out var level)
@@ -70,11 +70,13 @@ public sealed class EntftHandshakeTests : IDisposable
         Capabilities = new[] { "phrase-auth", "resonance-sync", "governance-ledger" }, Cipher = cipher,
     };
 
+    private readonly Dsl.Runtime.Services.InMemoryAddressBlockList _blocked = new();
+
     private EntftServer Server(IReadOnlyList<string>? ciphers = null) => new(new EntftServerInputs
     {
         Identity = _serverKey, ServerId = "starfleet_hq", Capabilities = new[] { "phrase-auth", "resonance-sync", "telemetry" },
         Ciphers = ciphers ?? new[] { "chacha20-poly1305", "aes-256-gcm" },
-    }, Policy);
+    }, new EntftServerServices { Blocked = _blocked }, Policy);
 
     private async Task<(HandshakeOutcome<EntftClientResult> C, HandshakeOutcome<EntftServerResult> S, CahpWire Wire, IMessageTransport ClientEnd, IMessageTransport ServerEnd)> RunAsync(
         EntftClientInputs? client = null, EntftServer? server = null, Func<int, byte[], byte[]>? rewrite = null)
@@ -155,6 +157,22 @@ public sealed class EntftHandshakeTests : IDisposable
         Assert.True(c.Error.RaisedByPeer);
         Assert.Equal("auth_fail", (string)Inner(wire.Received[^1])["phase"]!);
         Assert.Equal("AUTH_FAIL", (string)Inner(wire.Received[^1])["reason"]!);
+    }
+
+    [Fact]
+    public async Task Repeated_wrong_phrases_block_the_address_before_any_more_guesses()
+    {
+        for (var i = 0; i < 5; i++)
+        {
+            var (c, _, _, _, _) = await RunAsync(ClientInputs(phrase: "guess " + i));
+            Assert.Equal("AUTH_FAIL", c.Error!.Code);
+        }
+        var (blocked, s, wire, _, _) = await RunAsync();
+        Assert.Equal("BLOCKED", s.Error!.Code);
+        Assert.Equal("BLOCKED", blocked.Error!.Code);
+        Assert.Equal("init", s.Error.Phase);
+        Assert.Equal("auth_fail", (string)Inner(wire.Received.Single())["phase"]!);
+        Assert.Equal(5, Policy.Asked.Count);
     }
 
     [Fact]
