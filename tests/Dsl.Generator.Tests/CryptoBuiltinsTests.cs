@@ -11,6 +11,7 @@ namespace Dsl.Generator.Tests;
 /// steps (and through a state export), key confirmation over <c>transcript()</c>, hashcash solved under the step
 /// timeout and checked, a Merkle root over chunks, and <c>canonical_json</c> of an object.
 /// </summary>
+[Collection(TimingCollection.Name)]
 public sealed class CryptoBuiltinsTests
 {
     private const string Spec = """

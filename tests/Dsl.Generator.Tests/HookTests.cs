@@ -12,6 +12,7 @@ namespace Dsl.Generator.Tests;
 /// decides the check that calls it; a hook that throws ends the handshake with internal_error naming the hook, and
 /// one that outlives the step timeout ends it with step_timeout, whether it honours its token or not.
 /// </summary>
+[Collection(TimingCollection.Name)]
 public sealed class HookTests
 {
     private const string Spec = """
