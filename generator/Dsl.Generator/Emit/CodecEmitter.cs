@@ -108,7 +108,7 @@ internal static class CodecEmitter
             w.Line("var payload = data[payloadStart..payloadEnd];");
             w.Line("if (!TryDecodeMessage(payload, out var inner, out error)) return false;");
             w.Line($"using var canonical = new {CSharp.Codecs}.PooledBufferWriter();");
-            w.Line($"if (!{CSharp.Codecs}.JsonCanonicalizer.TryCanonicalize(payload, canonical, out var why))");
+            w.Line($"if (!{CSharp.Codecs}.JsonCanonicalizer.TryCanonicalize(payload, canonical, exactNumbers: true, out var why))");
             w.Open("");
             w.Line($"error = new {DecodeError}({DecodeErrorKind}.InvalidSyntax, null, {CSharp.Literal(sealedIn.PayloadField)}, \"The payload is not canonicalizable JSON: \" + why);");
             w.Line("return false;");

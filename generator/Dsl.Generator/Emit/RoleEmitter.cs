@@ -876,7 +876,7 @@ internal sealed class RoleEmitter
                 ? $"{channels}.SecureChannelOptions.CipherNamed({Naming.Codec(_prefix)}.ToWire(result.{Naming.Pascal(channel.CipherValue!)}))"
                 : $"{channels}.SecureChannelOptions.CipherNamed(result.{Naming.Pascal(channel.CipherValue!)})";
         w.Line();
-        w.SummaryXml($"Opens the spec's secure channel over <paramref name=\"transport\"/> once the handshake has succeeded: application frames sealed with '{keys.Send}' and opened with '{keys.Receive}', each direction with its own counter nonce. The channel owns the transport from then on and wipes its keys when it closes.");
+        w.SummaryXml($"Opens the spec's secure channel over <paramref name=\"transport\"/> once the handshake has succeeded: application frames sealed with '{keys.Send}' and opened with '{keys.Receive}', each direction with its own counter nonce. The channel owns the transport from then on and wipes its copy of the keys when it closes. Open one channel per handshake: a second one from the same result would start its counters again under the same keys, reusing nonces.");
         w.Param("transport", "The transport the handshake ran over.");
         w.Param("result", "The handshake's result.");
         w.Param("mode", "Ordered for TCP, WebSocket and in memory; Datagram (a sliding replay window) for UDP.");

@@ -65,9 +65,18 @@ public static class JsonCanonicalizer
     /// <param name="error">Why the input was refused, or <see langword="null"/> on success.</param>
     /// <returns>Whether the input was canonicalized.</returns>
     public static bool TryCanonicalize(ReadOnlySpan<byte> utf8Json, IBufferWriter<byte> output, out string? error)
+        => TryCanonicalize(utf8Json, output, exactNumbers: false, out error);
+
+    /// <summary>
+    /// Canonicalizes as <see cref="TryCanonicalize(ReadOnlySpan{byte}, IBufferWriter{byte}, out string?)"/>; with
+    /// <paramref name="exactNumbers"/>, a number a double cannot hold exactly (an integer beyond 2^53, a decimal with
+    /// more digits than a double keeps) is refused instead of rounded: what is signed is then what a decoder reads.
+    /// Plain RFC 8785 rounds it (its own test vectors do); a verifier of signed messages should not.
+    /// </summary>
+    public static bool TryCanonicalize(ReadOnlySpan<byte> utf8Json, IBufferWriter<byte> output, bool exactNumbers, out string? error)
     {
         ArgumentNullException.ThrowIfNull(output);
-        var state = new State(utf8Json.Length);
+        var state = new State(utf8Json.Length) { ExactNumbers = exactNumbers };
         try
         {
             if (!state.Run(utf8Json, out error)) return false;
@@ -89,10 +98,11 @@ public static class JsonCanonicalizer
     /// <param name="omitted">The names of the top-level members to leave out.</param>
     /// <param name="output">Receives the canonical form of the rest; nothing is written when the input is refused.</param>
     /// <param name="error">Why the input was refused (not an object included), or <see langword="null"/> on success.</param>
+    /// <remarks>Numbers must be exact doubles here (see <see cref="TryCanonicalize(ReadOnlySpan{byte}, IBufferWriter{byte}, bool, out string?)"/>): these are signed bytes.</remarks>
     public static bool TryCanonicalizeWithout(ReadOnlySpan<byte> utf8Json, ReadOnlySpan<string> omitted, IBufferWriter<byte> output, out string? error)
     {
         ArgumentNullException.ThrowIfNull(output);
-        var state = new State(utf8Json.Length) { Omitted = omitted.ToArray() };
+        var state = new State(utf8Json.Length) { Omitted = omitted.ToArray(), ExactNumbers = true };
         try
         {
             if (!state.Run(utf8Json, out error)) return false;
@@ -258,6 +268,9 @@ public static class JsonCanonicalizer
 
         /// <summary>Top-level members left out of the output (<see cref="TryCanonicalizeWithout"/>), or null.</summary>
         public string[]? Omitted { get; init; }
+
+        /// <summary>Whether a number the double cannot hold exactly is refused rather than rounded (see <see cref="TryCanonicalize(ReadOnlySpan{byte}, IBufferWriter{byte}, bool, out string?)"/>).</summary>
+        public bool ExactNumbers { get; init; }
 
         public State(int inputLength)
         {
@@ -454,7 +467,18 @@ public static class JsonCanonicalizer
                 return false;
             }
             Reserve(MaxNumberLength);
-            _byteCount += FormatNumber(value, _bytes.AsSpan(_byteCount));
+            var written = FormatNumber(value, _bytes.AsSpan(_byteCount));
+            // A number the double cannot hold exactly (an int beyond 2^53, a decimal with more digits than a double
+            // keeps) would be signed as another value than the one a decoder reads: 0.50000000000000005 canonicalizes as
+            // 0.5. Such a number has no canonical form of its own, so it is refused rather than silently changed.
+            if (ExactNumbers && decimal.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out var exact)
+                && decimal.TryParse(_bytes.AsSpan(_byteCount, written), NumberStyles.Float, CultureInfo.InvariantCulture, out var canonical)
+                && exact != canonical)
+            {
+                error = $"The number {System.Text.Encoding.UTF8.GetString(raw)} has no exact IEEE-754 double form; it would be read as {System.Text.Encoding.UTF8.GetString(_bytes.AsSpan(_byteCount, written))}.";
+                return false;
+            }
+            _byteCount += written;
             error = null;
             return true;
         }

@@ -464,6 +464,10 @@ public sealed class CahpHandshakeTests
         extended["payload"]!["expiry"] = (long)extended["payload"]!["expiry"]! + 86_400;
         Assert.Equal(CahpTicketVerdict.Forged, CahpTicket.FromJson(Bytes(extended)).Verify(issuer, holder, m.Result.SessionId, now));
         Assert.Equal(CahpTicketVerdict.Malformed, CahpTicket.FromJson("{}"u8).Verify(issuer, holder, m.Result.SessionId, now));
+        // A trust score nudged by less than a double can tell: the signed bytes would not change, so it is refused.
+        var nudged = Encoding.UTF8.GetString(ticket.Json.Span).Replace("\"trust_score\":0.5", "\"trust_score\":0.50000000000000005");
+        Assert.Contains("0.50000000000000005", nudged);
+        Assert.Equal(CahpTicketVerdict.Malformed, CahpTicket.FromJson(Encoding.UTF8.GetBytes(nudged)).Verify(issuer, holder, m.Result.SessionId, now));
     }
 
     private static byte[] RandomBytes(int count) => System.Security.Cryptography.RandomNumberGenerator.GetBytes(count);
