@@ -88,7 +88,7 @@ internal static class CodecEmitter
             w.Line($"var writer = {CSharp.Codecs}.JsonEncoding.RentWriter(buffer);");
             w.Line("WriteMessage(writer, message);");
             w.Line("writer.Flush();");
-            w.Line($"return new {CSharp.Codecs}.Bytes({CSharp.Codecs}.JsonCanonicalizer.Canonicalize(buffer.WrittenSpan));");
+            w.Line($"return new {CSharp.Codecs}.Bytes({CSharp.Codecs}.JsonCanonicalizer.Canonicalize(buffer.WrittenSpan, exactNumbers: true));");
             w.Close();
             w.Line();
         }
@@ -144,7 +144,7 @@ internal static class CodecEmitter
                 w.Line($"Write{envelopeType}(writer, envelope, unsigned: true);");
                 w.Line("writer.WriteEndObject();");
                 w.Line("writer.Flush();");
-                w.Line($"return new {CSharp.Codecs}.Bytes({CSharp.Codecs}.JsonCanonicalizer.Canonicalize(buffer.WrittenSpan));");
+                w.Line($"return new {CSharp.Codecs}.Bytes({CSharp.Codecs}.JsonCanonicalizer.Canonicalize(buffer.WrittenSpan, exactNumbers: true));");
                 w.Close();
                 w.Line();
             }

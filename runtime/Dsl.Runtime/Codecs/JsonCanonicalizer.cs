@@ -33,9 +33,13 @@ public static class JsonCanonicalizer
     /// <param name="utf8Json">The JSON text, in UTF-8.</param>
     /// <returns>The canonical form, in UTF-8, without a trailing newline.</returns>
     /// <exception cref="FormatException">The input is not valid JSON or has no canonical form.</exception>
-    public static byte[] Canonicalize(ReadOnlySpan<byte> utf8Json)
+    public static byte[] Canonicalize(ReadOnlySpan<byte> utf8Json) => Canonicalize(utf8Json, exactNumbers: false);
+
+    /// <summary>Canonicalizes a UTF-8 JSON text; with <paramref name="exactNumbers"/>, a number a double cannot hold exactly is refused.</summary>
+    /// <exception cref="FormatException">The input is not valid JSON, has no canonical form, or (exactly) holds such a number.</exception>
+    public static byte[] Canonicalize(ReadOnlySpan<byte> utf8Json, bool exactNumbers)
     {
-        var state = new State(utf8Json.Length);
+        var state = new State(utf8Json.Length) { ExactNumbers = exactNumbers };
         try
         {
             if (!state.Run(utf8Json, out var error)) throw new FormatException(error);
