@@ -148,6 +148,59 @@ public sealed class EnvelopeAndChannelTests
     }
 
     [Fact]
+    public async System.Threading.Tasks.Task A_number_a_signature_cannot_cover_exactly_is_not_sealed()
+    {
+        const string spec = """
+            protocol: exact
+            version: "1"
+            roles: [a, b]
+            inputs:
+              a: { identity: ed25519_key, score: decimal }
+              b: { identity: ed25519_key }
+            envelope:
+              name: sealed
+              fields:
+                signature: bytes<64>
+              signature: signature
+              set:
+                signature: ed25519_sign(self.identity, unsigned)
+            messages:
+              hello: { fields: { score: decimal } }
+            flow:
+              - a -> b: hello
+                set: { score: self.score }
+            """;
+        const string user = """
+            namespace User
+            {
+                /// <summary>Runs both roles.</summary>
+                public static class Runner
+                {
+                    /// <summary>The sender's outcome.</summary>
+                    public static async System.Threading.Tasks.Task<string> Run(decimal score)
+                    {
+                        using var ka = Dsl.Runtime.Cryptography.Ed25519.Instance.GenerateKey();
+                        using var kb = Dsl.Runtime.Cryptography.Ed25519.Instance.GenerateKey();
+                        var (a, b) = Dsl.Runtime.Transports.InMemoryTransport.CreatePair();
+                        var receiving = new Dsl.Protocols.Exact.ExactB(new Dsl.Protocols.Exact.ExactBInputs { Identity = kb }).RunAsync(b).AsTask();
+                        var sent = await new Dsl.Protocols.Exact.ExactA(new Dsl.Protocols.Exact.ExactAInputs { Identity = ka, Score = score }).RunAsync(a);
+                        await receiving;
+                        return sent.Succeeded ? "ok" : sent.Error!.Code + ": " + sent.Error.Detail;
+                    }
+                }
+            }
+            """;
+        var run = GeneratorHarness.RunWithUserCode(spec, user);
+        Assert.Empty(run.SpecDiagnostics);
+        Assert.Empty(run.CompileErrors);
+        var runner = run.Load().GetType("User.Runner")!.GetMethod("Run")!;
+        Assert.Equal("ok", await (System.Threading.Tasks.Task<string>)runner.Invoke(null, new object[] { 0.5m })!);
+        var refused = await (System.Threading.Tasks.Task<string>)runner.Invoke(null, new object[] { 0.50000000000000005m })!;
+        Assert.StartsWith("internal_error", refused);
+        Assert.Contains("no exact IEEE-754 double form", refused);
+    }
+
+    [Fact]
     public void An_empty_wrap_is_reported()
     {
         var run = GeneratorHarness.Run("protocol: w\nversion: \"1\"\nroles: [a, b]\nenvelope: { wrap: \"\" }\nmessages:\n  hi: {}\nflow:\n  - a -> b: hi\n");
