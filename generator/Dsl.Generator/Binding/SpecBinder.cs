@@ -443,18 +443,8 @@ internal static class SpecBinder
                 context.Report(DiagnosticTable.UnknownServiceKind, service.Kind.Span, service.Kind.Value, ServiceKinds.Names);
                 continue;
             }
-            var roles = new List<string>();
-            foreach (var at in service.At)
-            {
-                if (!context.Roles.Contains(at.Value)) context.Report(DiagnosticTable.UnknownRole, at.Span, at.Value, context.RoleList);
-                else if (!roles.Contains(at.Value)) roles.Add(at.Value);
-            }
-            if (roles.Count == 0)
-            {
-                if (service.At.IsEmpty && service.AtSpan != service.Span)
-                    context.Report(DiagnosticTable.InvalidValue, service.AtSpan, "[]", "'at'", "a service is held by at least one role");
-                continue;
-            }
+            var roles = BindAt(context, service.At, service.AtSpan, service.Span, "a service is held by at least one role");
+            if (roles.Count == 0) continue;
             TypeRef? valueType = null;
             if (kind.Generic)
             {
@@ -487,6 +477,19 @@ internal static class SpecBinder
         }
     }
 
+    /// <summary>An <c>at:</c> (a role or a list of roles): the known roles, each once; an unknown one is DSL106, an empty list DSL006.</summary>
+    private static List<string> BindAt(BindingContext context, EquatableArray<Syntax.Yaml.YamlScalar> at, SourceSpan atSpan, SourceSpan span, string rule)
+    {
+        var roles = new List<string>();
+        foreach (var role in at)
+        {
+            if (!context.Roles.Contains(role.Value)) context.Report(DiagnosticTable.UnknownRole, role.Span, role.Value, context.RoleList);
+            else if (!roles.Contains(role.Value)) roles.Add(role.Value);
+        }
+        if (roles.Count == 0 && at.IsEmpty && atSpan != span) context.Report(DiagnosticTable.InvalidValue, atSpan, "[]", "'at'", rule);
+        return roles;
+    }
+
     private static void BindHooks(BindingContext context, ProtocolSyntax syntax)
     {
         var methods = new Dictionary<string, string>();
@@ -505,18 +508,8 @@ internal static class SpecBinder
                 context.Report(DiagnosticTable.NameCollision, hook.Name.Span, other, name, method);
                 continue;
             }
-            var roles = new List<string>();
-            foreach (var at in hook.At)
-            {
-                if (!context.Roles.Contains(at.Value)) context.Report(DiagnosticTable.UnknownRole, at.Span, at.Value, context.RoleList);
-                else if (!roles.Contains(at.Value)) roles.Add(at.Value);
-            }
-            if (roles.Count == 0)
-            {
-                if (hook.At.IsEmpty && hook.AtSpan != hook.Span)
-                    context.Report(DiagnosticTable.InvalidValue, hook.AtSpan, "[]", "'at'", "a hook is called by at least one role");
-                continue;
-            }
+            var roles = BindAt(context, hook.At, hook.AtSpan, hook.Span, "a hook is called by at least one role");
+            if (roles.Count == 0) continue;
             // A parameter is a value of the language, as a message field is; 'cancellationToken' is the generated method's own.
             var parameters = BindFields(context, hook.Inputs, $"hook '{name}'", null, TypePlaces.Message, method, new[] { "CancellationToken" }, name);
             if (parameters.Count != hook.Inputs.Count) continue;

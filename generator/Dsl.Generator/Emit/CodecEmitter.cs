@@ -224,10 +224,16 @@ internal static class CodecEmitter
     {
         var signs = !signature.IsEmpty;
         w.Open($"private static void Write{typeName}({Json}.Utf8JsonWriter writer, {typeName} m{(signs ? ", bool unsigned = false" : "")})");
+        EmitFieldWrites(w, fields, signature);
+        w.Close();
+    }
+
+    /// <summary>Writes each field of <c>m</c> as a property (an absent optional one not at all); a signature field only when not asked for the unsigned form.</summary>
+    private static void EmitFieldWrites(SourceWriter w, IEnumerable<FieldSymbol> fields, EquatableArray<string> signature = default)
+    {
         foreach (var field in fields)
         {
-            if (signs && signature.Contains(field.Name)) w.Line("if (!unsigned)");
-            var name = CSharp.Literal(field.Wire) + "u8";
+            if (!signature.IsEmpty && signature.Contains(field.Name)) w.Line("if (!unsigned)");
             var value = "m." + Naming.Pascal(field.Name);
             if (field.IsNullable)
             {
@@ -236,10 +242,9 @@ internal static class CodecEmitter
                 value = Local(field);
             }
             var (member, extra) = Writer(field);
-            w.Line($"{member}(writer, {name}, {value}{extra});");
+            w.Line($"{member}(writer, {CSharp.Literal(field.Wire)}u8, {value}{extra});");
             if (field.IsNullable) w.Outdent();
         }
-        w.Close();
     }
 
     private static string Local(FieldSymbol field) => "f" + Naming.Pascal(field.Name);
@@ -402,19 +407,7 @@ internal static class CodecEmitter
         {
             w.Open($"private static void Write{t}Object({Json}.Utf8JsonWriter writer, {t} m)");
             w.Line("writer.WriteStartObject();");
-            foreach (var field in type.Fields)
-            {
-                var value = "m." + Naming.Pascal(field.Name);
-                if (field.IsNullable)
-                {
-                    w.Line($"if ({value} is {{ }} {Local(field)})");
-                    w.Indent();
-                    value = Local(field);
-                }
-                var (member, extra) = Writer(field);
-                w.Line($"{member}(writer, {CSharp.Literal(field.Wire)}u8, {value}{extra});");
-                if (field.IsNullable) w.Outdent();
-            }
+            EmitFieldWrites(w, type.Fields);
             w.Line("writer.WriteEndObject();");
             w.Close();
             w.Line();
