@@ -48,22 +48,6 @@ internal sealed class StringHeartbeat : IHeartbeatMessages<string>
     public bool IsPong(string message) => message == "pong";
 }
 
-internal static class TestHost
-{
-    /// <summary>
-    /// The test host blocks thread-pool threads now and then; on a two-core machine that starves
-    /// timer continuations for most of a second (measured: a 50 ms Task.Delay taking 880 ms), which
-    /// heartbeat tests with 50 ms intervals cannot tell from a silent peer. More threads up front
-    /// keep the pool responsive.
-    /// </summary>
-    [ModuleInitializer]
-    internal static void KeepThreadPoolResponsive()
-    {
-        ThreadPool.GetMinThreads(out var workers, out var io);
-        ThreadPool.SetMinThreads(Math.Max(workers, 32), io);
-    }
-}
-
 internal static class Wait
 {
     /// <summary>Generous bound for anything that should happen "soon".</summary>

@@ -326,7 +326,8 @@ public sealed class LtpHandshakeTests(TransportPairs pairs) : IClassFixture<Tran
     public async Task After_the_ack_the_client_pings_at_the_servers_interval_and_the_server_pongs(string kind)
     {
         await using var pair = await pairs.CreateAsync(kind);
-        var server = Server(new InMemoryThreadStore(), heartbeatMs: 100);
+        // Two silent intervals end the session: 200 ms leaves room for a loaded machine.
+        var server = Server(new InMemoryThreadStore(), heartbeatMs: 200);
         var serverRun = server.RunAsync(pair.Server).AsTask();
         var client = Client("c", new InMemoryValueStore<Guid>());
         Assert.True((await client.RunAsync(pair.Client)).Succeeded);
@@ -334,7 +335,12 @@ public sealed class LtpHandshakeTests(TransportPairs pairs) : IClassFixture<Tran
 
         await using var serverSession = server.StartSession(pair.Server);
         await using var clientSession = client.StartSession(pair.Client);
-        await WaitUntil(() => clientSession.PongsReceived >= 3);
+        await WaitUntil(() =>
+        {
+            if (clientSession.Completion.IsCompleted)
+                Assert.Fail($"the client's session ended after {clientSession.PingsSent} pings, {serverSession.PingsAnswered} answered, {clientSession.PongsReceived} pongs: {clientSession.Completion.Result}");
+            return clientSession.PongsReceived >= 3;
+        });
         Assert.True(serverSession.PingsAnswered >= 3);
         Assert.False(serverSession.Completion.IsCompleted);
     }
