@@ -7,6 +7,7 @@ using Dsl.Generator.Emit;
 using Dsl.Generator.Model;
 using Dsl.Generator.Projection;
 using Dsl.Generator.Syntax;
+using Dsl.Generator.Syntax.Yaml;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Text;
 
@@ -23,11 +24,18 @@ public sealed class HandshakeGenerator : IIncrementalGenerator
     /// <inheritdoc />
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
-        var bound = context.AdditionalTextsProvider
+        // Each spec's YAML is read once; the typed parse sees the whole project, since a spec may extend another.
+        var documents = context.AdditionalTextsProvider
             .Where(static text => IsSpec(text.Path))
             .Select(static (text, ct) => Stages.Run("parse", text.Path, ct,
-                () => SpecParser.Parse(text.Path, text.GetText(ct)?.ToString(), ct),
-                crash => new SpecSyntax(text.Path, null, new EquatableArray<SpecDiagnostic>(new[] { crash }))))
+                () => YamlReader.Read(text.Path, text.GetText(ct)?.ToString(), ct),
+                crash => new YamlDocument(text.Path, null, new EquatableArray<SpecDiagnostic>(new[] { crash }))))
+            .WithTrackingName(TrackingNames.Read);
+        var bound = documents
+            .Combine(documents.Collect())
+            .Select(static (pair, ct) => Stages.Run("parse", pair.Left.FilePath, ct,
+                () => SpecParser.Parse(pair.Left, pair.Right, ct),
+                crash => new SpecSyntax(pair.Left.FilePath, null, new EquatableArray<SpecDiagnostic>(new[] { crash }))))
             .WithTrackingName(TrackingNames.Parse)
             .Select(static (syntax, ct) => Stages.Run("bind", syntax.FilePath, ct,
                 () => SpecBinder.Bind(syntax, ct),
@@ -114,7 +122,7 @@ public sealed class HandshakeGenerator : IIncrementalGenerator
     {
         var start = new LinePosition(Math.Max(0, diagnostic.Span.Line - 1), Math.Max(0, diagnostic.Span.Column - 1));
         var end = new LinePosition(start.Line, start.Character + Math.Max(0, diagnostic.Span.Length));
-        var location = Location.Create(diagnostic.FilePath, new TextSpan(diagnostic.Span.Offset, Math.Max(0, diagnostic.Span.Length)), new LinePositionSpan(start, end));
+        var location = Location.Create(diagnostic.Path, new TextSpan(diagnostic.Span.Offset, Math.Max(0, diagnostic.Span.Length)), new LinePositionSpan(start, end));
         return Diagnostic.Create(DiagnosticTable.Descriptor(diagnostic.Id), location, diagnostic.Arguments.Cast<object>().ToArray());
     }
 

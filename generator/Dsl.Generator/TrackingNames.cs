@@ -3,6 +3,7 @@ namespace Dsl.Generator;
 /// <summary>Names of the pipeline's tracked steps, for caching tests.</summary>
 internal static class TrackingNames
 {
+    public const string Read = nameof(Read);
     public const string Parse = nameof(Parse);
     public const string Bind = nameof(Bind);
     public const string Diagnostics = nameof(Diagnostics);

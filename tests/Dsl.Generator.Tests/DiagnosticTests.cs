@@ -68,7 +68,7 @@ public sealed class DiagnosticTests
         ("DSL107", Edit("count: { type: int, default: 0 }", "count: { type: int, max_length: 3 } #!")),
         ("DSL108", Edit("count: { type: int, default: 0 }", "count: { type: int, default: many } #!")),
         ("DSL109", Edit("visitors: { kind: value_store, of: int, at: server }", "visitors: { kind: counter, of: int, at: server } #!")),
-        ("DSL110", Edit("version: \"1\"", "version: \"1\"\nextends: base.yaml #!")),
+        ("DSL402", Edit("version: \"1\"", "version: \"1\"\nextends: base.yaml #!")),
         ("DSL111", Edit("greeting: string", "greeting: string\n      type: string #!")),
         ("DSL112", Edit("greeting: string", "greeting: string\n      greeting_: string #!")),
         ("DSL114", Edit("  welcome:\n", "  oops:\n    reports: { code: n } #!\n    fields: { n: int }\n  welcome:\n")),
@@ -88,7 +88,7 @@ public sealed class DiagnosticTests
         ("DSL003", Edit("client: { greeting: welcome.greeting }", "client: { greeting: welcome.greeting }\n  server: { count: welcome.count } #!")),
         ("DSL112", Edit("client: { greeting: welcome.greeting }", "client: { greeting: welcome.greeting, greeting_: welcome.greeting } #!")),
         ("DSL007", Edit("greeting: string", "greeting: string\n      bad-name: string #!")),
-        ("DSL110", Edit("version: \"1\"", "version: \"1\"\nextends: greet-0.9.yaml #!")),
+        ("DSL402", Edit("version: \"1\"", "version: \"1\"\nextends: greet-0.9.yaml #!")),
         ("DSL112", Edit("  welcome:\n", "  greet_codec: #!\n    fields: { x: int }\n  welcome:\n")),
         ("DSL112", Edit("greeting: string", "greeting: string\n      message_type: string #!")),
         ("DSL311", Edit("outcome:", "session:\n  heartbeat: #!\n    pinger: server\n    interval_ms: 1000\n    ping: { message: ping, set: { n: visitors.get(\"x\") ?? 1 } }\n    pong: { message: pong }\noutcome:")

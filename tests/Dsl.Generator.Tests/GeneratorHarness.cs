@@ -71,6 +71,14 @@ internal static class GeneratorHarness
         return new GeneratorRun(driver, output, diagnostics, driver.GetRunResult());
     }
 
+    /// <summary>Runs the generator on several specs, in a compilation that also holds the user's own C#.</summary>
+    public static GeneratorRun RunWithUserCode(string userCode, params (string Path, string Yaml)[] specs)
+    {
+        var driver = Driver(specs.Select(s => (AdditionalText)new InMemoryAdditionalText(s.Path, s.Yaml)).ToArray());
+        driver = driver.RunGeneratorsAndUpdateCompilation(Compilation(userCode), out var output, out var diagnostics);
+        return new GeneratorRun(driver, output, diagnostics, driver.GetRunResult());
+    }
+
     /// <summary>The C# the spec generated, by hint-name suffix ("Client.Machine.g.cs").</summary>
     public static string Source(this GeneratorRun run, string suffix) => run.Sources.Single(s => s.HintName.EndsWith(suffix, StringComparison.Ordinal)).SourceText.ToString();
 

@@ -10,6 +10,15 @@ public sealed class SeedGenerationTests
 {
     private const string SpecPath = "protocols/ltp/ltp-0.2.yaml";
 
+    /// <summary>A seed spec, with the specs it extends (LTP 0.3 extends 0.2): the sources of its own namespace.</summary>
+    private static (GeneratorRun Run, System.Collections.Generic.List<Microsoft.CodeAnalysis.GeneratedSourceResult> Sources) RunSeed(string spec, string ns)
+    {
+        var specs = new[] { spec }.Concat(spec == "protocols/ltp/ltp-0.3.yaml" ? new[] { SpecPath } : Array.Empty<string>())
+            .Select(p => (p, GeneratorHarness.ReadRepoFile(p))).ToArray();
+        var run = GeneratorHarness.Run(specs);
+        return (run, run.Sources.Where(s => s.HintName.StartsWith(ns + ".", StringComparison.Ordinal)).ToList());
+    }
+
     [Fact]
     public void Ltp_spec_generates_without_diagnostics_and_compiles_against_the_runtime()
     {
@@ -26,12 +35,12 @@ public sealed class SeedGenerationTests
     [InlineData("protocols/mesh/mesh-1.0.yaml", "Dsl.Protocols.Mesh")]
     [InlineData("protocols/cahp/cahp-1.1.yaml", "Dsl.Protocols.Cahp")]
     [InlineData("protocols/entft/entft-1.0.yaml", "Dsl.Protocols.Entft")]
+    [InlineData("protocols/ltp/ltp-0.3.yaml", "Dsl.Protocols.Ltp03")]
     public void Every_seed_spec_generates_cleanly_and_compiles(string path, string ns)
     {
-        var run = GeneratorHarness.Run((path, GeneratorHarness.ReadRepoFile(path)));
+        var (run, sources) = RunSeed(path, ns);
         MiscompileTests.AssertCompilesClean(run);
-        Assert.All(run.Sources, s => Assert.StartsWith(ns + ".", s.HintName));
-        Assert.Equal(4, run.Sources.Count);
+        Assert.Equal(4, sources.Count);
     }
 
     /// <summary>Re-accept with <c>DSL_ACCEPT_GOLDEN=1 dotnet test tests/Dsl.Generator.Tests</c>, then read the diff line by line.</summary>
@@ -41,13 +50,14 @@ public sealed class SeedGenerationTests
     [InlineData("protocols/mesh/mesh-1.0.yaml", "mesh")]
     [InlineData("protocols/cahp/cahp-1.1.yaml", "cahp")]
     [InlineData("protocols/entft/entft-1.0.yaml", "entft")]
+    [InlineData("protocols/ltp/ltp-0.3.yaml", "ltp-0.3")]
     public void Every_seed_spec_output_matches_its_golden_files(string spec, string folder)
     {
-        var run = GeneratorHarness.Run((spec, GeneratorHarness.ReadRepoFile(spec)));
+        var (_, sources) = RunSeed(spec, folder == "ltp-0.3" ? "Dsl.Protocols.Ltp03" : "Dsl.Protocols." + char.ToUpperInvariant(folder[0]) + folder.Substring(1));
         var golden = Path.Combine(GeneratorHarness.RepoRoot(), "tests", "Dsl.Generator.Tests", "Golden", folder);
         var accept = Environment.GetEnvironmentVariable("DSL_ACCEPT_GOLDEN") == "1";
         if (accept) Directory.CreateDirectory(golden);
-        foreach (var source in run.Sources)
+        foreach (var source in sources)
         {
             var path = Path.Combine(golden, source.HintName + ".txt");
             var actual = source.SourceText.ToString();
@@ -56,7 +66,7 @@ public sealed class SeedGenerationTests
             var expected = File.ReadAllText(path).Replace("\r\n", "\n");
             Assert.True(expected == actual, $"{source.HintName} differs from its golden file; review the change, then re-accept with DSL_ACCEPT_GOLDEN=1");
         }
-        Assert.Equal(run.Sources.Count, Directory.GetFiles(golden, "*.g.cs.txt").Length);
+        Assert.Equal(sources.Count, Directory.GetFiles(golden, "*.g.cs.txt").Length);
     }
 
     [Theory]
@@ -65,11 +75,11 @@ public sealed class SeedGenerationTests
     [InlineData("protocols/mesh/mesh-1.0.yaml")]
     [InlineData("protocols/cahp/cahp-1.1.yaml")]
     [InlineData("protocols/entft/entft-1.0.yaml")]
+    [InlineData("protocols/ltp/ltp-0.3.yaml")]
     public void Each_step_reads_the_clock_once_and_maps_its_checks_to_the_spec(string spec)
     {
-        var run = GeneratorHarness.Run((spec, GeneratorHarness.ReadRepoFile(spec)));
-        var yaml = GeneratorHarness.ReadRepoFile(spec).Split('\n');
-        foreach (var machine in run.Sources.Where(s => s.HintName.EndsWith(".Machine.g.cs", StringComparison.Ordinal)).Select(s => s.SourceText.ToString()))
+        var (_, sources) = RunSeed(spec, spec.EndsWith("ltp-0.3.yaml", StringComparison.Ordinal) ? "Dsl.Protocols.Ltp03" : "Dsl.Protocols.");
+        foreach (var machine in sources.Where(s => s.HintName.EndsWith(".Machine.g.cs", StringComparison.Ordinal)).Select(s => s.SourceText.ToString()))
         {
             // Each state's case in the core: at most one clock read, and every now() is that reading.
             var core = machine.Substring(machine.IndexOf("private async", machine.IndexOf("AdvanceAsync(", StringComparison.Ordinal) - 200, StringComparison.Ordinal));
@@ -84,7 +94,10 @@ public sealed class SeedGenerationTests
                 if (!lines[i].Contains("Check failed: ")) continue;
                 var directive = lines[i - 1].Trim();
                 Assert.StartsWith("#line ", directive);
-                var line = int.Parse(directive.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+                // An extension's checks map to its own file, its base's to the base's.
+                var parts = directive.Split(' ');
+                var line = int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+                var yaml = GeneratorHarness.ReadRepoFile(parts[2].Trim('"')).Split('\n');
                 Assert.Contains("else", yaml[line - 1]);
             }
             // Doc comments hold real tags, not escaped ones.

@@ -22,6 +22,10 @@ internal sealed class BindingContext
     public IReadOnlyList<SpecDiagnostic> Diagnostics => _diagnostics;
     public bool HasErrors => _diagnostics.Count > 0;
 
+    /// <summary>The spec's <c>protocol</c> and <c>version</c>, which <c>spec.protocol</c> and <c>spec.version</c> read.</summary>
+    public string Protocol { get; set; } = "";
+    public string Version { get; set; } = "";
+
     public List<string> Roles { get; } = new();
     public Dictionary<string, string?> RoleDocs { get; } = new();
 

@@ -126,6 +126,12 @@ internal sealed record MessageSymbol(string Name, string? Doc, EquatableArray<Fi
 
     public bool IsErrorMessage => ReportsCode is not null;
 
+    /// <summary>The fields that sign the rest of the message (<c>signature:</c>); the message carries <c>unsigned</c> then.</summary>
+    public EquatableArray<string> SignatureFields { get; init; } = EquatableArray<string>.Empty;
+
+    /// <summary>Whether some of its fields sign the rest of it.</summary>
+    public bool SignsItself => !SignatureFields.IsEmpty;
+
     public FieldSymbol Field(string name)
     {
         foreach (var field in Fields)
@@ -279,6 +285,9 @@ internal enum MessageSource
 /// <summary>A field of a message.</summary>
 internal sealed record BoundField(ExprType Type, string Message, string Field, MessageSource Source) : BoundExpression(Type);
 
+/// <summary><c>msg.unsigned</c>: the message as received, canonical, without its signature fields.</summary>
+internal sealed record BoundMessageUnsigned(ExprType Type, string Message) : BoundExpression(Type);
+
 /// <summary>A field of a message's envelope; <see cref="Field"/> is null for the payload (the canonical message bytes).</summary>
 internal sealed record BoundEnvelopeField(ExprType Type, string Message, string? Field, MessageSource Source) : BoundExpression(Type);
 
@@ -298,6 +307,8 @@ internal enum ContextValue
     SealedPayload,
     /// <summary><c>unsigned</c> in the envelope's set, for a signature field: the canonical envelope without its signature fields.</summary>
     SealedUnsigned,
+    /// <summary><c>unsigned</c> in the set of a message that signs itself: the canonical message without its signature fields.</summary>
+    MessageUnsigned,
 }
 
 internal sealed record BoundContext(ExprType Type, ContextValue Value) : BoundExpression(Type);

@@ -247,6 +247,8 @@ internal sealed class ExpressionBinder
             return Present(new BoundContext(new ExprType(TypeRef.Bytes, false), ContextValue.SealedPayload), scope);
         if (scope.Sealing && name.Name == Naming.UnsignedName && _context.Envelope is { SignsItself: true })
             return Present(new BoundContext(new ExprType(TypeRef.Bytes, false), ContextValue.SealedUnsigned), scope);
+        if (scope.Signing is not null && name.Name == Naming.UnsignedName)
+            return Present(new BoundContext(new ExprType(TypeRef.Bytes, false), ContextValue.MessageUnsigned), scope);
         if (name.Name == "msg" || name.Name == "self" || _context.Messages.ContainsKey(name.Name) || scope.Ping?.Name == name.Name)
             return Fail(DiagnosticTable.ExpressionSyntax, text, name, $"'{name.Name}' is not a value; name one of its fields, as in '{name.Name}.field'");
         if (_context.Services.ContainsKey(name.Name))
@@ -273,6 +275,9 @@ internal sealed class ExpressionBinder
                 if (scope.AnyMessage)
                     return Fail(DiagnosticTable.UnknownName, text, target, "msg", scope.Where + " (it runs for every message: read the envelope's fields, 'envelope.FIELD')");
                 if (scope.Current is null) return Fail(DiagnosticTable.NoCurrentMessage, text, target);
+                // The message as received, canonical, without its signature fields: what its signature covers.
+                if (member.Member == Naming.UnsignedName && scope.Current.SignsItself)
+                    return Present(new BoundMessageUnsigned(new ExprType(TypeRef.Bytes, false), scope.Current.Name), scope);
                 return Field(text, scope.Current, member, MessageSource.Current, scope.Paths.All, scope);
             }
             if (target.Name == "self")
@@ -283,6 +288,13 @@ internal sealed class ExpressionBinder
                     ?? Fail<FieldSymbol>(DiagnosticTable.UnknownMember, text, memberName, $"self ({scope.Role})", member.Member);
                 var mask = input.IsNullable ? Proven(scope, scope.Role, NarrowTarget.Input(input.Name)) : scope.Paths.All;
                 return new Bound(new BoundInput(new ExprType(input.Type, mask != scope.Paths.All), scope.Role, input.Name), mask, $"input '{input.Name}' is optional");
+            }
+            if (target.Name == "spec" && !_context.Messages.ContainsKey("spec"))
+            {
+                // The spec's own name and version: constants, which an extension's new version changes everywhere at once.
+                var constant = member.Member switch { "version" => _context.Version, "protocol" => _context.Protocol, _ => null };
+                if (constant is null) return Fail(DiagnosticTable.UnknownMember, text, memberName, "spec", member.Member);
+                return Present(new BoundLiteral(new ExprType(TypeRef.String, false), new StringConstant(constant)), scope);
             }
             if (target.Name == "peer")
             {

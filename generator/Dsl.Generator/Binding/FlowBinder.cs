@@ -337,7 +337,7 @@ internal sealed class FlowBinder
         foreach (var let in lets)
         {
             var name = let.Name.Value;
-            if (!_letNames.Add(owner + "/" + name) || _context.Messages.ContainsKey(name) || _context.Services.ContainsKey(name) || name is "msg" or "self")
+            if (!_letNames.Add(owner + "/" + name) || _context.Messages.ContainsKey(name) || _context.Services.ContainsKey(name) || name is "msg" or "self" or "spec")
             {
                 _context.Report(DiagnosticTable.DuplicateKey, let.Name.Span, name, $"the names of '{owner}''s lets, the messages and the services");
                 continue;
@@ -685,8 +685,14 @@ internal sealed class FlowBinder
             ensured = ensured.Select(p => AfterCondition(p, check.Condition.Syntax, true, node.Sender, null));
         }
         var set = step.Set ?? new AssignmentsSyntax(step.Span, EquatableArray<AssignmentSyntax>.Empty);
-        node.Set.AddRange(SpecBinder.BindAssignments(_context, Binder, message.Name, message.Fields, set,
-            ScopeFor(lets, node.Sender, ensured, null, $"the 'set' of '{message.Name}'", AbsenceAdvice.Ensure), new string[0]));
+        var assignments = SpecBinder.BindAssignments(_context, Binder, message.Name, message.Fields, set,
+            ScopeFor(lets, node.Sender, ensured, null, $"the 'set' of '{message.Name}'", AbsenceAdvice.Ensure) with { Signing = message.SignsItself ? message : null },
+            new string[0]);
+        // 'unsigned' is the message without its signature fields: only they can be computed over it.
+        foreach (var assignment in assignments.Where(a => !message.SignatureFields.Contains(a.Field) && SpecBinder.Reads(a.Value, ContextValue.MessageUnsigned)))
+            _context.Report(DiagnosticTable.InvalidValue, assignment.Span, assignment.Field, $"the 'set' of '{message.Name}'",
+                "'unsigned' is the message without its signature fields, so only those (named under the message's 'signature') can be computed over it");
+        node.Set.AddRange(assignments);
 
         // The receiver: the message, then each require proving what it tests for the next, and its lets among them.
         var received = ensured.Select(p => AfterMessage(p, node));

@@ -58,6 +58,9 @@ internal sealed record Scope
     /// <summary>In the envelope's <c>set</c>: <c>payload</c> (and <c>unsigned</c>, when the envelope signs itself).</summary>
     public bool Sealing { get; init; }
 
+    /// <summary>In the <c>set</c> of a message that signs itself: <c>unsigned</c>, the canonical message without its signature fields.</summary>
+    public MessageSymbol? Signing { get; init; }
+
     /// <summary>Binding the value of a let (where <c>x25519_keypair()</c> may be the whole value).</summary>
     public bool LetValue { get; init; }
 

@@ -22,16 +22,26 @@ internal static class SpecBinder
     public static BindResult Bind(SpecSyntax syntax, CancellationToken cancellationToken)
     {
         if (syntax.Protocol is null) return new BindResult(null, syntax.Diagnostics);
+        if (syntax.Base is { } @base)
+        {
+            // The base reports its own errors where it is compiled; here they only stop the extension.
+            var errors = Bind(@base, cancellationToken).Diagnostics.Count(d => d.IsError);
+            if (errors > 0)
+                return new BindResult(null, syntax.Diagnostics.Append(SpecDiagnostic.Create(DiagnosticTable.BaseHasErrors, syntax.FilePath, syntax.ExtendsSpan,
+                    @base.FilePath, errors.ToString(CultureInfo.InvariantCulture))).ToEquatableArray());
+        }
         var context = new BindingContext(syntax.FilePath, cancellationToken);
         var protocol = BindProtocol(context, syntax.Protocol);
         var diagnostics = syntax.Diagnostics.Concat(context.Diagnostics).ToEquatableArray();
-        return new BindResult(diagnostics.IsEmpty ? protocol : null, diagnostics);
+        return new BindResult(diagnostics.Any(d => d.IsError) ? null : protocol, diagnostics);
     }
 
     private static BoundProtocol? BindProtocol(BindingContext context, ProtocolSyntax syntax)
     {
         var name = syntax.Name.Value;
         context.Prefix = Naming.Pascal(name);
+        context.Protocol = name;
+        context.Version = syntax.Version.Value;
         var ns = syntax.Namespace?.Value ?? "Dsl.Protocols." + context.Prefix;
         if (!ns.Split('.').All(part => part.Length > 0 && (char.IsLetter(part[0]) || part[0] == '_') && part.All(c => char.IsLetterOrDigit(c) || c == '_') && !Naming.IsReservedKeyword(part)))
             context.Report(DiagnosticTable.InvalidValue, syntax.Namespace!.Span, ns, "'namespace'", "a C# namespace is dot-separated identifiers, none of them a C# keyword");
@@ -209,7 +219,18 @@ internal static class SpecBinder
                 continue;
             }
             typeNames[typeName] = name;
-            var fields = BindFields(context, message.Fields, $"'{name}'", discriminator, TypePlaces.Message, typeName, Naming.MessageMembers, name);
+            // A message that signs itself has Unsigned beside its fields: a field may not take that name then.
+            var members = message.Signature.IsEmpty ? Naming.MessageMembers : Naming.MessageMembers.Concat(new[] { Naming.EnvelopeUnsigned }).ToArray();
+            var fields = BindFields(context, message.Fields, $"'{name}'", discriminator, TypePlaces.Message, typeName, members, name);
+            var signature = new List<string>();
+            foreach (var field in message.Signature)
+            {
+                if (fields.FirstOrDefault(f => f.Name == field.Value) is not { } signing) context.Report(DiagnosticTable.UnknownMember, field.Span, name, field.Value);
+                else if (signature.Contains(field.Value)) context.Report(DiagnosticTable.DuplicateKey, field.Span, field.Value, $"the 'signature' of '{name}'");
+                else if (signing.Type.Kind != TypeKind.Bytes)
+                    context.Report(DiagnosticTable.InvalidValue, field.Span, field.Value, $"the 'signature' of '{name}'", "a signature field holds bytes");
+                else signature.Add(field.Value);
+            }
             if (fields.Count > 64) context.Report(DiagnosticTable.TooManyFields, message.Name.Span, name, fields.Count.ToString(CultureInfo.InvariantCulture));
 
             string? reportsCode = null, reportsDetail = null;
@@ -234,6 +255,7 @@ internal static class SpecBinder
             var symbol = new MessageSymbol(name, message.Doc, fields.ToEquatableArray(), reportsCode, reportsDetail, result.Count, message.Name.Span)
             {
                 WireName = wire != name ? wire : null,
+                SignatureFields = signature.ToEquatableArray(),
             };
             context.Messages[name] = symbol;
             result.Add(symbol);
@@ -843,7 +865,7 @@ internal static class SpecBinder
     }
 
     /// <summary>Whether an expression reads the context value <paramref name="value"/>.</summary>
-    private static bool Reads(BoundExpression expression, ContextValue value) => expression switch
+    internal static bool Reads(BoundExpression expression, ContextValue value) => expression switch
     {
         BoundContext context => context.Value == value,
         BoundCall call => call.Arguments.Any(a => Reads(a, value)),

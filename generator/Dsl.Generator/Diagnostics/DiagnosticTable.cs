@@ -68,6 +68,12 @@ internal static class DiagnosticTable
 
     // Across specs.
     public static readonly DiagnosticKind DuplicateProtocol = new("DSL401", "Duplicate protocol", "Protocol '{0}' version '{1}' (or its namespace) is also defined in '{2}'; this spec is skipped", Specs);
+    public static readonly DiagnosticKind BaseUnavailable = new("DSL402", "Base spec unavailable", "Cannot extend: {0}", Specs);
+    public static readonly DiagnosticKind CannotChange = new("DSL403", "Not changeable by an extension", "An extension cannot change this: {0}", Specs);
+    public static readonly DiagnosticKind Loosens = new("DSL404", "Extension loosens a limit", "An extension may only tighten: {0}", Specs);
+    public static readonly DiagnosticKind InvalidFlowEdit = new("DSL405", "Invalid flow edit", "Invalid flow edit: {0}", Specs);
+    public static readonly DiagnosticKind ExtensionChange = new("DSL406", "What an extension changes", "Extends '{0}': {1}", Specs) { Severity = DiagnosticSeverity.Info };
+    public static readonly DiagnosticKind BaseHasErrors = new("DSL407", "Base spec has errors", "The base spec '{0}' has {1} error(s); fix them before this spec can extend it", Specs);
     public static readonly DiagnosticKind GeneratorFailure = new("DSL999", "Internal generator error", "The generator failed on this spec in its {0} stage; please report it: {1}", Specs);
 
     public static IReadOnlyList<DiagnosticKind> All { get; } = typeof(DiagnosticTable)
@@ -82,7 +88,7 @@ internal static class DiagnosticTable
         k => k.Id,
         k => new DiagnosticDescriptor(
             k.Id, k.Title, k.MessageFormat, "Dsl." + k.Stage,
-            DiagnosticSeverity.Error, isEnabledByDefault: true,
+            k.Severity, isEnabledByDefault: true,
             helpLinkUri: k.HelpLink));
 
     public static DiagnosticKind ById(string id) => s_byId[id];

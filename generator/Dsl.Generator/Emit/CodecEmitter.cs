@@ -92,6 +92,8 @@ internal static class CodecEmitter
             w.Close();
             w.Line();
         }
+        foreach (var signed in protocol.Messages.Where(m => m.SignsItself))
+            EmitUnsigned(w, signed, message);
 
         w.Line("/// <inheritdoc />");
         w.Line($"public string GetName({message} message) => message.MessageType;");
@@ -163,7 +165,7 @@ internal static class CodecEmitter
         w.Line($"if (!{CSharp.Codecs}.JsonDecoding.TryFindDiscriminator(data, {disc}u8, {disc}, out var discriminator, out error)) return false;");
         w.Open("try");
         foreach (var m in protocol.Messages)
-            w.Line($"if (discriminator.ValueTextEquals({CSharp.Literal(m.Wire)}u8)) return TryDecode{Naming.Pascal(m.Name)}(data, out message, out error);");
+            w.Line($"if (discriminator.ValueTextEquals({CSharp.Literal(m.Wire)}u8)) return TryDecode{Naming.Pascal(m.Name)}(data, out message, out error){(m.SignsItself ? $" && WithUnsigned{Naming.Pascal(m.Name)}(data, ref message, out error)" : "")};");
         w.Close();
         w.Line($"catch (global::System.Exception ex) when (ex is {Json}.JsonException or global::System.InvalidOperationException or global::System.FormatException)");
         w.Open("");
@@ -199,6 +201,41 @@ internal static class CodecEmitter
     /// The member that writes a field, and its extra arguments: <c>JsonEncoding</c>'s for a built-in type, the
     /// codec's own for a declared object or enum (its descriptor's member names are formats of the C# type name).
     /// </summary>
+    /// <summary>
+    /// For a message that signs itself: the bytes its signature covers, as the sender computes them (the message it
+    /// built, canonical, without its signature fields) and as the receiver does (the message as received, the same).
+    /// </summary>
+    private static void EmitUnsigned(SourceWriter w, MessageSymbol message, string baseType)
+    {
+        var type = Naming.Pascal(message.Name);
+        var members = $"s_{char.ToLowerInvariant(type[0])}{type.Substring(1)}SignatureMembers";
+        var wireNames = string.Join(", ", message.Fields.Where(f => message.SignatureFields.Contains(f.Name)).Select(f => CSharp.Literal(f.Wire)));
+        w.Line($"private static readonly string[] {members} = {{ {wireNames} }};");
+        w.Line();
+        w.Summary($"The '{message.Name}' message as canonical JSON (RFC 8785) without its signature fields: the bytes its sender signs (its {Naming.EnvelopeUnsigned}).");
+        w.Open($"public {CSharp.Codecs}.Bytes EncodeUnsigned({type} message)");
+        w.Line("var canonical = EncodeCanonicalPayload(message);");
+        w.Line($"using var buffer = new {CSharp.Codecs}.PooledBufferWriter();");
+        w.Line($"if (!{CSharp.Codecs}.JsonCanonicalizer.TryCanonicalizeWithout(canonical.Span, {members}, buffer, out var why))");
+        w.Line($"    throw new global::System.InvalidOperationException(\"The message cannot be canonicalized: \" + why);");
+        w.Line($"return {CSharp.Codecs}.Bytes.CopyFrom(buffer.WrittenSpan);");
+        w.Close();
+        w.Line();
+        w.Open($"private static bool WithUnsigned{type}(global::System.ReadOnlySpan<byte> data, ref {baseType}? message, out {DecodeError} error)");
+        w.Line($"using var unsigned = new {CSharp.Codecs}.PooledBufferWriter();");
+        w.Line($"if (!{CSharp.Codecs}.JsonCanonicalizer.TryCanonicalizeWithout(data, {members}, unsigned, out var why))");
+        w.Open("");
+        w.Line("message = null;");
+        w.Line($"error = new {DecodeError}({DecodeErrorKind}.InvalidSyntax, {CSharp.Literal(message.Wire)}, null, \"The message is not canonicalizable JSON: \" + why);");
+        w.Line("return false;");
+        w.Close();
+        w.Line($"message = (({type})message!) with {{ {Naming.EnvelopeUnsigned} = {CSharp.Codecs}.Bytes.CopyFrom(unsigned.WrittenSpan) }};");
+        w.Line("error = default;");
+        w.Line("return true;");
+        w.Close();
+        w.Line();
+    }
+
     private static (string Member, string Extra) Writer(FieldSymbol field)
     {
         var list = field.Type.Kind == TypeKind.List;

@@ -108,6 +108,10 @@ internal sealed class ExpressionEmitter
                     _protocol.Envelope!.Fields.FirstOrDefault(f => f.Name == envelope.Field) is { IsNullable: true });
             case BoundEnvelopeField envelope:
                 return new(Kept(KeptValue.OfEnvelope(_protocol, envelope.Message, envelope.Field)), true);
+            case BoundMessageUnsigned unsigned when IsAtHand(unsigned.Message, MessageSource.Current, scope):
+                return new(scope.MessageVariable + "." + Naming.EnvelopeUnsigned, false);
+            case BoundMessageUnsigned unsigned:
+                throw new System.InvalidOperationException($"'{unsigned.Message}.unsigned' is read where the message is not at hand.");
             case BoundLet let when scope.LocalLets.TryGetValue(let.LetId, out var local):
                 return new(local, Lets[let.LetId].Type.MayBeAbsent);
             case BoundLet let:
@@ -118,7 +122,7 @@ internal sealed class ExpressionEmitter
                     ContextValue.ErrorCode => "error.Code",
                     ContextValue.ErrorDetail => "error.Detail",
                     ContextValue.PeerAddress => "PeerAddress",
-                    ContextValue.SealedUnsigned => "unsigned",
+                    ContextValue.SealedUnsigned or ContextValue.MessageUnsigned => "unsigned",
                     _ => "payload",
                 }, false);
             case BoundCall call:

@@ -56,6 +56,12 @@ internal static class MessageEmitter
             w.Line();
             w.Line("/// <inheritdoc />");
             w.Line("public override string MessageType => WireName;");
+            if (message.SignsItself)
+            {
+                w.Line();
+                w.Summary($"The message as canonical JSON (RFC 8785) without {string.Join(" and ", message.SignatureFields.Select(f => "'" + f + "'"))}: the bytes the signature covers. Not on the wire: set by the sender when it builds the message, and by the codec from the bytes it decodes.");
+                w.Line($"public {CSharp.Codecs}.Bytes {Naming.EnvelopeUnsigned} {{ get; init; }}");
+            }
             foreach (var field in message.Fields)
             {
                 w.Line();

@@ -494,14 +494,34 @@ internal sealed class RoleEmitter
         w.Line($"var msg = new {type}");
         w.Line("{");
         w.Indent();
-        foreach (var set in state.Set)
+        foreach (var set in state.Set.Where(s => !message.SignatureFields.Contains(s.Field)))
         {
             w.LineFrom(set.Span);
             w.Line($"{Naming.Pascal(set.Field)} = {_expressions.FieldValue(message.Field(set.Field), set.Value, scope)},");
             w.LineDefault();
         }
+        // A required signature field holds nothing until the rest is signed: EncodeUnsigned leaves it out.
+        foreach (var field in message.Fields.Where(f => message.SignatureFields.Contains(f.Name) && !f.IsNullable))
+            w.Line($"{Naming.Pascal(field.Name)} = {CSharp.Codecs}.Bytes.Empty,");
         w.Outdent();
         w.Line("};");
+        if (message.SignsItself)
+        {
+            // The signature fields are computed over the rest of the message, as canonical JSON, and kept with it.
+            w.Line($"var unsigned = {Naming.Codec(_prefix)}.Instance.EncodeUnsigned(msg);");
+            w.Line("msg = msg with");
+            w.Line("{");
+            w.Indent();
+            foreach (var set in state.Set.Where(s => message.SignatureFields.Contains(s.Field)))
+            {
+                w.LineFrom(set.Span);
+                w.Line($"{Naming.Pascal(set.Field)} = {_expressions.FieldValue(message.Field(set.Field), set.Value, scope)},");
+                w.LineDefault();
+            }
+            w.Line($"{Naming.EnvelopeUnsigned} = unsigned,");
+            w.Outdent();
+            w.Line("};");
+        }
         if (_protocol.Envelope is not null) w.Line($"msg = ({type})Seal(msg, now);");
         EmitKeep(message.Name, "msg");
         EmitTranscript("msg");

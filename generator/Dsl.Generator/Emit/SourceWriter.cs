@@ -7,6 +7,7 @@ namespace Dsl.Generator.Emit;
 internal sealed class SourceWriter
 {
     private readonly StringBuilder _text = new();
+    private static readonly char[] s_unwritable = { '"', '\n', '\r' };
     private readonly string? _specPath;
     private int _indent;
 
@@ -14,7 +15,7 @@ internal sealed class SourceWriter
     public SourceWriter(string? specPath = null)
     {
         // A path that a #line directive cannot hold gets none: the code still compiles, it just maps nowhere.
-        _specPath = specPath is null || specPath.IndexOfAny(new[] { '"', '\n', '\r' }) >= 0 ? null : specPath;
+        _specPath = specPath is null || specPath.IndexOfAny(s_unwritable) >= 0 ? null : specPath;
     }
 
     public SourceWriter Line(string line = "")
@@ -69,7 +70,9 @@ internal sealed class SourceWriter
     public SourceWriter LineFrom(SourceSpan span)
     {
         if (_specPath is null || span.Line <= 0) return this;
-        _text.Append("#line ").Append(span.Line).Append(" \"").Append(_specPath).Append("\"\n");
+        if (span.File is { } file && file.IndexOfAny(s_unwritable) >= 0) return this;
+        var path = span.File ?? _specPath;
+        _text.Append("#line ").Append(span.Line).Append(" \"").Append(path).Append("\"\n");
         return this;
     }
 

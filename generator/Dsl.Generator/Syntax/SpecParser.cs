@@ -27,13 +27,37 @@ internal sealed class SpecParser
         _cancellationToken = cancellationToken;
     }
 
+    /// <summary>Parses one spec on its own (a spec that extends another needs the project: see the other overload).</summary>
     public static SpecSyntax Parse(string filePath, string? text, CancellationToken cancellationToken)
     {
         var document = YamlReader.Read(filePath, text, cancellationToken);
+        return Parse(document, new[] { document }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Parses one spec of a project: when it extends another (<see cref="SpecExtender"/>), the merged YAML, and the
+    /// base as the compiler sees it alone, for the binder to check first.
+    /// </summary>
+    public static SpecSyntax Parse(YamlDocument document, IReadOnlyList<YamlDocument> project, CancellationToken cancellationToken)
+    {
+        var filePath = document.FilePath;
         if (document.Root is null) return new SpecSyntax(filePath, null, document.Diagnostics);
+        var extended = SpecExtender.Extend(document, project, cancellationToken);
+        if (extended.Root is null) return new SpecSyntax(filePath, null, extended.Diagnostics);
         var parser = new SpecParser(filePath, cancellationToken);
-        var protocol = parser.ReadProtocol(document.Root);
-        return new SpecSyntax(filePath, protocol, parser._diagnostics.ToEquatableArray());
+        var protocol = parser.ReadProtocol(extended.Root);
+        var baseSyntax = extended.Base is { } @base ? Parse(@base, project, cancellationToken) : null;
+        if (baseSyntax is not null && baseSyntax.Diagnostics.Count(d => d.IsError) is var errors and > 0)
+        {
+            // The base reports its own errors where it is compiled; here they only stop the extension.
+            return new SpecSyntax(filePath, null, extended.Diagnostics.Where(d => !d.IsError).Append(SpecDiagnostic.Create(DiagnosticTable.BaseHasErrors, filePath,
+                extended.ExtendsSpan, baseSyntax.FilePath, errors.ToString(System.Globalization.CultureInfo.InvariantCulture))).ToEquatableArray());
+        }
+        return new SpecSyntax(filePath, protocol, extended.Diagnostics.Concat(parser._diagnostics).ToEquatableArray())
+        {
+            Base = baseSyntax,
+            ExtendsSpan = extended.ExtendsSpan,
+        };
     }
 
     private void Report(DiagnosticKind kind, SourceSpan span, params string[] arguments)
@@ -285,12 +309,7 @@ internal sealed class SpecParser
         var fields = ReadFields(envelope[EnvelopeSyntax.Keys.Fields], "The fields of the envelope", $"'{name?.Value ?? "envelope"}'", FieldSyntax.Keys.Message);
         var set = envelope[EnvelopeSyntax.Keys.Set] is { } setNode ? ReadAssignments(setNode, "'set'") : null;
         var wrap = envelope.Scalar(EnvelopeSyntax.Keys.Wrap);
-        var signature = envelope[EnvelopeSyntax.Keys.Signature] switch
-        {
-            YamlSequence list => list.Items.Select(i => Scalar(i, "A signature field")).Where(i => i is not null).Select(i => i!).ToEquatableArray(),
-            { } one when Scalar(one, "'signature'") is { } field => new EquatableArray<YamlScalar>(new[] { field }),
-            _ => EquatableArray<YamlScalar>.Empty,
-        };
+        var signature = SignatureFields(envelope[EnvelopeSyntax.Keys.Signature]);
         var require = ReadChecks(envelope[EnvelopeSyntax.Keys.Require], "'require'");
         if (wrap is not null)
         {
@@ -315,6 +334,14 @@ internal sealed class SpecParser
         return new EnvelopeSyntax(envelope.Span, name, payload, fields, set) { Signature = signature, Require = require };
     }
 
+    /// <summary>A <c>signature</c> key: one field name, or a list of them.</summary>
+    private EquatableArray<YamlScalar> SignatureFields(YamlNode? node) => node switch
+    {
+        YamlSequence list => list.Items.Select(i => Scalar(i, "A signature field")).Where(i => i is not null).Select(i => i!).ToEquatableArray(),
+        { } one when Scalar(one, "'signature'") is { } field => new EquatableArray<YamlScalar>(new[] { field }),
+        _ => EquatableArray<YamlScalar>.Empty,
+    };
+
     private EquatableArray<MessageSyntax> ReadMessages(YamlNode? node)
     {
         var messages = new List<MessageSyntax>();
@@ -330,7 +357,11 @@ internal sealed class SpecParser
             if (Mapping(body[MessageSyntax.Keys.Reports], ReportsSyntax.Keys.All, $"'reports' of '{name}'", $"'reports' of '{name}'") is { } reportsBody
                 && reportsBody.Scalar(ReportsSyntax.Keys.Code) is { } code)
                 reports = new ReportsSyntax(reportsBody.Span, code, reportsBody.Scalar(ReportsSyntax.Keys.Detail));
-            messages.Add(new MessageSyntax(entry.Key, Doc(body.Node), fields, reports, entry.Key.Span) { Wire = body.Scalar(MessageSyntax.Keys.Wire) });
+            messages.Add(new MessageSyntax(entry.Key, Doc(body.Node), fields, reports, entry.Key.Span)
+            {
+                Wire = body.Scalar(MessageSyntax.Keys.Wire),
+                Signature = SignatureFields(body[MessageSyntax.Keys.Signature]),
+            });
         }
         return messages.ToEquatableArray();
     }

@@ -13,7 +13,14 @@ namespace Dsl.Generator.Syntax;
 // through them.
 
 /// <summary>The parse stage's output for one spec file: the typed syntax (null when the YAML itself is broken) and the diagnostics.</summary>
-internal sealed record SpecSyntax(string FilePath, ProtocolSyntax? Protocol, EquatableArray<SpecDiagnostic> Diagnostics);
+internal sealed record SpecSyntax(string FilePath, ProtocolSyntax? Protocol, EquatableArray<SpecDiagnostic> Diagnostics)
+{
+    /// <summary>For a spec that extends another: the base as the compiler sees it alone (the binder checks it first).</summary>
+    public SpecSyntax? Base { get; init; }
+
+    /// <summary>Where this spec says <c>extends</c>.</summary>
+    public SourceSpan ExtendsSpan { get; init; }
+}
 
 /// <summary>A whole spec.</summary>
 internal sealed record ProtocolSyntax(
@@ -55,7 +62,7 @@ internal sealed record ProtocolSyntax(
         public static readonly SyntaxKey Flow = SyntaxKey.Mandatory("flow", "The steps, from a global point of view.");
         public static readonly SyntaxKey Outcome = SyntaxKey.Optional("outcome", "What each role learns on success.");
         public static readonly SyntaxKey Session = SyntaxKey.Optional("session", "What runs after the handshake.");
-        public static readonly SyntaxKey Extends = SyntaxKey.NotImplemented("extends", "specs cannot extend other specs yet; copy the base spec for now");
+        public static readonly SyntaxKey Extends = SyntaxKey.Optional("extends", "The spec this one extends: its file, relative to this one.");
         public static readonly SyntaxKey Hooks = SyntaxKey.Optional("hooks", "Decisions the application makes, called like functions.");
         public static readonly SyntaxKey OnError = SyntaxKey.NotImplemented("on_error", "write the effects of an error under the error's own 'do', and those of any failure under 'on_failure'");
         public static readonly SyntaxKey Types = SyntaxKey.Optional("types", "Named object and enum types.");
@@ -241,13 +248,17 @@ internal sealed record MessageSyntax(YamlScalar Name, string? Doc, EquatableArra
     /// <summary>The message's name on the wire (the discriminator's value), when its <c>wire</c> gives one.</summary>
     public YamlScalar? Wire { get; init; }
 
+    /// <summary>The fields that sign the rest of the message (<c>signature:</c>): <c>unsigned</c> leaves them out.</summary>
+    public EquatableArray<YamlScalar> Signature { get; init; } = EquatableArray<YamlScalar>.Empty;
+
     public static class Keys
     {
         public static readonly SyntaxKey Doc = SyntaxKey.Optional("doc", "The record's doc comment.");
         public static readonly SyntaxKey Fields = SyntaxKey.Optional("fields", "The message's fields.");
         public static readonly SyntaxKey Reports = SyntaxKey.Optional("reports", "Makes it an error message: which field holds the code and which the detail.");
         public static readonly SyntaxKey Wire = SyntaxKey.Optional("wire", "The discriminator's value for this message, when it differs from its name.");
-        public static readonly KeySet All = new("`messages.NAME`", Doc, Fields, Reports, Wire);
+        public static readonly SyntaxKey Signature = SyntaxKey.Optional("signature", "The field (or list of fields) that signs the rest of the message: 'unsigned' is the canonical message without them.");
+        public static readonly KeySet All = new("`messages.NAME`", Doc, Fields, Reports, Wire, Signature);
     }
 }
 
