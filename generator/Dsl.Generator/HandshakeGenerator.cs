@@ -42,12 +42,16 @@ public sealed class HandshakeGenerator : IIncrementalGenerator
                 crash => new BindResult(null, syntax.Diagnostics.Append(crash).ToEquatableArray())))
             .WithTrackingName(TrackingNames.Bind);
 
+        // Where the diagnostics' help pages are: the MSBuild property DslDocs (set by the package's build props).
+        var docs = context.AnalyzerConfigOptionsProvider
+            .Select(static (options, _) => options.GlobalOptions.TryGetValue("build_property.DslDocs", out var folder) && folder.Length > 0 ? folder : null);
+
         var diagnostics = bound
             .Select(static (result, _) => result.Diagnostics)
             .WithTrackingName(TrackingNames.Diagnostics);
-        context.RegisterSourceOutput(diagnostics, static (spc, list) =>
+        context.RegisterSourceOutput(diagnostics.Combine(docs), static (spc, pair) =>
         {
-            foreach (var diagnostic in list) spc.ReportDiagnostic(ToDiagnostic(diagnostic));
+            foreach (var diagnostic in pair.Left) spc.ReportDiagnostic(ToDiagnostic(diagnostic, pair.Right));
         });
 
         var projected = bound
@@ -66,12 +70,12 @@ public sealed class HandshakeGenerator : IIncrementalGenerator
             .WithTrackingName(TrackingNames.Identities)
             .Collect();
 
-        context.RegisterSourceOutput(projected.Combine(identities), static (spc, pair) =>
+        context.RegisterSourceOutput(projected.Combine(identities).Combine(docs), static (spc, input) =>
         {
-            var (result, all) = pair;
+            var ((result, all), docs) = input;
             if (result.Crash is { } crash)
             {
-                spc.ReportDiagnostic(ToDiagnostic(crash));
+                spc.ReportDiagnostic(ToDiagnostic(crash, docs));
                 return;
             }
             var protocol = result.Protocol!.Protocol;
@@ -82,7 +86,7 @@ public sealed class HandshakeGenerator : IIncrementalGenerator
                 failure => (Files: Array.Empty<GeneratedFile>(), Crash: failure));
             if (files.Crash is { } emitCrash)
             {
-                spc.ReportDiagnostic(ToDiagnostic(emitCrash));
+                spc.ReportDiagnostic(ToDiagnostic(emitCrash, docs));
                 return;
             }
             foreach (var file in files.Files)
@@ -101,7 +105,7 @@ public sealed class HandshakeGenerator : IIncrementalGenerator
                     .Where(pair => pair.first is not null)
                     .Select(pair => SpecDiagnostic.Create(DiagnosticTable.DuplicateProtocol, pair.located.Identity.FilePath, pair.located.Span, pair.located.Identity.Name, pair.located.Identity.Version, pair.first!));
             });
-        context.RegisterSourceOutput(clashes, static (spc, diagnostic) => spc.ReportDiagnostic(ToDiagnostic(diagnostic)));
+        context.RegisterSourceOutput(clashes.Combine(docs), static (spc, pair) => spc.ReportDiagnostic(ToDiagnostic(pair.Left, pair.Right)));
     }
 
     /// <summary>The path of an earlier spec (in ordinal path order) that clashes with this one, if any.</summary>
@@ -118,12 +122,12 @@ public sealed class HandshakeGenerator : IIncrementalGenerator
     private static bool IsSpec(string path)
         => path.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".yml", StringComparison.OrdinalIgnoreCase);
 
-    private static Diagnostic ToDiagnostic(SpecDiagnostic diagnostic)
+    private static Diagnostic ToDiagnostic(SpecDiagnostic diagnostic, string? docs)
     {
         var start = new LinePosition(Math.Max(0, diagnostic.Span.Line - 1), Math.Max(0, diagnostic.Span.Column - 1));
         var end = new LinePosition(start.Line, start.Character + Math.Max(0, diagnostic.Span.Length));
         var location = Location.Create(diagnostic.Path, new TextSpan(diagnostic.Span.Offset, Math.Max(0, diagnostic.Span.Length)), new LinePositionSpan(start, end));
-        return Diagnostic.Create(DiagnosticTable.Descriptor(diagnostic.Id), location, diagnostic.Arguments.Cast<object>().ToArray());
+        return Diagnostic.Create(DiagnosticTable.Descriptor(diagnostic.Id, docs), location, diagnostic.Arguments.Cast<object>().ToArray());
     }
 
     /// <summary>The project stage's output: the machines, or the crash that stopped them.</summary>

@@ -84,14 +84,39 @@ internal static class DiagnosticTable
         .ToArray();
 
     private static readonly Dictionary<string, DiagnosticKind> s_byId = All.ToDictionary(k => k.Id);
-    private static readonly Dictionary<string, DiagnosticDescriptor> s_descriptors = All.ToDictionary(
-        k => k.Id,
-        k => new DiagnosticDescriptor(
-            k.Id, k.Title, k.MessageFormat, "Dsl." + k.Stage,
-            k.Severity, isEnabledByDefault: true,
-            helpLinkUri: k.HelpLink));
+    private static readonly Dictionary<string, DiagnosticDescriptor> s_descriptors = All.ToDictionary(k => k.Id, k => Describe(k, k.HelpLink));
+
+    // Descriptors whose help links point into a docs folder, by folder (one or two per build: the package's, the repository's).
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Dictionary<string, DiagnosticDescriptor>> s_byDocs = new();
 
     public static DiagnosticKind ById(string id) => s_byId[id];
 
     public static DiagnosticDescriptor Descriptor(string id) => s_descriptors[id];
+
+    /// <summary>
+    /// The descriptor whose help link is the page in <paramref name="docs"/>, the docs folder the build names (the
+    /// package's, through its build props, or the repository's): a file URI that opens from any project. Without one,
+    /// the link is the repository-relative path.
+    /// </summary>
+    public static DiagnosticDescriptor Descriptor(string id, string? docs)
+    {
+        if (docs is null || !System.IO.Path.IsPathRooted(docs)) return Descriptor(id);
+        var descriptors = s_byDocs.GetOrAdd(docs, root => All.ToDictionary(k => k.Id, k => Describe(k, HelpUri(root, k))));
+        return descriptors[id];
+    }
+
+    private static string HelpUri(string docs, DiagnosticKind kind)
+    {
+        try
+        {
+            return new System.Uri(System.IO.Path.GetFullPath(System.IO.Path.Combine(docs, kind.HelpPage))).AbsoluteUri;
+        }
+        catch (System.Exception ex) when (ex is System.ArgumentException or System.UriFormatException or System.NotSupportedException or System.IO.PathTooLongException)
+        {
+            return kind.HelpLink;
+        }
+    }
+
+    private static DiagnosticDescriptor Describe(DiagnosticKind kind, string helpLink) => new(
+        kind.Id, kind.Title, kind.MessageFormat, "Dsl." + kind.Stage, kind.Severity, isEnabledByDefault: true, helpLinkUri: helpLink);
 }

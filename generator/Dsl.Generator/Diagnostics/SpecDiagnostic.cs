@@ -59,5 +59,9 @@ internal sealed record DiagnosticKind(string Id, string Title, string MessageFor
 
     public bool IsError => Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error;
 
-    public string HelpLink => $"docs/diagnostics/{Id}.md";
+    /// <summary>The page's path from the docs folder (docs/diagnostics/ID.md in the repository and in the generator package).</summary>
+    public string HelpPage => $"diagnostics/{Id}.md";
+
+    /// <summary>The page, when the docs folder is not known: the repository-relative path.</summary>
+    public string HelpLink => "docs/" + HelpPage;
 }
