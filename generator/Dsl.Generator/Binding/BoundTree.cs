@@ -253,7 +253,11 @@ internal sealed record ChoiceNode(
     long? TimeoutMs) : FlowNode(Id, Phase, Span);
 
 /// <summary>A branch: its guard (null for the default) and its first node.</summary>
-internal sealed record BoundBranch(BoundExpression? Guard, int First, SourceSpan Span);
+internal sealed record BoundBranch(BoundExpression? Guard, int First, SourceSpan Span)
+{
+    /// <summary>The guard as written, for diagrams and docs.</summary>
+    public string? GuardSource { get; init; }
+}
 
 /// <summary><c>fail: CODE</c>, raised by <see cref="RaisedBy"/>.</summary>
 internal sealed record FailNode(int Id, string Phase, SourceSpan Span, string Code, string RaisedBy) : FlowNode(Id, Phase, Span);

@@ -664,7 +664,7 @@ internal sealed class FlowBinder
                 guard = Binder.BindExpression(when, ScopeFor(lets, node.Chooser, before, null, "a branch's 'when'", AbsenceAdvice.When), TypeRef.Bool, requirePresent: true, "a branch's 'when'");
                 before = before.Select(p => AfterCondition(p, when.Syntax, false, node.Chooser, null));
             }
-            node.Guards.Add(new BoundBranch(guard, node.Branches[i].First, branch.Span));
+            node.Guards.Add(new BoundBranch(guard, node.Branches[i].First, branch.Span) { GuardSource = branch.When?.Source.Value });
         }
     }
 

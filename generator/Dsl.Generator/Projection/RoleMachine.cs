@@ -52,7 +52,11 @@ internal sealed record ReceiveAlternative(string Message, string Phase, Equatabl
 }
 
 /// <summary>A branch of a choice this role makes.</summary>
-internal sealed record MachineBranch(BoundExpression? Guard, int Next, SourceSpan Span);
+internal sealed record MachineBranch(BoundExpression? Guard, int Next, SourceSpan Span)
+{
+    /// <summary>The guard as written, for diagrams and docs.</summary>
+    public string? GuardSource { get; init; }
+}
 
 internal enum KeptKind
 {

@@ -82,7 +82,7 @@ internal static class RoleProjector
             case ChoiceNode choice when choice.Chooser == role:
                 return new MachineState(id, StateKind.Decide, choice.Phase, choice.Span, null,
                     choice.Lets, noChecks, noSet, noEffects, -1, noAlternatives, null,
-                    choice.Branches.Select(b => new MachineBranch(b.Guard, ids[b.First], b.Span)).ToEquatableArray(), null);
+                    choice.Branches.Select(b => new MachineBranch(b.Guard, ids[b.First], b.Span) { GuardSource = b.GuardSource }).ToEquatableArray(), null);
             case ChoiceNode choice:
             {
                 var firsts = choice.Branches.Select(b => flow[b.First]).OfType<MessageNode>().ToList();

@@ -1,0 +1,168 @@
+using System;
+using System.Collections.Generic;
+using System.CommandLine;
+using System.IO;
+using System.Linq;
+using System.Reflection;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.CodeAnalysis;
+using Spectre.Console;
+
+namespace Dsl.Cli;
+
+/// <summary>
+/// <c>dsl</c>: <c>check</c> reports every diagnostic of the given specs (exit code 1 on an error), <c>diagram</c> draws
+/// a spec as Mermaid diagrams, <c>new</c> scaffolds a spec and an app that runs it. Colour, tables and progress on a
+/// terminal; plain text when the output is redirected.
+/// </summary>
+public static class Program
+{
+    /// <summary>Runs the command line; colour and progress when the output is a terminal.</summary>
+    public static Task<int> Main(string[] args) => RunAsync(args, System.Console.Out, interactive: !System.Console.IsOutputRedirected);
+
+    /// <summary>Runs a command line, writing to <paramref name="output"/>; <paramref name="interactive"/> allows colour and progress.</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter output, bool interactive)
+    {
+        var root = new RootCommand("dsl: check, draw and scaffold handshake specs (YAML) for the Handshake DSL generator.");
+
+        var specs = new Argument<string[]>("specs") { Description = "Spec files, or folders to search for .yaml and .yml files.", Arity = ArgumentArity.OneOrMore };
+        var check = new Command("check", "Report every diagnostic of the specs, with file, line, column and help; exit code 1 on an error.") { specs };
+        check.SetAction((parse, cancellationToken) => Task.FromResult(Check(parse.GetValue(specs)!, output, interactive, cancellationToken)));
+        root.Subcommands.Add(check);
+
+        var spec = new Argument<string>("spec") { Description = "The spec file." };
+        var outFile = new Option<string?>("--out") { Description = "Write the diagrams as Markdown to this file instead of printing them." };
+        var diagram = new Command("diagram", "Draw a spec: a Mermaid sequence diagram of its flow and a state diagram of each role's machine, as Markdown.") { spec, outFile };
+        diagram.SetAction((parse, cancellationToken) => Task.FromResult(Diagram(parse.GetValue(spec)!, parse.GetValue(outFile), output, cancellationToken)));
+        root.Subcommands.Add(diagram);
+
+        var name = new Argument<string>("name") { Description = "The protocol's name: lower case letters, digits and '_', starting with a letter." };
+        var folder = new Option<string?>("--output") { Description = "The folder to create (default: ./NAME)." };
+        var packageVersion = new Option<string>("--package-version")
+        {
+            Description = "The version of the Dsl.Generator and Dsl.Runtime packages to reference.",
+            DefaultValueFactory = _ => Version(),
+        };
+        var create = new Command("new", "Scaffold a spec and a console app that runs both of its roles.") { name, folder, packageVersion };
+        create.SetAction(parse => New(parse.GetValue(name)!, parse.GetValue(folder), parse.GetValue(packageVersion)!, output));
+        root.Subcommands.Add(create);
+
+        var configuration = new InvocationConfiguration { Output = output, Error = output };
+        return await root.Parse(args).InvokeAsync(configuration).ConfigureAwait(false);
+    }
+
+    private static int Check(string[] paths, TextWriter output, bool interactive, CancellationToken cancellationToken)
+    {
+        var missing = new List<string>();
+        var (named, all) = SpecFiles.Find(paths, missing);
+        foreach (var path in missing) output.WriteLine($"{path}: no such file or folder");
+        if (named.Count == 0)
+        {
+            output.WriteLine("No spec to check (.yaml or .yml).");
+            return 1;
+        }
+        IReadOnlyList<SpecProblem> problems = Array.Empty<SpecProblem>();
+        var console = interactive ? Terminal(output) : null;
+        if (console is not null)
+            console.Status().Start($"Checking {named.Count} spec(s)…", _ => problems = SpecChecker.Check(all, cancellationToken));
+        else
+            problems = SpecChecker.Check(all, cancellationToken);
+
+        var errors = problems.Count(p => p.Severity == DiagnosticSeverity.Error);
+        var warnings = problems.Count(p => p.Severity == DiagnosticSeverity.Warning);
+        var notes = problems.Count(p => p.Severity == DiagnosticSeverity.Info);
+        var summary = $"{named.Count} spec(s) checked: {errors} error(s), {warnings} warning(s), {notes} note(s).";
+        if (console is null)
+        {
+            foreach (var p in problems)
+                output.WriteLine($"{SpecFiles.Display(p.Path)}({p.Line},{p.Column}): {Severity(p.Severity)} {p.Id}: {p.Message}{(p.Help is null ? "" : $" ({p.Help})")}");
+            output.WriteLine(summary);
+        }
+        else
+        {
+            if (problems.Count > 0)
+            {
+                var table = new Table().Border(TableBorder.Rounded).AddColumns("Where", "", "Id", "Message");
+                foreach (var p in problems)
+                {
+                    var colour = p.Severity switch { DiagnosticSeverity.Error => "red", DiagnosticSeverity.Warning => "yellow", _ => "grey" };
+                    var id = p.Help is null ? Markup.Escape(p.Id) : $"[link={Markup.Escape(p.Help)}]{Markup.Escape(p.Id)}[/]";
+                    table.AddRow($"{Markup.Escape(SpecFiles.Display(p.Path))}:{p.Line}:{p.Column}", $"[{colour}]{Severity(p.Severity)}[/]", id, Markup.Escape(p.Message));
+                }
+                console.Write(table);
+            }
+            console.MarkupLine(errors > 0 ? $"[red]{Markup.Escape(summary)}[/]" : $"[green]{Markup.Escape(summary)}[/]");
+        }
+        return errors > 0 || missing.Count > 0 ? 1 : 0;
+    }
+
+    private static int Diagram(string path, string? outFile, TextWriter output, CancellationToken cancellationToken)
+    {
+        var missing = new List<string>();
+        var (named, all) = SpecFiles.Find(new[] { path }, missing);
+        if (named.Count != 1)
+        {
+            output.WriteLine($"{path}: not a spec file");
+            return 1;
+        }
+        var model = SpecModel.Load(named[0], all, cancellationToken);
+        if (model is null)
+        {
+            output.WriteLine($"{path} has errors; 'dsl check {path}' lists them.");
+            return 1;
+        }
+        var markdown = MermaidWriter.Markdown(model);
+        if (outFile is null) output.Write(markdown);
+        else
+        {
+            File.WriteAllText(outFile, markdown);
+            output.WriteLine($"Wrote {outFile}");
+        }
+        return 0;
+    }
+
+    private static int New(string name, string? folder, string version, TextWriter output)
+    {
+        if (!Scaffold.ValidName.IsMatch(name))
+        {
+            output.WriteLine($"'{name}' is not a protocol name: lower case letters, digits and '_', starting with a letter.");
+            return 1;
+        }
+        try
+        {
+            var files = Scaffold.Create(name, folder ?? Path.Combine(Environment.CurrentDirectory, name), version);
+            foreach (var file in files) output.WriteLine($"Created {SpecFiles.Display(file)}");
+            output.WriteLine($"Next: add a feed with the Dsl packages (see the README, 'Use it in your app'), then 'dotnet run' in {SpecFiles.Display(Path.GetDirectoryName(files[0])!)}.");
+            return 0;
+        }
+        catch (IOException ex)
+        {
+            output.WriteLine(ex.Message);
+            return 1;
+        }
+    }
+
+    private static string Severity(DiagnosticSeverity severity) => severity switch
+    {
+        DiagnosticSeverity.Error => "error",
+        DiagnosticSeverity.Warning => "warning",
+        _ => "info",
+    };
+
+    private static IAnsiConsole Terminal(TextWriter output) => AnsiConsole.Create(new AnsiConsoleSettings
+    {
+        Out = new AnsiConsoleOutput(output),
+        Ansi = AnsiSupport.Detect,
+        ColorSystem = ColorSystemSupport.Detect,
+        Interactive = InteractionSupport.Detect,
+    });
+
+    /// <summary>The tool's own version: the packages it was built with.</summary>
+    private static string Version()
+    {
+        var informational = typeof(Program).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.1.0";
+        var plus = informational.IndexOf('+');
+        return plus < 0 ? informational : informational.Substring(0, plus);
+    }
+}

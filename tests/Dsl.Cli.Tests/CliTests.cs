@@ -1,0 +1,118 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Text.RegularExpressions;
+using System.Threading.Tasks;
+using Xunit;
+
+namespace Dsl.Cli.Tests;
+
+/// <summary>The dsl command as a user runs it, with its output redirected (plain text, no colour).</summary>
+public sealed class CliTests : IDisposable
+{
+    private readonly string _work = Directory.CreateTempSubdirectory("dsl-cli-test-").FullName;
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_work, recursive: true); } catch (IOException) { }
+    }
+
+    private static string RepoRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Dsl.sln"))) directory = directory.Parent;
+        return directory?.FullName ?? throw new InvalidOperationException("Dsl.sln not found");
+    }
+
+    private static async Task<(int Exit, string Output)> Dsl(params string[] args)
+    {
+        var output = new StringWriter();
+        var exit = await Program.RunAsync(args, output, interactive: false);
+        return (exit, output.ToString());
+    }
+
+    [Fact]
+    public async Task Check_passes_the_protocols_and_lists_what_extensions_change()
+    {
+        var (exit, output) = await Dsl("check", Path.Combine(RepoRoot(), "protocols"));
+        Assert.Equal(0, exit);
+        Assert.Contains("6 spec(s) checked: 0 error(s)", output);
+        Assert.Contains("info DSL406: Extends 'ltp-0.2.yaml': version 0.2 becomes 0.3", output);
+        Assert.DoesNotContain("\u001b[", output);
+    }
+
+    [Fact]
+    public async Task Check_reports_a_mistake_with_its_line_column_and_a_help_page_that_exists_and_exits_1()
+    {
+        var spec = Path.Combine(_work, "ltp.yaml");
+        File.WriteAllText(spec, File.ReadAllText(Path.Combine(RepoRoot(), "protocols", "ltp", "ltp-0.2.yaml")).Replace("msg.client_id != \"\"", "msg.clent_id != \"\""));
+        var (exit, output) = await Dsl("check", spec);
+        Assert.Equal(1, exit);
+        var line = Regex.Match(output, @"ltp\.yaml\((\d+),(\d+)\): error DSL203: 'handshake_\w+' has no member 'clent_id' \((file://\S+)\)");
+        Assert.True(line.Success, output);
+        var yaml = File.ReadAllLines(spec);
+        Assert.Contains("msg.clent_id", yaml[int.Parse(line.Groups[1].Value) - 1]);
+        Assert.StartsWith("# DSL203", File.ReadAllText(new Uri(line.Groups[3].Value).LocalPath));
+        Assert.Contains("1 spec(s) checked: 2 error(s)", output);
+    }
+
+    [Fact]
+    public async Task Check_finds_the_base_an_extension_names()
+    {
+        var (exit, output) = await Dsl("check", Path.Combine(RepoRoot(), "protocols", "ltp", "ltp-0.3.yaml"));
+        Assert.Equal(0, exit);
+        Assert.Contains("1 spec(s) checked: 0 error(s)", output);
+    }
+
+    [Fact]
+    public async Task Check_of_nothing_or_of_a_missing_file_exits_1()
+    {
+        var (exit, output) = await Dsl("check", Path.Combine(_work, "missing.yaml"));
+        Assert.Equal(1, exit);
+        Assert.Contains("no such file or folder", output);
+    }
+
+    [Fact]
+    public async Task Diagram_draws_the_flow_and_each_roles_machine()
+    {
+        var (exit, output) = await Dsl("diagram", Path.Combine(RepoRoot(), "protocols", "ltp", "ltp-0.2.yaml"));
+        Assert.Equal(0, exit);
+        Assert.Contains("```mermaid\nsequenceDiagram\n", output);
+        Assert.Contains("alt client#58; saved != null", output);
+        Assert.Contains("R_server->>R_client: handshake_reject", output);
+        Assert.Contains("## The client's machine", output);
+        Assert.Contains("## The server's machine", output);
+        Assert.Equal(3, Regex.Matches(output, "```mermaid").Count);
+
+        var file = Path.Combine(_work, "ltp.md");
+        (exit, _) = await Dsl("diagram", Path.Combine(RepoRoot(), "protocols", "ltp", "ltp-0.2.yaml"), "--out", file);
+        Assert.Equal(0, exit);
+        Assert.Equal(output, File.ReadAllText(file));
+    }
+
+    [Fact]
+    public async Task Diagram_of_a_spec_with_errors_points_to_check()
+    {
+        var spec = Path.Combine(_work, "bad.yaml");
+        File.WriteAllText(spec, "protocol: bad\nversion: \"1\"\nroles: [a, b]\nmessages: {}\nflow: []\n");
+        var (exit, output) = await Dsl("diagram", spec);
+        Assert.Equal(1, exit);
+        Assert.Contains("'dsl check", output);
+    }
+
+    [Fact]
+    public async Task New_scaffolds_a_spec_that_checks_clean_and_an_app()
+    {
+        var folder = Path.Combine(_work, "greeter");
+        var (exit, output) = await Dsl("new", "greeter", "--output", folder);
+        Assert.Equal(0, exit);
+        Assert.Equal(new[] { "Program.cs", "greeter.csproj", "greeter.yaml" }, Directory.GetFiles(folder).Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal));
+        Assert.Contains("Version=\"0.1.0\"", File.ReadAllText(Path.Combine(folder, "greeter.csproj")));
+        (exit, output) = await Dsl("check", folder);
+        Assert.True(exit == 0, output);
+
+        // Not over a folder that has files, and not with a name that is not a protocol name.
+        Assert.Equal(1, (await Dsl("new", "greeter", "--output", folder)).Exit);
+        Assert.Equal(1, (await Dsl("new", "Greeter-2")).Exit);
+    }
+}
