@@ -37,6 +37,22 @@ public static class Program
         diagram.SetAction((parse, cancellationToken) => Task.FromResult(Diagram(parse.GetValue(spec)!, parse.GetValue(outFile), output, cancellationToken)));
         root.Subcommands.Add(diagram);
 
+        var runSpec = new Argument<string>("spec") { Description = "The spec file." };
+        var transport = new Option<string>("--transport") { Description = "memory (an in-memory pair) or tcp (loopback).", DefaultValueFactory = _ => "memory" };
+        transport.AcceptOnlyFromAmong(Running.HandshakeRun.Transports);
+        var seed = new Option<int>("--seed") { Description = "The seed every made-up input is derived from.", DefaultValueFactory = _ => 1 };
+        var inputs = new Option<string[]>("--input") { Description = "An input's value, ROLE.NAME=VALUE (bytes and keys in hex); repeatable.", AllowMultipleArgumentsPerToken = false };
+        var run = new Command("run", "Run both roles of a spec against each other, printing every message and each role's outcome; exit code 1 unless both succeed.") { runSpec, transport, seed, inputs };
+        run.SetAction((parse, cancellationToken) => RunSpecAsync(parse.GetValue(runSpec)!, parse.GetValue(transport)!, parse.GetValue(seed), parse.GetValue(inputs) ?? Array.Empty<string>(), output, cancellationToken));
+        root.Subcommands.Add(run);
+
+        var oldSpec = new Argument<string>("old") { Description = "The earlier version's spec file." };
+        var newSpec = new Argument<string>("new") { Description = "The later version's spec file." };
+        var diffSeed = new Option<int>("--seed") { Description = "The seed the runs' made-up inputs are derived from.", DefaultValueFactory = _ => 1 };
+        var diff = new Command("diff", "Report what changed between two versions of a spec and whom it can stop, then run each role of one version against the other's; exit code 1 when an old peer cannot complete a handshake with a new one.") { oldSpec, newSpec, diffSeed };
+        diff.SetAction((parse, cancellationToken) => DiffAsync(parse.GetValue(oldSpec)!, parse.GetValue(newSpec)!, parse.GetValue(diffSeed), output, cancellationToken));
+        root.Subcommands.Add(diff);
+
         var name = new Argument<string>("name") { Description = "The protocol's name: lower case letters, digits and '_', starting with a letter." };
         var folder = new Option<string?>("--output") { Description = "The folder to create (default: ./NAME)." };
         var packageVersion = new Option<string>("--package-version")
@@ -120,6 +136,122 @@ public static class Program
             output.WriteLine($"Wrote {outFile}");
         }
         return 0;
+    }
+
+    private static async Task<int> RunSpecAsync(string path, string transport, int seed, string[] inputs, TextWriter output, CancellationToken cancellationToken)
+    {
+        var given = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var input in inputs)
+        {
+            var equals = input.IndexOf('=');
+            if (equals <= 0)
+            {
+                output.WriteLine($"--input {input}: expected ROLE.NAME=VALUE");
+                return 1;
+            }
+            given[input.Substring(0, equals)] = input.Substring(equals + 1);
+        }
+        var missing = new List<string>();
+        var (named, all) = SpecFiles.Find(new[] { path }, missing);
+        if (named.Count != 1)
+        {
+            output.WriteLine($"{path}: not a spec file");
+            return 1;
+        }
+        var spec = Running.GeneratedSpec.Compile(named[0], all, out var problem, cancellationToken);
+        if (spec is null)
+        {
+            output.WriteLine(problem);
+            return 1;
+        }
+        output.WriteLine($"{spec.Model.Protocol.Name} {spec.Model.Protocol.Version} over {transport} (inputs made up from seed {seed}):");
+        var result = await Running.HandshakeRun.RunAsync(spec, spec, new Running.Peers(seed, given), transport,
+            line => { lock (output) output.WriteLine("  " + line); }, line => output.WriteLine(line), cancellationToken).ConfigureAwait(false);
+        if (result is not { } outcomes) return 1;
+        foreach (var outcome in new[] { outcomes.First, outcomes.Second })
+            output.WriteLine($"{outcome.Role}: {outcome.Summary}");
+        return outcomes.First.Succeeded && outcomes.Second.Succeeded ? 0 : 1;
+    }
+
+    private static async Task<int> DiffAsync(string oldPath, string newPath, int seed, TextWriter output, CancellationToken cancellationToken)
+    {
+        var missing = new List<string>();
+        var (oldNamed, oldAll) = SpecFiles.Find(new[] { oldPath }, missing);
+        var (newNamed, newAll) = SpecFiles.Find(new[] { newPath }, missing);
+        if (oldNamed.Count != 1 || newNamed.Count != 1)
+        {
+            output.WriteLine("diff takes two spec files: the old version, then the new.");
+            return 1;
+        }
+        var old = Running.GeneratedSpec.Compile(oldNamed[0], oldAll, out var problem, cancellationToken);
+        var @new = old is null ? null : Running.GeneratedSpec.Compile(newNamed[0], newAll, out problem, cancellationToken);
+        if (old is null || @new is null)
+        {
+            output.WriteLine(problem);
+            return 1;
+        }
+        var (o, n) = (old.Model.Protocol, @new.Model.Protocol);
+        var roles = o.Roles.Select(r => r.Name).ToArray();
+        if (o.Name != n.Name || !roles.SequenceEqual(n.Roles.Select(r => r.Name)))
+        {
+            output.WriteLine($"{o.Name} {o.Version} and {n.Name} {n.Version} are not two versions of one protocol with the same roles.");
+            return 1;
+        }
+        output.WriteLine($"{o.Name} {o.Version} -> {n.Version}");
+        var changes = Compatibility.SpecDiff.Compare(o, n);
+        output.WriteLine();
+        output.WriteLine(changes.Count == 0 ? "No change." : "Changes:");
+        foreach (var change in changes)
+        {
+            var whom = change.Impact switch
+            {
+                Compatibility.Impact.NewRefusesOld => $" [a new {change.Receiver ?? "peer"} may refuse an old one]",
+                Compatibility.Impact.OldRefusesNew => $" [an old {change.Receiver ?? "peer"} may refuse a new one]",
+                Compatibility.Impact.Both => " [breaks both ways]",
+                _ => "",
+            };
+            output.WriteLine($"  {change.Rule,-18} {change.Where}: {change.What}{whom}");
+        }
+
+        output.WriteLine();
+        output.WriteLine("Roles across versions (each pair run over an in-memory pair, inputs made up from seed " + seed + "):");
+        var peers = new Running.Peers(seed, new Dictionary<string, string>());
+        var broken = false;
+        foreach (var (first, second) in new[] { (old, old), (@new, @new), (old, @new), (@new, old) })
+        {
+            var transcript = new List<string>();
+            var result = await Running.HandshakeRun.RunAsync(first, second, peers, "memory", line => { lock (transcript) transcript.Add(line); },
+                line => transcript.Add(line), cancellationToken).ConfigureAwait(false);
+            var pair = $"{roles[0]} {first.Model.Protocol.Version} with {roles[1]} {second.Model.Protocol.Version}";
+            var expected = Expect(changes, roles, first == old && second == @new, first == @new && second == old);
+            if (result is not { } outcomes)
+            {
+                output.WriteLine($"  {pair}: not run: {transcript.LastOrDefault()}");
+                continue;
+            }
+            var completed = outcomes.First.Succeeded && outcomes.Second.Succeeded;
+            var verdict = completed ? "completes" : $"cannot complete: {outcomes.First.Role} {outcomes.First.ErrorCode ?? "ok"}, {outcomes.Second.Role} {outcomes.Second.ErrorCode ?? "ok"}";
+            output.WriteLine($"  {pair}: {verdict}{(expected is null ? "" : $" (the changes said: {expected})")}");
+            if (!completed && first != second) broken = true;
+        }
+        return broken ? 1 : 0;
+    }
+
+    /// <summary>What the changes predict for a pair across versions: whether any can stop it, and why.</summary>
+    private static string? Expect(IReadOnlyList<Compatibility.Change> changes, string[] roles, bool oldFirstNewSecond, bool newFirstOldSecond)
+    {
+        if (!oldFirstNewSecond && !newFirstOldSecond) return null;
+        // The role of the new version, and that of the old.
+        var newRole = oldFirstNewSecond ? roles[1] : roles[0];
+        var oldRole = oldFirstNewSecond ? roles[0] : roles[1];
+        var stops = changes.Where(c => c.Impact switch
+        {
+            Compatibility.Impact.NewRefusesOld => c.Receiver is null || c.Receiver == newRole,
+            Compatibility.Impact.OldRefusesNew => c.Receiver is null || c.Receiver == oldRole,
+            Compatibility.Impact.Both => true,
+            _ => false,
+        }).ToList();
+        return stops.Count == 0 ? "compatible" : $"may fail, {stops.Count} change(s): " + string.Join(", ", stops.Select(c => c.Rule).Distinct());
     }
 
     private static int New(string name, string? folder, string version, TextWriter output)

@@ -55,7 +55,7 @@ internal static class SpecChecker
         return Directory.Exists(Path.Combine(docs, "diagnostics")) ? docs + Path.DirectorySeparatorChar : null;
     }
 
-    private static IEnumerable<MetadataReference> References()
+    internal static IEnumerable<MetadataReference> References()
     {
         var platform = ((string?)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries);
         return platform.Append(typeof(Dsl.Runtime.Codecs.Bytes).Assembly.Location)

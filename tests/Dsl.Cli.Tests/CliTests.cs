@@ -116,3 +116,81 @@ public sealed class CliTests : IDisposable
         Assert.Equal(1, (await Dsl("new", "Greeter-2")).Exit);
     }
 }
+
+/// <summary><c>dsl run</c> and <c>dsl diff</c>: the generated machines, compiled and run in the command's process.</summary>
+public sealed class RunAndDiffTests
+{
+    private static string Spec(string path) => Path.Combine(RepoRoot(), "protocols", path);
+
+    private static string RepoRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Dsl.sln"))) directory = directory.Parent;
+        return directory!.FullName;
+    }
+
+    private static async Task<(int Exit, string Output)> Dsl(params string[] args)
+    {
+        var output = new StringWriter();
+        var exit = await Program.RunAsync(args, output, interactive: false);
+        return (exit, output.ToString());
+    }
+
+    [Theory]
+    [InlineData("ltp/ltp-0.2.yaml", "memory")]
+    [InlineData("ltp/ltp-0.3.yaml", "tcp")]
+    [InlineData("mesh/mesh-1.0.yaml", "tcp")]
+    [InlineData("stt/stt-0.2.yaml", "memory")]
+    public async Task Run_completes_a_handshake_with_made_up_inputs_and_prints_every_message(string spec, string transport)
+    {
+        var (exit, output) = await Dsl("run", Spec(spec), "--transport", transport);
+        Assert.True(exit == 0, output);
+        Assert.Contains($"over {transport}", output);
+        Assert.Matches(@"\n  \w+ -> \w+: \{", output);
+        Assert.Equal(2, Regex.Matches(output, @"\n\w+: succeeded").Count);
+    }
+
+    [Fact]
+    public async Task Run_ends_where_the_spec_says_when_a_made_up_input_is_not_enough()
+    {
+        // entft's server asks its application (a hook) whether the client may in: the run's hooks answer nothing.
+        var (exit, output) = await Dsl("run", Spec("entft/entft-1.0.yaml"));
+        Assert.Equal(1, exit);
+        Assert.Contains("server -> client: {\"entft\":{\"phase\":\"auth_fail\"", output);
+        Assert.Contains("client: AUTH_FAIL", output);
+    }
+
+    [Fact]
+    public async Task Run_takes_inputs_and_says_which_it_cannot_make()
+    {
+        var (exit, output) = await Dsl("run", Spec("ltp/ltp-0.2.yaml"), "--input", "client.client_id=");
+        Assert.Equal(1, exit);
+        Assert.Contains("INVALID_CLIENT_ID", output);
+        (exit, output) = await Dsl("run", Spec("ltp/ltp-0.2.yaml"), "--input", "client.client_id=ada");
+        Assert.Equal(0, exit);
+        Assert.Contains("ClientId = ada", output);
+    }
+
+    [Fact]
+    public async Task Diff_of_ltp_02_and_03_reports_the_changes_and_proves_the_verdict_by_running_the_peers()
+    {
+        var (exit, output) = await Dsl("diff", Spec("ltp/ltp-0.2.yaml"), Spec("ltp/ltp-0.3.yaml"));
+        Assert.Equal(1, exit);
+        Assert.Contains("FIELD_ADDED        handshake_init.nonce: a new optional field", output);
+        Assert.Contains("CHECK_CHANGED      step 'init' (client -> server: handshake_init): the receiver checks 'msg.ltp_version == spec.version' else UNSUPPORTED_VERSION (the same words, another meaning)", output);
+        Assert.Contains("CHECK_ADDED        step 'init' (client -> server: handshake_init): the receiver checks 'seen_nonces.fresh(msg.nonce)' else REPLAY", output);
+        Assert.Contains("FIELD_ADDED        handshake_ack.signature: a new required field", output);
+        Assert.Contains("client 0.2 with server 0.2: completes", output);
+        Assert.Contains("client 0.3 with server 0.3: completes", output);
+        Assert.Contains("client 0.2 with server 0.3: cannot complete: client UNSUPPORTED_VERSION, server UNSUPPORTED_VERSION (the changes said: may fail", output);
+        Assert.Contains("client 0.3 with server 0.2: cannot complete: client UNSUPPORTED_VERSION, server UNSUPPORTED_VERSION (the changes said: may fail", output);
+    }
+
+    [Fact]
+    public async Task Diff_of_a_spec_with_itself_finds_nothing_and_exits_0()
+    {
+        var (exit, output) = await Dsl("diff", Spec("mesh/mesh-1.0.yaml"), Spec("mesh/mesh-1.0.yaml"));
+        Assert.True(exit == 0, output);
+        Assert.Contains("No change.", output);
+    }
+}

@@ -1,0 +1,107 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Net;
+using System.Reflection;
+using System.Threading;
+using System.Threading.Tasks;
+using Dsl.Runtime.Handshakes;
+using Dsl.Runtime.Transports;
+using Dsl.Runtime.Transports.Tcp;
+
+namespace Dsl.Cli.Running;
+
+/// <summary>How one role's run ended.</summary>
+internal sealed record RoleOutcome(string Role, string Version, bool Succeeded, string? ErrorCode, string Summary);
+
+/// <summary>
+/// Runs the two roles of a spec against each other, each possibly from another version of it (what <c>diff</c>
+/// proves compatibility with), over an in-memory pair or TCP on loopback, tracing every message.
+/// </summary>
+internal static class HandshakeRun
+{
+    public static readonly string[] Transports = { "memory", "tcp" };
+
+    /// <summary>Runs <paramref name="first"/>'s first role against <paramref name="second"/>'s second role.</summary>
+    public static async Task<(RoleOutcome First, RoleOutcome Second)?> RunAsync(
+        GeneratedSpec first, GeneratedSpec second, Peers peers, string transport, Action<string> trace, Action<string> problem, CancellationToken cancellationToken)
+    {
+        var roles = first.Model.Protocol.Roles.Select(r => r.Name).ToArray();
+        // Each machine with its spec's own timeouts.
+        var a = peers.Create(first, roles[0], null, out var whyA);
+        var b = peers.Create(second, roles[1], null, out var whyB);
+        if (a is null || b is null)
+        {
+            problem((whyA ?? whyB)!);
+            return null;
+        }
+        Task<object> runA, runB;
+        await using var cleanup = new Cleanup();
+        if (transport == "tcp")
+        {
+            var accepted = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var listener = new TcpHandshakeListener(async (connection, ct) =>
+            {
+                try { accepted.TrySetResult(await Run(b, new TracingTransport(connection, roles[1], roles[0], trace), ct)); }
+                catch (Exception ex) { accepted.TrySetException(ex); }
+            }, port: 0);
+            cleanup.Add(listener);
+            listener.Start();
+            var client = await TcpTransport.ConnectAsync(listener.LocalEndPoint, cancellationToken: cancellationToken);
+            cleanup.Add(client);
+            runA = Run(a, new TracingTransport(client, roles[0], roles[1], trace), cancellationToken);
+            runB = accepted.Task;
+        }
+        else
+        {
+            var (endA, endB) = InMemoryTransport.CreatePair();
+            cleanup.Add(endA);
+            cleanup.Add(endB);
+            runA = Run(a, new TracingTransport(endA, roles[0], roles[1], trace), cancellationToken);
+            runB = Run(b, new TracingTransport(endB, roles[1], roles[0], trace), cancellationToken);
+        }
+        return (Describe(roles[0], first.Model.Protocol.Version, await runA), Describe(roles[1], second.Model.Protocol.Version, await runB));
+    }
+
+    private static async Task<object> Run(object machine, IMessageTransport transport, CancellationToken cancellationToken)
+    {
+        var run = machine.GetType().GetMethod("RunAsync")!.Invoke(machine, new object[] { transport, cancellationToken })!;
+        var task = (Task)run.GetType().GetMethod("AsTask")!.Invoke(run, null)!;
+        await task.ConfigureAwait(false);
+        return task.GetType().GetProperty("Result")!.GetValue(task)!;
+    }
+
+    private static RoleOutcome Describe(string role, string version, object outcome)
+    {
+        var type = outcome.GetType();
+        var succeeded = (bool)type.GetProperty("Succeeded")!.GetValue(outcome)!;
+        if (!succeeded)
+        {
+            var error = (HandshakeError)type.GetProperty("Error")!.GetValue(outcome)!;
+            return new RoleOutcome(role, version, false, error.Code, error.ToString());
+        }
+        // The result's plain values; keys and other bytes are left out (they may be secrets).
+        var result = type.GetProperty("Result")!.GetValue(outcome)!;
+        var values = result.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.PropertyType == typeof(string) || p.PropertyType.IsPrimitive || p.PropertyType == typeof(Guid) || p.PropertyType == typeof(decimal) || p.PropertyType == typeof(DateTimeOffset))
+            .Select(p => $"{p.Name} = {p.GetValue(result)}");
+        var shown = string.Join(", ", values);
+        return new RoleOutcome(role, version, true, null, shown.Length == 0 ? "succeeded" : "succeeded: " + shown);
+    }
+
+    private sealed class Cleanup : IAsyncDisposable
+    {
+        private readonly List<IAsyncDisposable> _items = new();
+
+        public void Add(IAsyncDisposable item) => _items.Add(item);
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var item in Enumerable.Reverse(_items))
+            {
+                try { await item.DisposeAsync().ConfigureAwait(false); }
+                catch (Exception ex) when (ex is ObjectDisposedException or TransportException) { }
+            }
+        }
+    }
+}
