@@ -53,6 +53,12 @@ public static class Program
         diff.SetAction((parse, cancellationToken) => DiffAsync(parse.GetValue(oldSpec)!, parse.GetValue(newSpec)!, parse.GetValue(diffSeed), output, cancellationToken));
         root.Subcommands.Add(diff);
 
+        var pageSpec = new Argument<string>("spec") { Description = "The spec file." };
+        var pageOut = new Option<string?>("--out") { Description = "Write the page to this file instead of printing it." };
+        var page = new Command("page", "Write the protocol's page: diagrams, messages and fields as they travel, what is signed, every check, the errors on the wire, timeouts and transports.") { pageSpec, pageOut };
+        page.SetAction((parse, cancellationToken) => Task.FromResult(Page(parse.GetValue(pageSpec)!, parse.GetValue(pageOut), output, cancellationToken)));
+        root.Subcommands.Add(page);
+
         var name = new Argument<string>("name") { Description = "The protocol's name: lower case letters, digits and '_', starting with a letter." };
         var folder = new Option<string?>("--output") { Description = "The folder to create (default: ./NAME)." };
         var packageVersion = new Option<string>("--package-version")
@@ -252,6 +258,31 @@ public static class Program
             _ => false,
         }).ToList();
         return stops.Count == 0 ? "compatible" : $"may fail, {stops.Count} change(s): " + string.Join(", ", stops.Select(c => c.Rule).Distinct());
+    }
+
+    private static int Page(string path, string? outFile, TextWriter output, CancellationToken cancellationToken)
+    {
+        var missing = new List<string>();
+        var (named, all) = SpecFiles.Find(new[] { path }, missing);
+        if (named.Count != 1)
+        {
+            output.WriteLine($"{path}: not a spec file");
+            return 1;
+        }
+        var model = SpecModel.Load(named[0], all, cancellationToken);
+        if (model is null)
+        {
+            output.WriteLine($"{path} has errors; 'dsl check {path}' lists them.");
+            return 1;
+        }
+        var text = Pages.ProtocolPage.Write(model, path.Replace('\\', '/'));
+        if (outFile is null) output.Write(text);
+        else
+        {
+            File.WriteAllText(outFile, text);
+            output.WriteLine($"Wrote {outFile}");
+        }
+        return 0;
     }
 
     private static int New(string name, string? folder, string version, TextWriter output)

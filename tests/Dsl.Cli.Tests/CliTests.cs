@@ -7,7 +7,15 @@ using Xunit;
 
 namespace Dsl.Cli.Tests;
 
+/// <summary>The command reads and prints paths relative to the current folder, which one test changes: they run one at a time.</summary>
+[CollectionDefinition(Collection, DisableParallelization = true)]
+public sealed class CommandLine
+{
+    public const string Collection = "dsl command";
+}
+
 /// <summary>The dsl command as a user runs it, with its output redirected (plain text, no colour).</summary>
+[Collection(CommandLine.Collection)]
 public sealed class CliTests : IDisposable
 {
     private readonly string _work = Directory.CreateTempSubdirectory("dsl-cli-test-").FullName;
@@ -118,6 +126,7 @@ public sealed class CliTests : IDisposable
 }
 
 /// <summary><c>dsl run</c> and <c>dsl diff</c>: the generated machines, compiled and run in the command's process.</summary>
+[Collection(CommandLine.Collection)]
 public sealed class RunAndDiffTests
 {
     private static string Spec(string path) => Path.Combine(RepoRoot(), "protocols", path);

@@ -183,7 +183,11 @@ internal sealed record BoundEffect(BoundExpression Call, SourceSpan Span);
 internal sealed record RoleAssignments(string Role, EquatableArray<BoundAssignment> Set);
 
 /// <summary>A field's value, computed by an expression.</summary>
-internal sealed record BoundAssignment(string Field, BoundExpression Value, SourceSpan Span);
+internal sealed record BoundAssignment(string Field, BoundExpression Value, SourceSpan Span)
+{
+    /// <summary>The value as written, for docs and diagrams.</summary>
+    public string? Source { get; init; }
+}
 
 /// <summary>A check: an expression that must hold, else the error code.</summary>
 /// <param name="Source">The condition as written, for the failure's detail.</param>
@@ -194,7 +198,11 @@ internal sealed record OutcomeSymbol(string Name, ExprType Type, BoundExpression
 
 /// <summary>A let: a value one role computes at a step and keeps.</summary>
 /// <param name="Id">Unique in the protocol (the let's bit in the binder's path sets, less the messages).</param>
-internal sealed record LetSymbol(int Id, string Name, string Owner, ExprType Type, BoundExpression Value, SourceSpan Span);
+internal sealed record LetSymbol(int Id, string Name, string Owner, ExprType Type, BoundExpression Value, SourceSpan Span)
+{
+    /// <summary>The value as written, for docs and diagrams.</summary>
+    public string? Source { get; init; }
+}
 
 /// <summary>The AEAD channel the traffic keys open: a cipher (a name, or the outcome value that holds one) and each role's keys.</summary>
 /// <param name="Cipher">The cipher's name, when the spec gives it.</param>

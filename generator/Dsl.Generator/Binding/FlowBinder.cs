@@ -585,7 +585,7 @@ internal sealed class FlowBinder
             var value = Binder.BindExpression(let.Value, scope, expected: null, requirePresent: false, $"let '{let.Name}'");
             if (value is null) continue;
             if (!Keepable(value, let)) continue;
-            let.Symbol = new LetSymbol(let.Id, let.Name, let.Owner, value.Type, value, let.Span);
+            let.Symbol = new LetSymbol(let.Id, let.Name, let.Owner, value.Type, value, let.Span) { Source = let.Value.Source.Value.Trim() };
         }
     }
 
@@ -645,7 +645,7 @@ internal sealed class FlowBinder
                 _context.Report(DiagnosticTable.TypeMismatch, let.Value.Span, $"let '{let.Name}'", "a value a machine can keep (not an ed25519_key)", value.Type.ToString());
                 continue;
             }
-            let.Symbol = new LetSymbol(let.Id, let.Name, let.Owner, value.Type, value, let.Span);
+            let.Symbol = new LetSymbol(let.Id, let.Name, let.Owner, value.Type, value, let.Span) { Source = let.Value.Source.Value.Trim() };
         }
     }
 

@@ -753,7 +753,7 @@ internal static class SpecBinder
             }
             if (entry.Value is null) continue;
             var value = binder.BindValue(entry.Value, scope, field.Type, allowAbsent: field.Optional, $"field '{field.Name}' of '{owner}'");
-            if (value is not null) result.Add(new BoundAssignment(field.Name, value, entry.Field.Span));
+            if (value is not null) result.Add(new BoundAssignment(field.Name, value, entry.Field.Span) { Source = Text(entry.Value) });
         }
         foreach (var field in fields)
             if (!field.Optional && field.Const is null && !seen.Contains(field.Name) && !preset.Contains(field.Name))
@@ -865,6 +865,16 @@ internal static class SpecBinder
     }
 
     /// <summary>Whether an expression reads the context value <paramref name="value"/>.</summary>
+    /// <summary>A value as written: an expression's text (a string literal quoted), a list, or an object's fields.</summary>
+    private static string Text(ValueSyntax value) => value switch
+    {
+        ExpressionValueSyntax { Expression.Source: { IsQuoted: true } or { Style: Syntax.Yaml.ScalarStyle.Block } } literal => "\"" + literal.Expression.Source.Value.Trim() + "\"",
+        ExpressionValueSyntax expression => expression.Expression.Source.Value.Trim(),
+        ListValueSyntax list => "[" + string.Join(", ", list.Items.Select(Text)) + "]",
+        ObjectValueSyntax obj => "{ " + string.Join(", ", obj.Fields.Entries.Select(e => e.Field.Value + ": " + (e.Value is null ? "" : Text(e.Value)))) + " }",
+        _ => "",
+    };
+
     internal static bool Reads(BoundExpression expression, ContextValue value) => expression switch
     {
         BoundContext context => context.Value == value,

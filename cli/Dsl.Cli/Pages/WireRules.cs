@@ -1,0 +1,48 @@
+namespace Dsl.Cli.Pages;
+
+/// <summary>
+/// The runtime's wire rules, the same for every protocol, as the protocol pages state them. Each sentence is what the
+/// runtime code does (the codecs in Dsl.Runtime.Codecs and the generated codecs, the transports, the driver);
+/// <c>ProtocolPageTests</c> checks the figures against the runtime's own constants.
+/// </summary>
+internal static class WireRules
+{
+    public const string Json =
+        "Members may come in any order; members this version does not know are ignored; a known member given twice is refused; " +
+        "a `null` member counts as absent where the member is optional. Nesting deeper than 32 levels is refused, and so is anything after the object. " +
+        "Bytes in hex: a sender writes lower case, a receiver accepts either case. Bytes in base64: the standard alphabet, with padding. " +
+        "Integers and timestamps are JSON integers: `1.0` and `1e3` are refused. A timestamp is Unix seconds, from year 1 to year 9999. " +
+        "A decimal is written in its shortest exact form, without an exponent. A UUID is written in lower case. " +
+        "A sender escapes non-ASCII characters and `<>&'+\"` in strings as `\\uXXXX`; a receiver reads any valid JSON spelling.";
+
+    public const string Canonical =
+        "Canonical JSON is RFC 8785: members sorted by their names' UTF-16 code units, numbers in ECMAScript form, " +
+        "strings with only `\"`, `\\` and control characters escaped. A number a double cannot hold exactly " +
+        "(an integer beyond 2^53, `0.50000000000000005`) is refused on both sides, not rounded.";
+
+    public const string Failure =
+        "The error message is sent within 1 s; then the role closes: over TCP it ends its side of the stream, over WebSocket it sends " +
+        "a close frame with status 1000 (1009 after an oversized message, 1002 after a binary one, no description), over UDP one empty datagram. " +
+        "A role that received the peer's error message sends nothing back.";
+
+    public const string Transports = """
+        ## Transports
+
+        The runtime carries the same messages over each transport; a deployment picks one.
+
+        - **TCP**: each message is a frame: a 4-byte big-endian length, of the body alone, then the body (the JSON). A body is at most
+          64 KiB; a longer frame fails the receiving side. A frame of length 0 is an empty message, which does not decode (malformed).
+          The end of the stream between frames is the peer closing; inside a frame, a reset connection.
+        - **WebSocket**: one message per WebSocket text message; a binary message is a protocol violation (close 1002). A message is at
+          most 64 KiB (close 1009). Every other close is status 1000, without a description. A plain HTTP request to the endpoint gets 400.
+        - **UDP**: one message per datagram, and nothing else: no header, no sequence number, no acknowledgement. A datagram is at most
+          8192 bytes; a larger one is dropped. A side that has sent and waits for an answer sends its last messages again, byte for byte,
+          after 200 ms, then 400, 800, 1600 and 2000 ms, at most 6 times (about 9 s in all), then fails. A receiver drops an exact
+          copy of any of the last 32 messages it received; when the copy is of a message it has already answered, it sends its answer
+          again, once. So a retransmission must be byte-identical: a message encoded again is a new message, refused as unexpected.
+          An empty datagram is a close: a side that fails sends its error message (if any), then one empty datagram. A server keeps a
+          finished handshake for 5 s to answer retransmissions.
+
+
+        """;
+}
