@@ -85,7 +85,22 @@ public static class JsonDecoding
         }
     }
 
-    /// <summary>An unknown discriminator value.</summary>
+    /// <summary>
+    /// Whether the message is valid UTF-8, as JSON must be (RFC 8259): the reader checks only the strings it reads, so
+    /// without this a string it skips (an unknown member) or one it only compares (the discriminator) could hold anything.
+    /// </summary>
+    public static bool IsUtf8(ReadOnlySpan<byte> data, out DecodeError error)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(data))
+        {
+            error = default;
+            return true;
+        }
+        error = new(DecodeErrorKind.InvalidSyntax, null, null, "The message is not valid UTF-8");
+        return false;
+    }
+
+    /// <summary>The error for a discriminator that names no message of the protocol.</summary>
     public static DecodeError UnknownMessage(Utf8JsonReader discriminator, string nameText)
     {
         var value = discriminator.GetString() ?? "";

@@ -213,6 +213,32 @@ public sealed class LtpHandshakeTests(TransportPairs pairs) : IClassFixture<Tran
     }
 
     [Theory]
+    [InlineData("""{"type":"\xFF\xFE"}""")]
+    [InlineData("""{"type":"handshake_init","ltp_version":"0.2","client_id":"\xC3"}""")]
+    [InlineData("""{"type":"handshake_init","ltp_version":"0.2","client_id":"c","unknown":"\xED\xA0\x80"}""")]
+    public async Task Invalid_UTF8_anywhere_is_MALFORMED_HANDSHAKE_not_an_internal_error(string template)
+    {
+        // \xNN in the template is a raw byte: invalid UTF-8 on the wire, which a .NET string cannot hold.
+        var bytes = new System.Collections.Generic.List<byte>();
+        for (var i = 0; i < template.Length; i++)
+        {
+            if (template[i] == '\\' && i + 3 < template.Length && template[i + 1] == 'x')
+            {
+                bytes.Add(Convert.ToByte(template.Substring(i + 2, 2), 16));
+                i += 3;
+            }
+            else bytes.Add((byte)template[i]);
+        }
+        await using var pair = await pairs.CreateAsync(TransportPairs.Memory);
+        var server = Server(new InMemoryThreadStore()).RunAsync(pair.Server).AsTask();
+        await pair.Client.SendAsync(bytes.ToArray());
+        var outcome = await server;
+        Assert.Equal(LtpErrorCodes.MalformedHandshake, outcome.Error!.Code);
+        AssertErrorSent(await Raw.ReceiveAsync(pair.Client), "MALFORMED_HANDSHAKE");
+        await Raw.AssertClosedAsync(pair.Client);
+    }
+
+    [Theory]
     [InlineData(TransportPairs.Memory)]
     [InlineData(TransportPairs.WebSocket)]
     public async Task An_oversized_frame_is_refused_before_it_is_read_whole(string kind)
