@@ -200,6 +200,7 @@ internal sealed class ExpressionEmitter
             ?? throw new System.InvalidOperationException("fresh() in a spec without timeouts.clock_skew; the binder reports it"))),
         ImplicitKind.Cancellation => scope.Token,
         ImplicitKind.Transcript => $"{CSharp.Present}.Value({Kept(KeptValue.Transcript)})",
+        ImplicitKind.Random => "_options.Random",
         _ => scope.Clock,
     };
 

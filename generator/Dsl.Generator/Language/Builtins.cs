@@ -71,6 +71,9 @@ internal sealed record ImplicitArgument(ImplicitKind Kind, string? Setting = nul
     /// <summary>The machine's transcript so far.</summary>
     public static readonly ImplicitArgument Transcript = new(ImplicitKind.Transcript);
 
+    /// <summary>The machine's random source (<c>HandshakeOptions.Random</c>).</summary>
+    public static readonly ImplicitArgument Random = new(ImplicitKind.Random);
+
     /// <summary>The step's cancellation token (cancelled by the step timeout); always the last argument.</summary>
     public static readonly ImplicitArgument Cancellation = new(ImplicitKind.Cancellation);
 
@@ -79,7 +82,7 @@ internal sealed record ImplicitArgument(ImplicitKind Kind, string? Setting = nul
 }
 
 /// <summary>What an implicit argument is.</summary>
-internal enum ImplicitKind { StepClock, ClockSkew, Transcript, ServiceSetting, Cancellation }
+internal enum ImplicitKind { StepClock, ClockSkew, Transcript, ServiceSetting, Cancellation, Random }
 
 /// <summary>
 /// What a built-in function and a service method share: a name, parameters, a result, when the result may be
@@ -178,7 +181,7 @@ internal static class Builtins
     public static readonly IReadOnlyList<BuiltinDescriptor> All = new[]
     {
         new BuiltinDescriptor("uuid4", new Parameter[0], TypeRef.Uuid, "Uuid4",
-            "A random version-4 UUID from the cryptographic random number generator."),
+            "A random version-4 UUID from the cryptographic random number generator (`HandshakeOptions.Random`).") { Implicit = new[] { ImplicitArgument.Random } },
         new BuiltinDescriptor("now", new Parameter[0], TypeRef.Timestamp, "Now",
             "The current time in whole seconds (the precision timestamps have on the wire), from `HandshakeOptions.TimeProvider`; read once per step, so every `now()` of a step agrees.")
         { Implicit = new[] { ImplicitArgument.StepClock } },
@@ -196,7 +199,7 @@ internal static class Builtins
         new BuiltinDescriptor("len", new[] { new Parameter("value", ParameterType.WithLength) }, TypeRef.Int, "Len",
             "A string's length in UTF-16 code units (as `max_length` counts), a list's number of items, or a number of bytes."),
         new BuiltinDescriptor("random", new[] { P("count", TypeRef.Int) }, TypeRef.Bytes, "Random",
-            "`count` bytes from the cryptographic random number generator.") { LengthRule = ResultLengthRule.LiteralArgument },
+            "`count` bytes from the cryptographic random number generator (`HandshakeOptions.Random`).") { LengthRule = ResultLengthRule.LiteralArgument, Implicit = new[] { ImplicitArgument.Random } },
         new BuiltinDescriptor("utf8", new[] { P("text", TypeRef.String) }, TypeRef.Bytes, "Utf8", "The UTF-8 encoding of the text."),
         new BuiltinDescriptor("hex", new[] { P("data", TypeRef.Bytes) }, TypeRef.String, "Hex", "Lower-case hex."),
         new BuiltinDescriptor("base64", new[] { P("data", TypeRef.Bytes) }, TypeRef.String, "Base64", "Standard base64 with padding."),
@@ -226,7 +229,7 @@ internal static class Builtins
             "Whether the signature is valid; `false` for any malformed input."),
         new BuiltinDescriptor("x25519_public", new[] { P("key", X25519Key) }, Key32, "X25519Public", "The key pair's public key."),
         new BuiltinDescriptor("x25519_keypair", new Parameter[0], X25519Key, "X25519Keypair",
-            "A fresh ephemeral X25519 key pair, for a `let`; its private key is wiped when the step that made it ends, or, when later steps use it, when the handshake ends.") ,
+            "A fresh ephemeral X25519 key pair, for a `let`; its private key is wiped when the step that made it ends, or, when later steps use it, when the handshake ends.") { Implicit = new[] { ImplicitArgument.Random } },
         new BuiltinDescriptor("transcript", new Parameter[0], Key32, "Transcript",
             "A hash of the messages exchanged before the current step's own, each as canonical JSON: T₀ is 32 zero bytes, Tₙ = SHA-256(Tₙ₋₁ ‖ SHA-256(messageₙ)). Both roles compute the same value at the same step, for key confirmation and transcript MACs.")
         { Implicit = new[] { ImplicitArgument.Transcript } },
@@ -234,7 +237,7 @@ internal static class Builtins
             "The RFC 8785 canonical JSON of an object value, as it travels (a message's own is `MESSAGE.envelope.payload` in a spec with an envelope).") { OnCodec = true },
         new BuiltinDescriptor("pow_solve", new[] { P("challenge", TypeRef.Bytes), P("difficulty", TypeRef.Int) }, TypeRef.BytesOf(8), "PowSolve",
             "Hashcash: an 8-byte nonce such that SHA-256(challenge ‖ nonce) starts with `difficulty` zero bits (0 to 64; about 2^difficulty hashes). It stops, and the step fails with `step_timeout`, when the step timeout passes.")
-        { Implicit = new[] { ImplicitArgument.Cancellation } },
+        { Implicit = new[] { ImplicitArgument.Random, ImplicitArgument.Cancellation } },
         new BuiltinDescriptor("pow_check", new[] { P("challenge", TypeRef.Bytes), P("nonce", TypeRef.Bytes), P("difficulty", TypeRef.Int) }, TypeRef.Bool, "PowCheck",
             "Whether SHA-256(challenge ‖ nonce) starts with `difficulty` zero bits; `false` for a difficulty outside 0 to 64. One hash: check it before anything expensive."),
         new BuiltinDescriptor("merkle_root", new[] { P("leaves", TypeRef.ListOf(TypeKind.Bytes)), P("salt", TypeRef.Bytes) }, Key32, "MerkleRoot",

@@ -15,7 +15,7 @@ namespace Dsl.Runtime.Cryptography;
 /// </summary>
 public static class Hashcash
 {
-    /// <summary>The length of the nonces <see cref="Solve"/> returns.</summary>
+    /// <summary>The length of the nonces <see cref="Solve(ReadOnlySpan{byte}, int, CancellationToken)"/> returns.</summary>
     public const int NonceSize = 8;
 
     /// <summary>The largest difficulty: all 64 bits of the first eight bytes of the hash are zero.</summary>
@@ -39,7 +39,7 @@ public static class Hashcash
     /// <summary>
     /// Whether SHA-256(<paramref name="challenge"/> || <paramref name="nonce"/>) has at least
     /// <paramref name="difficulty"/> leading zero bits. A nonce of any length is hashed as given; a stamp
-    /// from <see cref="Solve"/> is 8 bytes.
+    /// from <see cref="Solve(ReadOnlySpan{byte}, int, CancellationToken)"/> is 8 bytes.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="difficulty"/> is not in 0..64.</exception>
     public static bool Check(ReadOnlySpan<byte> challenge, ReadOnlySpan<byte> nonce, int difficulty)
@@ -75,6 +75,10 @@ public static class Hashcash
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="difficulty"/> is not in 0..64.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before a stamp was found.</exception>
     public static byte[] Solve(ReadOnlySpan<byte> challenge, int difficulty, CancellationToken cancellationToken = default)
+        => Solve(challenge, difficulty, Handshakes.RandomSource.System, cancellationToken);
+
+    /// <summary>As <see cref="Solve(ReadOnlySpan{byte}, int, CancellationToken)"/>, with the starting nonce from <paramref name="random"/>.</summary>
+    public static byte[] Solve(ReadOnlySpan<byte> challenge, int difficulty, Handshakes.RandomSource random, CancellationToken cancellationToken = default)
     {
         ThrowIfOutOfRange(difficulty);
         cancellationToken.ThrowIfCancellationRequested();
@@ -86,7 +90,7 @@ public static class Hashcash
         {
             challenge.CopyTo(input);
             var nonce = input[challenge.Length..];
-            RandomNumberGenerator.Fill(nonce);
+            random.Fill(nonce);
             var counter = BinaryPrimitives.ReadUInt64BigEndian(nonce);
             Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
             for (var attempt = 1; ; attempt++)

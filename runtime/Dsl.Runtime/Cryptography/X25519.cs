@@ -41,10 +41,14 @@ public sealed class X25519
     }
 
     /// <summary>A new random key pair.</summary>
-    public X25519Key GenerateKey()
+    public X25519Key GenerateKey() => GenerateKey(Handshakes.RandomSource.System);
+
+    /// <summary>A new key pair from <paramref name="random"/>.</summary>
+    public X25519Key GenerateKey(Handshakes.RandomSource random)
     {
+        ArgumentNullException.ThrowIfNull(random);
         Span<byte> privateKey = stackalloc byte[KeySize];
-        RandomNumberGenerator.Fill(privateKey);
+        random.Fill(privateKey);
         try
         {
             return ImportPrivateKey(privateKey);

@@ -21,7 +21,7 @@ public static class Builtins
     public static DateTimeOffset Now(DateTimeOffset stepClock) => stepClock;
 
     /// <summary><c>uuid4()</c>: a random version-4 UUID.</summary>
-    public static Guid Uuid4() => Handshakes.Uuid.NewV4();
+    public static Guid Uuid4(Handshakes.RandomSource random) => Handshakes.Uuid.NewV4(random);
 
     /// <summary><c>len(text)</c>: the length in UTF-16 code units, as <c>max_length</c> counts.</summary>
     public static long Len(string text) => text.Length;
@@ -57,7 +57,12 @@ public static class Builtins
     public static Bytes? Unbase64(string text) => Bytes.TryFromBase64(text, out var value) ? value : null;
 
     /// <summary><c>random(n)</c>: n bytes from the cryptographic random number generator.</summary>
-    public static Bytes Random(long count) => new(Digests.RandomBytes(checked((int)count)));
+    public static Bytes Random(Handshakes.RandomSource random, long count)
+    {
+        var bytes = new byte[checked((int)count)];
+        random.Fill(bytes);
+        return new(bytes);
+    }
 
     /// <summary><c>sha256(data)</c>.</summary>
     public static Bytes Sha256(Bytes data) => new(Digests.Sha256(data.Span));
@@ -101,7 +106,7 @@ public static class Builtins
     /// <c>x25519_keypair()</c>: a fresh ephemeral key pair. The machine that makes one disposes it (wiping the private
     /// key) when the step that uses it ends, or, when later steps use it, when the handshake ends.
     /// </summary>
-    public static X25519Key X25519Keypair() => X25519.Instance.GenerateKey();
+    public static X25519Key X25519Keypair(Handshakes.RandomSource random) => X25519.Instance.GenerateKey(random);
 
     /// <summary>The transcript before any message: 32 zero bytes.</summary>
     public static Bytes TranscriptStart { get; } = new(new byte[32]);
@@ -224,15 +229,15 @@ public static class Builtins
 
     /// <summary>
     /// <c>pow_solve(challenge, difficulty)</c>: an 8-byte nonce such that <c>sha256(concat(challenge, nonce))</c>
-    /// has <c>difficulty</c> (0 to 64) leading zero bits; about 2^difficulty hashes (see <see cref="Hashcash.Solve"/>).
+    /// has <c>difficulty</c> (0 to 64) leading zero bits; about 2^difficulty hashes (see <see cref="Hashcash.Solve(System.ReadOnlySpan{byte}, int, Handshakes.RandomSource, CancellationToken)"/>).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="difficulty"/> is not in 0..64.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled first.</exception>
-    public static Bytes PowSolve(Bytes challenge, long difficulty, CancellationToken cancellationToken)
+    public static Bytes PowSolve(Handshakes.RandomSource random, Bytes challenge, long difficulty, CancellationToken cancellationToken)
     {
         if (difficulty is < 0 or > Hashcash.MaxDifficulty)
             throw new ArgumentOutOfRangeException(nameof(difficulty), difficulty, $"pow_solve difficulty is 0 to {Hashcash.MaxDifficulty}");
-        return new(Hashcash.Solve(challenge.Span, (int)difficulty, cancellationToken));
+        return new(Hashcash.Solve(challenge.Span, (int)difficulty, random, cancellationToken));
     }
 
     /// <summary>

@@ -19,4 +19,7 @@ public sealed record HandshakeOptions
 
     /// <summary>The clock handshakes read; replace it for deterministic tests.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Where the handshake's random bytes come from; <see cref="RandomSource.Seeded"/> only for test vectors.</summary>
+    public RandomSource Random { get; init; } = RandomSource.System;
 }

@@ -4,6 +4,7 @@ using System.Threading;
 using Dsl.Runtime.Codecs;
 using Dsl.Runtime.Cryptography;
 using Dsl.Runtime.Expressions;
+using Dsl.Runtime.Handshakes;
 using Xunit;
 
 namespace Dsl.Runtime.Tests.Expressions;
@@ -74,7 +75,7 @@ public sealed class BuiltinsTests
     public void Pow_solve_finds_a_stamp_pow_check_accepts()
     {
         var challenge = Bytes.FromHex("00112233445566778899");
-        var nonce = Builtins.PowSolve(challenge, 12, CancellationToken.None);
+        var nonce = Builtins.PowSolve(RandomSource.System, challenge, 12, CancellationToken.None);
         Assert.Equal(8, nonce.Length);
         Assert.True(Builtins.PowCheck(challenge, nonce, 12));
         Assert.True(Hashcash.LeadingZeroBits(Builtins.Sha256(Builtins.Concat(challenge, nonce)).Span) >= 12);
@@ -90,7 +91,7 @@ public sealed class BuiltinsTests
     {
         // False rather than an exception: the difficulty may come from the peer.
         Assert.False(Builtins.PowCheck(Bytes.Empty, Bytes.Empty, difficulty));
-        Assert.Throws<ArgumentOutOfRangeException>(() => Builtins.PowSolve(Bytes.Empty, difficulty, CancellationToken.None));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Builtins.PowSolve(RandomSource.System, Bytes.Empty, difficulty, CancellationToken.None));
     }
 
     [Fact]
@@ -99,7 +100,7 @@ public sealed class BuiltinsTests
 
     [Fact]
     public void Pow_solve_honours_its_token()
-        => Assert.Throws<OperationCanceledException>(() => Builtins.PowSolve(Bytes.Empty, 64, new CancellationToken(canceled: true)));
+        => Assert.Throws<OperationCanceledException>(() => Builtins.PowSolve(RandomSource.System, Bytes.Empty, 64, new CancellationToken(canceled: true)));
 
     [Fact]
     public void Merkle_root_of_chunks_is_the_salted_tree_of_the_pieces()
