@@ -59,6 +59,12 @@ public static class Program
         page.SetAction((parse, cancellationToken) => Task.FromResult(Page(parse.GetValue(pageSpec)!, parse.GetValue(pageOut), output, cancellationToken)));
         root.Subcommands.Add(page);
 
+        var vectorSpec = new Argument<string>("spec") { Description = "The spec file." };
+        var vectorOut = new Option<string?>("--out") { Description = "The folder to write the vectors to (default: vectors/SPEC beside the spec); its .json files are replaced." };
+        var vectors = new Command("vectors", "Write deterministic test vectors (seeded random bytes, a fixed clock): for each distinct path found, the exact bytes each role sends, its inputs and its outcome.") { vectorSpec, vectorOut };
+        vectors.SetAction((parse, cancellationToken) => VectorsAsync(parse.GetValue(vectorSpec)!, parse.GetValue(vectorOut), output, cancellationToken));
+        root.Subcommands.Add(vectors);
+
         var name = new Argument<string>("name") { Description = "The protocol's name: lower case letters, digits and '_', starting with a letter." };
         var folder = new Option<string?>("--output") { Description = "The folder to create (default: ./NAME)." };
         var packageVersion = new Option<string>("--package-version")
@@ -172,7 +178,7 @@ public static class Program
         }
         output.WriteLine($"{spec.Model.Protocol.Name} {spec.Model.Protocol.Version} over {transport} (inputs made up from seed {seed}):");
         var result = await Running.HandshakeRun.RunAsync(spec, spec, new Running.Peers(seed, given), transport,
-            line => { lock (output) output.WriteLine("  " + line); }, line => output.WriteLine(line), cancellationToken).ConfigureAwait(false);
+            message => { lock (output) output.WriteLine("  " + message); }, line => output.WriteLine(line), cancellationToken).ConfigureAwait(false);
         if (result is not { } outcomes) return 1;
         foreach (var outcome in new[] { outcomes.First, outcomes.Second })
             output.WriteLine($"{outcome.Role}: {outcome.Summary}");
@@ -226,7 +232,7 @@ public static class Program
         foreach (var (first, second) in new[] { (old, old), (@new, @new), (old, @new), (@new, old) })
         {
             var transcript = new List<string>();
-            var result = await Running.HandshakeRun.RunAsync(first, second, peers, "memory", line => { lock (transcript) transcript.Add(line); },
+            var result = await Running.HandshakeRun.RunAsync(first, second, peers, "memory", message => { lock (transcript) transcript.Add(message.ToString()); },
                 line => transcript.Add(line), cancellationToken).ConfigureAwait(false);
             var pair = $"{roles[0]} {first.Model.Protocol.Version} with {roles[1]} {second.Model.Protocol.Version}";
             var expected = Expect(changes, roles, first == old && second == @new, first == @new && second == old);
@@ -275,13 +281,52 @@ public static class Program
             output.WriteLine($"{path} has errors; 'dsl check {path}' lists them.");
             return 1;
         }
-        var text = Pages.ProtocolPage.Write(model, path.Replace('\\', '/'));
+        // The spec's vectors, if written: vectors/SPEC beside the spec.
+        var specPath = path.Replace('\\', '/');
+        var folder = Path.Combine(Path.GetDirectoryName(named[0])!, "vectors", Path.GetFileNameWithoutExtension(named[0]));
+        var vectors = Directory.Exists(folder)
+            ? Directory.GetFiles(folder, "*.json").OrderBy(f => f, StringComparer.Ordinal)
+                .Select(f => (File: (Path.GetDirectoryName(specPath) is { Length: > 0 } dir ? dir + "/" : "") + "vectors/" + Path.GetFileNameWithoutExtension(named[0]) + "/" + Path.GetFileName(f),
+                              Description: (string?)System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(f))?["description"] ?? ""))
+                .ToList()
+            : new List<(string File, string Description)>();
+        var text = Pages.ProtocolPage.Write(model, specPath, vectors);
         if (outFile is null) output.Write(text);
         else
         {
             File.WriteAllText(outFile, text);
             output.WriteLine($"Wrote {outFile}");
         }
+        return 0;
+    }
+
+    private static async Task<int> VectorsAsync(string path, string? folder, TextWriter output, CancellationToken cancellationToken)
+    {
+        var missing = new List<string>();
+        var (named, all) = SpecFiles.Find(new[] { path }, missing);
+        if (named.Count != 1)
+        {
+            output.WriteLine($"{path}: not a spec file");
+            return 1;
+        }
+        var spec = Running.GeneratedSpec.Compile(named[0], all, out var problem, cancellationToken);
+        if (spec is null)
+        {
+            output.WriteLine(problem);
+            return 1;
+        }
+        var (found, unreached) = await Vectors.TestVectors.ExploreAsync(spec, cancellationToken).ConfigureAwait(false);
+        folder ??= Path.Combine(Path.GetDirectoryName(named[0])!, "vectors", Path.GetFileNameWithoutExtension(named[0]));
+        Directory.CreateDirectory(folder);
+        foreach (var old in Directory.GetFiles(folder, "*.json")) File.Delete(old);
+        foreach (var vector in found)
+        {
+            File.WriteAllText(Path.Combine(folder, vector.Name + ".json"), Vectors.TestVectors.ToJson(vector, spec.Model.Protocol));
+            output.WriteLine($"{vector.Name}: {vector.Description}");
+        }
+        output.WriteLine($"{found.Count} vector(s) in {SpecFiles.Display(folder)}.");
+        if (unreached.Count > 0)
+            output.WriteLine($"No vector reaches these errors (they need a peer that misbehaves, or inputs and stores the search does not try): {string.Join(", ", unreached)}.");
         return 0;
     }
 

@@ -15,7 +15,7 @@ namespace Dsl.Cli.Pages;
 /// </summary>
 internal static class ProtocolPage
 {
-    public static string Write(SpecModel spec, string specPath)
+    public static string Write(SpecModel spec, string specPath, IReadOnlyList<(string File, string Description)> vectors)
     {
         var protocol = spec.Protocol;
         var text = new StringBuilder();
@@ -38,8 +38,16 @@ internal static class ProtocolPage
         Errors(text, protocol);
         Timeouts(text, protocol);
         text.Append(WireRules.Transports);
-        text.Append("## Test vectors\n\nNot generated yet: `dsl vectors` is planned. Until then, `dsl run ")
-            .Append(specPath).Append("` prints every message of a run with made-up inputs.\n");
+        text.Append("## Test vectors\n\n");
+        if (vectors.Count == 0)
+            text.Append("None yet: `dsl vectors ").Append(specPath).Append("` writes them.\n");
+        else
+        {
+            text.Append("Made by `dsl vectors ").Append(specPath).Append("`, with every random byte from a seed and every clock at one instant, so a peer that ")
+                .Append("takes the same inputs and the same random bytes must send exactly these bytes (each file says how its random bytes are made). ")
+                .Append("A test replays each against the generated machines, so a change on the wire fails it.\n\n");
+            foreach (var (file, about) in vectors) text.Append("- [`").Append(System.IO.Path.GetFileName(file)).Append("`](../../").Append(file).Append("): ").Append(about).Append('\n');
+        }
         return text.ToString();
     }
 

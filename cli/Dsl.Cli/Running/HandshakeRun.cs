@@ -11,6 +11,23 @@ using Dsl.Runtime.Transports.Tcp;
 
 namespace Dsl.Cli.Running;
 
+/// <summary>What makes a run repeat itself: a seed for every random byte, and a clock that always reads one instant.</summary>
+internal sealed record Replay(string Seed, DateTimeOffset Clock)
+{
+    /// <summary>The machine's default options (its spec's timeouts), with this random source and clock.</summary>
+    public HandshakeOptions Options(Type machine, string role)
+        => ((HandshakeOptions)machine.GetProperty("DefaultOptions")!.GetValue(null)!) with
+        {
+            Random = RandomSource.Seeded(System.Text.Encoding.UTF8.GetBytes(Seed + " " + role)),
+            TimeProvider = new FixedClock(Clock),
+        };
+
+    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+}
+
 /// <summary>How one role's run ended.</summary>
 internal sealed record RoleOutcome(string Role, string Version, bool Succeeded, string? ErrorCode, string Summary);
 
@@ -22,14 +39,18 @@ internal static class HandshakeRun
 {
     public static readonly string[] Transports = { "memory", "tcp" };
 
-    /// <summary>Runs <paramref name="first"/>'s first role against <paramref name="second"/>'s second role.</summary>
+    /// <summary>
+    /// Runs <paramref name="first"/>'s first role against <paramref name="second"/>'s second role, each machine with its
+    /// spec's own timeouts; with <paramref name="replay"/>, each role's random bytes come from that seed and its name,
+    /// and every clock reads that instant, so the run sends the same bytes every time.
+    /// </summary>
     public static async Task<(RoleOutcome First, RoleOutcome Second)?> RunAsync(
-        GeneratedSpec first, GeneratedSpec second, Peers peers, string transport, Action<string> trace, Action<string> problem, CancellationToken cancellationToken)
+        GeneratedSpec first, GeneratedSpec second, Peers peers, string transport, Action<TracedMessage> trace, Action<string> problem,
+        CancellationToken cancellationToken, Replay? replay = null)
     {
         var roles = first.Model.Protocol.Roles.Select(r => r.Name).ToArray();
-        // Each machine with its spec's own timeouts.
-        var a = peers.Create(first, roles[0], null, out var whyA);
-        var b = peers.Create(second, roles[1], null, out var whyB);
+        var a = peers.Create(first, roles[0], replay?.Options(first.Machine(roles[0]), roles[0]), out var whyA);
+        var b = peers.Create(second, roles[1], replay?.Options(second.Machine(roles[1]), roles[1]), out var whyB);
         if (a is null || b is null)
         {
             problem((whyA ?? whyB)!);

@@ -23,6 +23,20 @@ namespace Dsl.Cli.Running;
 /// </summary>
 internal sealed class Peers(int seed, IReadOnlyDictionary<string, string> given)
 {
+    private readonly Dictionary<string, object> _services = new(StringComparer.Ordinal);
+
+    /// <summary>The instant a timestamp input is made from (a run's fixed clock reads it too).</summary>
+    public DateTimeOffset Now { get; init; } = DateTimeOffset.UtcNow;
+
+    /// <summary>Whether each role keeps its stores from one machine to the next (a second run sees what the first stored).</summary>
+    public bool KeepStores { get; init; }
+
+    /// <summary>With <see cref="KeepStores"/>: the roles that keep theirs (null: every role); the others start each run empty.</summary>
+    public IReadOnlySet<string>? KeepStoresOf { get; init; }
+
+    /// <summary>Every input each role was given, as text (the form <c>--input</c> takes), by <c>ROLE.NAME</c>.</summary>
+    public SortedDictionary<string, string> Chosen { get; } = new(StringComparer.Ordinal);
+
     /// <summary>The machine of <paramref name="role"/> in <paramref name="spec"/>, and what could not be made (null when all could).</summary>
     public object? Create(GeneratedSpec spec, string role, HandshakeOptions? options, out string? problem)
     {
@@ -34,7 +48,7 @@ internal sealed class Peers(int seed, IReadOnlyDictionary<string, string> given)
         {
             if (parameter.ParameterType == typeof(HandshakeOptions)) arguments.Add(options);
             else if (parameter.Name == "inputs") arguments.Add(Inputs(spec, role, parameter.ParameterType, ref problem));
-            else if (parameter.Name == "services") arguments.Add(Services(parameter.ParameterType));
+            else if (parameter.Name == "services") arguments.Add(KeepStores && (KeepStoresOf?.Contains(role) ?? true) && _services.TryGetValue(role, out var kept) ? kept : _services[role] = Services(parameter.ParameterType));
             else if (parameter.Name == "hooks") arguments.Add(HookAnswers.Create(parameter.ParameterType));
             else
             {
@@ -64,21 +78,34 @@ internal sealed class Peers(int seed, IReadOnlyDictionary<string, string> given)
         {
             var property = type.GetProperty(Naming.Pascal(input.Name))!;
             var key = role + "." + input.Name;
-            object? value;
-            if (given.TryGetValue(key, out var text)) value = Parse(text, input.Type, property.PropertyType);
-            else if (input.Optional) continue;
-            else value = Make(protocol, role, input);
-            if (value is null)
+            var text = given.TryGetValue(key, out var written) ? written : input.Optional ? null : Make(protocol, role, input);
+            if (text is null)
             {
-                problem ??= $"cannot make input '{key}' ({Spell(input.Type)}); give it with --input {key}=VALUE";
+                if (!input.Optional) problem ??= $"cannot make input '{key}' ({Spell(input.Type)}); give it with --input {key}=VALUE";
                 continue;
             }
+            object? value;
+            try
+            {
+                value = Parse(text, input.Type);
+            }
+            catch (FormatException)
+            {
+                value = null;
+            }
+            if (value is null)
+            {
+                problem ??= $"input '{key}' ({Spell(input.Type)}) cannot be '{text}'";
+                continue;
+            }
+            Chosen[key] = text;
             property.SetValue(inputs, value);
         }
         return inputs;
     }
 
-    private object? Make(BoundProtocol protocol, string role, FieldSymbol input)
+    /// <summary>A made-up value for an input, as text.</summary>
+    private string? Make(BoundProtocol protocol, string role, FieldSymbol input)
     {
         var type = input.Type;
         var constraints = input.Constraints;
@@ -87,6 +114,8 @@ internal sealed class Peers(int seed, IReadOnlyDictionary<string, string> given)
             case TypeKind.String:
                 if (!constraints.OneOf.IsEmpty) return constraints.OneOf[0];
                 var text = input.Name.Replace('_', '-') + "-" + seed.ToString(CultureInfo.InvariantCulture);
+                if (constraints.MaxLength is { } max && text.Length > max) text = text.Substring(0, (int)max);
+                if (constraints.MinLength is { } min && text.Length < min) text = text.PadRight((int)min, 'x');
                 if (constraints.Pattern is { } pattern)
                 {
                     // A few shapes patterns often ask for; else the machine refuses the input and says so.
@@ -94,38 +123,38 @@ internal sealed class Peers(int seed, IReadOnlyDictionary<string, string> given)
                     var candidates = new[] { text, hex.Substring(0, 64), hex.Substring(0, 32), hex.Substring(0, 40), hex, "1", input.Name };
                     return candidates.FirstOrDefault(c => System.Text.RegularExpressions.Regex.IsMatch(c, "^(?:" + pattern + ")$")) ?? text;
                 }
-                if (constraints.MaxLength is { } max && text.Length > max) text = text.Substring(0, (int)max);
-                if (constraints.MinLength is { } min && text.Length < min) text = text.PadRight((int)min, 'x');
                 return text;
             case TypeKind.Int:
-                return Math.Clamp(1L, constraints.Min ?? long.MinValue, constraints.Max ?? long.MaxValue);
+                return Math.Clamp(1L, constraints.Min ?? long.MinValue, constraints.Max ?? long.MaxValue).ToString(CultureInfo.InvariantCulture);
             case TypeKind.Decimal:
-                return 1m;
+                return "1";
             case TypeKind.Bool:
-                return true;
+                return "true";
             case TypeKind.Uuid:
-                return new Guid(Derive("uuid " + input.Name, 16));
+                return new Guid(Derive("uuid " + input.Name, 16)).ToString();
             case TypeKind.Timestamp:
-                return DateTimeOffset.UtcNow;
+                return Now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
             case TypeKind.Bytes when type.Length == Ed25519.PublicKeySize && input.Name.EndsWith("_key", StringComparison.Ordinal)
                                      && OtherSigner(protocol, role) is { } signer:
                 // The key of the peer's identity: the other role's Ed25519 key, as this run makes it.
                 using (var key = Ed25519.Instance.ImportSeed(Derive("ed25519 " + signer.Role + "." + signer.Input, Ed25519.SeedSize)))
-                    return new Bytes(key.PublicKeyBytes());
+                    return Convert.ToHexString(key.PublicKey).ToLowerInvariant();
             case TypeKind.Bytes:
-                return new Bytes(Derive("bytes " + input.Name, type.Length > 0 ? type.Length : 32));
+                return Hex(Derive("bytes " + input.Name, type.Length > 0 ? type.Length : 32));
             case TypeKind.Ed25519Key:
-                return Ed25519.Instance.ImportSeed(Derive("ed25519 " + role + "." + input.Name, Ed25519.SeedSize));
+                return Hex(Derive("ed25519 " + role + "." + input.Name, Ed25519.SeedSize));
             case TypeKind.X25519Key:
-                return X25519.Instance.ImportPrivateKey(Derive("x25519 " + role + "." + input.Name, 32));
+                return Hex(Derive("x25519 " + role + "." + input.Name, 32));
             case TypeKind.List when type.Element == TypeKind.String:
-                return new[] { input.Name.Replace('_', '-') };
+                return input.Name.Replace('_', '-');
             case TypeKind.List when type.Element == TypeKind.Bytes:
-                return new[] { new Bytes(Derive("list " + input.Name, 32)) };
+                return Hex(Derive("list " + input.Name, 32));
             default:
                 return null;
         }
     }
+
+    private static string Hex(byte[] bytes) => Convert.ToHexString(bytes).ToLowerInvariant();
 
     /// <summary>The other role's only Ed25519 key input, if it has exactly one.</summary>
     private static (string Role, string Input)? OtherSigner(BoundProtocol protocol, string role)
@@ -135,17 +164,20 @@ internal sealed class Peers(int seed, IReadOnlyDictionary<string, string> given)
         return keys.Count == 1 ? keys[0] : null;
     }
 
-    private static object? Parse(string text, TypeRef type, Type target) => type.Kind switch
+    /// <summary>An input's value from its text: bytes and keys in hex (a key pair's private seed), lists comma-separated, timestamps in Unix seconds.</summary>
+    private static object? Parse(string text, TypeRef type) => type.Kind switch
     {
         TypeKind.String => text,
         TypeKind.Int => long.Parse(text, CultureInfo.InvariantCulture),
         TypeKind.Decimal => decimal.Parse(text, CultureInfo.InvariantCulture),
         TypeKind.Bool => bool.Parse(text),
         TypeKind.Uuid => Guid.Parse(text),
+        TypeKind.Timestamp => DateTimeOffset.FromUnixTimeSeconds(long.Parse(text, CultureInfo.InvariantCulture)),
         TypeKind.Bytes => new Bytes(Convert.FromHexString(text)),
         TypeKind.Ed25519Key => Ed25519.Instance.ImportSeed(Convert.FromHexString(text)),
         TypeKind.X25519Key => X25519.Instance.ImportPrivateKey(Convert.FromHexString(text)),
         TypeKind.List when type.Element == TypeKind.String => text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+        TypeKind.List when type.Element == TypeKind.Bytes => text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(h => new Bytes(Convert.FromHexString(h))).ToArray(),
         _ => null,
     };
 

@@ -19,7 +19,8 @@ public abstract class RandomSource
     public abstract void Fill(Span<byte> destination);
 
     /// <summary>
-    /// A deterministic source: HMAC-SHA256 of the seed over a block counter (the blocks of HKDF-Expand), so the same
+    /// A deterministic source: block i is HMAC-SHA256, keyed by HMAC-SHA256(seed, "dsl seeded random"), of i as 8 big-endian
+    /// bytes (i from 0); the bytes are the blocks in order. The same
     /// seed gives the same bytes in the same order. For test vectors only.
     /// </summary>
     public static RandomSource Seeded(ReadOnlySpan<byte> seed) => new SeededRandom(seed);

@@ -1,0 +1,223 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Threading;
+using System.Threading.Tasks;
+using Dsl.Cli.Running;
+using Dsl.Generator.Binding;
+using Dsl.Generator.Language;
+
+namespace Dsl.Cli.Vectors;
+
+/// <summary>One handshake of a vector: the inputs each role had, every message in the order sent, and how each role ended.</summary>
+internal sealed record VectorRun(IReadOnlyDictionary<string, string> Inputs, IReadOnlyList<TracedMessage> Messages, RoleOutcome First, RoleOutcome Second);
+
+/// <summary>A test vector: one path through the flow, as one or more handshakes (later ones see the stores the earlier left).</summary>
+internal sealed record TestVector(string Name, string Description, Replay Replay, IReadOnlyList<VectorRun> Runs)
+{
+    /// <summary>The roles whose stores carry over from one run to the next; null: every role's.</summary>
+    public string[]? KeepStoresOf { get; init; }
+}
+
+/// <summary>
+/// <c>dsl vectors</c>: runs a spec's two roles deterministically (seeded random bytes, a clock fixed at one instant)
+/// under varied inputs and stores, and keeps one vector per distinct path (the messages each role sends and how
+/// each ends): the first run; a second one over the first's stores (LTP's resume); and one per input set to other
+/// values (an empty string, other bytes, another key...). It says which of the spec's checks and branches no vector
+/// reaches. A replayed vector must send the same bytes; any change on the wire shows.
+/// </summary>
+internal static class TestVectors
+{
+    public static readonly DateTimeOffset Clock = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private const string Seed = "dsl vectors";
+
+    public static async Task<(List<TestVector> Vectors, List<string> Unreached)> ExploreAsync(GeneratedSpec spec, CancellationToken cancellationToken)
+    {
+        var replay = new Replay(Seed, Clock);
+        var roles = spec.Model.Protocol.Roles.Select(r => r.Name).ToArray();
+        var scenarios = new List<(string Label, Dictionary<string, string> Given, int Runs, string[]? Keep)>
+        {
+            ("made-up inputs", new Dictionary<string, string>(), 1, null),
+            ("twice, the second over the first's stores", new Dictionary<string, string>(), 2, null),
+        };
+        foreach (var role in roles)
+            scenarios.Add(($"twice, only the {role} keeping its stores", new Dictionary<string, string>(), 2, new[] { role }));
+        foreach (var role in spec.Model.Protocol.Roles)
+            foreach (var input in role.Inputs)
+                foreach (var (value, why) in Alternatives(input))
+                    scenarios.Add(($"{role.Name}.{input.Name} {why}", new Dictionary<string, string> { [role.Name + "." + input.Name] = value }, 1, null));
+
+        var vectors = new List<TestVector>();
+        var paths = new HashSet<string>(StringComparer.Ordinal);
+        var reached = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (label, given, count, keep) in scenarios)
+        {
+            var peers = new Peers(1, given) { Now = Clock, KeepStores = true, KeepStoresOf = keep?.ToHashSet(StringComparer.Ordinal) };
+            var runs = new List<VectorRun>();
+            for (var i = 0; i < count; i++)
+            {
+                var messages = new List<TracedMessage>();
+                // Each run its own seed: a second run draws other random bytes (nonces, ids) than the first.
+                var result = await HandshakeRun.RunAsync(spec, spec, peers, "memory", m => { lock (messages) messages.Add(m); }, _ => { }, cancellationToken, RunReplay(replay, i)).ConfigureAwait(false);
+                if (result is not { } outcomes) break;
+                runs.Add(new VectorRun(new SortedDictionary<string, string>(peers.Chosen, StringComparer.Ordinal), messages, outcomes.First, outcomes.Second));
+                foreach (var code in new[] { outcomes.First.ErrorCode, outcomes.Second.ErrorCode }.Where(c => c is not null)) reached.Add(code!);
+            }
+            if (runs.Count != count) continue;
+            // A path is what the last run did: an earlier run only sets up the stores.
+            var path = Path(runs[^1]);
+            if (!paths.Add(path)) continue;
+            var last = runs[^1];
+            var name = $"{vectors.Count + 1:00}-{Slug(last)}";
+            vectors.Add(new TestVector(name, $"{Describe(last)} ({label})", replay, runs) { KeepStoresOf = keep });
+        }
+        var unreached = spec.Model.Protocol.Errors.Select(e => e.Code).Where(c => !reached.Contains(c)).ToList();
+        return (vectors, unreached);
+    }
+
+    /// <summary>The seed and clock of a vector's run <paramref name="index"/> (from 0).</summary>
+    private static Replay RunReplay(Replay replay, int index) => replay with { Seed = replay.Seed + " " + (index + 1).ToString(CultureInfo.InvariantCulture) };
+
+    /// <summary>Values an input is set to besides the made-up one, each with why.</summary>
+    private static IEnumerable<(string Value, string Why)> Alternatives(FieldSymbol input)
+    {
+        var type = input.Type;
+        switch (type.Kind)
+        {
+            case TypeKind.String:
+                yield return ("", "empty");
+                if (!input.Constraints.OneOf.IsEmpty && input.Constraints.OneOf.Count > 1) yield return (input.Constraints.OneOf[1], "another of its values");
+                break;
+            case TypeKind.Bytes:
+                yield return (new string('0', (type.Length > 0 ? type.Length : 32) * 2).Remove(0, 2) + "01", "other bytes");
+                break;
+            case TypeKind.Ed25519Key or TypeKind.X25519Key:
+                yield return (new string('0', 62) + "07", "another key");
+                break;
+            case TypeKind.Bool:
+                yield return ("false", "false");
+                break;
+            case TypeKind.Int when input.Constraints.Min is null or <= 0:
+                yield return ("0", "zero");
+                break;
+            case TypeKind.List when type.Element == TypeKind.String:
+                yield return ("", "empty");
+                break;
+        }
+    }
+
+    private static string Path(VectorRun run)
+        => string.Join(", ", run.Messages.Select(m => m.From + ":" + Type(m.Bytes))) + " => " + (run.First.ErrorCode ?? "ok") + "/" + (run.Second.ErrorCode ?? "ok");
+
+    private static string Describe(VectorRun run)
+        => string.Join("; ", run.Messages.Select(m => $"{m.From} sends {Type(m.Bytes)}")) + "; "
+           + $"{run.First.Role} {(run.First.Succeeded ? "succeeds" : "fails with " + run.First.ErrorCode)}, "
+           + $"{run.Second.Role} {(run.Second.Succeeded ? "succeeds" : "fails with " + run.Second.ErrorCode)}";
+
+    private static string Slug(VectorRun run)
+    {
+        var ending = run.First.Succeeded && run.Second.Succeeded ? "success" : (run.First.ErrorCode ?? run.Second.ErrorCode ?? "failure").ToLowerInvariant().Replace('_', '-');
+        var last = run.Messages.Count == 0 ? "nothing" : Type(run.Messages[^1].Bytes).Replace('_', '-').ToLowerInvariant();
+        return $"{run.Messages.Count}-messages-{last}-{ending}";
+    }
+
+    /// <summary>The message's name on the wire: the first string member named type, phase or a discriminator-looking name, found anywhere.</summary>
+    internal static string Type(byte[] bytes)
+    {
+        try
+        {
+            var node = JsonNode.Parse(bytes);
+            return Find(node) ?? "message";
+        }
+        catch (JsonException)
+        {
+            return "bytes";
+        }
+
+        static string? Find(JsonNode? node)
+        {
+            if (node is not JsonObject obj) return null;
+            foreach (var name in new[] { "type", "phase" })
+                if (obj[name] is JsonValue value && value.TryGetValue<string>(out var text)) return text;
+            foreach (var member in obj)
+                if (Find(member.Value) is { } inner) return inner;
+            return null;
+        }
+    }
+
+    public static string ToJson(TestVector vector, BoundProtocol protocol)
+    {
+        var root = new JsonObject
+        {
+            ["protocol"] = protocol.Name,
+            ["version"] = protocol.Version,
+            ["description"] = vector.Description,
+            ["random"] = "each role's random bytes in a run: HMAC-SHA256 over a big-endian 64-bit block counter from 0, keyed by HMAC-SHA256(key: the run's seed, a space and the role's name in UTF-8; message: \"dsl seeded random\")",
+            ["clock"] = vector.Replay.Clock.ToUnixTimeSeconds(),
+            ["stores_kept_by"] = new JsonArray((vector.KeepStoresOf ?? vector.Runs[0].Inputs.Keys.Select(k => k.Split('.')[0]).Distinct().ToArray()).Select(r => (JsonNode)JsonValue.Create(r)!).ToArray()),
+            ["runs"] = new JsonArray(vector.Runs.Select((run, index) => (JsonNode)new JsonObject
+            {
+                ["seed"] = RunReplay(vector.Replay, index).Seed,
+                ["inputs"] = new JsonObject(run.Inputs.Select(i => KeyValuePair.Create(i.Key, (JsonNode?)JsonValue.Create(i.Value)))),
+                ["messages"] = new JsonArray(run.Messages.Select(m => (JsonNode)new JsonObject
+                {
+                    ["from"] = m.From,
+                    ["to"] = m.To,
+                    ["hex"] = Convert.ToHexString(m.Bytes).ToLowerInvariant(),
+                    ["text"] = Encoding.UTF8.GetString(m.Bytes),
+                }).ToArray()),
+                ["outcome"] = new JsonObject
+                {
+                    [run.First.Role] = run.First.ErrorCode ?? "succeeded",
+                    [run.Second.Role] = run.Second.ErrorCode ?? "succeeded",
+                },
+            }).ToArray()),
+        };
+        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
+    }
+
+    /// <summary>Runs a vector file again: every message must be the same bytes, and every outcome the same. The differences, if any.</summary>
+    public static async Task<List<string>> ReplayAsync(GeneratedSpec spec, string json, CancellationToken cancellationToken)
+    {
+        var root = JsonNode.Parse(json)!.AsObject();
+        var clock = DateTimeOffset.FromUnixTimeSeconds((long)root["clock"]!);
+        var problems = new List<string>();
+        Peers? peers = null;
+        var index = 0;
+        foreach (var run in root["runs"]!.AsArray().Select(r => r!.AsObject()))
+        {
+            index++;
+            var given = run["inputs"]!.AsObject().ToDictionary(i => i.Key, i => (string)i.Value!);
+            // Later runs see the stores the earlier ones left: one set of peers across the file.
+            peers ??= new Peers(1, given)
+            {
+                Now = clock,
+                KeepStores = true,
+                KeepStoresOf = root["stores_kept_by"]!.AsArray().Select(r => (string)r!).ToHashSet(StringComparer.Ordinal),
+            };
+            var messages = new List<TracedMessage>();
+            var replay = new Replay((string)run["seed"]!, clock);
+            var result = await HandshakeRun.RunAsync(spec, spec, peers, "memory", m => { lock (messages) messages.Add(m); }, p => problems.Add($"run {index}: {p}"), cancellationToken, replay).ConfigureAwait(false);
+            if (result is not { } outcomes) return problems;
+            var expected = run["messages"]!.AsArray().Select(m => (From: (string)m!["from"]!, Hex: (string)m["hex"]!)).ToList();
+            for (var i = 0; i < Math.Max(expected.Count, messages.Count); i++)
+            {
+                var actual = i < messages.Count ? Convert.ToHexString(messages[i].Bytes).ToLowerInvariant() : null;
+                if (i >= expected.Count) problems.Add($"run {index}: message {i + 1} is new: {messages[i]}");
+                else if (actual is null) problems.Add($"run {index}: message {i + 1} from {expected[i].From} was not sent");
+                else if (messages[i].From != expected[i].From || actual != expected[i].Hex)
+                    problems.Add($"run {index}: message {i + 1} differs: expected {Encoding.UTF8.GetString(Convert.FromHexString(expected[i].Hex))}, sent {messages[i]}");
+            }
+            var outcome = run["outcome"]!.AsObject();
+            foreach (var role in new[] { outcomes.First, outcomes.Second })
+                if ((string)outcome[role.Role]! != (role.ErrorCode ?? "succeeded"))
+                    problems.Add($"run {index}: {role.Role} ends {(role.ErrorCode ?? "succeeded")}, the vector says {(string)outcome[role.Role]!}");
+        }
+        return problems;
+    }
+}
