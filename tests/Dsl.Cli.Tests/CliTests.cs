@@ -162,11 +162,23 @@ public sealed class RunAndDiffTests
     [Fact]
     public async Task Run_ends_where_the_spec_says_when_a_made_up_input_is_not_enough()
     {
-        // entft's server asks its application (a hook) whether the client may in: the run's hooks answer nothing.
+        // entft's server asks its application (a hook) for the client's phrase key: the run's hooks have none to give.
         var (exit, output) = await Dsl("run", Spec("entft/entft-1.0.yaml"));
         Assert.Equal(1, exit);
         Assert.Contains("server -> client: {\"entft\":{\"phase\":\"auth_fail\"", output);
         Assert.Contains("client: AUTH_FAIL", output);
+    }
+
+    [Fact]
+    public async Task Run_answers_a_yes_or_no_hook_with_yes_and_takes_inputs_to_reach_success()
+    {
+        // CAHP asks its application whether a burn is on the ledger (yes), and refuses a burn below its minimum.
+        var (exit, output) = await Dsl("run", Spec("cahp/cahp-1.1.yaml"));
+        Assert.Equal(1, exit);
+        Assert.Contains("open_weight: BURN_TOO_SMALL", output);
+        (exit, output) = await Dsl("run", Spec("cahp/cahp-1.1.yaml"), "--input", "metabolic.burn_amount_sats=100000000");
+        Assert.True(exit == 0, output);
+        Assert.Contains("TrustScore = 1", output);
     }
 
     [Fact]

@@ -19,7 +19,8 @@ namespace Dsl.Cli.Running;
 /// Makes a role's machine with inputs a run can do without: each input derived from the run's seed and its name (so an
 /// input both roles share by name, a pre-shared secret, gets one value), each key pair from the seed and its role, a
 /// 32-byte input named <c>*_key</c> the public half of the other role's Ed25519 key, services in memory, and hooks that
-/// answer nothing. A spec whose inputs relate otherwise fails the way its spec says; <c>--input</c> gives values.
+/// say yes to a yes-or-no question and nothing to any other (<see cref="HookAnswers"/>). A spec whose inputs relate
+/// otherwise fails the way its spec says; <c>--input</c> gives values.
 /// </summary>
 internal sealed class Peers(int seed, IReadOnlyDictionary<string, string> given)
 {
@@ -212,7 +213,10 @@ internal sealed class Peers(int seed, IReadOnlyDictionary<string, string> given)
     }
 }
 
-/// <summary>Hooks that answer nothing: <see langword="null"/>, <see langword="false"/> or the type's default.</summary>
+/// <summary>
+/// Hooks that say yes where the answer is yes or no (<see langword="true"/>), and nothing otherwise (<see langword="null"/>
+/// or the type's default): a run gets as far as the application's consent can take it without the application's data.
+/// </summary>
 public class HookAnswers : DispatchProxy
 {
     internal static object Create(Type hooks)
@@ -223,7 +227,8 @@ public class HookAnswers : DispatchProxy
     {
         var returns = targetMethod!.ReturnType;
         if (returns == typeof(ValueTask)) return default(ValueTask);
-        // A default ValueTask<T> is completed, with T's default: null, false or zero.
+        if (returns == typeof(ValueTask<bool>)) return new ValueTask<bool>(true);
+        // A default ValueTask<T> is completed, with T's default: null or zero.
         return returns.IsValueType ? Activator.CreateInstance(returns) : null;
     }
 }

@@ -102,8 +102,9 @@ internal static class TestVectors
             case TypeKind.Bool:
                 yield return ("false", "false");
                 break;
-            case TypeKind.Int when input.Constraints.Min is null or <= 0:
-                yield return ("0", "zero");
+            case TypeKind.Int:
+                if (input.Constraints.Min is null or <= 0) yield return ("0", "zero");
+                yield return ((input.Constraints.Max ?? 1_000_000_000L).ToString(CultureInfo.InvariantCulture), "large");
                 break;
             case TypeKind.List when type.Element == TypeKind.String:
                 yield return ("", "empty");
