@@ -127,19 +127,7 @@ public static class Program
 
     private static int Diagram(string path, string? outFile, TextWriter output, CancellationToken cancellationToken)
     {
-        var missing = new List<string>();
-        var (named, all) = SpecFiles.Find(new[] { path }, missing);
-        if (named.Count != 1)
-        {
-            output.WriteLine($"{path}: not a spec file");
-            return 1;
-        }
-        var model = SpecModel.Load(named[0], all, cancellationToken);
-        if (model is null)
-        {
-            output.WriteLine($"{path} has errors; 'dsl check {path}' lists them.");
-            return 1;
-        }
+        if (Model(path, output, cancellationToken) is not { } model) return 1;
         var markdown = MermaidWriter.Markdown(model);
         if (outFile is null) output.Write(markdown);
         else
@@ -163,19 +151,7 @@ public static class Program
             }
             given[input.Substring(0, equals)] = input.Substring(equals + 1);
         }
-        var missing = new List<string>();
-        var (named, all) = SpecFiles.Find(new[] { path }, missing);
-        if (named.Count != 1)
-        {
-            output.WriteLine($"{path}: not a spec file");
-            return 1;
-        }
-        var spec = Running.GeneratedSpec.Compile(named[0], all, out var problem, cancellationToken);
-        if (spec is null)
-        {
-            output.WriteLine(problem);
-            return 1;
-        }
+        if (Compile(path, output, cancellationToken) is not { } spec) return 1;
         output.WriteLine($"{spec.Model.Protocol.Name} {spec.Model.Protocol.Version} over {transport} (inputs made up from seed {seed}):");
         var result = await Running.HandshakeRun.RunAsync(spec, spec, new Running.Peers(seed, given), transport,
             message => { lock (output) output.WriteLine("  " + message); }, line => output.WriteLine(line), cancellationToken).ConfigureAwait(false);
@@ -187,21 +163,7 @@ public static class Program
 
     private static async Task<int> DiffAsync(string oldPath, string newPath, int seed, TextWriter output, CancellationToken cancellationToken)
     {
-        var missing = new List<string>();
-        var (oldNamed, oldAll) = SpecFiles.Find(new[] { oldPath }, missing);
-        var (newNamed, newAll) = SpecFiles.Find(new[] { newPath }, missing);
-        if (oldNamed.Count != 1 || newNamed.Count != 1)
-        {
-            output.WriteLine("diff takes two spec files: the old version, then the new.");
-            return 1;
-        }
-        var old = Running.GeneratedSpec.Compile(oldNamed[0], oldAll, out var problem, cancellationToken);
-        var @new = old is null ? null : Running.GeneratedSpec.Compile(newNamed[0], newAll, out problem, cancellationToken);
-        if (old is null || @new is null)
-        {
-            output.WriteLine(problem);
-            return 1;
-        }
+        if (Compile(oldPath, output, cancellationToken) is not { } old || Compile(newPath, output, cancellationToken) is not { } @new) return 1;
         var (o, n) = (old.Model.Protocol, @new.Model.Protocol);
         var roles = o.Roles.Select(r => r.Name).ToArray();
         if (o.Name != n.Name || !roles.SequenceEqual(n.Roles.Select(r => r.Name)))
@@ -268,25 +230,13 @@ public static class Program
 
     private static int Page(string path, string? outFile, TextWriter output, CancellationToken cancellationToken)
     {
-        var missing = new List<string>();
-        var (named, all) = SpecFiles.Find(new[] { path }, missing);
-        if (named.Count != 1)
-        {
-            output.WriteLine($"{path}: not a spec file");
-            return 1;
-        }
-        var model = SpecModel.Load(named[0], all, cancellationToken);
-        if (model is null)
-        {
-            output.WriteLine($"{path} has errors; 'dsl check {path}' lists them.");
-            return 1;
-        }
+        if (Model(path, output, cancellationToken) is not { } model) return 1;
         // The spec's vectors, if written: vectors/SPEC beside the spec.
         var specPath = path.Replace('\\', '/');
-        var folder = Path.Combine(Path.GetDirectoryName(named[0])!, "vectors", Path.GetFileNameWithoutExtension(named[0]));
+        var folder = Vectors.TestVectors.Folder(model.Protocol.FilePath);
         var vectors = Directory.Exists(folder)
             ? Directory.GetFiles(folder, "*.json").OrderBy(f => f, StringComparer.Ordinal)
-                .Select(f => (File: (Path.GetDirectoryName(specPath) is { Length: > 0 } dir ? dir + "/" : "") + "vectors/" + Path.GetFileNameWithoutExtension(named[0]) + "/" + Path.GetFileName(f),
+                .Select(f => (File: (Path.GetDirectoryName(specPath) is { Length: > 0 } dir ? dir + "/" : "") + "vectors/" + Path.GetFileNameWithoutExtension(model.Protocol.FilePath) + "/" + Path.GetFileName(f),
                               Description: (string?)System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(f))?["description"] ?? ""))
                 .ToList()
             : new List<(string File, string Description)>();
@@ -302,21 +252,9 @@ public static class Program
 
     private static async Task<int> VectorsAsync(string path, string? folder, TextWriter output, CancellationToken cancellationToken)
     {
-        var missing = new List<string>();
-        var (named, all) = SpecFiles.Find(new[] { path }, missing);
-        if (named.Count != 1)
-        {
-            output.WriteLine($"{path}: not a spec file");
-            return 1;
-        }
-        var spec = Running.GeneratedSpec.Compile(named[0], all, out var problem, cancellationToken);
-        if (spec is null)
-        {
-            output.WriteLine(problem);
-            return 1;
-        }
+        if (Compile(path, output, cancellationToken) is not { } spec) return 1;
         var (found, unreached) = await Vectors.TestVectors.ExploreAsync(spec, cancellationToken).ConfigureAwait(false);
-        folder ??= Path.Combine(Path.GetDirectoryName(named[0])!, "vectors", Path.GetFileNameWithoutExtension(named[0]));
+        folder ??= Vectors.TestVectors.Folder(spec.Model.Protocol.FilePath);
         Directory.CreateDirectory(folder);
         foreach (var old in Directory.GetFiles(folder, "*.json")) File.Delete(old);
         foreach (var vector in found)
@@ -349,6 +287,33 @@ public static class Program
             output.WriteLine(ex.Message);
             return 1;
         }
+    }
+
+    /// <summary>The one spec at <paramref name="path"/> as the generator binds it (its bases merged in), or null, said why.</summary>
+    private static SpecModel? Model(string path, TextWriter output, CancellationToken cancellationToken)
+    {
+        if (One(path, output) is not var (spec, project)) return null;
+        var model = SpecModel.Load(spec, project, cancellationToken);
+        if (model is null) output.WriteLine($"{path} has errors; 'dsl check {path}' lists them.");
+        return model;
+    }
+
+    /// <summary>The one spec at <paramref name="path"/>, its generated code compiled and loaded, or null, said why.</summary>
+    private static Running.GeneratedSpec? Compile(string path, TextWriter output, CancellationToken cancellationToken)
+    {
+        if (One(path, output) is not var (spec, project)) return null;
+        var compiled = Running.GeneratedSpec.Compile(spec, project, out var problem, cancellationToken);
+        if (compiled is null) output.WriteLine(problem);
+        return compiled;
+    }
+
+    /// <summary>The spec file <paramref name="path"/> names, and the specs it needs (its bases); null, said why, when it names no one spec.</summary>
+    private static (string Spec, IReadOnlyList<string> Project)? One(string path, TextWriter output)
+    {
+        var (named, all) = SpecFiles.Find(new[] { path }, new List<string>());
+        if (named.Count == 1) return (named[0], all);
+        output.WriteLine($"{path}: not a spec file");
+        return null;
     }
 
     private static string Severity(DiagnosticSeverity severity) => severity switch

@@ -7,6 +7,19 @@ using Xunit;
 
 namespace Dsl.Cli.Tests;
 
+/// <summary>The repository this test runs in.</summary>
+internal static class Repository
+{
+    public static string Root { get; } = Find();
+
+    private static string Find()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Dsl.sln"))) directory = directory.Parent;
+        return directory?.FullName ?? throw new InvalidOperationException("Dsl.sln not found above " + AppContext.BaseDirectory);
+    }
+}
+
 /// <summary>The command reads and prints paths relative to the current folder, which one test changes: they run one at a time.</summary>
 [CollectionDefinition(Collection, DisableParallelization = true)]
 public sealed class CommandLine
@@ -25,12 +38,6 @@ public sealed class CliTests : IDisposable
         try { Directory.Delete(_work, recursive: true); } catch (IOException) { }
     }
 
-    private static string RepoRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Dsl.sln"))) directory = directory.Parent;
-        return directory?.FullName ?? throw new InvalidOperationException("Dsl.sln not found");
-    }
 
     private static async Task<(int Exit, string Output)> Dsl(params string[] args)
     {
@@ -42,7 +49,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public async Task Check_passes_the_protocols_and_lists_what_extensions_change()
     {
-        var (exit, output) = await Dsl("check", Path.Combine(RepoRoot(), "protocols"));
+        var (exit, output) = await Dsl("check", Path.Combine(Repository.Root, "protocols"));
         Assert.Equal(0, exit);
         Assert.Contains("6 spec(s) checked: 0 error(s)", output);
         Assert.Contains("info DSL406: Extends 'ltp-0.2.yaml': version 0.2 becomes 0.3", output);
@@ -53,7 +60,7 @@ public sealed class CliTests : IDisposable
     public async Task Check_reports_a_mistake_with_its_line_column_and_a_help_page_that_exists_and_exits_1()
     {
         var spec = Path.Combine(_work, "ltp.yaml");
-        File.WriteAllText(spec, File.ReadAllText(Path.Combine(RepoRoot(), "protocols", "ltp", "ltp-0.2.yaml")).Replace("msg.client_id != \"\"", "msg.clent_id != \"\""));
+        File.WriteAllText(spec, File.ReadAllText(Path.Combine(Repository.Root, "protocols", "ltp", "ltp-0.2.yaml")).Replace("msg.client_id != \"\"", "msg.clent_id != \"\""));
         var (exit, output) = await Dsl("check", spec);
         Assert.Equal(1, exit);
         var line = Regex.Match(output, @"ltp\.yaml\((\d+),(\d+)\): error DSL203: 'handshake_\w+' has no member 'clent_id' \((file://\S+)\)");
@@ -67,7 +74,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public async Task Check_finds_the_base_an_extension_names()
     {
-        var (exit, output) = await Dsl("check", Path.Combine(RepoRoot(), "protocols", "ltp", "ltp-0.3.yaml"));
+        var (exit, output) = await Dsl("check", Path.Combine(Repository.Root, "protocols", "ltp", "ltp-0.3.yaml"));
         Assert.Equal(0, exit);
         Assert.Contains("1 spec(s) checked: 0 error(s)", output);
     }
@@ -83,7 +90,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public async Task Diagram_draws_the_flow_and_each_roles_machine()
     {
-        var (exit, output) = await Dsl("diagram", Path.Combine(RepoRoot(), "protocols", "ltp", "ltp-0.2.yaml"));
+        var (exit, output) = await Dsl("diagram", Path.Combine(Repository.Root, "protocols", "ltp", "ltp-0.2.yaml"));
         Assert.Equal(0, exit);
         Assert.Contains("```mermaid\nsequenceDiagram\n", output);
         Assert.Contains("alt client#58; saved != null", output);
@@ -93,7 +100,7 @@ public sealed class CliTests : IDisposable
         Assert.Equal(3, Regex.Matches(output, "```mermaid").Count);
 
         var file = Path.Combine(_work, "ltp.md");
-        (exit, _) = await Dsl("diagram", Path.Combine(RepoRoot(), "protocols", "ltp", "ltp-0.2.yaml"), "--out", file);
+        (exit, _) = await Dsl("diagram", Path.Combine(Repository.Root, "protocols", "ltp", "ltp-0.2.yaml"), "--out", file);
         Assert.Equal(0, exit);
         Assert.Equal(output, File.ReadAllText(file));
     }
@@ -129,14 +136,8 @@ public sealed class CliTests : IDisposable
 [Collection(CommandLine.Collection)]
 public sealed class RunAndDiffTests
 {
-    private static string Spec(string path) => Path.Combine(RepoRoot(), "protocols", path);
+    private static string Spec(string path) => Path.Combine(Repository.Root, "protocols", path);
 
-    private static string RepoRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Dsl.sln"))) directory = directory.Parent;
-        return directory!.FullName;
-    }
 
     private static async Task<(int Exit, string Output)> Dsl(params string[] args)
     {

@@ -19,24 +19,18 @@ namespace Dsl.Cli.Tests;
 [Collection(CommandLine.Collection)]
 public sealed class ProtocolPageTests
 {
-    private static string RepoRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Dsl.sln"))) directory = directory.Parent;
-        return directory!.FullName;
-    }
 
     public static IEnumerable<object[]> Specs() =>
-        Directory.GetFiles(Path.Combine(RepoRoot(), "protocols"), "*.yaml", SearchOption.AllDirectories)
+        Directory.GetFiles(Path.Combine(Repository.Root, "protocols"), "*.yaml", SearchOption.AllDirectories)
             .Where(p => !p.Contains($"{Path.DirectorySeparatorChar}vectors{Path.DirectorySeparatorChar}"))
-            .Select(p => new object[] { Path.GetRelativePath(RepoRoot(), p).Replace('\\', '/') })
+            .Select(p => new object[] { Path.GetRelativePath(Repository.Root, p).Replace('\\', '/') })
             .OrderBy(p => (string)p[0]);
 
     [Theory]
     [MemberData(nameof(Specs))]
     public async Task Each_spec_has_its_page_and_the_page_is_current(string spec)
     {
-        var root = RepoRoot();
+        var root = Repository.Root;
         var page = Path.Combine(root, "docs", "protocols", Path.GetFileNameWithoutExtension(spec) + ".md");
         var output = new StringWriter();
         var previous = Environment.CurrentDirectory;

@@ -15,12 +15,6 @@ namespace Dsl.Cli.Tests;
 [Collection(CommandLine.Collection)]
 public sealed class VectorTests
 {
-    private static string RepoRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Dsl.sln"))) directory = directory.Parent;
-        return directory!.FullName;
-    }
 
     public static IEnumerable<object[]> Specs() => ProtocolPageTests.Specs();
 
@@ -28,9 +22,9 @@ public sealed class VectorTests
     [MemberData(nameof(Specs))]
     public async Task Every_vector_of_the_spec_replays_byte_for_byte(string spec)
     {
-        var root = RepoRoot();
+        var root = Repository.Root;
         var path = Path.Combine(root, spec);
-        var folder = Path.Combine(Path.GetDirectoryName(path)!, "vectors", Path.GetFileNameWithoutExtension(path));
+        var folder = Vectors.TestVectors.Folder(path);
         var files = Directory.Exists(folder) ? Directory.GetFiles(folder, "*.json") : Array.Empty<string>();
         Assert.True(files.Length > 0, $"{spec} has no vectors: dsl vectors {spec}");
         var missing = new List<string>();
@@ -47,7 +41,7 @@ public sealed class VectorTests
     [Fact]
     public async Task A_vector_whose_bytes_changed_fails_to_replay_and_says_where()
     {
-        var root = RepoRoot();
+        var root = Repository.Root;
         var spec = Path.Combine(root, "protocols", "ltp", "ltp-0.2.yaml");
         var file = Directory.GetFiles(Path.Combine(root, "protocols", "ltp", "vectors", "ltp-0.2"), "*.json").OrderBy(f => f, StringComparer.Ordinal).First();
         var json = File.ReadAllText(file);

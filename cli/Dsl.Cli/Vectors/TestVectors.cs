@@ -34,6 +34,9 @@ internal sealed record TestVector(string Name, string Description, Replay Replay
 internal static class TestVectors
 {
     public static readonly DateTimeOffset Clock = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    /// <summary>Where a spec's vectors live: <c>vectors/SPEC</c> beside the spec file.</summary>
+    public static string Folder(string specPath) => System.IO.Path.Combine(System.IO.Path.GetDirectoryName(specPath)!, "vectors", System.IO.Path.GetFileNameWithoutExtension(specPath));
     private const string Seed = "dsl vectors";
 
     public static async Task<(List<TestVector> Vectors, List<string> Unreached)> ExploreAsync(GeneratedSpec spec, CancellationToken cancellationToken)
