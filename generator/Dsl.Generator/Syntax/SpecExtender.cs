@@ -174,11 +174,7 @@ internal sealed class SpecExtender
                     merged.Set(entry.Key, MergeWire(baseValue as YamlMapping, entry.Value));
                     continue;
                 case "inputs":
-                    merged.Set(entry.Key, MergeByName(baseValue, entry.Value, (role, b, e) => MergeByName(b, e, (name, bi, ei) =>
-                    {
-                        Changes(ei.Span, $"changes input '{role}.{name}'");
-                        return ei;
-                    }, (name, ei) => Changes(ei.Span, $"adds input '{role}.{name}'")), (role, e) => { }));
+                    merged.Set(entry.Key, PerRole(baseValue, entry.Value, "input"));
                     continue;
                 case "services":
                 case "hooks":
@@ -211,11 +207,7 @@ internal sealed class SpecExtender
                     merged.Set(entry.Key, baseValue is YamlSequence flow ? ApplyFlowEdits(flow, entry.Value) : entry.Value);
                     continue;
                 case "outcome":
-                    merged.Set(entry.Key, MergeByName(baseValue, entry.Value, (role, b, e) => MergeByName(b, e, (name, bo, eo) =>
-                    {
-                        Changes(eo.Span, $"changes outcome '{role}.{name}'");
-                        return eo;
-                    }, (name, eo) => Changes(eo.Span, $"adds outcome '{role}.{name}'")), (role, e) => { }));
+                    merged.Set(entry.Key, PerRole(baseValue, entry.Value, "outcome"));
                     continue;
                 case "session":
                     merged.Set(entry.Key, MergeDeep(baseValue, entry.Value));
@@ -229,6 +221,14 @@ internal sealed class SpecExtender
         }
         return merged.ToMapping(@base.Span);
     }
+
+    /// <summary>A section of values per role (inputs, outcome): each role's merged by name, a value the extension gives replacing the base's.</summary>
+    private YamlNode PerRole(YamlNode? @base, YamlNode extension, string what)
+        => MergeByName(@base, extension, (role, b, e) => MergeByName(b, e, (name, _, value) =>
+        {
+            Changes(value.Span, $"changes {what} '{role}.{name}'");
+            return value;
+        }, (name, key) => Changes(key.Span, $"adds {what} '{role}.{name}'")), (_, _) => { });
 
     private static string Singular(string section) => section == "services" ? "service" : "hook";
 
