@@ -38,7 +38,7 @@ public static class Program
         root.Subcommands.Add(diagram);
 
         var runSpec = new Argument<string>("spec") { Description = "The spec file." };
-        var transport = new Option<string>("--transport") { Description = "memory (an in-memory pair) or tcp (loopback).", DefaultValueFactory = _ => "memory" };
+        var transport = new Option<string>("--transport") { Description = "memory (an in-memory pair), tcp, websocket or udp (loopback; udp through the handshake managers, with retransmission).", DefaultValueFactory = _ => "memory" };
         transport.AcceptOnlyFromAmong(Running.HandshakeRun.Transports);
         var seed = new Option<int>("--seed") { Description = "The seed every made-up input is derived from.", DefaultValueFactory = _ => 1 };
         var inputs = new Option<string[]>("--input") { Description = "An input's value, ROLE.NAME=VALUE (bytes and keys in hex); repeatable.", AllowMultipleArgumentsPerToken = false };
@@ -152,6 +152,12 @@ public static class Program
             given[input.Substring(0, equals)] = input.Substring(equals + 1);
         }
         if (Compile(path, output, cancellationToken) is not { } spec) return 1;
+        var known = spec.Model.Protocol.Roles.SelectMany(r => r.Inputs.Select(i => r.Name + "." + i.Name)).ToHashSet(StringComparer.Ordinal);
+        foreach (var key in given.Keys.Where(k => !known.Contains(k)))
+        {
+            output.WriteLine($"--input {key}: no such input; the inputs are {string.Join(", ", known.OrderBy(k => k, StringComparer.Ordinal))}");
+            return 1;
+        }
         output.WriteLine($"{spec.Model.Protocol.Name} {spec.Model.Protocol.Version} over {transport} (inputs made up from seed {seed}):");
         var result = await Running.HandshakeRun.RunAsync(spec, spec, new Running.Peers(seed, given), transport,
             message => { lock (output) output.WriteLine("  " + message); }, line => output.WriteLine(line), cancellationToken).ConfigureAwait(false);

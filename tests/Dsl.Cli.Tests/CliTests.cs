@@ -151,6 +151,8 @@ public sealed class RunAndDiffTests
     [InlineData("ltp/ltp-0.3.yaml", "tcp")]
     [InlineData("mesh/mesh-1.0.yaml", "tcp")]
     [InlineData("stt/stt-0.2.yaml", "memory")]
+    [InlineData("stt/stt-0.2.yaml", "udp")]
+    [InlineData("ltp/ltp-0.2.yaml", "websocket")]
     public async Task Run_completes_a_handshake_with_made_up_inputs_and_prints_every_message(string spec, string transport)
     {
         var (exit, output) = await Dsl("run", Spec(spec), "--transport", transport);
@@ -191,6 +193,9 @@ public sealed class RunAndDiffTests
         (exit, output) = await Dsl("run", Spec("ltp/ltp-0.2.yaml"), "--input", "client.client_id=ada");
         Assert.Equal(0, exit);
         Assert.Contains("ClientId = ada", output);
+        (exit, output) = await Dsl("run", Spec("ltp/ltp-0.2.yaml"), "--input", "client.clientid=ada");
+        Assert.Equal(1, exit);
+        Assert.Contains("--input client.clientid: no such input; the inputs are client.capabilities, client.client_id", output);
     }
 
     [Fact]

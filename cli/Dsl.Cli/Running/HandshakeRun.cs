@@ -37,7 +37,7 @@ internal sealed record RoleOutcome(string Role, string Version, bool Succeeded, 
 /// </summary>
 internal static class HandshakeRun
 {
-    public static readonly string[] Transports = { "memory", "tcp" };
+    public static readonly string[] Transports = { "memory", "tcp", "websocket", "udp" };
 
     /// <summary>
     /// Runs <paramref name="first"/>'s first role against <paramref name="second"/>'s second role, each machine with its
@@ -56,9 +56,38 @@ internal static class HandshakeRun
             problem((whyA ?? whyB)!);
             return null;
         }
+        if (transport == "udp")
+        {
+            // Through the UDP handshake managers, with their retransmission: the result types make the generic calls.
+            var resultA = ResultType(a);
+            var resultB = ResultType(b);
+            var overUdp = typeof(HandshakeRun).GetMethod(nameof(OverUdpAsync), BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(resultA, resultB);
+            var (outcomeA, outcomeB) = await ((Task<(object, object)>)overUdp.Invoke(null, new object[] { a, b, roles, trace, cancellationToken })!).ConfigureAwait(false);
+            return (Describe(roles[0], first.Model.Protocol.Version, outcomeA), Describe(roles[1], second.Model.Protocol.Version, outcomeB));
+        }
         Task<object> runA, runB;
         await using var cleanup = new Cleanup();
-        if (transport == "tcp")
+        if (transport == "websocket")
+        {
+            var served = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var clientDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var server = new Dsl.Runtime.AspNetCore.HandshakeServer();
+            cleanup.Add(server);
+            server.MapHandshake("/run", async (connection, _, ct) =>
+            {
+                try { served.TrySetResult(await Run(b, new TracingTransport(connection, roles[1], roles[0], trace), ct)); }
+                catch (Exception ex) { served.TrySetException(ex); }
+                // The endpoint aborts the connection when this returns: let the client read the last message first.
+                await clientDone.Task.WaitAsync(TimeSpan.FromSeconds(30), ct).ConfigureAwait(false);
+            });
+            await server.StartAsync(cancellationToken).ConfigureAwait(false);
+            var client = await Dsl.Runtime.Transports.WebSockets.WebSocketTransport.ConnectAsync(server.GetUri("/run"), cancellationToken: cancellationToken).ConfigureAwait(false);
+            cleanup.Add(client);
+            runA = Run(a, new TracingTransport(client, roles[0], roles[1], trace), cancellationToken);
+            _ = runA.ContinueWith(_ => clientDone.TrySetResult(), TaskScheduler.Default);
+            runB = served.Task;
+        }
+        else if (transport == "tcp")
         {
             var accepted = new TaskCompletionSource<object>(TaskCreationOptions.RunContinuationsAsynchronously);
             var listener = new TcpHandshakeListener(async (connection, ct) =>
@@ -83,6 +112,30 @@ internal static class HandshakeRun
         }
         return (Describe(roles[0], first.Model.Protocol.Version, await runA), Describe(roles[1], second.Model.Protocol.Version, await runB));
     }
+
+    /// <summary>The role's result type: TResult of its RunAsync's ValueTask&lt;HandshakeOutcome&lt;TResult&gt;&gt;.</summary>
+    private static Type ResultType(object machine)
+        => machine.GetType().GetMethod("RunAsync")!.ReturnType.GetGenericArguments()[0].GetGenericArguments()[0];
+
+    private static async Task<(object, object)> OverUdpAsync<TA, TB>(object a, object b, string[] roles, Action<TracedMessage> trace, CancellationToken cancellationToken)
+        where TA : class where TB : class
+    {
+        await using var serverEndpoint = new Dsl.Runtime.Transports.Udp.UdpEndpoint();
+        await using var clientEndpoint = new Dsl.Runtime.Transports.Udp.UdpEndpoint();
+        var served = new TaskCompletionSource<HandshakeOutcome<TB>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = new Dsl.Runtime.Hosting.UdpHandshakeManager(serverEndpoint,
+            new Dsl.Runtime.Hosting.UdpHandshakeOptions { WrapTransport = t => new TracingTransport(t, roles[1], roles[0], trace) });
+        server.Serve<TB>((transport, ct) => Typed<TB>(b, transport, ct), (_, outcome) => served.TrySetResult(outcome));
+        await using var client = new Dsl.Runtime.Hosting.UdpHandshakeManager(clientEndpoint,
+            new Dsl.Runtime.Hosting.UdpHandshakeOptions { WrapTransport = t => new TracingTransport(t, roles[0], roles[1], trace) });
+        var entry = client.Create<TA>(serverEndpoint.LocalEndPoint, (transport, ct) => Typed<TA>(a, transport, ct));
+        var outcomeA = await entry.Outcome.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var outcomeB = await served.Task.WaitAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
+        return (outcomeA, outcomeB);
+    }
+
+    private static ValueTask<HandshakeOutcome<T>> Typed<T>(object machine, IMessageTransport transport, CancellationToken cancellationToken) where T : class
+        => (ValueTask<HandshakeOutcome<T>>)machine.GetType().GetMethod("RunAsync")!.Invoke(machine, new object[] { transport, cancellationToken })!;
 
     private static async Task<object> Run(object machine, IMessageTransport transport, CancellationToken cancellationToken)
     {
