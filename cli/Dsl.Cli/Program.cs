@@ -43,14 +43,14 @@ public static class Program
         var seed = new Option<int>("--seed") { Description = "The seed every made-up input is derived from.", DefaultValueFactory = _ => 1 };
         var inputs = new Option<string[]>("--input") { Description = "An input's value, ROLE.NAME=VALUE (bytes and keys in hex); repeatable.", AllowMultipleArgumentsPerToken = false };
         var run = new Command("run", "Run both roles of a spec against each other, printing every message and each role's outcome; exit code 1 unless both succeed.") { runSpec, transport, seed, inputs };
-        run.SetAction((parse, cancellationToken) => RunSpecAsync(parse.GetValue(runSpec)!, parse.GetValue(transport)!, parse.GetValue(seed), parse.GetValue(inputs) ?? Array.Empty<string>(), output, cancellationToken));
+        run.SetAction((parse, cancellationToken) => RunSpecAsync(parse.GetValue(runSpec)!, parse.GetValue(transport)!, parse.GetValue(seed), parse.GetValue(inputs) ?? Array.Empty<string>(), Say(output, interactive), cancellationToken));
         root.Subcommands.Add(run);
 
         var oldSpec = new Argument<string>("old") { Description = "The earlier version's spec file." };
         var newSpec = new Argument<string>("new") { Description = "The later version's spec file." };
         var diffSeed = new Option<int>("--seed") { Description = "The seed the runs' made-up inputs are derived from.", DefaultValueFactory = _ => 1 };
         var diff = new Command("diff", "Report what changed between two versions of a spec and whom it can stop, then run each role of one version against the other's; exit code 1 when an old peer cannot complete a handshake with a new one.") { oldSpec, newSpec, diffSeed };
-        diff.SetAction((parse, cancellationToken) => DiffAsync(parse.GetValue(oldSpec)!, parse.GetValue(newSpec)!, parse.GetValue(diffSeed), output, cancellationToken));
+        diff.SetAction((parse, cancellationToken) => DiffAsync(parse.GetValue(oldSpec)!, parse.GetValue(newSpec)!, parse.GetValue(diffSeed), Say(output, interactive), cancellationToken));
         root.Subcommands.Add(diff);
 
         var pageSpec = new Argument<string>("spec") { Description = "The spec file." };
@@ -62,7 +62,7 @@ public static class Program
         var vectorSpec = new Argument<string>("spec") { Description = "The spec file." };
         var vectorOut = new Option<string?>("--out") { Description = "The folder to write the vectors to (default: vectors/SPEC beside the spec); its .json files are replaced." };
         var vectors = new Command("vectors", "Write deterministic test vectors (seeded random bytes, a fixed clock): for each distinct path found, the exact bytes each role sends, its inputs and its outcome.") { vectorSpec, vectorOut };
-        vectors.SetAction((parse, cancellationToken) => VectorsAsync(parse.GetValue(vectorSpec)!, parse.GetValue(vectorOut), output, cancellationToken));
+        vectors.SetAction((parse, cancellationToken) => VectorsAsync(parse.GetValue(vectorSpec)!, parse.GetValue(vectorOut), Say(output, interactive), cancellationToken));
         root.Subcommands.Add(vectors);
 
         var name = new Argument<string>("name") { Description = "The protocol's name: lower case letters, digits and '_', starting with a letter." };
@@ -138,7 +138,7 @@ public static class Program
         return 0;
     }
 
-    private static async Task<int> RunSpecAsync(string path, string transport, int seed, string[] inputs, TextWriter output, CancellationToken cancellationToken)
+    private static async Task<int> RunSpecAsync(string path, string transport, int seed, string[] inputs, Speaker output, CancellationToken cancellationToken)
     {
         var given = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var input in inputs)
@@ -151,7 +151,7 @@ public static class Program
             }
             given[input.Substring(0, equals)] = input.Substring(equals + 1);
         }
-        if (Compile(path, output, cancellationToken) is not { } spec) return 1;
+        if (Compile(path, output.Writer, cancellationToken) is not { } spec) return 1;
         var known = spec.Model.Protocol.Roles.SelectMany(r => r.Inputs.Select(i => r.Name + "." + i.Name)).ToHashSet(StringComparer.Ordinal);
         foreach (var key in given.Keys.Where(k => !known.Contains(k)))
         {
@@ -160,16 +160,16 @@ public static class Program
         }
         output.WriteLine($"{spec.Model.Protocol.Name} {spec.Model.Protocol.Version} over {transport} (inputs made up from seed {seed}):");
         var result = await Running.HandshakeRun.RunAsync(spec, spec, new Running.Peers(seed, given), transport,
-            message => { lock (output) output.WriteLine("  " + message); }, line => output.WriteLine(line), cancellationToken).ConfigureAwait(false);
+            message => output.WriteLine("  " + message), line => output.WriteLine(line), cancellationToken).ConfigureAwait(false);
         if (result is not { } outcomes) return 1;
         foreach (var outcome in new[] { outcomes.First, outcomes.Second })
-            output.WriteLine($"{outcome.Role}: {outcome.Summary}");
+            output.WriteLine($"{outcome.Role}: {outcome.Summary}", outcome.Succeeded ? "green" : "red");
         return outcomes.First.Succeeded && outcomes.Second.Succeeded ? 0 : 1;
     }
 
-    private static async Task<int> DiffAsync(string oldPath, string newPath, int seed, TextWriter output, CancellationToken cancellationToken)
+    private static async Task<int> DiffAsync(string oldPath, string newPath, int seed, Speaker output, CancellationToken cancellationToken)
     {
-        if (Compile(oldPath, output, cancellationToken) is not { } old || Compile(newPath, output, cancellationToken) is not { } @new) return 1;
+        if (Compile(oldPath, output.Writer, cancellationToken) is not { } old || Compile(newPath, output.Writer, cancellationToken) is not { } @new) return 1;
         var (o, n) = (old.Model.Protocol, @new.Model.Protocol);
         var roles = o.Roles.Select(r => r.Name).ToArray();
         if (o.Name != n.Name || !roles.SequenceEqual(n.Roles.Select(r => r.Name)))
@@ -190,7 +190,7 @@ public static class Program
                 Compatibility.Impact.Both => " [breaks both ways]",
                 _ => "",
             };
-            output.WriteLine($"  {change.Rule,-18} {change.Where}: {change.What}{whom}");
+            output.WriteLine($"  {change.Rule,-18} {change.Where}: {change.What}{whom}", change.Impact == Compatibility.Impact.None ? null : "yellow");
         }
 
         output.WriteLine();
@@ -211,7 +211,7 @@ public static class Program
             }
             var completed = outcomes.First.Succeeded && outcomes.Second.Succeeded;
             var verdict = completed ? "completes" : $"cannot complete: {outcomes.First.Role} {outcomes.First.ErrorCode ?? "ok"}, {outcomes.Second.Role} {outcomes.Second.ErrorCode ?? "ok"}";
-            output.WriteLine($"  {pair}: {verdict}{(expected is null ? "" : $" (the changes said: {expected})")}");
+            output.WriteLine($"  {pair}: {verdict}{(expected is null ? "" : $" (the changes said: {expected})")}", completed ? "green" : "red");
             if (!completed && first != second) broken = true;
         }
         return broken ? 1 : 0;
@@ -256,9 +256,9 @@ public static class Program
         return 0;
     }
 
-    private static async Task<int> VectorsAsync(string path, string? folder, TextWriter output, CancellationToken cancellationToken)
+    private static async Task<int> VectorsAsync(string path, string? folder, Speaker output, CancellationToken cancellationToken)
     {
-        if (Compile(path, output, cancellationToken) is not { } spec) return 1;
+        if (Compile(path, output.Writer, cancellationToken) is not { } spec) return 1;
         var (found, unreached) = await Vectors.TestVectors.ExploreAsync(spec, cancellationToken).ConfigureAwait(false);
         folder ??= Vectors.TestVectors.Folder(spec.Model.Protocol.FilePath);
         Directory.CreateDirectory(folder);
@@ -270,7 +270,7 @@ public static class Program
         }
         output.WriteLine($"{found.Count} vector(s) in {SpecFiles.Display(folder)}.");
         if (unreached.Count > 0)
-            output.WriteLine($"No vector reaches these errors (they need a peer that misbehaves, or inputs and stores the search does not try): {string.Join(", ", unreached)}.");
+            output.WriteLine(colour: "yellow", line: $"No vector reaches these errors (they need a peer that misbehaves, or inputs and stores the search does not try): {string.Join(", ", unreached)}.");
         return 0;
     }
 
@@ -320,6 +320,23 @@ public static class Program
         if (named.Count == 1) return (named[0], all);
         output.WriteLine($"{path}: not a spec file");
         return null;
+    }
+
+    private static Speaker Say(TextWriter output, bool interactive) => new(output, interactive ? Terminal(output) : null);
+
+    /// <summary>Lines to the output: plain text when redirected, coloured on a terminal.</summary>
+    private sealed class Speaker(TextWriter output, IAnsiConsole? terminal)
+    {
+        public TextWriter Writer => output;
+
+        public void WriteLine(string? line = null, string? colour = null)
+        {
+            lock (output)
+            {
+                if (terminal is null || colour is null) output.WriteLine(line);
+                else terminal.MarkupLine($"[{colour}]{Markup.Escape(line ?? "")}[/]");
+            }
+        }
     }
 
     private static string Severity(DiagnosticSeverity severity) => severity switch
