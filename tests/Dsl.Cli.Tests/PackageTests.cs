@@ -6,20 +6,21 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Xunit;
 
-namespace Dsl.Generator.Tests;
+namespace Dsl.Cli.Tests;
 
 /// <summary>
 /// What the README's "Use it in your app" section tells a new user, done by the letter: pack the three packages into
 /// a folder, make a project outside the solution that restores them from it, add the section's spec and program, and
-/// run a handshake. Then a mistake in the spec: its diagnostic's help link opens a page that exists.
+/// run a handshake. Then a mistake in the spec: its diagnostic's help link opens a page that exists. And what
+/// <c>dsl new</c> scaffolds builds and runs from the same feed.
 /// </summary>
-[Collection(TimingCollection.Name)]
+[Collection(CommandLine.Collection)]
 public sealed class PackageTests
 {
     [Fact]
     public void A_project_outside_the_solution_runs_a_handshake_from_the_packages_in_a_folder_feed()
     {
-        var root = GeneratorHarness.RepoRoot();
+        var root = Repository.Root;
         var section = Section(File.ReadAllText(Path.Combine(root, "README.md")), "## Use it in your app");
         var project = Block(section, "xml");
         var spec = Block(section, "yaml");
@@ -61,6 +62,13 @@ public sealed class PackageTests
 
             var output = Run(app, "dotnet", "run", packages);
             Assert.Contains("client: Ada, server: Ada", output);
+
+            // What 'dsl new' makes builds from the same packages and runs its handshake.
+            var scaffold = Path.Combine(work, "greeter");
+            var created = new StringWriter();
+            Assert.Equal(0, Program.RunAsync(new[] { "new", "greeter", "--output", scaffold, "--package-version", version }, created, interactive: false).GetAwaiter().GetResult());
+            File.Copy(Path.Combine(app, "nuget.config"), Path.Combine(scaffold, "nuget.config"));
+            Assert.Contains("client: Grace, server: Grace", Run(scaffold, "dotnet", "run -- Grace", packages));
 
             // A mistake: the diagnostic names the spec's line, and its help link is a page of the package's docs.
             File.WriteAllText(Path.Combine(app, "greet.yaml"), spec.Replace("msg.name != \"\"", "msg.nmae != \"\""));
