@@ -270,7 +270,7 @@ public static class Program
         }
         output.WriteLine($"{found.Count} vector(s) in {SpecFiles.Display(folder)}.");
         if (unreached.Count > 0)
-            output.WriteLine(colour: "yellow", line: $"No vector reaches these errors (they need a peer that misbehaves, or inputs and stores the search does not try): {string.Join(", ", unreached)}.");
+            output.WriteLine(colour: "yellow", line: $"No vector reaches these errors (a peer would have to re-sign what it changes, replay a message, or start from stores the search does not set up): {string.Join(", ", unreached)}.");
         return 0;
     }
 

@@ -46,7 +46,7 @@ internal static class HandshakeRun
     /// </summary>
     public static async Task<(RoleOutcome First, RoleOutcome Second)?> RunAsync(
         GeneratedSpec first, GeneratedSpec second, Peers peers, string transport, Action<TracedMessage> trace, Action<string> problem,
-        CancellationToken cancellationToken, Replay? replay = null)
+        CancellationToken cancellationToken, Replay? replay = null, Tamper? tamper = null)
     {
         var roles = first.Model.Protocol.Roles.Select(r => r.Name).ToArray();
         var a = peers.Create(first, roles[0], replay?.Options(first.Machine(roles[0]), roles[0]), out var whyA);
@@ -107,8 +107,12 @@ internal static class HandshakeRun
             var (endA, endB) = InMemoryTransport.CreatePair();
             cleanup.Add(endA);
             cleanup.Add(endB);
-            runA = Run(a, new TracingTransport(endA, roles[0], roles[1], trace), cancellationToken);
-            runB = Run(b, new TracingTransport(endB, roles[1], roles[0], trace), cancellationToken);
+            // A tamper sits between a machine and the trace, so the trace holds what crossed the wire.
+            IMessageTransport sideA = new TracingTransport(endA, roles[0], roles[1], trace), sideB = new TracingTransport(endB, roles[1], roles[0], trace);
+            if (tamper?.From == roles[0]) sideA = new TamperingTransport(sideA, tamper);
+            if (tamper?.From == roles[1]) sideB = new TamperingTransport(sideB, tamper);
+            runA = Run(a, sideA, cancellationToken);
+            runB = Run(b, sideB, cancellationToken);
         }
         return (Describe(roles[0], first.Model.Protocol.Version, await runA), Describe(roles[1], second.Model.Protocol.Version, await runB));
     }

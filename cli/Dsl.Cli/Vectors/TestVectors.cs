@@ -15,13 +15,22 @@ using Dsl.Generator.Language;
 namespace Dsl.Cli.Vectors;
 
 /// <summary>One handshake of a vector: the inputs each role had, every message in the order sent, and how each role ended.</summary>
-internal sealed record VectorRun(IReadOnlyDictionary<string, string> Inputs, IReadOnlyList<TracedMessage> Messages, RoleOutcome First, RoleOutcome Second);
+internal sealed record VectorRun(IReadOnlyDictionary<string, string> Inputs, IReadOnlyList<TracedMessage> Messages, RoleOutcome First, RoleOutcome Second)
+{
+    /// <summary>The member a misbehaving peer changed on the way, if any.</summary>
+    public Tamper? Tamper { get; init; }
+}
 
 /// <summary>A test vector: one path through the flow, as one or more handshakes (later ones see the stores the earlier left).</summary>
 internal sealed record TestVector(string Name, string Description, Replay Replay, IReadOnlyList<VectorRun> Runs)
 {
     /// <summary>The roles whose stores carry over from one run to the next; null: every role's.</summary>
     public string[]? KeepStoresOf { get; init; }
+
+    /// <summary>How the search came to it, and the inputs it gave (the rest made up).</summary>
+    public string Label { get; init; } = "";
+
+    public Dictionary<string, string> Given { get; init; } = new();
 }
 
 /// <summary>
@@ -43,42 +52,66 @@ internal static class TestVectors
     {
         var replay = new Replay(Seed, Clock);
         var roles = spec.Model.Protocol.Roles.Select(r => r.Name).ToArray();
-        var scenarios = new List<(string Label, Dictionary<string, string> Given, int Runs, string[]? Keep)>
+        var scenarios = new List<(string Label, Dictionary<string, string> Given, int Runs, string[]? Keep, Tamper? Tamper)>
         {
-            ("made-up inputs", new Dictionary<string, string>(), 1, null),
-            ("twice, the second over the first's stores", new Dictionary<string, string>(), 2, null),
+            ("made-up inputs", new Dictionary<string, string>(), 1, null, null),
+            ("twice, the second over the first's stores", new Dictionary<string, string>(), 2, null, null),
         };
         foreach (var role in roles)
-            scenarios.Add(($"twice, only the {role} keeping its stores", new Dictionary<string, string>(), 2, new[] { role }));
+            scenarios.Add(($"twice, only the {role} keeping its stores", new Dictionary<string, string>(), 2, new[] { role }, null));
         foreach (var role in spec.Model.Protocol.Roles)
             foreach (var input in role.Inputs)
                 foreach (var (value, why) in Alternatives(input))
-                    scenarios.Add(($"{role.Name}.{input.Name} {why}", new Dictionary<string, string> { [role.Name + "." + input.Name] = value }, 1, null));
-
+                    scenarios.Add(($"{role.Name}.{input.Name} {why}", new Dictionary<string, string> { [role.Name + "." + input.Name] = value }, 1, null, null));
         var vectors = new List<TestVector>();
         var paths = new HashSet<string>(StringComparer.Ordinal);
         var reached = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (label, given, count, keep) in scenarios)
+        async Task ExploreAll(IEnumerable<(string Label, Dictionary<string, string> Given, int Runs, string[]? Keep, Tamper? Tamper)> list)
         {
-            var peers = new Peers(1, given) { Now = Clock, KeepStores = true, KeepStoresOf = keep?.ToHashSet(StringComparer.Ordinal) };
-            var runs = new List<VectorRun>();
-            for (var i = 0; i < count; i++)
+            foreach (var (label, given, count, keep, tamper) in list)
             {
-                var messages = new List<TracedMessage>();
-                // Each run its own seed: a second run draws other random bytes (nonces, ids) than the first.
-                var result = await HandshakeRun.RunAsync(spec, spec, peers, "memory", m => { lock (messages) messages.Add(m); }, _ => { }, cancellationToken, RunReplay(replay, i)).ConfigureAwait(false);
-                if (result is not { } outcomes) break;
-                runs.Add(new VectorRun(new SortedDictionary<string, string>(peers.Chosen, StringComparer.Ordinal), messages, outcomes.First, outcomes.Second));
-                foreach (var code in new[] { outcomes.First.ErrorCode, outcomes.Second.ErrorCode }.Where(c => c is not null)) reached.Add(code!);
+                var peers = new Peers(1, given) { Now = Clock, KeepStores = true, KeepStoresOf = keep?.ToHashSet(StringComparer.Ordinal) };
+                var runs = new List<VectorRun>();
+                for (var i = 0; i < count; i++)
+                {
+                    var messages = new List<TracedMessage>();
+                    // Each run its own seed: a second run draws other random bytes (nonces, ids) than the first. A tamper is for the last run.
+                    var tampered = i == count - 1 ? tamper : null;
+                    var result = await HandshakeRun.RunAsync(spec, spec, peers, "memory", m => { lock (messages) messages.Add(m); }, _ => { }, cancellationToken, RunReplay(replay, i), tampered).ConfigureAwait(false);
+                    if (result is not { } outcomes) break;
+                    runs.Add(new VectorRun(new SortedDictionary<string, string>(peers.Chosen, StringComparer.Ordinal), messages, outcomes.First, outcomes.Second) { Tamper = tampered });
+                    foreach (var code in new[] { outcomes.First.ErrorCode, outcomes.Second.ErrorCode }.Where(c => c is not null)) reached.Add(code!);
+                }
+                if (runs.Count != count) continue;
+                // A path is what the last run did: an earlier run only sets up the stores.
+                var last = runs[^1];
+                if (!paths.Add(Path(last))) continue;
+                vectors.Add(new TestVector($"{vectors.Count + 1:00}-{Slug(last)}", $"{Describe(last)} ({label})", replay, runs)
+                {
+                    KeepStoresOf = keep,
+                    Label = label,
+                    Given = given,
+                });
             }
-            if (runs.Count != count) continue;
-            // A path is what the last run did: an earlier run only sets up the stores.
-            var path = Path(runs[^1]);
-            if (!paths.Add(path)) continue;
-            var last = runs[^1];
-            var name = $"{vectors.Count + 1:00}-{Slug(last)}";
-            vectors.Add(new TestVector(name, $"{Describe(last)} ({label})", replay, runs) { KeepStoresOf = keep });
         }
+
+        await ExploreAll(scenarios).ConfigureAwait(false);
+        // Then a peer that changes one member of one message on the way: every member of every message of the last run of
+        // every path found so far, after the runs before it as that path had them.
+        var tampers = new List<(string, Dictionary<string, string>, int, string[]?, Tamper?)>();
+        foreach (var vector in vectors.ToList())
+        {
+            var sent = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var message in vector.Runs[^1].Messages)
+            {
+                var index = sent.TryGetValue(message.From, out var already) ? already : 0;
+                sent[message.From] = index + 1;
+                foreach (var (member, value) in Tamper.Changes(message.Bytes))
+                    tampers.Add(($"{message.From}'s {Type(message.Bytes)} with {member} changed to {value} on the way, after: {vector.Label}",
+                        vector.Given, vector.Runs.Count, vector.KeepStoresOf, new Tamper(message.From, index, member, value)));
+            }
+        }
+        await ExploreAll(tampers).ConfigureAwait(false);
         var unreached = spec.Model.Protocol.Errors.Select(e => e.Code).Where(c => !reached.Contains(c)).ToList();
         return (vectors, unreached);
     }
@@ -116,16 +149,50 @@ internal static class TestVectors
     }
 
     private static string Path(VectorRun run)
-        => string.Join(", ", run.Messages.Select(m => m.From + ":" + Type(m.Bytes))) + " => " + (run.First.ErrorCode ?? "ok") + "/" + (run.Second.ErrorCode ?? "ok");
+        => string.Join(", ", run.Messages.Select(m => m.From + ":" + Type(m.Bytes))) + " => "
+           + (Raised(run.Second) ? "*" : Ending(run.First)) + "/" + (Raised(run.First) ? "*" : Ending(run.Second));
+
+    /// <summary>Whether the role ended with an error of its own (a spec's code or the runtime's, not the connection ending under it).</summary>
+    private static bool Raised(RoleOutcome outcome) => Ending(outcome) is not ("succeeded" or "connection_ended");
+
+    /// <summary>
+    /// A role's ending as the vector records it. When its peer raised an error and it did not, it either finished first or
+    /// saw the connection end, depending on timing: the vector says so, and either matches.
+    /// </summary>
+    private static string Recorded(RoleOutcome role, RoleOutcome peer)
+        => Raised(peer) && !Raised(role) ? EitherEnding : Ending(role);
+
+    private const string EitherEnding = "succeeded_or_connection_ended";
+
+    private static bool Matches(string expected, RoleOutcome role, RoleOutcome peer)
+        => expected == Ending(role) || (expected == EitherEnding && Recorded(role, peer) == EitherEnding);
+
+    /// <summary>
+    /// How a role ended, as a vector records it: succeeded, or its error code; a connection that ended under it is one
+    /// ending, whether the runtime saw it as the peer closing or as the transport failing (which it sees depends on timing).
+    /// </summary>
+    internal static string Ending(RoleOutcome outcome) => outcome.ErrorCode switch
+    {
+        null => "succeeded",
+        "peer_closed" or "transport_failed" => "connection_ended",
+        var code => code,
+    };
 
     private static string Describe(VectorRun run)
         => string.Join("; ", run.Messages.Select(m => $"{m.From} sends {Type(m.Bytes)}")) + "; "
-           + $"{run.First.Role} {(run.First.Succeeded ? "succeeds" : "fails with " + run.First.ErrorCode)}, "
-           + $"{run.Second.Role} {(run.Second.Succeeded ? "succeeds" : "fails with " + run.Second.ErrorCode)}";
+           + $"{run.First.Role} {Says(run.First, run.Second)}, {run.Second.Role} {Says(run.Second, run.First)}";
+
+    private static string Says(RoleOutcome role, RoleOutcome peer) => Recorded(role, peer) switch
+    {
+        "succeeded" => "succeeds",
+        EitherEnding => "finishes or sees the connection end",
+        var ending => "fails with " + ending,
+    };
 
     private static string Slug(VectorRun run)
     {
-        var ending = run.First.Succeeded && run.Second.Succeeded ? "success" : (run.First.ErrorCode ?? run.Second.ErrorCode ?? "failure").ToLowerInvariant().Replace('_', '-');
+        var ending = run.First.Succeeded && run.Second.Succeeded ? "success"
+            : (new[] { run.First, run.Second }.Where(Raised).Select(Ending).FirstOrDefault() ?? "connection-ended").ToLowerInvariant().Replace('_', '-');
         var last = run.Messages.Count == 0 ? "nothing" : Type(run.Messages[^1].Bytes).Replace('_', '-').ToLowerInvariant();
         return $"{run.Messages.Count}-messages-{last}-{ending}";
     }
@@ -168,6 +235,14 @@ internal static class TestVectors
             {
                 ["seed"] = RunReplay(vector.Replay, index).Seed,
                 ["inputs"] = new JsonObject(run.Inputs.Select(i => KeyValuePair.Create(i.Key, (JsonNode?)JsonValue.Create(i.Value)))),
+                ["tamper"] = run.Tamper is { } t ? new JsonObject
+                {
+                    ["from"] = t.From,
+                    ["message"] = t.Index,
+                    ["member"] = t.Member,
+                    ["value"] = JsonNode.Parse(t.Value),
+                    ["about"] = "this role's message (counted from 0 among those it sends) left it as it was built, then had this member set to this value on the way; messages below are what crossed the wire",
+                } : null,
                 ["messages"] = new JsonArray(run.Messages.Select(m => (JsonNode)new JsonObject
                 {
                     ["from"] = m.From,
@@ -177,8 +252,8 @@ internal static class TestVectors
                 }).ToArray()),
                 ["outcome"] = new JsonObject
                 {
-                    [run.First.Role] = run.First.ErrorCode ?? "succeeded",
-                    [run.Second.Role] = run.Second.ErrorCode ?? "succeeded",
+                    [run.First.Role] = Recorded(run.First, run.Second),
+                    [run.Second.Role] = Recorded(run.Second, run.First),
                 },
             }).ToArray()),
         };
@@ -206,7 +281,8 @@ internal static class TestVectors
             };
             var messages = new List<TracedMessage>();
             var replay = new Replay((string)run["seed"]!, clock);
-            var result = await HandshakeRun.RunAsync(spec, spec, peers, "memory", m => { lock (messages) messages.Add(m); }, p => problems.Add($"run {index}: {p}"), cancellationToken, replay).ConfigureAwait(false);
+            var tamper = run["tamper"] is JsonObject t ? new Tamper((string)t["from"]!, (int)t["message"]!, (string)t["member"]!, t["value"]!.ToJsonString()) : null;
+            var result = await HandshakeRun.RunAsync(spec, spec, peers, "memory", m => { lock (messages) messages.Add(m); }, p => problems.Add($"run {index}: {p}"), cancellationToken, replay, tamper).ConfigureAwait(false);
             if (result is not { } outcomes) return problems;
             var expected = run["messages"]!.AsArray().Select(m => (From: (string)m!["from"]!, Hex: (string)m["hex"]!)).ToList();
             for (var i = 0; i < Math.Max(expected.Count, messages.Count); i++)
@@ -218,9 +294,9 @@ internal static class TestVectors
                     problems.Add($"run {index}: message {i + 1} differs: expected {Encoding.UTF8.GetString(Convert.FromHexString(expected[i].Hex))}, sent {messages[i]}");
             }
             var outcome = run["outcome"]!.AsObject();
-            foreach (var role in new[] { outcomes.First, outcomes.Second })
-                if ((string)outcome[role.Role]! != (role.ErrorCode ?? "succeeded"))
-                    problems.Add($"run {index}: {role.Role} ends {(role.ErrorCode ?? "succeeded")}, the vector says {(string)outcome[role.Role]!}");
+            foreach (var (role, peer) in new[] { (outcomes.First, outcomes.Second), (outcomes.Second, outcomes.First) })
+                if (!Matches((string)outcome[role.Role]!, role, peer))
+                    problems.Add($"run {index}: {role.Role} ends {Ending(role)}, the vector says {(string)outcome[role.Role]!}");
         }
         return problems;
     }
