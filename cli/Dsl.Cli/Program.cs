@@ -42,8 +42,9 @@ public static class Program
         transport.AcceptOnlyFromAmong(Running.HandshakeRun.Transports);
         var seed = new Option<int>("--seed") { Description = "The seed every made-up input is derived from.", DefaultValueFactory = _ => 1 };
         var inputs = new Option<string[]>("--input") { Description = "An input's value, ROLE.NAME=VALUE (bytes and keys in hex); repeatable.", AllowMultipleArgumentsPerToken = false };
-        var run = new Command("run", "Run both roles of a spec against each other, printing every message and each role's outcome; exit code 1 unless both succeed.") { runSpec, transport, seed, inputs };
-        run.SetAction((parse, cancellationToken) => RunSpecAsync(parse.GetValue(runSpec)!, parse.GetValue(transport)!, parse.GetValue(seed), parse.GetValue(inputs) ?? Array.Empty<string>(), Say(output, interactive), cancellationToken));
+        var hooks = HookOption();
+        var run = new Command("run", "Run both roles of a spec against each other, printing every message and each role's outcome; exit code 1 unless both succeed.") { runSpec, transport, seed, inputs, hooks };
+        run.SetAction((parse, cancellationToken) => RunSpecAsync(parse.GetValue(runSpec)!, parse.GetValue(transport)!, parse.GetValue(seed), parse.GetValue(inputs) ?? Array.Empty<string>(), parse.GetValue(hooks) ?? Array.Empty<string>(), Say(output, interactive), cancellationToken));
         root.Subcommands.Add(run);
 
         var oldSpec = new Argument<string>("old") { Description = "The earlier version's spec file." };
@@ -61,8 +62,9 @@ public static class Program
 
         var vectorSpec = new Argument<string>("spec") { Description = "The spec file." };
         var vectorOut = new Option<string?>("--out") { Description = "The folder to write the vectors to (default: vectors/SPEC beside the spec); its .json files are replaced." };
-        var vectors = new Command("vectors", "Write deterministic test vectors (seeded random bytes, a fixed clock): for each distinct path found, the exact bytes each role sends, its inputs and its outcome.") { vectorSpec, vectorOut };
-        vectors.SetAction((parse, cancellationToken) => VectorsAsync(parse.GetValue(vectorSpec)!, parse.GetValue(vectorOut), Say(output, interactive), cancellationToken));
+        var vectorHooks = HookOption();
+        var vectors = new Command("vectors", "Write deterministic test vectors (seeded random bytes, a fixed clock): for each distinct path found, the exact bytes each role sends, its inputs and its outcome.") { vectorSpec, vectorOut, vectorHooks };
+        vectors.SetAction((parse, cancellationToken) => VectorsAsync(parse.GetValue(vectorSpec)!, parse.GetValue(vectorOut), parse.GetValue(vectorHooks) ?? Array.Empty<string>(), Say(output, interactive), cancellationToken));
         root.Subcommands.Add(vectors);
 
         var name = new Argument<string>("name") { Description = "The protocol's name: lower case letters, digits and '_', starting with a letter." };
@@ -138,7 +140,47 @@ public static class Program
         return 0;
     }
 
-    private static async Task<int> RunSpecAsync(string path, string transport, int seed, string[] inputs, Speaker output, CancellationToken cancellationToken)
+    private static Option<string[]> HookOption() => new("--hook")
+    {
+        Description = "A hook's answer, ROLE.HOOK=JSON or ROLE.HOOK=@FILE (bytes in hex, enums by their text, objects by member); repeatable. Unanswered hooks say yes to a yes-or-no question and nothing otherwise.",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    /// <summary>The hooks' answers given as ROLE.HOOK=JSON (or =@FILE), checked against the spec's hooks; null after saying what is wrong.</summary>
+    private static Dictionary<string, string>? HookAnswers(string[] answers, Running.GeneratedSpec spec, Speaker output)
+    {
+        var known = spec.Model.Protocol.Hooks.SelectMany(h => h.Roles.Select(r => r + "." + h.Name)).ToHashSet(StringComparer.Ordinal);
+        var given = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var answer in answers)
+        {
+            var equals = answer.IndexOf('=');
+            if (equals <= 0)
+            {
+                output.WriteLine($"--hook {answer}: expected ROLE.HOOK=JSON");
+                return null;
+            }
+            var key = answer.Substring(0, equals);
+            if (!known.Contains(key))
+            {
+                output.WriteLine($"--hook {key}: no such hook; the hooks are {(known.Count == 0 ? "none" : string.Join(", ", known.OrderBy(k => k, StringComparer.Ordinal)))}");
+                return null;
+            }
+            var value = answer.Substring(equals + 1);
+            if (value.StartsWith('@'))
+            {
+                if (!File.Exists(value.Substring(1)))
+                {
+                    output.WriteLine($"--hook {key}: no such file {value.Substring(1)}");
+                    return null;
+                }
+                value = File.ReadAllText(value.Substring(1));
+            }
+            given[key] = value;
+        }
+        return given;
+    }
+
+    private static async Task<int> RunSpecAsync(string path, string transport, int seed, string[] inputs, string[] hookAnswers, Speaker output, CancellationToken cancellationToken)
     {
         var given = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var input in inputs)
@@ -158,8 +200,9 @@ public static class Program
             output.WriteLine($"--input {key}: no such input; the inputs are {string.Join(", ", known.OrderBy(k => k, StringComparer.Ordinal))}");
             return 1;
         }
+        if (HookAnswers(hookAnswers, spec, output) is not { } hooks) return 1;
         output.WriteLine($"{spec.Model.Protocol.Name} {spec.Model.Protocol.Version} over {transport} (inputs made up from seed {seed}):");
-        var result = await Running.HandshakeRun.RunAsync(spec, spec, new Running.Peers(seed, given), transport,
+        var result = await Running.HandshakeRun.RunAsync(spec, spec, new Running.Peers(seed, given) { HookAnswersGiven = hooks }, transport,
             message => output.WriteLine("  " + message), line => output.WriteLine(line), cancellationToken).ConfigureAwait(false);
         if (result is not { } outcomes) return 1;
         foreach (var outcome in new[] { outcomes.First, outcomes.Second })
@@ -256,10 +299,27 @@ public static class Program
         return 0;
     }
 
-    private static async Task<int> VectorsAsync(string path, string? folder, Speaker output, CancellationToken cancellationToken)
+    private static async Task<int> VectorsAsync(string path, string? folder, string[] hookAnswers, Speaker output, CancellationToken cancellationToken)
     {
         if (Compile(path, output.Writer, cancellationToken) is not { } spec) return 1;
-        var (found, unreached) = await Vectors.TestVectors.ExploreAsync(spec, cancellationToken).ConfigureAwait(false);
+        // The hooks' answers the spec's vectors are made with: vectors/SPEC.hooks.json beside the spec, then --hook.
+        var answersFile = Vectors.TestVectors.Folder(spec.Model.Protocol.FilePath) + ".hooks.json";
+        if (File.Exists(answersFile))
+        {
+            try
+            {
+                var saved = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(answersFile))!.AsObject();
+                hookAnswers = saved.Select(h => h.Key + "=" + (h.Value?.ToJsonString() ?? "null")).Concat(hookAnswers).ToArray();
+            }
+            catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException)
+            {
+                output.WriteLine($"{SpecFiles.Display(answersFile)}: expected a JSON object of answers by ROLE.HOOK ({ex.Message})");
+                return 1;
+            }
+            output.WriteLine($"Hooks answered as {SpecFiles.Display(answersFile)} says.");
+        }
+        if (HookAnswers(hookAnswers, spec, output) is not { } hooks) return 1;
+        var (found, unreached) = await Vectors.TestVectors.ExploreAsync(spec, hooks, cancellationToken).ConfigureAwait(false);
         folder ??= Vectors.TestVectors.Folder(spec.Model.Protocol.FilePath);
         Directory.CreateDirectory(folder);
         foreach (var old in Directory.GetFiles(folder, "*.json")) File.Delete(old);
@@ -269,8 +329,17 @@ public static class Program
             output.WriteLine($"{vector.Name}: {vector.Description}");
         }
         output.WriteLine($"{found.Count} vector(s) in {SpecFiles.Display(folder)}.");
+        var why = "a peer would have to sign with a key it does not hold, change what its peer signed, or change its inputs between runs";
         if (unreached.Count > 0)
-            output.WriteLine(colour: "yellow", line: $"No vector reaches these errors (a peer would have to re-sign what it changes, replay a message, or start from stores the search does not set up): {string.Join(", ", unreached)}.");
+            output.WriteLine(colour: "yellow", line: $"No vector reaches these errors ({why}): {string.Join(", ", unreached)}.");
+        var protocol = spec.Model.Protocol;
+        File.WriteAllText(Path.Combine(folder, "README.md"),
+            $"# Test vectors: {protocol.Name} {protocol.Version}\n\n"
+            + $"{found.Count} vectors, written by `dsl vectors` (see the protocol's page in `docs/protocols/`). Each JSON file is one path: each role's inputs, "
+            + "the hooks' answers, every message's exact bytes, what a misbehaving peer changed, and how each role ended.\n\n"
+            + (unreached.Count == 0
+                ? "Every error the spec names is reached by a vector.\n"
+                : $"Errors the spec names that no vector reaches ({why}): {string.Join(", ", unreached.Select(c => "`" + c + "`"))}.\n"));
         return 0;
     }
 

@@ -173,6 +173,27 @@ public sealed class RunAndDiffTests
     }
 
     [Fact]
+    public async Task Run_takes_a_hooks_answer_as_json_and_reaches_success_with_it()
+    {
+        // The phrase key of the made-up client (client-id-1, passphrase-1), as entft's vectors answer it.
+        var answers = Path.Combine(Repository.Root, "protocols", "entft", "vectors", "entft-1.0.hooks.json");
+        var grant = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(answers))!["server.authorize"]!.ToJsonString();
+        var (exit, output) = await Dsl("run", Spec("entft/entft-1.0.yaml"), "--hook", "server.authorize=" + grant);
+        Assert.True(exit == 0, output);
+        Assert.Contains("server: succeeded", output);
+        // Another phrase key: the proof does not verify.
+        (exit, output) = await Dsl("run", Spec("entft/entft-1.0.yaml"), "--hook", "server.authorize={\"phrase_key\":\"" + new string('1', 64) + "\",\"level\":\"crew\"}");
+        Assert.Equal(1, exit);
+        Assert.Contains("client: AUTH_FAIL", output);
+        (exit, output) = await Dsl("run", Spec("entft/entft-1.0.yaml"), "--hook", "server.authorize={\"phrase_key\":\"zz\"}");
+        Assert.Equal(1, exit);
+        Assert.Contains("the server's hook answer 'authorize.phrase_key' cannot be \"zz\" (Bytes)", output);
+        (exit, output) = await Dsl("run", Spec("entft/entft-1.0.yaml"), "--hook", "client.authorize=null");
+        Assert.Equal(1, exit);
+        Assert.Contains("--hook client.authorize: no such hook; the hooks are server.authorize", output);
+    }
+
+    [Fact]
     public async Task Run_answers_a_yes_or_no_hook_with_yes_and_takes_inputs_to_reach_success()
     {
         // CAHP asks its application whether a burn is on the ledger (yes), and refuses a burn below its minimum.

@@ -38,6 +38,57 @@ public sealed class VectorTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Specs))]
+    public void The_vectors_readme_names_exactly_the_errors_no_vector_reaches(string spec)
+    {
+        var path = Path.Combine(Repository.Root, spec);
+        var folder = Vectors.TestVectors.Folder(path);
+        var (named, all) = SpecFiles.Find(new[] { path }, new List<string>());
+        var model = SpecModel.Load(named[0], all, CancellationToken.None);
+        Assert.NotNull(model);
+        var unreached = Vectors.TestVectors.ErrorsNoFileReaches(model!, folder);
+        var readme = File.ReadAllText(Path.Combine(folder, "README.md"));
+        if (unreached.Count == 0) Assert.Contains("Every error the spec names is reached by a vector.", readme);
+        else Assert.Contains(string.Join(", ", unreached.Select(c => "`" + c + "`")) + ".", readme);
+    }
+
+    [Fact]
+    public async Task Mesh_vectors_reach_replay_blacklisting_and_the_address_block_through_a_replaying_peer()
+    {
+        // A peer that replays its HS_SYN from the run before meets REPLAY; an honest run after it, BLACKLISTED; after
+        // more failures from the address, ADDRESS_BLOCKED. Each of these is a checked-in vector that replays.
+        var folder = Path.Combine(Repository.Root, "protocols", "mesh", "vectors", "mesh-1.0");
+        var vectors = Directory.GetFiles(folder, "*.json").Select(f => System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(f))!).ToList();
+        var replayed = vectors.Single(v => v["runs"]!.AsArray()[^1]!["outcome"]!["responder"]!.GetValue<string>() == "REPLAY" && v["runs"]!.AsArray().Count == 2);
+        Assert.Equal("", (string)replayed["runs"]![1]!["tamper"]!["member"]!);
+        Assert.Equal((string)replayed["runs"]![0]!["messages"]![0]!["hex"]!, (string)replayed["runs"]![1]!["messages"]![0]!["hex"]!);
+        Assert.Contains(vectors, v => v["runs"]!.AsArray()[^1]!["outcome"]!["responder"]!.GetValue<string>() == "BLACKLISTED");
+        Assert.Contains(vectors, v => v["runs"]!.AsArray()[^1]!["outcome"]!["responder"]!.GetValue<string>() == "ADDRESS_BLOCKED");
+    }
+
+    [Fact]
+    public async Task A_peer_that_signs_its_change_again_reaches_the_checks_behind_a_signature()
+    {
+        // CAHP signs every envelope: a changed member alone is INVALID_SIGNATURE; signed again by the sender's own key, the
+        // envelope passes and the check on the member itself fails (a day-old timestamp: STALE_MESSAGE).
+        var root = Repository.Root;
+        var spec = Path.Combine(root, "protocols", "cahp", "cahp-1.1.yaml");
+        var (named, all) = SpecFiles.Find(new[] { spec }, new List<string>());
+        var compiled = Running.GeneratedSpec.Compile(named[0], all, out var problem, CancellationToken.None);
+        Assert.True(compiled is not null, problem);
+        var endings = new List<string>();
+        foreach (var resign in new[] { false, true })
+        {
+            var peers = new Running.Peers(1, new Dictionary<string, string>()) { Now = Vectors.TestVectors.Clock };
+            var tamper = new Running.Tamper("metabolic", 0, "payload.model", "\"another-model\"") { Resign = resign };
+            var result = await Running.HandshakeRun.RunAsync(compiled!, compiled!, peers, "memory", _ => { }, _ => { }, CancellationToken.None,
+                new Running.Replay("test", Vectors.TestVectors.Clock), tamper);
+            endings.Add(Vectors.TestVectors.Ending(result!.Value.Second));
+        }
+        Assert.Equal(new[] { "INVALID_SIGNATURE", "MODEL_MISMATCH" }, endings);
+    }
+
     [Fact]
     public async Task A_vector_whose_bytes_changed_fails_to_replay_and_says_where()
     {

@@ -47,6 +47,7 @@ internal static class ProtocolPage
                 .Append("takes the same inputs and the same random bytes must send exactly these bytes (each file says how its random bytes are made). ")
                 .Append("A test replays each against the generated machines, so a change on the wire fails it.\n\n");
             foreach (var (file, about) in vectors) text.Append("- [`").Append(System.IO.Path.GetFileName(file)).Append("`](../../").Append(file).Append("): ").Append(about).Append('\n');
+            text.Append("\nThe errors no vector reaches, if any, are listed in the vectors' [README](../../").Append(System.IO.Path.GetDirectoryName(vectors[0].File)!.Replace('\\', '/')).Append("/README.md).\n");
         }
         return text.ToString();
     }

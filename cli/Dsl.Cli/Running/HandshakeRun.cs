@@ -109,8 +109,9 @@ internal static class HandshakeRun
             cleanup.Add(endB);
             // A tamper sits between a machine and the trace, so the trace holds what crossed the wire.
             IMessageTransport sideA = new TracingTransport(endA, roles[0], roles[1], trace), sideB = new TracingTransport(endB, roles[1], roles[0], trace);
-            if (tamper?.From == roles[0]) sideA = new TamperingTransport(sideA, tamper);
-            if (tamper?.From == roles[1]) sideB = new TamperingTransport(sideB, tamper);
+            var resigner = tamper is { Resign: true } ? new Resigner(tamper.From == roles[0] ? first.Model.Protocol : second.Model.Protocol, peers.Chosen) : null;
+            if (tamper?.From == roles[0]) sideA = new TamperingTransport(sideA, tamper, resigner);
+            if (tamper?.From == roles[1]) sideB = new TamperingTransport(sideB, tamper, resigner);
             runA = Run(a, sideA, cancellationToken);
             runB = Run(b, sideB, cancellationToken);
         }

@@ -35,6 +35,12 @@ internal sealed class Peers(int seed, IReadOnlyDictionary<string, string> given)
     /// <summary>With <see cref="KeepStores"/>: the roles that keep theirs (null: every role); the others start each run empty.</summary>
     public IReadOnlySet<string>? KeepStoresOf { get; init; }
 
+    /// <summary>The hooks' answers given, as JSON, by <c>ROLE.HOOK</c>; the others answer as <see cref="HookAnswers"/> says.</summary>
+    public IReadOnlyDictionary<string, string> HookAnswersGiven { get; init; } = new Dictionary<string, string>();
+
+    private Dictionary<string, string> Hooks(string role)
+        => HookAnswersGiven.Where(h => h.Key.StartsWith(role + ".", StringComparison.Ordinal)).ToDictionary(h => h.Key.Substring(role.Length + 1), h => h.Value, StringComparer.Ordinal);
+
     /// <summary>Every input each role was given, as text (the form <c>--input</c> takes), by <c>ROLE.NAME</c>.</summary>
     public SortedDictionary<string, string> Chosen { get; } = new(StringComparer.Ordinal);
 
@@ -50,7 +56,18 @@ internal sealed class Peers(int seed, IReadOnlyDictionary<string, string> given)
             if (parameter.ParameterType == typeof(HandshakeOptions)) arguments.Add(options);
             else if (parameter.Name == "inputs") arguments.Add(Inputs(spec, role, parameter.ParameterType, ref problem));
             else if (parameter.Name == "services") arguments.Add(KeepStores && (KeepStoresOf?.Contains(role) ?? true) && _services.TryGetValue(role, out var kept) ? kept : _services[role] = Services(parameter.ParameterType));
-            else if (parameter.Name == "hooks") arguments.Add(HookAnswers.Create(parameter.ParameterType));
+            else if (parameter.Name == "hooks")
+            {
+                try
+                {
+                    arguments.Add(HookAnswers.Create(parameter.ParameterType, Hooks(role)));
+                }
+                catch (FormatException refused)
+                {
+                    problem = $"the {role}'s {refused.Message}";
+                    return null;
+                }
+            }
             else
             {
                 problem = $"the {role}'s machine takes a {parameter.ParameterType.Name} the run cannot make";
@@ -214,21 +231,103 @@ internal sealed class Peers(int seed, IReadOnlyDictionary<string, string> given)
 }
 
 /// <summary>
-/// Hooks that say yes where the answer is yes or no (<see langword="true"/>), and nothing otherwise (<see langword="null"/>
-/// or the type's default): a run gets as far as the application's consent can take it without the application's data.
+/// A role's hooks as a run answers them: the answer given for the hook (<c>--hook ROLE.HOOK=JSON</c>) when there is one;
+/// otherwise yes where the answer is yes or no (<see langword="true"/>), and nothing otherwise (<see langword="null"/> or
+/// the type's default): a run gets as far as the application's consent can take it without the application's data.
 /// </summary>
 public class HookAnswers : DispatchProxy
 {
-    internal static object Create(Type hooks)
-        => typeof(DispatchProxy).GetMethod(nameof(DispatchProxy.Create), 2, Type.EmptyTypes)!.MakeGenericMethod(hooks, typeof(HookAnswers)).Invoke(null, null)!;
+    private IReadOnlyDictionary<string, object?> _answers = new Dictionary<string, object?>();
+
+    /// <summary>Hooks of the interface <paramref name="hooks"/> answering with <paramref name="given"/> (JSON, by hook name).</summary>
+    internal static object Create(Type hooks, IReadOnlyDictionary<string, string> given)
+    {
+        var proxy = typeof(DispatchProxy).GetMethod(nameof(DispatchProxy.Create), 2, Type.EmptyTypes)!.MakeGenericMethod(hooks, typeof(HookAnswers)).Invoke(null, null)!;
+        var answers = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var method in hooks.GetMethods())
+        {
+            var hook = given.Keys.FirstOrDefault(name => Naming.Pascal(name) + "Async" == method.Name);
+            if (hook is null) continue;
+            var returns = method.ReturnType.IsGenericType ? method.ReturnType.GetGenericArguments()[0] : typeof(void);
+            answers[method.Name] = HookAnswer.Parse(given[hook], returns, hook);
+        }
+        ((HookAnswers)proxy)._answers = answers;
+        return proxy;
+    }
 
     /// <inheritdoc />
     protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
     {
         var returns = targetMethod!.ReturnType;
         if (returns == typeof(ValueTask)) return default(ValueTask);
+        if (_answers.TryGetValue(targetMethod.Name, out var answer))
+            return Activator.CreateInstance(returns, answer);
         if (returns == typeof(ValueTask<bool>)) return new ValueTask<bool>(true);
         // A default ValueTask<T> is completed, with T's default: null or zero.
         return returns.IsValueType ? Activator.CreateInstance(returns) : null;
     }
+}
+
+/// <summary>A hook's answer from JSON: bytes in hex, enums by their wire text, objects member by member (snake_case names).</summary>
+internal static class HookAnswer
+{
+    /// <summary>The answer as <paramref name="type"/>; a <see cref="FormatException"/> naming <paramref name="hook"/> when it cannot be.</summary>
+    public static object? Parse(string json, Type type, string hook)
+    {
+        System.Text.Json.Nodes.JsonNode? node;
+        try
+        {
+            node = System.Text.Json.Nodes.JsonNode.Parse(json);
+        }
+        catch (System.Text.Json.JsonException ex)
+        {
+            throw new FormatException($"hook '{hook}': the answer is not JSON ({ex.Message})");
+        }
+        return Convert(node, type, hook);
+    }
+
+    private static object? Convert(System.Text.Json.Nodes.JsonNode? node, Type type, string path)
+    {
+        var underlying = Nullable.GetUnderlyingType(type) ?? type;
+        if (node is null)
+            return !type.IsValueType || underlying != type ? null : throw new FormatException($"hook answer '{path}' cannot be null");
+        try
+        {
+            if (underlying == typeof(bool)) return node.GetValue<bool>();
+            if (underlying == typeof(long)) return node.GetValue<long>();
+            if (underlying == typeof(int)) return node.GetValue<int>();
+            if (underlying == typeof(decimal)) return node.GetValue<decimal>();
+            if (underlying == typeof(string)) return node.GetValue<string>();
+            if (underlying == typeof(Guid)) return Guid.Parse(node.GetValue<string>());
+            if (underlying == typeof(DateTimeOffset)) return DateTimeOffset.FromUnixTimeSeconds(node.GetValue<long>());
+            if (underlying == typeof(Bytes)) return new Bytes(System.Convert.FromHexString(node.GetValue<string>()));
+            if (underlying.IsEnum) return Enum.Parse(underlying, Naming.Pascal(node.GetValue<string>()));
+            if (underlying.IsArray)
+                return ToArray(node.AsArray().Select((item, i) => Convert(item, underlying.GetElementType()!, $"{path}[{i}]")).ToList(), underlying.GetElementType()!);
+            if (underlying.IsClass)
+            {
+                var value = Activator.CreateInstance(underlying)!;
+                foreach (var (name, member) in node.AsObject())
+                {
+                    var property = underlying.GetProperty(Naming.Pascal(name)) ?? throw new HookFormatException($"hook answer '{path}' has no member '{name}'");
+                    property.SetValue(value, Convert(member, property.PropertyType, path + "." + name));
+                }
+                return value;
+            }
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException and not HookFormatException)
+        {
+            throw new HookFormatException($"hook answer '{path}' cannot be {node.ToJsonString()} ({underlying.Name})");
+        }
+        throw new HookFormatException($"hook answer '{path}': a {underlying.Name} cannot be given");
+    }
+
+    private static Array ToArray(List<object?> items, Type element)
+    {
+        var array = Array.CreateInstance(element, items.Count);
+        for (var i = 0; i < items.Count; i++) array.SetValue(items[i], i);
+        return array;
+    }
+
+    private sealed class HookFormatException(string message) : FormatException(message);
 }

@@ -31,6 +31,22 @@ internal sealed record TestVector(string Name, string Description, Replay Replay
     public string Label { get; init; } = "";
 
     public Dictionary<string, string> Given { get; init; } = new();
+
+    /// <summary>The hooks' answers the path had (JSON, by <c>ROLE.HOOK</c>); the others answered as <see cref="HookAnswers"/> says.</summary>
+    public IReadOnlyDictionary<string, string> Hooks { get; init; } = new Dictionary<string, string>();
+}
+
+/// <summary>
+/// One way the search runs a spec: inputs and hook answers given, and its runs over kept stores, each with its tamper
+/// or none (<paramref name="Plan"/>).
+/// </summary>
+internal sealed record Scenario(string Label, Dictionary<string, string> Given, IReadOnlyDictionary<string, string> Hooks, IReadOnlyList<Tamper?> Plan, string[]? Keep)
+{
+    /// <summary>Runs without a tamper.</summary>
+    public static IReadOnlyList<Tamper?> Honest(int runs) => new Tamper?[runs];
+
+    /// <summary>The plan of <paramref name="vector"/>'s runs.</summary>
+    public static List<Tamper?> PlanOf(TestVector vector) => vector.Runs.Select(r => r.Tamper).ToList();
 }
 
 /// <summary>
@@ -48,57 +64,85 @@ internal static class TestVectors
     public static string Folder(string specPath) => System.IO.Path.Combine(System.IO.Path.GetDirectoryName(specPath)!, "vectors", System.IO.Path.GetFileNameWithoutExtension(specPath));
     private const string Seed = "dsl vectors";
 
-    public static async Task<(List<TestVector> Vectors, List<string> Unreached)> ExploreAsync(GeneratedSpec spec, CancellationToken cancellationToken)
+    /// <summary>
+    /// Searches the spec's paths; <paramref name="hooks"/> are the hooks' answers every run starts from (JSON, by
+    /// <c>ROLE.HOOK</c>), each hook then also answered otherwise (no for a yes-or-no question, nothing where nothing may
+    /// be answered).
+    /// </summary>
+    public static async Task<(List<TestVector> Vectors, List<string> Unreached)> ExploreAsync(GeneratedSpec spec, IReadOnlyDictionary<string, string> hooks, CancellationToken cancellationToken)
     {
         var replay = new Replay(Seed, Clock);
-        var roles = spec.Model.Protocol.Roles.Select(r => r.Name).ToArray();
-        var scenarios = new List<(string Label, Dictionary<string, string> Given, int Runs, string[]? Keep, Tamper? Tamper)>
+        var protocol = spec.Model.Protocol;
+        var roles = protocol.Roles.Select(r => r.Name).ToArray();
+        var none = new Dictionary<string, string>();
+        var scenarios = new List<Scenario>
         {
-            ("made-up inputs", new Dictionary<string, string>(), 1, null, null),
-            ("twice, the second over the first's stores", new Dictionary<string, string>(), 2, null, null),
+            new("made-up inputs", none, hooks, Scenario.Honest(1), null),
+            new("twice, the second over the first's stores", none, hooks, Scenario.Honest(2), null),
         };
         foreach (var role in roles)
-            scenarios.Add(($"twice, only the {role} keeping its stores", new Dictionary<string, string>(), 2, new[] { role }, null));
-        foreach (var role in spec.Model.Protocol.Roles)
+            scenarios.Add(new($"twice, only the {role} keeping its stores", none, hooks, Scenario.Honest(2), new[] { role }));
+        foreach (var role in protocol.Roles)
             foreach (var input in role.Inputs)
                 foreach (var (value, why) in Alternatives(input))
-                    scenarios.Add(($"{role.Name}.{input.Name} {why}", new Dictionary<string, string> { [role.Name + "." + input.Name] = value }, 1, null, null));
+                    scenarios.Add(new($"{role.Name}.{input.Name} {why}", new Dictionary<string, string> { [role.Name + "." + input.Name] = value }, hooks, Scenario.Honest(1), null));
         var vectors = new List<TestVector>();
         var paths = new HashSet<string>(StringComparer.Ordinal);
         var reached = new HashSet<string>(StringComparer.Ordinal);
-        async Task ExploreAll(IEnumerable<(string Label, Dictionary<string, string> Given, int Runs, string[]? Keep, Tamper? Tamper)> list)
+        // Every untampered scenario of more than one run, a path found or not: a replaying peer starts from them.
+        var overStores = new List<(Scenario Scenario, List<VectorRun> Runs)>();
+        async Task ExploreAll(IEnumerable<Scenario> list)
         {
-            foreach (var (label, given, count, keep, tamper) in list)
+            foreach (var scenario in list)
             {
-                var peers = new Peers(1, given) { Now = Clock, KeepStores = true, KeepStoresOf = keep?.ToHashSet(StringComparer.Ordinal) };
+                var peers = new Peers(1, scenario.Given) { Now = Clock, KeepStores = true, KeepStoresOf = scenario.Keep?.ToHashSet(StringComparer.Ordinal), HookAnswersGiven = scenario.Hooks };
                 var runs = new List<VectorRun>();
-                for (var i = 0; i < count; i++)
+                for (var i = 0; i < scenario.Plan.Count; i++)
                 {
                     var messages = new List<TracedMessage>();
-                    // Each run its own seed: a second run draws other random bytes (nonces, ids) than the first. A tamper is for the last run.
-                    var tampered = i == count - 1 ? tamper : null;
+                    // Each run its own seed: a second run draws other random bytes (nonces, ids) than the first.
+                    var tampered = scenario.Plan[i];
                     var result = await HandshakeRun.RunAsync(spec, spec, peers, "memory", m => { lock (messages) messages.Add(m); }, _ => { }, cancellationToken, RunReplay(replay, i), tampered).ConfigureAwait(false);
                     if (result is not { } outcomes) break;
                     runs.Add(new VectorRun(new SortedDictionary<string, string>(peers.Chosen, StringComparer.Ordinal), messages, outcomes.First, outcomes.Second) { Tamper = tampered });
                     foreach (var code in new[] { outcomes.First.ErrorCode, outcomes.Second.ErrorCode }.Where(c => c is not null)) reached.Add(code!);
                 }
-                if (runs.Count != count) continue;
+                if (runs.Count != scenario.Plan.Count) continue;
+                if (scenario.Plan.All(t => t is null) && runs.Count > 1) overStores.Add((scenario, runs));
                 // A path is what the last run did: an earlier run only sets up the stores.
                 var last = runs[^1];
                 if (!paths.Add(Path(last))) continue;
-                vectors.Add(new TestVector($"{vectors.Count + 1:00}-{Slug(last)}", $"{Describe(last)} ({label})", replay, runs)
+                vectors.Add(new TestVector($"{vectors.Count + 1:00}-{Slug(last)}", $"{Describe(last)} ({scenario.Label})", replay, runs)
                 {
-                    KeepStoresOf = keep,
-                    Label = label,
-                    Given = given,
+                    KeepStoresOf = scenario.Keep,
+                    Label = scenario.Label,
+                    Given = scenario.Given,
+                    Hooks = scenario.Hooks,
                 });
             }
         }
 
         await ExploreAll(scenarios).ConfigureAwait(false);
+        // Each hook answered otherwise, on the way of every path where both roles succeeded (a hook asked late is only
+        // reached once the checks before it pass).
+        var answered = new List<Scenario>();
+        foreach (var vector in vectors.Where(v => v.Runs[^1].First.Succeeded && v.Runs[^1].Second.Succeeded).ToList())
+        {
+            // And once more over its stores, where given inputs made it succeed (a burn spent twice).
+            if (vector.Runs.Count == 1 && vector.Given.Count > 0)
+                answered.Add(new($"twice, the second over the first's stores, after: {vector.Label}", vector.Given, vector.Hooks, Scenario.Honest(2), null));
+            foreach (var hook in protocol.Hooks)
+                foreach (var role in hook.Roles)
+                    foreach (var (answer, why) in HookAlternatives(hook, vector.Hooks.ContainsKey(role + "." + hook.Name)))
+                        answered.Add(new($"hook {role}.{hook.Name} {why}, after: {vector.Label}", vector.Given,
+                            new Dictionary<string, string>(vector.Hooks) { [role + "." + hook.Name] = answer }, Scenario.Honest(vector.Runs.Count), vector.KeepStoresOf));
+        }
+        await ExploreAll(answered).ConfigureAwait(false);
         // Then a peer that changes one member of one message on the way: every member of every message of the last run of
         // every path found so far, after the runs before it as that path had them.
-        var tampers = new List<(string, Dictionary<string, string>, int, string[]?, Tamper?)>();
+        var tampers = new List<Scenario>();
+        var resigns = Resigner.Signs(protocol) ? new[] { false, true } : new[] { false };
+        var enums = protocol.Types.Where(t => !t.Values.IsEmpty).Select(t => (IReadOnlyList<string>)t.Values.ToArray()).ToList();
         foreach (var vector in vectors.ToList())
         {
             var sent = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -106,14 +150,53 @@ internal static class TestVectors
             {
                 var index = sent.TryGetValue(message.From, out var already) ? already : 0;
                 sent[message.From] = index + 1;
-                foreach (var (member, value) in Tamper.Changes(message.Bytes))
-                    tampers.Add(($"{message.From}'s {Type(message.Bytes)} with {member} changed to {value} on the way, after: {vector.Label}",
-                        vector.Given, vector.Runs.Count, vector.KeepStoresOf, new Tamper(message.From, index, member, value)));
+                foreach (var (member, value) in Tamper.Changes(message.Bytes, enums))
+                    foreach (var resign in resigns)
+                        tampers.Add(new($"{message.From}'s {Type(message.Bytes)} with {member} changed to {value}{(resign ? " and signed again" : "")} on the way, after: {vector.Label}",
+                            vector.Given, vector.Hooks, [.. Scenario.Honest(vector.Runs.Count - 1), new Tamper(message.From, index, member, value) { Resign = resign }], vector.KeepStoresOf));
+            }
+        }
+        // And a peer that replays: in place of a message, the one it sent at that point of the run before (over the
+        // stores that run left).
+        foreach (var (scenario, runs) in overStores)
+        {
+            var before = runs[^2].Messages;
+            var sent = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var message in runs[^1].Messages)
+            {
+                var index = sent.TryGetValue(message.From, out var already) ? already : 0;
+                sent[message.From] = index + 1;
+                if (before.Where(m => m.From == message.From).ElementAtOrDefault(index) is { } earlier && !earlier.Bytes.AsSpan().SequenceEqual(message.Bytes))
+                    tampers.Add(scenario with
+                    {
+                        Label = $"{message.From}'s {Type(message.Bytes)} replaced by the one it sent in the run before, after: {scenario.Label}",
+                        Plan = [.. Scenario.Honest(runs.Count - 1), Tamper.Replace(message.From, index, earlier.Bytes)],
+                    });
             }
         }
         await ExploreAll(tampers).ConfigureAwait(false);
-        var unreached = spec.Model.Protocol.Errors.Select(e => e.Code).Where(c => !reached.Contains(c)).ToList();
+        // Where a failure leaves a mark (a strike, a block, a trust state), what an honest run meets after it: once
+        // more, and after the same misbehaviour five times more.
+        if (!protocol.FailureEffects.IsEmpty || protocol.Errors.Any(e => !e.Effects.IsEmpty))
+        {
+            var after = new List<Scenario>();
+            foreach (var vector in vectors.Where(v => v.Runs[^1].Tamper is not null && (Raised(v.Runs[^1].First) || Raised(v.Runs[^1].Second))).ToList())
+            {
+                var plan = Scenario.PlanOf(vector);
+                after.Add(new($"an honest run after: {vector.Label}", vector.Given, vector.Hooks, [.. plan, null], vector.KeepStoresOf));
+                after.Add(new($"an honest run after six times: {vector.Label}", vector.Given, vector.Hooks, [.. plan, .. Enumerable.Repeat(plan[^1], 5), null], vector.KeepStoresOf));
+            }
+            await ExploreAll(after).ConfigureAwait(false);
+        }
+        var unreached = protocol.Errors.Select(e => e.Code).Where(c => !reached.Contains(c)).ToList();
         return (vectors, unreached);
+    }
+
+    /// <summary>Other answers a hook is given, each with why: no to a yes-or-no question; nothing, where the hook may answer nothing and was given an answer.</summary>
+    private static IEnumerable<(string Answer, string Why)> HookAlternatives(HookSymbol hook, bool given)
+    {
+        if (hook.Output.Kind == TypeKind.Bool && !hook.OutputMayBeAbsent) yield return ("false", "answering no");
+        else if (hook.OutputMayBeAbsent && given) yield return ("null", "answering nothing");
     }
 
     /// <summary>The seed and clock of a vector's run <paramref name="index"/> (from 0).</summary>
@@ -150,7 +233,7 @@ internal static class TestVectors
 
     private static string Path(VectorRun run)
         => string.Join(", ", run.Messages.Select(m => m.From + ":" + Type(m.Bytes))) + " => "
-           + (Raised(run.Second) ? "*" : Ending(run.First)) + "/" + (Raised(run.First) ? "*" : Ending(run.Second));
+           + Recorded(run.First, run.Second) + "/" + Recorded(run.Second, run.First);
 
     /// <summary>Whether the role ended with an error of its own (a spec's code or the runtime's, not the connection ending under it).</summary>
     private static bool Raised(RoleOutcome outcome) => Ending(outcome) is not ("succeeded" or "connection_ended");
@@ -230,6 +313,7 @@ internal static class TestVectors
             ["description"] = vector.Description,
             ["random"] = "each role's random bytes in a run: HMAC-SHA256 over a big-endian 64-bit block counter from 0, keyed by HMAC-SHA256(key: the run's seed, a space and the role's name in UTF-8; message: \"dsl seeded random\")",
             ["clock"] = vector.Replay.Clock.ToUnixTimeSeconds(),
+            ["hooks"] = new JsonObject(vector.Hooks.OrderBy(h => h.Key, StringComparer.Ordinal).Select(h => KeyValuePair.Create(h.Key, JsonNode.Parse(h.Value)))),
             ["stores_kept_by"] = new JsonArray((vector.KeepStoresOf ?? vector.Runs[0].Inputs.Keys.Select(k => k.Split('.')[0]).Distinct().ToArray()).Select(r => (JsonNode)JsonValue.Create(r)!).ToArray()),
             ["runs"] = new JsonArray(vector.Runs.Select((run, index) => (JsonNode)new JsonObject
             {
@@ -241,7 +325,12 @@ internal static class TestVectors
                     ["message"] = t.Index,
                     ["member"] = t.Member,
                     ["value"] = JsonNode.Parse(t.Value),
-                    ["about"] = "this role's message (counted from 0 among those it sends) left it as it was built, then had this member set to this value on the way; messages below are what crossed the wire",
+                    ["resigned"] = t.Resign,
+                    ["about"] = (t.Replaces
+                        ? "this role's message (counted from 0 among those it sends) was replaced on the way by the bytes in value (hex): the message it sent at that point of the run before"
+                        : "this role's message (counted from 0 among those it sends) left it as it was built, then had this member set to this value on the way"
+                          + (t.Resign ? ", then was signed again by the role's own key as the spec signs it (each signature field over what the language says it covers)" : ""))
+                        + "; messages below are what crossed the wire",
                 } : null,
                 ["messages"] = new JsonArray(run.Messages.Select(m => (JsonNode)new JsonObject
                 {
@@ -260,6 +349,16 @@ internal static class TestVectors
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
     }
 
+    /// <summary>The spec's errors that no vector file in <paramref name="folder"/> records as a role's ending.</summary>
+    public static List<string> ErrorsNoFileReaches(SpecModel spec, string folder)
+    {
+        var reached = Directory.GetFiles(folder, "*.json")
+            .SelectMany(f => JsonNode.Parse(File.ReadAllText(f))!["runs"]!.AsArray())
+            .SelectMany(r => r!["outcome"]!.AsObject().Select(o => (string)o.Value!))
+            .ToHashSet(StringComparer.Ordinal);
+        return spec.Protocol.Errors.Select(e => e.Code).Where(c => !reached.Contains(c)).ToList();
+    }
+
     /// <summary>Runs a vector file again: every message must be the same bytes, and every outcome the same. The differences, if any.</summary>
     public static async Task<List<string>> ReplayAsync(GeneratedSpec spec, string json, CancellationToken cancellationToken)
     {
@@ -276,12 +375,13 @@ internal static class TestVectors
             peers ??= new Peers(1, given)
             {
                 Now = clock,
+                HookAnswersGiven = root["hooks"] is JsonObject hooks ? hooks.ToDictionary(h => h.Key, h => h.Value?.ToJsonString() ?? "null") : new Dictionary<string, string>(),
                 KeepStores = true,
                 KeepStoresOf = root["stores_kept_by"]!.AsArray().Select(r => (string)r!).ToHashSet(StringComparer.Ordinal),
             };
             var messages = new List<TracedMessage>();
             var replay = new Replay((string)run["seed"]!, clock);
-            var tamper = run["tamper"] is JsonObject t ? new Tamper((string)t["from"]!, (int)t["message"]!, (string)t["member"]!, t["value"]!.ToJsonString()) : null;
+            var tamper = run["tamper"] is JsonObject t ? new Tamper((string)t["from"]!, (int)t["message"]!, (string)t["member"]!, t["value"]!.ToJsonString()) { Resign = (bool?)t["resigned"] ?? false } : null;
             var result = await HandshakeRun.RunAsync(spec, spec, peers, "memory", m => { lock (messages) messages.Add(m); }, p => problems.Add($"run {index}: {p}"), cancellationToken, replay, tamper).ConfigureAwait(false);
             if (result is not { } outcomes) return problems;
             var expected = run["messages"]!.AsArray().Select(m => (From: (string)m!["from"]!, Hex: (string)m["hex"]!)).ToList();
