@@ -329,7 +329,7 @@ public static class Program
             output.WriteLine($"{vector.Name}: {vector.Description}");
         }
         output.WriteLine($"{found.Count} vector(s) in {SpecFiles.Display(folder)}.");
-        var why = "a peer would have to sign with a key it does not hold, change what its peer signed, or change its inputs between runs";
+        var why = "reaching them takes more than this search's peers do (change one member and sign it again with their own key, replay, come back with another key, fail repeatedly): a peer that signs with a second key, solves for a check's inputs, or a store no honest run leaves";
         if (unreached.Count > 0)
             output.WriteLine(colour: "yellow", line: $"No vector reaches these errors ({why}): {string.Join(", ", unreached)}.");
         var protocol = spec.Model.Protocol;

@@ -41,6 +41,9 @@ internal sealed class Peers(int seed, IReadOnlyDictionary<string, string> given)
     private Dictionary<string, string> Hooks(string role)
         => HookAnswersGiven.Where(h => h.Key.StartsWith(role + ".", StringComparison.Ordinal)).ToDictionary(h => h.Key.Substring(role.Length + 1), h => h.Value, StringComparer.Ordinal);
 
+    /// <summary>The inputs given, as text, by <c>ROLE.NAME</c> (the others made up); a later run may be given others.</summary>
+    public IReadOnlyDictionary<string, string> Given { get; set; } = given;
+
     /// <summary>Every input each role was given, as text (the form <c>--input</c> takes), by <c>ROLE.NAME</c>.</summary>
     public SortedDictionary<string, string> Chosen { get; } = new(StringComparer.Ordinal);
 
@@ -92,11 +95,12 @@ internal sealed class Peers(int seed, IReadOnlyDictionary<string, string> given)
         var protocol = spec.Model.Protocol;
         var symbol = protocol.Roles.First(r => r.Name == role);
         var inputs = Activator.CreateInstance(type)!;
+        foreach (var stale in Chosen.Keys.Where(k => k.StartsWith(role + ".", StringComparison.Ordinal)).ToList()) Chosen.Remove(stale);
         foreach (var input in symbol.Inputs)
         {
             var property = type.GetProperty(Naming.Pascal(input.Name))!;
             var key = role + "." + input.Name;
-            var text = given.TryGetValue(key, out var written) ? written : input.Optional ? null : Make(protocol, role, input);
+            var text = Given.TryGetValue(key, out var written) ? written : input.Optional ? null : Make(protocol, role, input);
             if (text is null)
             {
                 if (!input.Optional) problem ??= $"cannot make input '{key}' ({Spell(input.Type)}); give it with --input {key}=VALUE";

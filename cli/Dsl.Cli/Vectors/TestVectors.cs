@@ -34,6 +34,9 @@ internal sealed record TestVector(string Name, string Description, Replay Replay
 
     /// <summary>The hooks' answers the path had (JSON, by <c>ROLE.HOOK</c>); the others answered as <see cref="HookAnswers"/> says.</summary>
     public IReadOnlyDictionary<string, string> Hooks { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Whether its last run was given other inputs than the runs before (the search derives no other path from it).</summary>
+    public bool InputsChanged { get; init; }
 }
 
 /// <summary>
@@ -42,6 +45,9 @@ internal sealed record TestVector(string Name, string Description, Replay Replay
 /// </summary>
 internal sealed record Scenario(string Label, Dictionary<string, string> Given, IReadOnlyDictionary<string, string> Hooks, IReadOnlyList<Tamper?> Plan, string[]? Keep)
 {
+    /// <summary>Inputs the last run is given besides <see cref="Given"/> (a node that comes back with another key).</summary>
+    public Dictionary<string, string>? LastGiven { get; init; }
+
     /// <summary>Runs without a tamper.</summary>
     public static IReadOnlyList<Tamper?> Honest(int runs) => new Tamper?[runs];
 
@@ -85,7 +91,15 @@ internal static class TestVectors
         foreach (var role in protocol.Roles)
             foreach (var input in role.Inputs)
                 foreach (var (value, why) in Alternatives(input))
+                {
                     scenarios.Add(new($"{role.Name}.{input.Name} {why}", new Dictionary<string, string> { [role.Name + "." + input.Name] = value }, hooks, Scenario.Honest(1), null));
+                    // A node that comes back with another identity key, to peers that remember the first.
+                    if (input.Type.Kind == TypeKind.Ed25519Key)
+                        scenarios.Add(new($"twice, the second over the first's stores with {role.Name}.{input.Name} {why}", none, hooks, Scenario.Honest(2), null)
+                        {
+                            LastGiven = new Dictionary<string, string> { [role.Name + "." + input.Name] = value },
+                        });
+                }
         var vectors = new List<TestVector>();
         var paths = new HashSet<string>(StringComparer.Ordinal);
         var reached = new HashSet<string>(StringComparer.Ordinal);
@@ -102,6 +116,8 @@ internal static class TestVectors
                     var messages = new List<TracedMessage>();
                     // Each run its own seed: a second run draws other random bytes (nonces, ids) than the first.
                     var tampered = scenario.Plan[i];
+                    if (i == scenario.Plan.Count - 1 && scenario.LastGiven is { } changed)
+                        peers.Given = scenario.Given.Concat(changed).GroupBy(g => g.Key).ToDictionary(g => g.Key, g => g.Last().Value, StringComparer.Ordinal);
                     var result = await HandshakeRun.RunAsync(spec, spec, peers, "memory", m => { lock (messages) messages.Add(m); }, _ => { }, cancellationToken, RunReplay(replay, i), tampered).ConfigureAwait(false);
                     if (result is not { } outcomes) break;
                     runs.Add(new VectorRun(new SortedDictionary<string, string>(peers.Chosen, StringComparer.Ordinal), messages, outcomes.First, outcomes.Second) { Tamper = tampered });
@@ -118,6 +134,7 @@ internal static class TestVectors
                     Label = scenario.Label,
                     Given = scenario.Given,
                     Hooks = scenario.Hooks,
+                    InputsChanged = scenario.LastGiven is not null,
                 });
             }
         }
@@ -126,7 +143,7 @@ internal static class TestVectors
         // Each hook answered otherwise, on the way of every path where both roles succeeded (a hook asked late is only
         // reached once the checks before it pass).
         var answered = new List<Scenario>();
-        foreach (var vector in vectors.Where(v => v.Runs[^1].First.Succeeded && v.Runs[^1].Second.Succeeded).ToList())
+        foreach (var vector in vectors.Where(v => !v.InputsChanged && v.Runs[^1].First.Succeeded && v.Runs[^1].Second.Succeeded).ToList())
         {
             // And once more over its stores, where given inputs made it succeed (a burn spent twice).
             if (vector.Runs.Count == 1 && vector.Given.Count > 0)
@@ -143,7 +160,7 @@ internal static class TestVectors
         var tampers = new List<Scenario>();
         var resigns = Resigner.Signs(protocol) ? new[] { false, true } : new[] { false };
         var enums = protocol.Types.Where(t => !t.Values.IsEmpty).Select(t => (IReadOnlyList<string>)t.Values.ToArray()).ToList();
-        foreach (var vector in vectors.ToList())
+        foreach (var vector in vectors.Where(v => !v.InputsChanged).ToList())
         {
             var sent = new Dictionary<string, int>(StringComparer.Ordinal);
             foreach (var message in vector.Runs[^1].Messages)
@@ -180,7 +197,7 @@ internal static class TestVectors
         if (!protocol.FailureEffects.IsEmpty || protocol.Errors.Any(e => !e.Effects.IsEmpty))
         {
             var after = new List<Scenario>();
-            foreach (var vector in vectors.Where(v => v.Runs[^1].Tamper is not null && (Raised(v.Runs[^1].First) || Raised(v.Runs[^1].Second))).ToList())
+            foreach (var vector in vectors.Where(v => !v.InputsChanged && v.Runs[^1].Tamper is not null && (Raised(v.Runs[^1].First) || Raised(v.Runs[^1].Second))).ToList())
             {
                 var plan = Scenario.PlanOf(vector);
                 after.Add(new($"an honest run after: {vector.Label}", vector.Given, vector.Hooks, [.. plan, null], vector.KeepStoresOf));
@@ -371,6 +388,7 @@ internal static class TestVectors
         {
             index++;
             var given = run["inputs"]!.AsObject().ToDictionary(i => i.Key, i => (string)i.Value!);
+            if (peers is not null) peers.Given = given;
             // Later runs see the stores the earlier ones left: one set of peers across the file.
             peers ??= new Peers(1, given)
             {
