@@ -129,17 +129,19 @@ public sealed class MeshHandshakeTests
     }
 
     [Fact]
-    public async Task An_invalid_signature_blacklists_the_claimed_node_and_it_is_then_refused()
+    public async Task An_invalid_signature_fails_the_handshake_without_changing_the_claimed_nodes_trust()
     {
+        // Whoever made the bad signature, it was not the node it claims to be: that node's trust state stays as it was
+        // (DIRECTION's Mesh decision); the strike is against the address.
         using var a = new Node();
         using var b = new Node();
         var (_, rb) = await RunAsync(a, b, wrap: Tamper("HS_ACK", "signature"));
         Assert.Equal(MeshErrorCodes.InvalidSignature, rb.Error!.Code);
-        Assert.Equal(TrustLevel.Blacklisted, await b.Trust.GetAsync(a.NodeId, default));
+        Assert.Equal(TrustLevel.Unknown, await b.Trust.GetAsync(a.NodeId, default));
+        Assert.Null(await b.Pins.GetPinAsync(a.NodeId, default));
 
         var (ra2, rb2) = await RunAsync(a, b);
-        Assert.Equal(MeshErrorCodes.Blacklisted, rb2.Error!.Code);
-        Assert.False(ra2.Succeeded);
+        Assert.True(ra2.Succeeded && rb2.Succeeded, $"{ra2} / {rb2}");
     }
 
     [Fact]
@@ -183,7 +185,7 @@ public sealed class MeshHandshakeTests
     }
 
     [Fact]
-    public async Task A_replayed_SYN_is_refused_and_blacklists_the_claimed_node()
+    public async Task A_replayed_SYN_is_refused_and_the_claimed_node_keeps_its_trust()
     {
         using var a = new Node();
         using var b = new Node();
@@ -197,7 +199,7 @@ public sealed class MeshHandshakeTests
         await Raw.SendAsync(attacker, syn);
         var outcome = await responder;
         Assert.Equal(MeshErrorCodes.Replay, outcome.Error!.Code);
-        Assert.Equal(TrustLevel.Blacklisted, await b.Trust.GetAsync(a.NodeId, default));
+        Assert.Equal(TrustLevel.Authenticated, await b.Trust.GetAsync(a.NodeId, default));
         await Raw.AssertClosedAsync(attacker);
     }
 
