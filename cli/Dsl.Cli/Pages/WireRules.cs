@@ -8,7 +8,7 @@ namespace Dsl.Cli.Pages;
 internal static class WireRules
 {
     public const string Json =
-        "A message that is not valid UTF-8, anywhere, is refused. Members may come in any order; members this version does not know are ignored; a known member given twice is refused; " +
+        "A message that is not valid UTF-8, anywhere, or that escapes a lone UTF-16 surrogate (a `\\uD800`-`\\uDFFF` not in a high-low pair), is refused as malformed. Members may come in any order; members this version does not know are ignored; a known member given twice is refused; " +
         "a `null` member counts as absent where the member is optional. Nesting deeper than 32 levels is refused, and so is anything after the object. " +
         "Bytes in hex: a sender writes lower case, a receiver accepts either case. Bytes in base64: the standard alphabet, with padding. " +
         "Integers and timestamps are JSON integers: `1.0` and `1e3` are refused. A timestamp is Unix seconds, from year 1 to year 9999. " +

@@ -103,7 +103,7 @@ internal static class CodecEmitter
         w.Line("/// <inheritdoc />");
         w.Open($"public bool TryDecode(global::System.ReadOnlySpan<byte> data, [global::System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out {message}? message, out {DecodeError} error)");
         // JSON is UTF-8 (RFC 8259): bytes that are not, anywhere (an unknown member included), make the message malformed.
-        w.Line($"if (!{CSharp.Codecs}.JsonDecoding.IsUtf8(data, out error)) {{ message = null; return false; }}");
+        w.Line($"if (!{CSharp.Codecs}.JsonDecoding.IsText(data, out error)) {{ message = null; return false; }}");
         if (protocol.Envelope is { } sealedIn)
         {
             var envelopeType = Naming.Pascal(sealedIn.Name);

@@ -86,18 +86,68 @@ public static class JsonDecoding
     }
 
     /// <summary>
-    /// Whether the message is valid UTF-8, as JSON must be (RFC 8259): the reader checks only the strings it reads, so
-    /// without this a string it skips (an unknown member) or one it only compares (the discriminator) could hold anything.
+    /// Whether the message is text JSON can hold: valid UTF-8 (RFC 8259), and no <c>\u</c> escape of a lone UTF-16
+    /// surrogate (RFC 8259 §8.2 leaves those undefined; no .NET string can hold one). The reader checks only the strings it
+    /// reads, and throws on a lone surrogate where it compares one: without this, a string it skips (an unknown member)
+    /// or only compares (a member name, the discriminator) could hold anything, or end the handshake with an exception.
     /// </summary>
-    public static bool IsUtf8(ReadOnlySpan<byte> data, out DecodeError error)
+    public static bool IsText(ReadOnlySpan<byte> data, out DecodeError error)
     {
-        if (System.Text.Unicode.Utf8.IsValid(data))
+        if (!System.Text.Unicode.Utf8.IsValid(data))
         {
-            error = default;
-            return true;
+            error = new(DecodeErrorKind.InvalidSyntax, null, null, "The message is not valid UTF-8");
+            return false;
         }
-        error = new(DecodeErrorKind.InvalidSyntax, null, null, "The message is not valid UTF-8");
+        if (EscapesLoneSurrogate(data))
+        {
+            error = new(DecodeErrorKind.InvalidSyntax, null, null, "The message escapes a lone UTF-16 surrogate (a \\uD800-\\uDFFF not in a high-low pair)");
+            return false;
+        }
+        error = default;
+        return true;
+    }
+
+    /// <summary>Whether some <c>\uXXXX</c> escape is a surrogate outside a high-low pair (escapes occur only inside strings).</summary>
+    private static bool EscapesLoneSurrogate(ReadOnlySpan<byte> data)
+    {
+        var i = data.IndexOf((byte)'\\');
+        if (i < 0) return false;
+        while (i < data.Length)
+        {
+            if (data[i] != (byte)'\\') { i++; continue; }
+            if (i + 1 < data.Length && data[i + 1] == (byte)'u' && TryHex4(data, i + 2, out var unit))
+            {
+                i += 6;
+                if (unit is >= 0xDC00 and <= 0xDFFF) return true;
+                if (unit is >= 0xD800 and <= 0xDBFF)
+                {
+                    if (i + 1 < data.Length && data[i] == (byte)'\\' && data[i + 1] == (byte)'u' && TryHex4(data, i + 2, out var low) && low is >= 0xDC00 and <= 0xDFFF)
+                        i += 6;
+                    else
+                        return true;
+                }
+            }
+            else
+            {
+                // Any other escape (\\, \", \n...) is two bytes; a broken one is the reader's to report.
+                i += 2;
+            }
+        }
         return false;
+    }
+
+    private static bool TryHex4(ReadOnlySpan<byte> data, int start, out int value)
+    {
+        value = 0;
+        if (start + 4 > data.Length) return false;
+        for (var k = start; k < start + 4; k++)
+        {
+            var b = data[k];
+            var digit = b is >= (byte)'0' and <= (byte)'9' ? b - '0' : (b | 0x20) is >= 'a' and <= 'f' ? (b | 0x20) - 'a' + 10 : -1;
+            if (digit < 0) return false;
+            value = (value << 4) | digit;
+        }
+        return true;
     }
 
     /// <summary>The error for a discriminator that names no message of the protocol.</summary>

@@ -203,6 +203,33 @@ public sealed class MeshHandshakeTests
         await Raw.AssertClosedAsync(attacker);
     }
 
+    [Theory]
+    [InlineData("""{"payload":{"type":"HS_\udc00SYN","node_id":"00","timestamp":1,"nonce":"00"},"signature":"00"}""")]
+    [InlineData("""{"payload":{"\udc00":1,"type":"HS_SYN","node_id":"00","timestamp":1,"nonce":"00"},"signature":"00"}""")]
+    [InlineData("""{"pay\ud800load":{"type":"HS_SYN"},"signature":"00"}""")]
+    [InlineData("""{"payload":{"type":"HS_SYN","node_id":"\xC3"},"signature":"00"}""")]
+    public async Task Invalid_text_in_a_key_or_the_discriminator_is_MALFORMED_not_an_internal_error(string template)
+    {
+        // \xNN is a raw byte (invalid UTF-8); \uXXXX a JSON escape of a lone surrogate.
+        var bytes = new System.Collections.Generic.List<byte>();
+        for (var i = 0; i < template.Length; i++)
+        {
+            if (template[i] == '\\' && i + 3 < template.Length && template[i + 1] == 'x')
+            {
+                bytes.Add(Convert.ToByte(template.Substring(i + 2, 2), 16));
+                i += 3;
+            }
+            else bytes.Add((byte)template[i]);
+        }
+        using var b = new Node();
+        var (attacker, tb) = InMemoryTransport.CreatePair();
+        var responder = b.Responder().RunAsync(tb).AsTask();
+        await attacker.SendAsync(bytes.ToArray());
+        var outcome = await responder;
+        Assert.Equal(MeshErrorCodes.Malformed, outcome.Error!.Code);
+        await Raw.AssertClosedAsync(attacker);
+    }
+
     [Fact]
     public async Task Three_failures_from_one_address_block_it()
     {
