@@ -194,7 +194,11 @@ internal sealed record BoundAssignment(string Field, BoundExpression Value, Sour
 internal sealed record BoundCheck(BoundExpression Condition, string Code, string Source, SourceSpan Span);
 
 /// <summary>A value of a role's result.</summary>
-internal sealed record OutcomeSymbol(string Name, ExprType Type, BoundExpression Value, SourceSpan Span);
+internal sealed record OutcomeSymbol(string Name, ExprType Type, BoundExpression Value, SourceSpan Span)
+{
+    /// <summary>Whether the value is key material (<see cref="Secrecy"/>): the result holds it as a <c>SecretBytes</c>.</summary>
+    public bool IsSecret { get; init; }
+}
 
 /// <summary>A let: a value one role computes at a step and keeps.</summary>
 /// <param name="Id">Unique in the protocol (the let's bit in the binder's path sets, less the messages).</param>

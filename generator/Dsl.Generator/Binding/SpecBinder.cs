@@ -806,7 +806,7 @@ internal static class SpecBinder
                     context.Report(DiagnosticTable.TypeMismatch, value.Value.Span, $"outcome '{name}'", "a value of a known type", bound.Type.ToString());
                     continue;
                 }
-                values.Add(new OutcomeSymbol(name, bound.Type, bound, value.Name.Span));
+                values.Add(new OutcomeSymbol(name, bound.Type, bound, value.Name.Span) { IsSecret = Secrecy.IsSecret(bound, scope.Lets) });
             }
         }
         return context.Roles.Select(role => new RoleSymbol(role, context.RoleDocs[role], context.Inputs[role].ToEquatableArray(), outcomes[role].ToEquatableArray())).ToEquatableArray();

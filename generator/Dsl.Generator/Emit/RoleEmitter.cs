@@ -121,12 +121,28 @@ internal sealed class RoleEmitter
         // Result
         w.Summary($"What the {_role.Name} role learns from a successful handshake.");
         w.Line(CSharp.GeneratedCode);
-        w.Open($"public sealed partial record {_names.Result}");
+        var secrets = _role.Outcome.Where(o => o.IsSecret).ToList();
+        w.Open($"public sealed partial record {_names.Result}{(secrets.Count > 0 ? " : global::System.IDisposable" : "")}");
         foreach (var field in _role.Outcome)
         {
-            w.Summary($"The outcome '{field.Name}'.");
-            w.Line($"public {(field.Type.MayBeAbsent ? "" : "required ")}{CSharp.Type(field.Type.Type, field.Type.MayBeAbsent)} {Naming.Pascal(field.Name)} {{ get; init; }}");
+            if (field.IsSecret)
+            {
+                w.SummaryXml($"The outcome '{field.Name}': key material, in sodium memory; it prints its length, never its value, and <see cref=\"Dispose\"/> wipes it.");
+                w.Line($"public {(field.Type.MayBeAbsent ? "" : "required ")}{SecretType}{(field.Type.MayBeAbsent ? "?" : "")} {Naming.Pascal(field.Name)} {{ get; init; }}");
+            }
+            else
+            {
+                w.Summary($"The outcome '{field.Name}'.");
+                w.Line($"public {(field.Type.MayBeAbsent ? "" : "required ")}{CSharp.Type(field.Type.Type, field.Type.MayBeAbsent)} {Naming.Pascal(field.Name)} {{ get; init; }}");
+            }
             w.Line();
+        }
+        if (secrets.Count > 0)
+        {
+            w.Summary("Wipes and frees the key material this result holds (a channel opened from it keeps its own copy).");
+            w.Open("public void Dispose()");
+            foreach (var field in secrets) w.Line($"{Naming.Pascal(field.Name)}{(field.Type.MayBeAbsent ? "?" : "")}.Dispose();");
+            w.Close();
         }
         w.Close();
         w.Line();
@@ -544,6 +560,8 @@ internal sealed class RoleEmitter
     /// Whether a let holds a key the machine made (x25519_keypair()), which the machine wipes; a let that names a key
     /// the application gave (an input) is the application's to dispose.
     /// </summary>
+    private const string SecretType = "global::Dsl.Runtime.Cryptography.SecretBytes";
+
     private static bool MakesKey(LetSymbol let) => let.Value is BoundCall { Descriptor.Result.Kind: TypeKind.X25519Key };
 
     /// <summary>The kept lets that hold keys the machine made.</summary>
@@ -688,7 +706,9 @@ internal sealed class RoleEmitter
         foreach (var field in _role.Outcome)
         {
             w.LineFrom(field.Span);
-            w.Line($"{Naming.Pascal(field.Name)} = {(field.Type.MayBeAbsent ? _expressions.Maybe(field.Value, EmitScope.Empty) : _expressions.Value(field.Value, EmitScope.Empty))},");
+            var value = field.Type.MayBeAbsent ? _expressions.Maybe(field.Value, EmitScope.Empty) : _expressions.Value(field.Value, EmitScope.Empty);
+            if (field.IsSecret) value = $"{SecretType}.{(field.Type.MayBeAbsent ? "CopyOfOrNull" : "CopyOf")}({value})";
+            w.Line($"{Naming.Pascal(field.Name)} = {value},");
             w.LineDefault();
         }
         w.Outdent();
@@ -902,7 +922,8 @@ internal sealed class RoleEmitter
         w.Param("mode", "Ordered for TCP, WebSocket and in memory; Datagram (a sliding replay window) for UDP.");
         w.Open($"public static {channels}.SecureChannel OpenChannel(global::Dsl.Runtime.Transports.IMessageTransport transport, {_names.Result} result, {channels}.SecureChannelMode mode = {channels}.SecureChannelMode.Ordered)");
         w.Line("global::System.ArgumentNullException.ThrowIfNull(result);");
-        w.Line($"return {channels}.SecureChannel.Create(transport, result.{Naming.Pascal(keys.Send)}.Span, result.{Naming.Pascal(keys.Receive)}.Span, new {channels}.SecureChannelOptions");
+        string Key(string name) => _role.Outcome.First(o => o.Name == name).IsSecret ? $"result.{Naming.Pascal(name)}" : $"result.{Naming.Pascal(name)}.Span";
+        w.Line($"return {channels}.SecureChannel.Create(transport, {Key(keys.Send)}, {Key(keys.Receive)}, new {channels}.SecureChannelOptions");
         w.Line("{");
         w.Indent();
         w.Line($"Cipher = {cipher},");

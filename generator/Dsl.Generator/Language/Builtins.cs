@@ -137,6 +137,9 @@ internal sealed class BuiltinDescriptor : CallDescriptor
     /// <summary>Whether the runtime member is the protocol codec's own (generated per declared type), not <c>Builtins</c>'.</summary>
     public bool OnCodec { get; init; }
 
+    /// <summary>Whether its result is key material (a derived key, a shared secret), or is when an argument is.</summary>
+    public SecretRule Secret { get; init; }
+
     public ResultLengthRule LengthRule { get; init; }
     public int LengthArgument { get; init; }
     public int LengthDelta { get; init; }
@@ -168,6 +171,17 @@ internal sealed class BuiltinDescriptor : CallDescriptor
 
     /// <summary>The call as the docs' table writes it: <c>hkdf_sha256(ikm, salt, info, length)</c>.</summary>
     public string Signature => Variadic ? $"{Name}(a, b, ...)" : $"{Name}({string.Join(", ", Parameters.Select(p => p.Name))})";
+}
+
+/// <summary>How a built-in's result relates to key material: an outcome holding key material is a <c>SecretBytes</c>.</summary>
+internal enum SecretRule
+{
+    /// <summary>Its result is public even from secret arguments (a hash, a MAC, a signature).</summary>
+    None,
+    /// <summary>Its result is key material (HKDF output, an X25519 shared secret).</summary>
+    Yields,
+    /// <summary>Its result is key material when an argument is (a prefix, a concatenation).</summary>
+    Preserves,
 }
 
 /// <summary>Every built-in function of the language, in one list.</summary>
@@ -208,13 +222,13 @@ internal static class Builtins
         new BuiltinDescriptor("unbase64", new[] { P("text", TypeRef.String) }, TypeRef.Bytes, "Unbase64",
             "The bytes written in standard base64 with padding.") { AbsentWhen = "when the text is not base64" },
         new BuiltinDescriptor("concat", new[] { P("parts", TypeRef.Bytes) }, TypeRef.Bytes, "Concat",
-            "The parts, one after the other.") { Variadic = true, LengthRule = ResultLengthRule.SumOfArguments },
+            "The parts, one after the other.") { Variadic = true, LengthRule = ResultLengthRule.SumOfArguments, Secret = SecretRule.Preserves },
         new BuiltinDescriptor("take", new[] { P("data", TypeRef.Bytes), P("count", TypeRef.Int) }, TypeRef.Bytes, "Take",
-            "The first `count` bytes; fewer available is a runtime error (`internal_error`).") { LengthRule = ResultLengthRule.LiteralArgument, LengthArgument = 1 },
+            "The first `count` bytes; fewer available is a runtime error (`internal_error`).") { LengthRule = ResultLengthRule.LiteralArgument, LengthArgument = 1, Secret = SecretRule.Preserves },
         new BuiltinDescriptor("sha256", new[] { P("data", TypeRef.Bytes) }, Key32, "Sha256", "SHA-256."),
         new BuiltinDescriptor("hmac_sha256", new[] { P("key", TypeRef.Bytes), P("data", TypeRef.Bytes) }, Key32, "HmacSha256", "HMAC-SHA256."),
         new BuiltinDescriptor("hkdf_sha256", new[] { P("ikm", TypeRef.Bytes), P("salt", TypeRef.Bytes), P("info", TypeRef.Bytes), P("length", TypeRef.Int) }, TypeRef.Bytes, "HkdfSha256",
-            "HKDF-SHA256 (RFC 5869), extract and expand.") { LengthRule = ResultLengthRule.LiteralArgument, LengthArgument = 3 },
+            "HKDF-SHA256 (RFC 5869), extract and expand.") { LengthRule = ResultLengthRule.LiteralArgument, LengthArgument = 3, Secret = SecretRule.Yields },
         new BuiltinDescriptor("chacha20_seal", new[] { P("key", Key32), P("nonce", Nonce12), P("plaintext", TypeRef.Bytes), P("aad", TypeRef.Bytes) }, TypeRef.Bytes, "Chacha20Seal",
             "ChaCha20-Poly1305: the ciphertext followed by the 16-byte tag.") { LengthRule = ResultLengthRule.ArgumentLength, LengthArgument = 2, LengthDelta = 16 },
         new BuiltinDescriptor("chacha20_open", new[] { P("key", Key32), P("nonce", Nonce12), P("ciphertext", TypeRef.Bytes), P("aad", TypeRef.Bytes) }, TypeRef.Bytes, "Chacha20Open",
@@ -252,7 +266,7 @@ internal static class Builtins
             "`part` / `whole` as a `decimal` rounded to 4 places (half to even); 0 when `whole` is not positive."),
         new BuiltinDescriptor("x25519_agree", new[] { P("key", X25519Key), P("peer_public_key", Key32) }, Key32, "X25519Agree",
             "The X25519 shared secret; check it (`ensure: [shared != null else CODE]`) and derive keys from it with `hkdf_sha256`, never use it directly.")
-        { AbsentWhen = "for a low-order peer key (the all-zero secret)" },
+        { AbsentWhen = "for a low-order peer key (the all-zero secret)", Secret = SecretRule.Yields },
     };
 
     private static readonly Dictionary<string, BuiltinDescriptor> s_byName = All.ToDictionary(f => f.Name);

@@ -26,6 +26,13 @@ public sealed class SecretBytes : IDisposable
         return new SecretBytes(memory);
     }
 
+    /// <summary>A secret holding a copy of <paramref name="value"/> (a derived key in a handshake's result).</summary>
+    /// <exception cref="ArgumentException"><paramref name="value"/> is empty.</exception>
+    public static SecretBytes CopyOf(Codecs.Bytes value) => CopyFrom(value.Span);
+
+    /// <summary>As <see cref="CopyOf"/>, or <see langword="null"/> when there is no value.</summary>
+    public static SecretBytes? CopyOfOrNull(Codecs.Bytes? value) => value is { } bytes ? CopyFrom(bytes.Span) : null;
+
     /// <summary>A copy of <paramref name="secret"/>, with a lifetime of its own.</summary>
     /// <exception cref="ObjectDisposedException"><paramref name="secret"/> was disposed.</exception>
     public static SecretBytes CopyFrom(SecretBytes secret)
@@ -47,6 +54,16 @@ public sealed class SecretBytes : IDisposable
     /// </summary>
     /// <exception cref="ObjectDisposedException">The secret was disposed.</exception>
     internal SecureMemoryHandle.LeaseScope Lease() => _memory.Lease();
+
+    /// <summary>Whether both secrets hold the same bytes, compared in constant time (two sides' derived keys agree).</summary>
+    /// <exception cref="ObjectDisposedException">Either secret was disposed.</exception>
+    public bool ContentEquals(SecretBytes other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        using var mine = Lease();
+        using var theirs = other.Lease();
+        return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(mine.Span, theirs.Span);
+    }
 
     /// <summary>Wipes and frees the bytes (<c>sodium_free</c> zeroes them first).</summary>
     public void Dispose() => _memory.Dispose();

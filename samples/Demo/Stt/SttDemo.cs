@@ -31,7 +31,7 @@ public static class SttDemo
                 lock (log)
                 {
                     log.WriteLine(outcome.Succeeded
-                        ? $"    [responder] session {outcome.Result.SessionId} with {peer}, key {outcome.Result.SessionKey.ToHex()[..16]}…"
+                        ? $"    [responder] session {outcome.Result.SessionId} with {peer}, key {outcome.Result.SessionKey}"
                         : $"    [responder] handshake with {peer} failed: {outcome.Error}");
                 }
             });
@@ -84,7 +84,7 @@ public static class SttDemo
         lock (output)
         {
             output.WriteLine(outcome.Succeeded
-                ? $"    [initiator] session {outcome.Result.SessionId}, key {outcome.Result.SessionKey.ToHex()[..16]}…"
+                ? $"    [initiator] session {outcome.Result.SessionId}, key {outcome.Result.SessionKey}"
                 : $"    [initiator] handshake failed: {outcome.Error}");
         }
         return outcome;

@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -34,9 +35,33 @@ public sealed class SttHandshakeTests
         Assert.Equal(16, initiator.Result.SessionId.Length);
         Assert.Equal(32, initiator.Result.SessionKey.Length);
         Assert.Equal(responded.Result.SessionId, initiator.Result.SessionId);
-        Assert.Equal(responded.Result.SessionKey, initiator.Result.SessionKey);
+        Assert.True(responded.Result.SessionKey.ContentEquals(initiator.Result.SessionKey));
         Assert.Equal(NodeB, initiator.Result.PeerNodeId);
         Assert.Equal(NodeA, responded.Result.PeerNodeId);
+    }
+
+    [Fact]
+    public async Task An_outcome_prints_its_keys_lengths_never_their_bytes_and_disposing_it_wipes_them()
+    {
+        var (a, b) = InMemoryTransport.CreatePair();
+        var responder = Responder().RunAsync(b).AsTask();
+        var initiator = await Initiator().RunAsync(a);
+        var responded = await responder;
+        Assert.True(initiator.Succeeded && responded.Succeeded);
+
+        // Nothing prints as bytes but the public values (the session id, the node ids): every run of hex is one of them.
+        var printed = initiator.ToString() + responded.ToString() + initiator.Result + responded.Result;
+        Assert.Contains("SessionKey = SecretBytes(32 bytes)", printed);
+        Assert.Contains("ToResponder = SecretBytes(32 bytes)", printed);
+        var shown = new[] { initiator.Result.SessionId, initiator.Result.PeerNodeId, responded.Result.PeerNodeId }.Select(b => b.ToHex()).ToHashSet();
+        foreach (System.Text.RegularExpressions.Match run in System.Text.RegularExpressions.Regex.Matches(printed, "[0-9a-fA-F]{16,}"))
+            Assert.Contains(run.Value.ToLowerInvariant(), shown);
+
+        initiator.Result.Dispose();
+        Assert.True(initiator.Result.SessionKey.IsDisposed && initiator.Result.ToResponder.IsDisposed && initiator.Result.ToInitiator.IsDisposed);
+        // The responder's result is its own: still usable.
+        Assert.Equal(32, responded.Result.SessionKey.Length);
+        Assert.False(responded.Result.SessionKey.IsDisposed);
     }
 
     [Fact]
@@ -45,7 +70,7 @@ public sealed class SttHandshakeTests
         var first = await RunAsync();
         var second = await RunAsync();
         Assert.NotEqual(first.SessionId, second.SessionId);
-        Assert.NotEqual(first.SessionKey, second.SessionKey);
+        Assert.False(first.SessionKey.ContentEquals(second.SessionKey));
     }
 
     private static async Task<SttInitiatorResult> RunAsync()
