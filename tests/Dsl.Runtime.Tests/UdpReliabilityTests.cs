@@ -49,7 +49,7 @@ public sealed class UdpReliabilityTests
                     var faulty = new FaultInjectingTransport(peer, faults, faultSeed);
                     await using var reliable = new ReliableTransport(faulty, Patient);
                     var a = (await reliable.ReceiveStringAsync())!;
-                    var id = a[2..];
+                    var id = a[2..a.IndexOf(',')];
                     await reliable.SendStringAsync("B:" + id);
                     var c = (await reliable.ReceiveStringAsync())!;
                     await reliable.SendStringAsync("D:" + id);
@@ -67,7 +67,7 @@ public sealed class UdpReliabilityTests
             await using var endpoint = new UdpEndpoint();
             var faulty = new FaultInjectingTransport(endpoint.Connect(server.LocalEndPoint), faults, seed);
             await using var reliable = new ReliableTransport(faulty, Patient);
-            await reliable.SendStringAsync("A:" + seed);
+            await reliable.SendStringAsync("A:" + seed + ", a first flight");
             var b = (await reliable.ReceiveStringAsync())!;
             await reliable.SendStringAsync("C:" + seed);
             var d = (await reliable.ReceiveStringAsync())!;
@@ -102,7 +102,7 @@ public sealed class UdpReliabilityTests
     {
         foreach (var exchange in exchanges)
         {
-            Assert.Equal(new[] { $"A:{exchange.Seed}", $"C:{exchange.Seed}" }, exchange.ServerReceived);
+            Assert.Equal(new[] { $"A:{exchange.Seed}, a first flight", $"C:{exchange.Seed}" }, exchange.ServerReceived);
             Assert.Equal(new[] { $"B:{exchange.Seed}", $"D:{exchange.Seed}" }, exchange.ClientReceived);
         }
     }

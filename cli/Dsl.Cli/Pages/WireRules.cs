@@ -42,6 +42,12 @@ internal static class WireRules
           again, once. So a retransmission must be byte-identical: a message encoded again is a new message, refused as unexpected.
           An empty datagram is a close: a side that fails sends its error message (if any), then one empty datagram. A server keeps a
           finished handshake for 5 s to answer retransmissions.
+          A server first checks that a new address receives at its address, and keeps nothing for it until then (a stateless
+          retry, as QUIC's Retry): it answers the first datagram from an unknown address, if 6 bytes or more, with an 18-byte
+          retry, `FF 52` then a 16-byte cookie, and drops the datagram. The client sends its datagrams again, each as `FF 43`, the
+          cookie, then the datagram as it was (an empty close likewise), until the server's first datagram arrives; from then on
+          datagrams are bare. A cookie is good for 30 to 60 s; one that is stale or made for another address gets a new retry.
+          A datagram starting with `FF` is control, never a message: it starts no UTF-8 text and no secure-channel frame.
 
 
         """;

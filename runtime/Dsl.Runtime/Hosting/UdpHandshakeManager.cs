@@ -76,11 +76,12 @@ public sealed record UdpHandshakeOptions
 
     /// <summary>
     /// How long a completed handshake keeps answering its peer's retransmissions (its last flight may have
-    /// been lost), before its transport is released. A handshake that failed is released at once.
+    /// been lost). Its transport is released at once: the endpoint answers from the last flight alone, and a new
+    /// handshake from the same address and port starts at once. A handshake that failed is released at once.
     /// </summary>
     public TimeSpan Linger { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>The most handshakes tracked at once; a new peer beyond it is ignored until one ends.</summary>
+    /// <summary>The most handshakes under way at once (lingering ones do not count); a new peer beyond it is ignored until one ends.</summary>
     public int MaxHandshakes { get; init; } = 1024;
 
     /// <summary>Wraps each peer's raw datagram transport (for example with a fault injector in tests).</summary>
@@ -100,7 +101,9 @@ public sealed class UdpHandshakeManager : IAsyncDisposable
     private readonly UdpHandshakeOptions _options;
     private readonly ConcurrentDictionary<IPEndPoint, HandshakeEntry> _handshakes = new();
     private readonly CancellationTokenSource _stopping = new();
-    private readonly ConcurrentBag<Task> _tasks = new();
+    // The handshakes' tasks, each removed as it ends: a long-running server keeps only those under way.
+    private readonly ConcurrentDictionary<long, Task> _running = new();
+    private long _nextTask;
     private Task? _serving;
 
     /// <summary>Creates a manager over <paramref name="endpoint"/>, which it does not own.</summary>
@@ -110,7 +113,10 @@ public sealed class UdpHandshakeManager : IAsyncDisposable
         _options = options ?? new UdpHandshakeOptions();
     }
 
-    /// <summary>The handshakes under way, or completed and still lingering.</summary>
+    /// <summary>How many handshake tasks are running (each ends with its handshake; lingering needs none).</summary>
+    internal int RunningTasks => _running.Count;
+
+    /// <summary>The handshakes under way (a completed one leaves at once; its endpoint answers late repeats).</summary>
     public IReadOnlyCollection<HandshakeEntry> Handshakes => new List<HandshakeEntry>(_handshakes.Values);
 
     /// <summary>The handshake with <paramref name="peer"/>, if there is one.</summary>
@@ -173,10 +179,15 @@ public sealed class UdpHandshakeManager : IAsyncDisposable
         var entry = new HandshakeEntry<TResult>(peer, isInitiator, outcome.Task);
         if (!_handshakes.TryAdd(peer, entry))
         {
-            _ = reliable.DisposeAsync();
-            return null;
+            // A handshake that has ended but not yet left the table gives way to a new one from the same address.
+            if (!_handshakes.TryGetValue(peer, out var existing) || !existing.Completion.IsCompleted || !_handshakes.TryUpdate(peer, entry, existing))
+            {
+                _ = reliable.DisposeAsync();
+                return null;
+            }
         }
-        _tasks.Add(Task.Run(async () =>
+        var id = Interlocked.Increment(ref _nextTask);
+        var task = Task.Run(async () =>
         {
             HandshakeOutcome<TResult> result;
             try
@@ -200,13 +211,20 @@ public sealed class UdpHandshakeManager : IAsyncDisposable
             }
             if (result.Succeeded)
             {
-                // Our last flight may have been lost: keep answering the peer's repeats for a while.
+                // Our last flight may have been lost: the peer's repeats are answered for a while. The endpoint does it
+                // without a task or a transport; over a wrapped transport, this task keeps receiving instead.
                 reliable.CompleteHandshake();
-                await LingerAsync(reliable).ConfigureAwait(false);
-                await reliable.DisposeAsync().ConfigureAwait(false);
+                if (!await reliable.TryHandOverLingerAsync(_options.Linger).ConfigureAwait(false))
+                {
+                    await LingerAsync(reliable).ConfigureAwait(false);
+                    await reliable.DisposeAsync().ConfigureAwait(false);
+                }
             }
             _handshakes.TryRemove(new KeyValuePair<IPEndPoint, HandshakeEntry>(peer, entry));
-        }));
+            _running.TryRemove(id, out _);
+        });
+        _running[id] = task;
+        if (task.IsCompleted) _running.TryRemove(id, out _);
         return entry;
     }
 
@@ -236,7 +254,7 @@ public sealed class UdpHandshakeManager : IAsyncDisposable
     {
         _stopping.Cancel();
         if (_serving is not null) await _serving.ConfigureAwait(false);
-        foreach (var task in _tasks) await task.ConfigureAwait(false);
+        foreach (var task in _running.Values) await task.ConfigureAwait(false);
         _stopping.Dispose();
     }
 }

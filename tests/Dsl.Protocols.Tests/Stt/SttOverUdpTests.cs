@@ -62,6 +62,41 @@ public sealed class SttOverUdpTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_spoofed_HELLO_draws_at_most_three_times_its_bytes_and_leaves_no_handshake_behind()
+    {
+        // The hostile peer's probe: one real HELLO from an address that never answers (as a spoofed one cannot).
+        await using var serverEndpoint = new UdpEndpoint();
+        await using var server = new UdpHandshakeManager(serverEndpoint, new UdpHandshakeOptions { Reliability = Fast });
+        server.Serve((transport, ct) => new SttResponder(new SttResponderInputs { NodeId = NodeB, SharedSeed = Seed }).RunAsync(transport, ct));
+
+        var (a, b) = InMemoryTransport.CreatePair();
+        var initiator = new SttInitiator(new SttInitiatorInputs { NodeId = NodeA, SharedSeed = Seed }).RunAsync(a).AsTask();
+        var hello = new System.Buffers.ArrayBufferWriter<byte>();
+        Assert.True(await b.ReceiveAsync(hello));
+        await b.DisposeAsync();
+
+        await using var spoofed = new UdpDatagramSocket();
+        await spoofed.SendToAsync(hello.WrittenMemory, serverEndpoint.LocalEndPoint);
+        var answered = 0;
+        var buffer = new byte[spoofed.MaxDatagramSize];
+        using (var quiet = new CancellationTokenSource(TimeSpan.FromSeconds(2)))
+        {
+            try
+            {
+                while (true) answered += (await spoofed.ReceiveFromAsync(buffer, quiet.Token)).Length;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+        output.WriteLine($"HELLO {hello.WrittenCount} bytes, answered with {answered} bytes");
+        Assert.InRange(answered, 1, 3 * hello.WrittenCount);
+        Assert.Empty(server.Handshakes);
+        Assert.Empty(serverEndpoint.Peers);
+        await initiator;
+    }
+
+    [Fact]
     public async Task Both_nodes_end_with_the_same_session_over_udp()
     {
         var run = await HandshakeAsync();

@@ -1,6 +1,7 @@
 using System;
 using System.Buffers;
 using System.Collections.Generic;
+using System.Linq;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Threading;
@@ -211,10 +212,13 @@ public sealed class ReliableTransport : IMessageTransport
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        _disposing.Cancel();
         await _inner.DisposeAsync().ConfigureAwait(false);
         if (_innerReceive is { } pending)
         {
+            // A transport that ends its receives when disposed (as a UDP peer does) ends this one without an exception;
+            // another is cancelled after a moment.
+            if (!pending.IsCompleted) await Task.WhenAny(pending, Task.Delay(TimeSpan.FromMilliseconds(100), _options.TimeProvider)).ConfigureAwait(false);
+            if (!pending.IsCompleted) _disposing.Cancel();
             try
             {
                 await pending.ConfigureAwait(false);
@@ -224,6 +228,28 @@ public sealed class ReliableTransport : IMessageTransport
                 // Ended by the disposal.
             }
         }
+    }
+
+    /// <summary>
+    /// Hands the end of a completed handshake to the UDP endpoint under this transport, if it is one: the endpoint
+    /// answers the peer's repeats of the flight this side answered last with that answer again until
+    /// <paramref name="duration"/> has passed, with no task, timer or transport of its own, and the transport is disposed.
+    /// Nothing to hand over when the peer sent the last flight (it needs no answer). False when the transport under this
+    /// one is not a UDP peer (wrapped, say): the caller keeps receiving instead.
+    /// </summary>
+    internal async ValueTask<bool> TryHandOverLingerAsync(TimeSpan duration)
+    {
+        if (_inner is not UdpPeerTransport udp || _innerReceive is not null) return false;
+        byte[][] flight;
+        MessageDigest[] answered;
+        lock (_gate)
+        {
+            flight = _flightAnswered ? Array.Empty<byte[]>() : _flight.ToArray();
+            answered = _flightAnswered ? Array.Empty<MessageDigest>() : [.. _answeredPeerFlight];
+        }
+        if (flight.Length > 0) udp.Linger(flight, answered.Select(d => d.ToBytes()).ToArray(), duration);
+        await DisposeAsync().ConfigureAwait(false);
+        return true;
     }
 
     private Task<bool> ReceiveFromInnerAsync()
@@ -272,6 +298,8 @@ public sealed class ReliableTransport : IMessageTransport
     /// <summary>A message's SHA-256, as four words.</summary>
     private readonly record struct MessageDigest(ulong A, ulong B, ulong C, ulong D)
     {
+        public byte[] ToBytes() => MemoryMarshal.AsBytes(new[] { A, B, C, D }.AsSpan()).ToArray();
+
         public static MessageDigest Of(ReadOnlySpan<byte> message)
         {
             Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];

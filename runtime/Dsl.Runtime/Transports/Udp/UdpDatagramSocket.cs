@@ -8,8 +8,9 @@ using System.Threading.Tasks;
 namespace Dsl.Runtime.Transports.Udp;
 
 /// <summary>
-/// A UDP socket bound to 127.0.0.1 that sends and receives whole datagrams, dropping any received
-/// datagram larger than <see cref="MaxDatagramSize"/>. The building block of <see cref="UdpEndpoint"/>.
+/// A UDP socket bound to one address (127.0.0.1 unless given another; <see cref="IPAddress.IPv6Any"/> serves IPv4
+/// and IPv6 at once) that sends and receives whole datagrams, dropping any received datagram larger than
+/// <see cref="MaxDatagramSize"/>. The building block of <see cref="UdpEndpoint"/>.
 /// </summary>
 /// <remarks>
 /// Sends may run concurrently (each datagram goes out whole); receives must not. Failures are
@@ -25,8 +26,7 @@ public sealed class UdpDatagramSocket : IAsyncDisposable
     // The largest UDP payload over IPv4.
     private const int MaxUdpPayload = 65507;
 
-    private static readonly IPEndPoint s_anyEndPoint = new(IPAddress.Any, 0);
-
+    private readonly IPEndPoint _anyEndPoint;
     private readonly Socket _socket;
     private long _oversizedDropped;
     private int _disposed;
@@ -36,13 +36,21 @@ public sealed class UdpDatagramSocket : IAsyncDisposable
     /// <param name="maxDatagramSize">The largest datagram, in bytes, accepted from a peer; larger ones are dropped.</param>
     /// <exception cref="SocketException">The port cannot be bound.</exception>
     public UdpDatagramSocket(int port = 0, int maxDatagramSize = DefaultMaxDatagramSize)
+        : this(new IPEndPoint(IPAddress.Loopback, CheckPort(port)), maxDatagramSize)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(port);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(port, IPEndPoint.MaxPort);
+    }
+
+    /// <summary>Binds a UDP socket to <paramref name="bind"/>: an IPv4 or IPv6 address, or any address (<see cref="IPAddress.Any"/>; <see cref="IPAddress.IPv6Any"/> takes IPv4 too).</summary>
+    /// <param name="bind">The address and port; port 0 for any free port.</param>
+    /// <param name="maxDatagramSize">The largest datagram, in bytes, accepted from a peer; larger ones are dropped.</param>
+    /// <exception cref="SocketException">The address cannot be bound.</exception>
+    public UdpDatagramSocket(IPEndPoint bind, int maxDatagramSize = DefaultMaxDatagramSize)
+    {
+        ArgumentNullException.ThrowIfNull(bind);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxDatagramSize);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxDatagramSize, MaxUdpPayload);
         MaxDatagramSize = maxDatagramSize;
-        _socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        _socket = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
         {
             if (OperatingSystem.IsWindows())
@@ -50,14 +58,24 @@ public sealed class UdpDatagramSocket : IAsyncDisposable
                 // SIO_UDP_CONNRESET off: an ICMP "port unreachable" from one peer must not fail the receive for all.
                 _socket.IOControl(unchecked((int)0x9800000C), new byte[4], null);
             }
-            _socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
+            // Any IPv6 address serves IPv4 peers too (as IPv4-mapped addresses, which PeerAddress turns back into IPv4).
+            if (bind.AddressFamily == AddressFamily.InterNetworkV6 && bind.Address.Equals(IPAddress.IPv6Any)) _socket.DualMode = true;
+            _socket.Bind(bind);
         }
         catch
         {
             _socket.Dispose();
             throw;
         }
+        _anyEndPoint = new IPEndPoint(bind.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
+    }
+
+    private static int CheckPort(int port)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(port);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(port, IPEndPoint.MaxPort);
+        return port;
     }
 
     /// <summary>The address and port the socket is bound to, with the port actually bound.</summary>
@@ -80,7 +98,7 @@ public sealed class UdpDatagramSocket : IAsyncDisposable
         ThrowIfDisposed();
         try
         {
-            await _socket.SendToAsync(datagram, SocketFlags.None, remote, cancellationToken).ConfigureAwait(false);
+            await _socket.SendToAsync(datagram, SocketFlags.None, _socket.DualMode && remote.AddressFamily == AddressFamily.InterNetwork ? new IPEndPoint(remote.Address.MapToIPv6(), remote.Port) : remote, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception exception) when (Translate(exception) is { } translated)
         {
@@ -108,7 +126,7 @@ public sealed class UdpDatagramSocket : IAsyncDisposable
                 SocketReceiveFromResult result;
                 try
                 {
-                    result = await _socket.ReceiveFromAsync(target, SocketFlags.None, s_anyEndPoint, cancellationToken).ConfigureAwait(false);
+                    result = await _socket.ReceiveFromAsync(target, SocketFlags.None, _anyEndPoint, cancellationToken).ConfigureAwait(false);
                 }
                 catch (SocketException exception) when (exception.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionRefused or SocketError.MessageSize)
                 {

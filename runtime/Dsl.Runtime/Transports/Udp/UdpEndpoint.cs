@@ -9,13 +9,14 @@ using System.Threading.Tasks;
 namespace Dsl.Runtime.Transports.Udp;
 
 /// <summary>
-/// A UDP socket on 127.0.0.1 shared by many peers: a receive loop hands each datagram to the
+/// A UDP socket (127.0.0.1 unless bound elsewhere) shared by many peers: a receive loop hands each datagram to the
 /// <see cref="UdpPeerTransport"/> of the address it came from, so a server can run many handshakes
 /// at once over one port. A client uses <see cref="Connect"/>; a server uses <see cref="AcceptAsync"/>.
 /// </summary>
 /// <remarks>
-/// <para>The first datagram from an address with no transport creates one, which
-/// <see cref="AcceptAsync"/> yields; later datagrams from that address go to the same transport
+/// <para>A datagram from an address with no transport is answered with a stateless retry (unless
+/// <see cref="UdpEndpointOptions.ValidateAddresses"/> is off; see <see cref="RetriesSent"/>); the datagram sent again
+/// behind its cookie creates a transport, which <see cref="AcceptAsync"/> yields; later datagrams from that address go to the same transport
 /// until it is disposed (a datagram after that starts a new peer). New addresses beyond
 /// <see cref="UdpEndpointOptions.MaxPeers"/> are ignored, as are empty datagrams (close signals)
 /// from unknown addresses. Peers waiting to be accepted count towards the limit.</para>
@@ -33,7 +34,15 @@ public sealed class UdpEndpoint : IAsyncDisposable
     private readonly Channel<UdpPeerTransport> _arrivals = Channel.CreateUnbounded<UdpPeerTransport>(new UnboundedChannelOptions { SingleWriter = true });
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _receiveLoop;
+    private readonly RetryCookies? _cookies;
+    // Completed handshakes that still answer their peer's repeats, guarded by _gate; in order of expiry (one linger
+    // duration per manager, so insertion order), swept as datagrams arrive: no task or timer each.
+    private readonly Dictionary<IPEndPoint, Lingering> _lingering = new();
+    private readonly Queue<(IPEndPoint Peer, Lingering Entry)> _lingeringOrder = new();
+    private long _lingerAnswers;
+    private volatile bool _stopRequested;
     private long _datagramsDropped;
+    private long _retriesSent;
     private bool _ended; // guarded by _gate: the receive loop has ended, no new peers
     private int _disposed;
 
@@ -42,11 +51,22 @@ public sealed class UdpEndpoint : IAsyncDisposable
     /// <param name="options">Limits; the defaults when <see langword="null"/>.</param>
     /// <exception cref="System.Net.Sockets.SocketException">The port cannot be bound.</exception>
     public UdpEndpoint(int port = 0, UdpEndpointOptions? options = null)
+        : this(new IPEndPoint(IPAddress.Loopback, port), options)
     {
+    }
+
+    /// <summary>Binds to <paramref name="bind"/> (any IPv4 or IPv6 address; <see cref="IPAddress.IPv6Any"/> takes IPv4 too) and starts receiving.</summary>
+    /// <param name="bind">The address and port; port 0 for any free port.</param>
+    /// <param name="options">Limits; the defaults when <see langword="null"/>.</param>
+    /// <exception cref="System.Net.Sockets.SocketException">The address cannot be bound.</exception>
+    public UdpEndpoint(IPEndPoint bind, UdpEndpointOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(bind);
         _options = options ?? new UdpEndpointOptions();
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxPeers, nameof(options));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.PeerQueueCapacity, nameof(options));
-        _socket = new UdpDatagramSocket(port, _options.MaxDatagramSize);
+        _cookies = _options.ValidateAddresses ? new RetryCookies(_options.RetryKey, _options.TimeProvider) : null;
+        _socket = new UdpDatagramSocket(bind, _options.MaxDatagramSize);
         _receiveLoop = ReceiveLoopAsync();
     }
 
@@ -65,6 +85,18 @@ public sealed class UdpEndpoint : IAsyncDisposable
     /// </summary>
     public long DatagramsDropped => Interlocked.Read(ref _datagramsDropped) + _socket.OversizedDatagramsDropped;
 
+    /// <summary>How many stateless retries were sent to new addresses (each answered a datagram, and nothing was kept for it).</summary>
+    public long RetriesSent => Interlocked.Read(ref _retriesSent);
+
+    /// <summary>How many completed handshakes still answer their peer's repeats of its last flight.</summary>
+    public int LingeringCount
+    {
+        get { lock (_gate) return _lingering.Count; }
+    }
+
+    /// <summary>How many times a lingering handshake sent its last flight again for a repeat of the peer's.</summary>
+    public long LingerAnswers => Interlocked.Read(ref _lingerAnswers);
+
     /// <summary>Opens a transport to <paramref name="remote"/> (the client side); the datagrams it sends back come to this transport.</summary>
     /// <param name="remote">The peer's address and port.</param>
     /// <returns>The transport; disposing it frees the address for a new one.</returns>
@@ -79,7 +111,7 @@ public sealed class UdpEndpoint : IAsyncDisposable
             ObjectDisposedException.ThrowIf(_ended, this);
             if (_peers.ContainsKey(remote))
                 throw new InvalidOperationException($"There is already a transport for {remote}.");
-            var peer = CreatePeer(remote);
+            var peer = CreatePeer(remote, accepted: false);
             _peers.Add(remote, peer);
             return peer;
         }
@@ -105,10 +137,41 @@ public sealed class UdpEndpoint : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        _stopping.Cancel();
+        // Wake the receive loop with an empty datagram to itself, so it ends without a failed receive; if that does not
+        // reach it in time, cancel the receive.
+        _stopRequested = true;
+        try
+        {
+            var self = LocalEndPoint.Address.Equals(IPAddress.Any) ? new IPEndPoint(IPAddress.Loopback, LocalEndPoint.Port)
+                : LocalEndPoint.Address.Equals(IPAddress.IPv6Any) ? new IPEndPoint(IPAddress.IPv6Loopback, LocalEndPoint.Port)
+                : LocalEndPoint;
+            await _socket.SendToAsync(ReadOnlyMemory<byte>.Empty, self).ConfigureAwait(false);
+            await Task.WhenAny(_receiveLoop, Task.Delay(TimeSpan.FromMilliseconds(500))).ConfigureAwait(false);
+        }
+        catch (TransportException)
+        {
+            // The socket failed already: cancelling below ends the loop.
+        }
+        if (!_receiveLoop.IsCompleted) _stopping.Cancel();
         await _socket.DisposeAsync().ConfigureAwait(false);
         await _receiveLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _stopping.Dispose();
+    }
+
+    /// <summary>Leaves a completed handshake's end to the endpoint (see <see cref="UdpPeerTransport.Linger"/>).</summary>
+    internal void Linger(UdpPeerTransport peer, byte[][] flight, byte[][] answered, TimeSpan duration)
+    {
+        var entry = new Lingering(flight, answered, _options.TimeProvider.GetUtcNow() + duration);
+        lock (_gate)
+        {
+            if (_ended) return;
+            if (_peers.TryGetValue(peer.RemoteEndPoint, out var current) && ReferenceEquals(current, peer)) _peers.Remove(peer.RemoteEndPoint);
+            _lingering[peer.RemoteEndPoint] = entry;
+            _lingeringOrder.Enqueue((peer.RemoteEndPoint, entry));
+            // Past the limit, the oldest stops answering first: a peer that lost its last answer that long ago gave up.
+            while (_lingering.Count > _options.MaxLingering && _lingeringOrder.TryDequeue(out var oldest))
+                if (_lingering.TryGetValue(oldest.Peer, out var held) && ReferenceEquals(held, oldest.Entry)) _lingering.Remove(oldest.Peer);
+        }
     }
 
     internal ValueTask SendAsync(ReadOnlyMemory<byte> datagram, IPEndPoint remote, CancellationToken cancellationToken)
@@ -126,7 +189,7 @@ public sealed class UdpEndpoint : IAsyncDisposable
         }
     }
 
-    private UdpPeerTransport CreatePeer(IPEndPoint remote) => new(this, remote, _options.MaxDatagramSize, _options.PeerQueueCapacity);
+    private UdpPeerTransport CreatePeer(IPEndPoint remote, bool accepted) => new(this, remote, _options.MaxDatagramSize, _options.PeerQueueCapacity, accepted);
 
     private async Task ReceiveLoopAsync()
     {
@@ -138,6 +201,7 @@ public sealed class UdpEndpoint : IAsyncDisposable
             while (true)
             {
                 var (length, from) = await _socket.ReceiveFromAsync(buffer, _stopping.Token).ConfigureAwait(false);
+                if (_stopRequested && length == 0) break;
                 Dispatch(buffer.AsMemory(0, length), from);
             }
         }
@@ -161,6 +225,8 @@ public sealed class UdpEndpoint : IAsyncDisposable
                 _ended = true;
                 peers = _peers.Values.ToArray();
                 _peers.Clear();
+                _lingering.Clear();
+                _lingeringOrder.Clear();
             }
             _arrivals.Writer.TryComplete(failure);
             // Peers that were never accepted are nobody's to dispose: drop them here.
@@ -173,22 +239,121 @@ public sealed class UdpEndpoint : IAsyncDisposable
     {
         UdpPeerTransport? peer;
         var isNew = false;
+        byte[][]? answerAgain = null;
         lock (_gate)
         {
-            if (!_peers.TryGetValue(from, out peer))
+            SweepLingering();
+            if (!_peers.TryGetValue(from, out peer) && _lingering.TryGetValue(from, out var lingering))
+            {
+                if (lingering.Answers(datagram.Span))
+                {
+                    answerAgain = lingering.Flight;
+                }
+                else
+                {
+                    // Not a repeat: the peer has finished with that handshake (it closed) or starts a new one from the
+                    // same address and port, which goes on below as any new peer does.
+                    _lingering.Remove(from);
+                    if (datagram.IsEmpty) return;
+                }
+            }
+            if (answerAgain is null && peer is null)
             {
                 if (datagram.IsEmpty || _peers.Count >= _options.MaxPeers)
                 {
                     Interlocked.Increment(ref _datagramsDropped);
                     return;
                 }
-                peer = CreatePeer(from);
+                if (_cookies is not null)
+                {
+                    if (!_cookies.TryOpen(datagram, from, out var behindCookie))
+                    {
+                        // Unproven address: a retry at most, and nothing kept. A datagram behind a stale cookie gets a fresh
+                        // one; other control datagrams (a retry) get nothing, so two endpoints never answer each other forever.
+                        Interlocked.Increment(ref _datagramsDropped);
+                        if ((!RetryCookies.IsControl(datagram.Span) || RetryCookies.IsEcho(datagram.Span)) && datagram.Length * 3 >= RetryCookies.RetryLength) SendRetry(from);
+                        return;
+                    }
+                    // A close behind a cookie, from a peer that has none here: nothing to close.
+                    if (behindCookie.IsEmpty) return;
+                    datagram = behindCookie;
+                }
+                peer = CreatePeer(from, accepted: true);
                 _peers.Add(from, peer);
                 isNew = true;
             }
         }
+        if (answerAgain is not null)
+        {
+            Interlocked.Increment(ref _lingerAnswers);
+            _ = SendFlightAsync(answerAgain, from);
+            return;
+        }
         // Delivered before it is announced, so the accepted transport's first receive has the datagram.
-        peer.Deliver(datagram);
+        if (isNew) peer!.Deliver(datagram);
+        else peer!.DeliverFromKnown(datagram);
         if (isNew) _arrivals.Writer.TryWrite(peer);
+    }
+
+    /// <summary>Forgets lingering handshakes whose time is up (those at the head of the queue); under <see cref="_gate"/>.</summary>
+    private void SweepLingering()
+    {
+        if (_lingeringOrder.Count == 0) return;
+        var now = _options.TimeProvider.GetUtcNow();
+        while (_lingeringOrder.TryPeek(out var oldest) && oldest.Entry.Until <= now)
+        {
+            _lingeringOrder.Dequeue();
+            if (_lingering.TryGetValue(oldest.Peer, out var held) && ReferenceEquals(held, oldest.Entry)) _lingering.Remove(oldest.Peer);
+        }
+    }
+
+    private async Task SendFlightAsync(byte[][] flight, IPEndPoint to)
+    {
+        try
+        {
+            foreach (var datagram in flight) await _socket.SendToAsync(datagram, to, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Lost like the first time; the peer repeats again.
+        }
+    }
+
+    /// <summary>A completed handshake's last flight, the digests of the peer flight it answers, and until when.</summary>
+    private sealed class Lingering(byte[][] flight, byte[][] answered, DateTimeOffset until)
+    {
+        public byte[][] Flight { get; } = flight;
+        public DateTimeOffset Until { get; } = until;
+
+        /// <summary>Whether the datagram repeats the peer's flight this one answered (behind a cookie or not).</summary>
+        public bool Answers(ReadOnlySpan<byte> datagram)
+        {
+            if (RetryCookies.IsEcho(datagram)) datagram = datagram[(2 + RetryCookies.CookieLength)..];
+            if (datagram.IsEmpty) return false;
+            Span<byte> digest = stackalloc byte[32];
+            System.Security.Cryptography.SHA256.HashData(datagram, digest);
+            foreach (var one in answered)
+                if (digest.SequenceEqual(one)) return true;
+            return false;
+        }
+    }
+
+    private void SendRetry(IPEndPoint to)
+    {
+        Interlocked.Increment(ref _retriesSent);
+        var sending = _socket.SendToAsync(_cookies!.RetryFor(to), to, _stopping.Token);
+        if (!sending.IsCompletedSuccessfully) _ = ObserveAsync(sending);
+
+        static async Task ObserveAsync(ValueTask send)
+        {
+            try
+            {
+                await send.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // A retry is best effort, like the datagram it answers.
+            }
+        }
     }
 }

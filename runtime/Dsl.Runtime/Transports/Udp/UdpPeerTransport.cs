@@ -1,5 +1,6 @@
 using System;
 using System.Buffers;
+using System.Collections.Generic;
 using System.Net;
 using System.Threading;
 using System.Threading.Channels;
@@ -26,11 +27,21 @@ public sealed class UdpPeerTransport : IMessageTransport
 {
     private readonly UdpEndpoint _endpoint;
     private readonly Channel<byte[]> _inbound;
+    private readonly object _retryGate = new();
     private int _closed;
     private int _disposed;
+    // A connecting side's retry state, guarded by _retryGate: the cookie the peer asked for, and what was sent before
+    // the peer answered (to send again behind it), until the first datagram that is not a retry arrives.
+    private byte[]? _cookie;
+    private List<byte[]>? _unanswered;
+    private bool _answered;
+    // What a connecting side keeps to send again behind a cookie: a first flight, not a stream.
+    private const int MaxUnanswered = 16;
 
-    internal UdpPeerTransport(UdpEndpoint endpoint, IPEndPoint remoteEndPoint, int maxMessageSize, int queueCapacity)
+    internal UdpPeerTransport(UdpEndpoint endpoint, IPEndPoint remoteEndPoint, int maxMessageSize, int queueCapacity, bool accepted)
     {
+        // An accepted peer has shown its address (or the endpoint does not ask): nothing to send again behind a cookie.
+        _answered = accepted;
         _endpoint = endpoint;
         RemoteEndPoint = remoteEndPoint;
         RemoteAddress = PeerAddress.Format(remoteEndPoint);
@@ -59,7 +70,20 @@ public sealed class UdpPeerTransport : IMessageTransport
             throw new ArgumentException("An empty datagram is the close signal; messages must not be empty.", nameof(message));
         if (Volatile.Read(ref _closed) != 0 || Volatile.Read(ref _disposed) != 0)
             throw new TransportException(TransportError.Closed, "The transport is closed");
-        await _endpoint.SendAsync(message, RemoteEndPoint, cancellationToken).ConfigureAwait(false);
+        await _endpoint.SendAsync(Outgoing(message), RemoteEndPoint, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The datagram for a message (or the close signal): behind the peer's cookie while the peer has not answered, and kept to send again if it asks.</summary>
+    private ReadOnlyMemory<byte> Outgoing(ReadOnlyMemory<byte> message)
+    {
+        if (Volatile.Read(ref _answered)) return message;
+        lock (_retryGate)
+        {
+            if (_answered) return message;
+            _unanswered ??= new List<byte[]>();
+            if (_unanswered.Count < MaxUnanswered) _unanswered.Add(message.ToArray());
+            return _cookie is null ? message : RetryCookies.Wrap(_cookie, message.Span);
+        }
     }
 
     /// <inheritdoc />
@@ -97,7 +121,7 @@ public sealed class UdpPeerTransport : IMessageTransport
         if (Volatile.Read(ref _disposed) != 0 || Interlocked.Exchange(ref _closed, 1) != 0) return;
         try
         {
-            await _endpoint.SendAsync(ReadOnlyMemory<byte>.Empty, RemoteEndPoint, cancellationToken).ConfigureAwait(false);
+            await _endpoint.SendAsync(Outgoing(ReadOnlyMemory<byte>.Empty), RemoteEndPoint, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception)
         {
@@ -105,13 +129,73 @@ public sealed class UdpPeerTransport : IMessageTransport
         }
     }
 
-    /// <summary>Stops receiving and frees the peer's address at the endpoint; sends nothing to the peer. Safe to call more than once.</summary>
+    /// <summary>
+    /// Stops receiving and frees the peer's address at the endpoint; sends nothing to the peer. A receive waiting at
+    /// that moment returns <see langword="false"/>; a later one fails. Safe to call more than once.
+    /// </summary>
     public ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return default;
         _endpoint.Remove(this);
-        _inbound.Writer.TryComplete(new TransportException(TransportError.Closed, "The transport is disposed"));
+        _inbound.Writer.TryComplete();
         return default;
+    }
+
+    /// <summary>
+    /// Leaves the end of a completed handshake to the endpoint: until <paramref name="duration"/> has passed, a datagram
+    /// from the peer whose SHA-256 is one of <paramref name="answered"/> (the peer's last flight, sent again because this
+    /// side's answer was lost) is answered with <paramref name="flight"/> again. The transport is to be disposed next.
+    /// </summary>
+    internal void Linger(byte[][] flight, byte[][] answered, TimeSpan duration) => _endpoint.Linger(this, flight, answered, duration);
+
+    /// <summary>
+    /// A datagram from the peer of a live transport: a retry (the peer asks this side to prove its address) is answered
+    /// by sending the last message again behind the cookie; a datagram behind a cookie (the peer's first message sent
+    /// again) is the datagram; anything else is delivered, and shows the peer answered.
+    /// </summary>
+    internal void DeliverFromKnown(ReadOnlyMemory<byte> datagram)
+    {
+        if (RetryCookies.IsRetry(datagram.Span))
+        {
+            List<byte[]>? again = null;
+            lock (_retryGate)
+            {
+                var cookie = datagram.Span.Slice(2);
+                // A retry for each datagram of the flight: the first one is enough to send the flight again.
+                if (_answered || (_cookie is not null && cookie.SequenceEqual(_cookie))) return;
+                _cookie = cookie.ToArray();
+                if (_unanswered is not null) again = _unanswered.ConvertAll(m => RetryCookies.Wrap(_cookie, m));
+            }
+            if (again is not null) _ = SendQuietlyAsync(again);
+            return;
+        }
+        if (RetryCookies.IsEcho(datagram.Span)) datagram = datagram[(2 + RetryCookies.CookieLength)..];
+        if (!Volatile.Read(ref _answered))
+        {
+            lock (_retryGate)
+            {
+                _answered = true;
+                _unanswered = null;
+                _cookie = null;
+            }
+        }
+        Deliver(datagram);
+    }
+
+    private async Task SendQuietlyAsync(List<byte[]> datagrams)
+    {
+        try
+        {
+            foreach (var datagram in datagrams)
+            {
+                if (Volatile.Read(ref _disposed) != 0) return;
+                await _endpoint.SendAsync(datagram, RemoteEndPoint, default).ConfigureAwait(false);
+            }
+        }
+        catch (Exception)
+        {
+            // Lost like any datagram: the retransmission timer sends the flight again, behind the cookie.
+        }
     }
 
     /// <summary>Queues a datagram from the peer; an empty one is the peer's close signal.</summary>
