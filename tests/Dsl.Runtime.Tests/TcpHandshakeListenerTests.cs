@@ -90,7 +90,7 @@ public sealed class TcpHandshakeListenerTests
             await allInside.Task.WaitAsync(ct);
             await transport.SendStringAsync("all in", ct);
             await transport.CloseAsync(ct);
-        });
+        }) { FirstByteTimeout = null }; // this server speaks first
         listener.Start();
 
         var clients = await Task.WhenAll(Enumerable.Range(0, Clients).Select(_ => TcpTransport.ConnectAsync(listener.LocalEndPoint)));
@@ -113,7 +113,7 @@ public sealed class TcpHandshakeListenerTests
     public async Task Connections_beyond_the_per_address_limit_are_reset_while_other_addresses_still_get_in()
     {
         var handler = new HoldingHandler();
-        await using var listener = new TcpHandshakeListener(handler.HandleAsync) { MaxConnectionsPerAddress = 2 };
+        await using var listener = new TcpHandshakeListener(handler.HandleAsync) { MaxConnectionsPerAddress = 2, FirstByteTimeout = null };
         listener.Start();
 
         await using var first = await TcpTransport.ConnectAsync(listener.LocalEndPoint);
@@ -141,7 +141,7 @@ public sealed class TcpHandshakeListenerTests
     public async Task Connections_beyond_the_overall_limit_are_reset()
     {
         var handler = new HoldingHandler();
-        await using var listener = new TcpHandshakeListener(handler.HandleAsync) { MaxConcurrentConnections = 1 };
+        await using var listener = new TcpHandshakeListener(handler.HandleAsync) { MaxConcurrentConnections = 1, FirstByteTimeout = null };
         listener.Start();
 
         await using var first = await TcpTransport.ConnectAsync(listener.LocalEndPoint);
@@ -181,7 +181,7 @@ public sealed class TcpHandshakeListenerTests
             {
                 finished.Add(kind);
             }
-        });
+        }) { FirstByteTimeout = null };
         listener.Start();
         var clients = new TcpMessageTransport[3];
         for (var i = 0; i < clients.Length; i++)
@@ -230,6 +230,108 @@ public sealed class TcpHandshakeListenerTests
         Assert.Equal("fine after second", await second.ReceiveStringAsync().WaitAsync(Wait.Long));
 
         Assert.Equal("handler bug", Assert.Single(errors).Message);
+    }
+
+    /// <summary>A handler for a client that speaks first: answers the first message, then closes.</summary>
+    private static async Task EchoOnceAsync(IMessageTransport transport, CancellationToken cancellationToken)
+    {
+        var message = await transport.ReceiveStringAsync(cancellationToken);
+        await transport.SendStringAsync("served: " + message, cancellationToken);
+        await transport.CloseAsync(cancellationToken);
+    }
+
+    private static async Task<Socket> SilentFromAsync(IPAddress localAddress, IPEndPoint server)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(localAddress, 0));
+        await socket.ConnectAsync(server);
+        return socket;
+    }
+
+    [Fact]
+    public async Task A_connection_that_sends_nothing_is_reset_at_the_first_byte_timeout_without_running_the_handler()
+    {
+        var ran = 0;
+        await using var listener = new TcpHandshakeListener((t, ct) => { Interlocked.Increment(ref ran); return EchoOnceAsync(t, ct); })
+        {
+            FirstByteTimeout = TimeSpan.FromMilliseconds(300),
+        };
+        listener.Start();
+        using var silent = await SilentFromAsync(IPAddress.Loopback, listener.LocalEndPoint);
+        await Wait.UntilAsync(() => listener.ActiveConnections == 1, "the silent connection holds a slot");
+        await Wait.UntilAsync(() => listener.ActiveConnections == 0 && listener.IdleConnectionsClosed == 1, "the silent connection is closed");
+        Assert.Equal(0, Volatile.Read(ref ran));
+        // And the peer sees the connection end.
+        var buffer = new byte[1];
+        try
+        {
+            Assert.Equal(0, await silent.ReceiveAsync(buffer, SocketFlags.None).WaitAsync(Wait.Long));
+        }
+        catch (SocketException exception) when (exception.SocketErrorCode == SocketError.ConnectionReset)
+        {
+        }
+    }
+
+    [Fact]
+    public async Task A_flood_of_silent_connections_from_a_few_addresses_does_not_shut_out_a_client_from_another()
+    {
+        // The hostile peer's flood in small: 4 addresses with 4 silent connections each fill all 16 slots.
+        await using var listener = new TcpHandshakeListener(EchoOnceAsync) { MaxConcurrentConnections = 16, MaxConnectionsPerAddress = 4, FirstByteTimeout = TimeSpan.FromSeconds(30) };
+        listener.Start();
+        var flood = new System.Collections.Generic.List<Socket>();
+        try
+        {
+            for (var a = 2; a < 6; a++)
+                for (var i = 0; i < 4; i++)
+                    flood.Add(await SilentFromAsync(IPAddress.Parse($"127.0.0.{a}"), listener.LocalEndPoint));
+            await Wait.UntilAsync(() => listener.ActiveConnections == 16, "the flood holds every slot");
+
+            // A client from a clean address is served all the same: a silent connection of a busy address gives way.
+            for (var c = 0; c < 3; c++)
+            {
+                await using var client = await ConnectFromAsync(IPAddress.Parse($"127.0.1.{c + 1}"), listener.LocalEndPoint);
+                await client.SendStringAsync("legitimate");
+                Assert.Equal("served: legitimate", await client.ReceiveStringAsync().WaitAsync(Wait.Long));
+            }
+            Assert.True(listener.EvictedConnections >= 1, "a silent connection gave way");
+        }
+        finally
+        {
+            foreach (var socket in flood) socket.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task An_address_the_block_list_refuses_is_reset_at_accept_before_it_holds_a_slot()
+    {
+        var blocked = new Dsl.Runtime.Services.InMemoryAddressBlockList();
+        await blocked.RecordFailureAsync("127.0.0.7", DateTimeOffset.UtcNow, 1, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1), default);
+        var ran = 0;
+        await using var listener = new TcpHandshakeListener((t, ct) => { Interlocked.Increment(ref ran); return EchoOnceAsync(t, ct); }) { BlockList = blocked };
+        listener.Start();
+
+        await AssertRefusedAsync(() => ConnectFromAsync(IPAddress.Parse("127.0.0.7"), listener.LocalEndPoint));
+        await Wait.UntilAsync(() => listener.RejectedConnections == 1, "the listener counts the refusal");
+        Assert.Equal(0, listener.ActiveConnections);
+        Assert.Equal(0, Volatile.Read(ref ran));
+
+        await using var other = await ConnectFromAsync(IPAddress.Parse("127.0.0.8"), listener.LocalEndPoint);
+        await other.SendStringAsync("hello");
+        Assert.Equal("served: hello", await other.ReceiveStringAsync().WaitAsync(Wait.Long));
+    }
+
+    [Fact]
+    public async Task A_listener_on_any_IPv6_address_serves_IPv4_and_IPv6_clients()
+    {
+        if (!Socket.OSSupportsIPv6) return;
+        await using var listener = new TcpHandshakeListener(EchoOnceAsync) { Address = IPAddress.IPv6Any };
+        listener.Start();
+        foreach (var address in new[] { IPAddress.Loopback, IPAddress.IPv6Loopback })
+        {
+            await using var client = await TcpTransport.ConnectAsync(new IPEndPoint(address, listener.LocalEndPoint.Port));
+            await client.SendStringAsync("over " + address.AddressFamily);
+            Assert.Equal("served: over " + address.AddressFamily, await client.ReceiveStringAsync().WaitAsync(Wait.Long));
+        }
     }
 
     [Fact]

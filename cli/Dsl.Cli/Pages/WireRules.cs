@@ -32,7 +32,10 @@ internal static class WireRules
 
         - **TCP**: each message is a frame: a 4-byte big-endian length, of the body alone, then the body (the JSON). A body is at most
           64 KiB; a longer frame fails the receiving side. A frame of length 0 is an empty message, which does not decode (malformed).
-          The end of the stream between frames is the peer closing; inside a frame, a reset connection.
+          The end of the stream between frames is the peer closing; inside a frame, a reset connection. A server resets a connection
+          that sends nothing within 5 s of connecting, and refuses (resets at once) a connection beyond 64 from one IP address or
+          from an address its block list holds; when all 1,024 of its slots are taken, a connection from a new address takes the
+          slot of a silent connection from the address that holds the most.
         - **WebSocket**: one message per WebSocket text message; a binary message is a protocol violation (close 1002). A message is at
           most 64 KiB (close 1009). Every other close is status 1000, without a description. A plain HTTP request to the endpoint gets 400.
         - **UDP**: one message per datagram, and nothing else: no header, no sequence number, no acknowledgement. A datagram is at most

@@ -9,8 +9,8 @@ using System.Threading.Tasks;
 namespace Dsl.Runtime.Transports.Tcp;
 
 /// <summary>
-/// A TCP server on the loopback interface that runs a handshake handler for each connection:
-/// create it with the handler, <see cref="Start"/> it and connect to <see cref="LocalEndPoint"/>.
+/// A TCP server (on 127.0.0.1 unless <see cref="Address"/> says otherwise) that runs a handshake handler for each
+/// connection: create it with the handler, <see cref="Start"/> it and connect to <see cref="LocalEndPoint"/>.
 /// </summary>
 /// <remarks>
 /// <para>Each accepted connection becomes a <see cref="TcpMessageTransport"/> handed to the handler on
@@ -18,9 +18,14 @@ namespace Dsl.Runtime.Transports.Tcp;
 /// handler that wants the peer to see a clean end calls <see cref="IMessageTransport.CloseAsync"/>
 /// first). An exception from a handler is reported to the error callback and never reaches the
 /// listener.</para>
-/// <para>A connection beyond <see cref="MaxConcurrentConnections"/>, or beyond
-/// <see cref="MaxConnectionsPerAddress"/> from one IP address, is reset as soon as it is accepted,
-/// without running the handler (see <see cref="RejectedConnections"/>).</para>
+/// <para>A connection from an address the <see cref="BlockList"/> refuses, or beyond
+/// <see cref="MaxConnectionsPerAddress"/> from one IP address, is reset as soon as it is accepted, without running the
+/// handler or holding a slot (see <see cref="RejectedConnections"/>). A connection holds no buffer and runs no handler
+/// until its first byte arrives; one that sends nothing within <see cref="FirstByteTimeout"/> is reset
+/// (<see cref="IdleConnectionsClosed"/>). When <see cref="MaxConcurrentConnections"/> are open, a connection from a new
+/// address takes the slot of a silent connection from the address that holds the most, if it holds more than the
+/// newcomer's address (<see cref="EvictedConnections"/>); otherwise it is reset. So a flood of silent connections from a
+/// few addresses cannot shut out a client from another.</para>
 /// <para><see cref="DisposeAsync"/> stops accepting, cancels the token every handler was given,
 /// resets every open connection (so a handler blocked on its transport wakes up), and returns once
 /// every handler has returned. A handler that ignores both its token and its transport holds up
@@ -43,6 +48,8 @@ public sealed class TcpHandshakeListener : IAsyncDisposable
     private IPEndPoint? _localEndPoint;
     private Task _acceptLoop = Task.CompletedTask;
     private long _rejectedConnections;
+    private long _idleConnectionsClosed;
+    private long _evictedConnections;
     private int _started;
     private int _disposed;
 
@@ -75,6 +82,26 @@ public sealed class TcpHandshakeListener : IAsyncDisposable
     /// <summary>How many connections one IP address may have open at once; more are reset when accepted.</summary>
     public int MaxConnectionsPerAddress { get; init; } = 64;
 
+    /// <summary>
+    /// The address to listen on: 127.0.0.1 by default; <see cref="IPAddress.Any"/> or <see cref="IPAddress.IPv6Any"/>
+    /// (which takes IPv4 too) for every interface, or one interface's address.
+    /// </summary>
+    public IPAddress Address { get; init; } = IPAddress.Loopback;
+
+    /// <summary>
+    /// How long a new connection may stay silent before its handler runs: until its first byte arrives it holds no
+    /// buffer and can give its slot to a newcomer; after this long it is reset. For protocols whose client speaks first
+    /// (every spec whose responder starts by receiving); <see langword="null"/> runs the handler at once, for a server
+    /// that speaks first.
+    /// </summary>
+    public TimeSpan? FirstByteTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Addresses refused at accept, before they hold a slot (the spec's <c>address_block_list</c> store, shared with the handshakes).</summary>
+    public Services.IAddressBlockList? BlockList { get; init; }
+
+    /// <summary>The clock the block list is asked at.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
     /// <summary>The address and port the listener is bound to, with the port actually bound.</summary>
     /// <exception cref="InvalidOperationException">The listener has not started.</exception>
     public IPEndPoint LocalEndPoint => _localEndPoint ?? throw new InvalidOperationException("The listener has not started.");
@@ -85,10 +112,16 @@ public sealed class TcpHandshakeListener : IAsyncDisposable
         get { lock (_gate) return _connections.Count; }
     }
 
-    /// <summary>How many connections were reset on arrival because a limit was reached.</summary>
+    /// <summary>How many connections were reset on arrival: a limit was reached, or the block list refused the address.</summary>
     public long RejectedConnections => Interlocked.Read(ref _rejectedConnections);
 
-    /// <summary>Binds to 127.0.0.1 and starts accepting connections.</summary>
+    /// <summary>How many connections were reset for sending nothing within <see cref="FirstByteTimeout"/>.</summary>
+    public long IdleConnectionsClosed => Interlocked.Read(ref _idleConnectionsClosed);
+
+    /// <summary>How many silent connections gave their slot to a connection from a less busy address.</summary>
+    public long EvictedConnections => Interlocked.Read(ref _evictedConnections);
+
+    /// <summary>Binds to <see cref="Address"/> and starts accepting connections.</summary>
     /// <exception cref="InvalidOperationException">The listener has already started.</exception>
     /// <exception cref="ObjectDisposedException">The listener is disposed.</exception>
     /// <exception cref="SocketException">The port cannot be bound.</exception>
@@ -99,10 +132,11 @@ public sealed class TcpHandshakeListener : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxConnectionsPerAddress);
         if (Interlocked.Exchange(ref _started, 1) != 0)
             throw new InvalidOperationException("The listener has already started.");
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var socket = new Socket(Address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            socket.Bind(new IPEndPoint(IPAddress.Loopback, _port));
+            if (Address.Equals(IPAddress.IPv6Any)) socket.DualMode = true;
+            socket.Bind(new IPEndPoint(Address, _port));
             socket.Listen(Backlog);
         }
         catch
@@ -130,7 +164,7 @@ public sealed class TcpHandshakeListener : IAsyncDisposable
         Connection[] connections;
         lock (_gate) connections = _connections.ToArray();
         foreach (var connection in connections)
-            await connection.Transport.DisposeAsync().ConfigureAwait(false);
+            await connection.AbortAsync().ConfigureAwait(false);
         await Task.WhenAll(connections.Select(c => c.Completion)).ConfigureAwait(false);
         _stopping.Dispose();
     }
@@ -155,59 +189,147 @@ public sealed class TcpHandshakeListener : IAsyncDisposable
                 Report(exception);
                 continue;
             }
-            Admit(socket);
-        }
-    }
-
-    private void Admit(Socket socket)
-    {
-        Connection? connection = null;
-        try
-        {
-            socket.NoDelay = true;
-            var address = PeerAddress.Normalize(((IPEndPoint)socket.RemoteEndPoint!).Address);
-            lock (_gate)
-            {
-                _connectionsPerAddress.TryGetValue(address, out var fromAddress);
-                if (_connections.Count < MaxConcurrentConnections && fromAddress < MaxConnectionsPerAddress)
-                {
-                    connection = new Connection(new TcpMessageTransport(socket, _transportOptions), address);
-                    _connections.Add(connection);
-                    _connectionsPerAddress[address] = fromAddress + 1;
-                }
-                else
-                {
-                    Interlocked.Increment(ref _rejectedConnections);
-                }
-            }
-        }
-        catch (Exception)
-        {
-            // The peer reset before we looked at it (the socket, or a stream over it, says it is not connected).
-        }
-
-        if (connection is null)
-        {
+            IPAddress address;
             try
             {
-                socket.LingerState = new LingerOption(enable: true, seconds: 0);
+                socket.NoDelay = true;
+                address = PeerAddress.Normalize(((IPEndPoint)socket.RemoteEndPoint!).Address);
             }
             catch (Exception)
             {
-                // Already gone; closing is all that is left.
+                // The peer reset before we looked at it.
+                Reset(socket);
+                continue;
             }
-            socket.Dispose();
+            if (BlockList is { } blocked)
+            {
+                bool refused;
+                try
+                {
+                    refused = await blocked.IsBlockedAsync(address.ToString(), TimeProvider.GetUtcNow(), stopping).ConfigureAwait(false);
+                }
+                catch (Exception exception) when (!stopping.IsCancellationRequested)
+                {
+                    // A store that fails refuses no one: the handshake's own checks still run.
+                    Report(exception);
+                    refused = false;
+                }
+                catch (Exception)
+                {
+                    Reset(socket);
+                    return;
+                }
+                if (refused)
+                {
+                    Interlocked.Increment(ref _rejectedConnections);
+                    Reset(socket);
+                    continue;
+                }
+            }
+            Admit(socket, address);
+        }
+    }
+
+    private void Admit(Socket socket, IPAddress address)
+    {
+        Connection? connection = null, evicted = null;
+        lock (_gate)
+        {
+            _connectionsPerAddress.TryGetValue(address, out var fromAddress);
+            if (fromAddress < MaxConnectionsPerAddress && _connections.Count >= MaxConcurrentConnections)
+            {
+                // Full: a silent connection of the busiest address gives way, if that address holds more than this one.
+                var busiest = _connectionsPerAddress.OrderByDescending(a => a.Value).First();
+                if (busiest.Value > fromAddress + 1)
+                {
+                    evicted = _connections.FirstOrDefault(c => c.Address.Equals(busiest.Key) && c.Silent);
+                    if (evicted is not null) Release(evicted);
+                }
+            }
+            if (_connections.Count < MaxConcurrentConnections && fromAddress < MaxConnectionsPerAddress)
+            {
+                connection = new Connection(socket, address, silent: FirstByteTimeout is not null);
+                _connections.Add(connection);
+                _connectionsPerAddress[address] = fromAddress + 1;
+            }
+            else
+            {
+                Interlocked.Increment(ref _rejectedConnections);
+            }
+        }
+        if (evicted is not null)
+        {
+            Interlocked.Increment(ref _evictedConnections);
+            _ = evicted.AbortAsync().AsTask();
+        }
+        if (connection is null)
+        {
+            Reset(socket);
             return;
         }
         connection.Completion = Task.Run(() => RunAsync(connection));
     }
 
+    /// <summary>Takes a connection off the books (once); under <see cref="_gate"/>.</summary>
+    private void Release(Connection connection)
+    {
+        if (!_connections.Remove(connection)) return;
+        if (--_connectionsPerAddress[connection.Address] == 0) _connectionsPerAddress.Remove(connection.Address);
+    }
+
+    private static void Reset(Socket socket)
+    {
+        try
+        {
+            socket.LingerState = new LingerOption(enable: true, seconds: 0);
+        }
+        catch (Exception)
+        {
+            // Already gone; closing is all that is left.
+        }
+        socket.Dispose();
+    }
+
     private async Task RunAsync(Connection connection)
     {
         var stopping = _stopping.Token;
+        if (FirstByteTimeout is { } firstByte && !await connection.WaitForFirstByteAsync(firstByte, stopping).ConfigureAwait(false))
+        {
+            // Silent past the timeout, closed by the peer, evicted or stopped: the handler never runs.
+            var wasOpen = false;
+            lock (_gate)
+            {
+                wasOpen = _connections.Contains(connection);
+                Release(connection);
+            }
+            if (wasOpen && !stopping.IsCancellationRequested && connection.TimedOut) Interlocked.Increment(ref _idleConnectionsClosed);
+            await connection.AbortAsync().ConfigureAwait(false);
+            return;
+        }
+        TcpMessageTransport? opened = null;
+        lock (_gate)
+        {
+            // Evicted just as its first byte came, it is off the books and does not run; reset meanwhile, neither.
+            if (_connections.Contains(connection))
+            {
+                try
+                {
+                    opened = connection.Open(_transportOptions);
+                }
+                catch (Exception)
+                {
+                    Release(connection);
+                }
+            }
+        }
+        if (opened is not { } transport)
+        {
+            await connection.AbortAsync().ConfigureAwait(false);
+            return;
+        }
         try
         {
-            await _handler(connection.Transport, stopping).ConfigureAwait(false);
+            await _handler(transport, stopping).ConfigureAwait(false);
         }
         catch (Exception exception) when (stopping.IsCancellationRequested && exception is OperationCanceledException or TransportException)
         {
@@ -221,17 +343,13 @@ public sealed class TcpHandshakeListener : IAsyncDisposable
         {
             try
             {
-                await connection.Transport.DisposeAsync().ConfigureAwait(false);
+                await transport.DisposeAsync().ConfigureAwait(false);
             }
             catch (Exception exception)
             {
                 Report(exception);
             }
-            lock (_gate)
-            {
-                _connections.Remove(connection);
-                if (--_connectionsPerAddress[connection.Address] == 0) _connectionsPerAddress.Remove(connection.Address);
-            }
+            lock (_gate) Release(connection);
         }
     }
 
@@ -247,10 +365,57 @@ public sealed class TcpHandshakeListener : IAsyncDisposable
         }
     }
 
-    private sealed class Connection(TcpMessageTransport transport, IPAddress address)
+    /// <summary>An accepted connection: a bare socket until its first byte arrives, then a transport.</summary>
+    private sealed class Connection(Socket socket, IPAddress address, bool silent)
     {
-        public TcpMessageTransport Transport { get; } = transport;
+        private readonly CancellationTokenSource _abort = new();
+        private TcpMessageTransport? _transport;
+
         public IPAddress Address { get; } = address;
+
         public Task Completion { get; set; } = Task.CompletedTask;
+
+        /// <summary>Whether it has sent nothing yet (its handler has not run); guarded by the listener's gate.</summary>
+        public bool Silent { get; set; } = silent;
+
+        /// <summary>Whether <see cref="WaitForFirstByteAsync"/> gave up for the time.</summary>
+        public bool TimedOut { get; private set; }
+
+        /// <summary>Waits, with no buffer, until a byte can be read; false when the time passes, the peer closes or the connection is aborted.</summary>
+        public async Task<bool> WaitForFirstByteAsync(TimeSpan timeout, CancellationToken stopping)
+        {
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(stopping, _abort.Token);
+            wait.CancelAfter(timeout);
+            try
+            {
+                // A zero-byte receive completes when data is there, or when the peer has closed (nothing available then).
+                await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, wait.Token).ConfigureAwait(false);
+                return socket.Available > 0;
+            }
+            catch (OperationCanceledException)
+            {
+                TimedOut = !stopping.IsCancellationRequested && !_abort.IsCancellationRequested;
+                return false;
+            }
+            catch (Exception)
+            {
+                return false;
+            }
+        }
+
+        /// <summary>The connection's transport, from its first byte on; under the listener's gate.</summary>
+        public TcpMessageTransport Open(TcpTransportOptions? options)
+        {
+            Silent = false;
+            return _transport = new TcpMessageTransport(socket, options);
+        }
+
+        /// <summary>Resets the connection: the handler's transport fails, or the wait for a first byte ends.</summary>
+        public async ValueTask AbortAsync()
+        {
+            _abort.Cancel();
+            if (_transport is { } transport) await transport.DisposeAsync().ConfigureAwait(false);
+            else Reset(socket);
+        }
     }
 }
