@@ -302,6 +302,12 @@ internal sealed class RoleEmitter
         w.Line("/// <inheritdoc />");
         w.Line($"string {CSharp.Handshakes}.IHandshakeMachine<{_message}, {_names.Result}>.MalformedCode => {CSharp.Literal(_protocol.MalformedCode)};");
         w.Line();
+        w.Line("/// <inheritdoc />");
+        w.Line($"string {CSharp.Handshakes}.IHandshakeMachine<{_message}, {_names.Result}>.Protocol => {CSharp.Literal(_protocol.Name)};");
+        w.Line();
+        w.Line("/// <inheritdoc />");
+        w.Line($"string {CSharp.Handshakes}.IHandshakeMachine<{_message}, {_names.Result}>.Version => {CSharp.Literal(_protocol.Version)};");
+        w.Line();
 
         EmitRun();
         EmitCore();

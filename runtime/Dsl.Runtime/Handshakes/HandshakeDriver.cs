@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Threading;
 using System.Threading.Tasks;
 using Dsl.Runtime.Codecs;
@@ -32,6 +33,57 @@ public static class HandshakeDriver
         ArgumentNullException.ThrowIfNull(codec);
         ArgumentNullException.ThrowIfNull(options);
 
+        var protocol = machine.Protocol;
+        var version = machine.Version;
+        var role = machine.Role;
+        var tags = new TagList { { "handshake.protocol", protocol }, { "handshake.version", version }, { "handshake.role", role } };
+        HandshakeTelemetry.Started.Add(1, tags);
+        HandshakeTelemetry.InFlight.Add(1, tags);
+        var startedAt = options.TimeProvider.GetTimestamp();
+        var logger = options.Logger;
+        string? peer = null;
+        using var activity = HandshakeTelemetry.Source.StartActivity("handshake");
+        if (activity is not null)
+        {
+            peer = PeerHost(transport.RemoteAddress);
+            activity.SetTag("handshake.protocol", protocol).SetTag("handshake.version", version).SetTag("handshake.role", role).SetTag("handshake.peer", peer);
+        }
+        if (logger?.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug) == true)
+            HandshakeLog.Started(logger, protocol, version, role, peer ??= PeerHost(transport.RemoteAddress));
+
+        var outcome = await RunStepsAsync(machine, transport, codec, options, cancellationToken).ConfigureAwait(false);
+
+        var elapsed = options.TimeProvider.GetElapsedTime(startedAt);
+        HandshakeTelemetry.InFlight.Add(-1, tags);
+        if (outcome.Succeeded)
+        {
+            HandshakeTelemetry.Succeeded.Add(1, tags);
+            tags.Add("handshake.outcome", "succeeded");
+            activity?.SetTag("handshake.outcome", "succeeded").SetTag("handshake.phase", machine.Phase);
+            if (logger?.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Information) == true)
+                HandshakeLog.Succeeded(logger, protocol, version, role, peer ??= PeerHost(transport.RemoteAddress), (long)elapsed.TotalMilliseconds);
+        }
+        else
+        {
+            var error = outcome.Error!;
+            tags.Add("error.type", error.Code);
+            HandshakeTelemetry.Failed.Add(1, tags);
+            tags.Add("handshake.outcome", "failed");
+            activity?.SetTag("handshake.outcome", "failed").SetTag("handshake.phase", error.Phase).SetTag("error.type", error.Code)
+                .SetStatus(ActivityStatusCode.Error, error.Code);
+            if (logger?.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Warning) == true)
+                HandshakeLog.Failed(logger, protocol, version, role, peer ??= PeerHost(transport.RemoteAddress), error.Code, error.Phase, error.Detail);
+        }
+        HandshakeTelemetry.Duration.Record(elapsed.TotalSeconds, tags);
+        return outcome;
+    }
+
+    private static async ValueTask<HandshakeOutcome<TResult>> RunStepsAsync<TMessage, TResult>(
+        IHandshakeMachine<TMessage, TResult> machine, IMessageTransport transport, IMessageCodec<TMessage> codec,
+        HandshakeOptions options, CancellationToken cancellationToken)
+        where TMessage : class
+        where TResult : class
+    {
         var remaining = options.HandshakeTimeout;
         if (machine.StartedAt is { } startedAt)
             remaining -= options.TimeProvider.GetUtcNow() - startedAt;
@@ -61,14 +113,18 @@ public static class HandshakeDriver
                 switch (step.Kind)
                 {
                     case HandshakeStepKind.Send:
+                    {
+                        using var span = HandshakeTelemetry.Source.HasListeners() ? HandshakeTelemetry.Source.StartActivity("send " + codec.GetName(step.Message!)) : null;
                         buffer.Clear();
                         codec.Encode(step.Message!, buffer);
                         await transport.SendAsync(buffer.WrittenMemory, token).ConfigureAwait(false);
                         step = await machine.ContinueAsync(BeginStep(null)).ConfigureAwait(false);
                         break;
+                    }
 
                     case HandshakeStepKind.Receive:
                     {
+                        using var span = HandshakeTelemetry.Source.HasListeners() ? HandshakeTelemetry.Source.StartActivity("receive " + machine.Phase) : null;
                         var stepCancellation = BeginStep(step.Timeout);
                         buffer.Clear();
                         waiting = true;

@@ -22,4 +22,10 @@ public sealed record HandshakeOptions
 
     /// <summary>Where the handshake's random bytes come from; <see cref="RandomSource.Seeded"/> only for test vectors.</summary>
     public RandomSource Random { get; init; } = RandomSource.System;
+
+    /// <summary>
+    /// Where the driver logs each handshake's start, success and failure (<see cref="HandshakeLog"/> lists the event ids);
+    /// nothing when <see langword="null"/>. Spans and metrics go to <see cref="HandshakeTelemetry"/> whatever this is.
+    /// </summary>
+    public Microsoft.Extensions.Logging.ILogger? Logger { get; init; }
 }

@@ -25,6 +25,12 @@ public interface IHandshakeMachine<TMessage, TResult>
     /// <summary>This role's name in the spec.</summary>
     string Role { get; }
 
+    /// <summary>The protocol's name in the spec (<c>protocol:</c>); telemetry tags every handshake with it.</summary>
+    string Protocol => "unknown";
+
+    /// <summary>The protocol's version in the spec (<c>version:</c>).</summary>
+    string Version => "unknown";
+
     /// <summary>The phase the machine is in; failures report it.</summary>
     string Phase { get; }
 
