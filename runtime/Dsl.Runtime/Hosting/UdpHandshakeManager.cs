@@ -84,6 +84,12 @@ public sealed record UdpHandshakeOptions
     /// <summary>The most handshakes under way at once (lingering ones do not count); a new peer beyond it is ignored until one ends.</summary>
     public int MaxHandshakes { get; init; } = 1024;
 
+    /// <summary>The most handshakes under way at once with one IP address (any port); more from it are ignored.</summary>
+    public int MaxHandshakesPerAddress { get; init; } = 64;
+
+    /// <summary>Addresses whose new handshakes are ignored, asked before a handshake starts (the spec's <c>address_block_list</c> store).</summary>
+    public Services.IAddressBlockList? BlockList { get; init; }
+
     /// <summary>Wraps each peer's raw datagram transport (for example with a fault injector in tests).</summary>
     public Func<IMessageTransport, IMessageTransport>? WrapTransport { get; init; }
 }
@@ -105,6 +111,8 @@ public sealed class UdpHandshakeManager : IAsyncDisposable
     private readonly ConcurrentDictionary<long, Task> _running = new();
     private long _nextTask;
     private Task? _serving;
+    private volatile bool _noNewPeers;
+    private int _disposed;
 
     /// <summary>Creates a manager over <paramref name="endpoint"/>, which it does not own.</summary>
     public UdpHandshakeManager(UdpEndpoint endpoint, UdpHandshakeOptions? options = null)
@@ -164,10 +172,49 @@ public sealed class UdpHandshakeManager : IAsyncDisposable
                 {
                     return;
                 }
-                if (_handshakes.Count >= _options.MaxHandshakes || Start(peer.RemoteEndPoint, isInitiator: false, peer, run, completed) is null)
+                if (_noNewPeers || !await AdmitsAsync(peer.RemoteEndPoint).ConfigureAwait(false) || Start(peer.RemoteEndPoint, isInitiator: false, peer, run, completed) is null)
                     await peer.DisposeAsync().ConfigureAwait(false);
             }
         });
+    }
+
+    /// <summary>Whether a new peer may start a handshake: under the limits, and not refused by the block list.</summary>
+    private async ValueTask<bool> AdmitsAsync(IPEndPoint peer)
+    {
+        if (_handshakes.Count >= _options.MaxHandshakes) return false;
+        var fromAddress = 0;
+        foreach (var key in _handshakes.Keys)
+            if (key.Address.Equals(peer.Address) && ++fromAddress >= _options.MaxHandshakesPerAddress) return false;
+        if (_options.BlockList is { } blocked)
+        {
+            try
+            {
+                return !await blocked.IsBlockedAsync(peer.Address.ToString(), DateTimeOffset.UtcNow, _stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception) when (!_stopping.IsCancellationRequested)
+            {
+                // A store that fails refuses no one: the handshake's own checks still run.
+            }
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Stops gracefully: answers no new peer from now on, lets the handshakes under way finish for up to
+    /// <paramref name="drain"/> (or until <paramref name="cancellationToken"/> is cancelled), then cancels the rest.
+    /// </summary>
+    public async Task StopAsync(TimeSpan drain, CancellationToken cancellationToken = default)
+    {
+        _noNewPeers = true;
+        try
+        {
+            await Task.WhenAll(_running.Values).WaitAsync(drain, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is TimeoutException or OperationCanceledException)
+        {
+            // The deadline: what is still running is cancelled by the disposal.
+        }
+        await DisposeAsync().ConfigureAwait(false);
     }
 
     private HandshakeEntry<TResult>? Start<TResult>(IPEndPoint peer, bool isInitiator, IMessageTransport raw,
@@ -252,6 +299,7 @@ public sealed class UdpHandshakeManager : IAsyncDisposable
     /// <summary>Stops serving, cancels every handshake and waits for all of them to end.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stopping.Cancel();
         if (_serving is not null) await _serving.ConfigureAwait(false);
         foreach (var task in _running.Values) await task.ConfigureAwait(false);

@@ -150,6 +150,30 @@ public sealed class TcpHandshakeListener : IAsyncDisposable
     }
 
     /// <summary>
+    /// Stops gracefully: accepts no one from now on, lets the handshakes under way finish for up to
+    /// <paramref name="drain"/> (or until <paramref name="cancellationToken"/> is cancelled), then ends the rest as
+    /// <see cref="DisposeAsync"/> does. Silent connections (no first byte yet) are reset at once.
+    /// </summary>
+    public async Task StopAsync(TimeSpan drain, CancellationToken cancellationToken = default)
+    {
+        if (Volatile.Read(ref _disposed) != 0) return;
+        _listenSocket?.Dispose();
+        await _acceptLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        Connection[] connections;
+        lock (_gate) connections = _connections.ToArray();
+        foreach (var silent in connections.Where(c => c.Silent && !c.HasData)) await silent.AbortAsync().ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(connections.Select(c => c.Completion)).WaitAsync(drain, TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is TimeoutException or OperationCanceledException)
+        {
+            // The deadline: what is still running is cancelled below.
+        }
+        await DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// Stops accepting, cancels every handler's token, resets every open connection and waits for
     /// every handler to return. Safe to call more than once.
     /// </summary>
@@ -180,6 +204,15 @@ public sealed class TcpHandshakeListener : IAsyncDisposable
                 socket = await listenSocket.AcceptAsync(stopping).ConfigureAwait(false);
             }
             catch (Exception) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                // Stopped gracefully: the listening socket is closed.
+                return;
+            }
+            catch (SocketException exception) when (exception.SocketErrorCode == SocketError.OperationAborted)
             {
                 return;
             }
@@ -377,6 +410,22 @@ public sealed class TcpHandshakeListener : IAsyncDisposable
 
         /// <summary>Whether it has sent nothing yet (its handler has not run); guarded by the listener's gate.</summary>
         public bool Silent { get; set; } = silent;
+
+        /// <summary>Whether bytes wait to be read (a first byte that arrived but was not yet seen).</summary>
+        public bool HasData
+        {
+            get
+            {
+                try
+                {
+                    return socket.Available > 0;
+                }
+                catch (Exception)
+                {
+                    return false;
+                }
+            }
+        }
 
         /// <summary>Whether <see cref="WaitForFirstByteAsync"/> gave up for the time.</summary>
         public bool TimedOut { get; private set; }
