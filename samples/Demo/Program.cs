@@ -2,6 +2,7 @@ using System;
 using System.CommandLine;
 using System.Threading;
 using System.Threading.Tasks;
+using Dsl.Runtime.Hosting;
 using Dsl.Samples.Demo.Cahp;
 using Dsl.Samples.Demo.Entft;
 using Dsl.Samples.Demo.Ltp;
@@ -22,32 +23,34 @@ public static class Program
         var root = new RootCommand("Handshake DSL demo: runs the seed protocols end to end over real transports.");
         root.SetAction((_, cancellationToken) => RunAllAsync(cancellationToken));
 
-        var serve = new Command("serve", "Serve one protocol on 127.0.0.1 until stopped (Ctrl+C).");
-        var port = new Option<int>("--port") { Description = "The TCP port to listen on (0 picks a free one).", DefaultValueFactory = _ => 0 };
+        var serve = new Command("serve", "Serve one protocol until stopped (Ctrl+C), on 127.0.0.1 unless --host says otherwise.");
+        var port = new Option<int>("--port") { Description = "The port to listen on (0 picks a free one).", DefaultValueFactory = _ => 0 };
+        var host = new Option<string>("--host") { Description = "The address to listen on: an IPv4 or IPv6 address, localhost, or * for every interface (TCP and UDP; WebSocket servers stay on 127.0.0.1).", DefaultValueFactory = _ => "127.0.0.1" };
+        HandshakeHostOptions Listen(ParseResult parse) => new() { Host = parse.GetValue(host)!, Port = parse.GetValue(port) };
         var ltp = new Command("ltp", "Serve LTP v0.2 at ws://127.0.0.1:PORT/ltp") { port };
         ltp.SetAction((parse, cancellationToken) => LtpDemo.ServeAsync(parse.GetValue(port), Console.Out, cancellationToken));
         serve.Subcommands.Add(ltp);
 
         var data = new Option<string>("--data") { Description = "Where the node keeps its identity seed and SQLite store.", DefaultValueFactory = _ => System.IO.Path.Combine(System.IO.Path.GetTempPath(), "dsl-demo-mesh-node") };
-        var mesh = new Command("mesh", "Serve Mesh 1.0 on tcp://127.0.0.1:PORT (length-prefixed JSON frames)") { port, data };
-        mesh.SetAction((parse, cancellationToken) => MeshDemo.ServeAsync(parse.GetValue(port), parse.GetValue(data)!, Console.Out, cancellationToken));
+        var mesh = new Command("mesh", "Serve Mesh 1.0 on tcp://HOST:PORT (length-prefixed JSON frames)") { port, host, data };
+        mesh.SetAction((parse, cancellationToken) => MeshDemo.ServeAsync(Listen(parse), parse.GetValue(data)!, Console.Out, cancellationToken));
         serve.Subcommands.Add(mesh);
 
         var seed = new Option<string?>("--seed") { Description = "The shared seed as hex (32 bytes or more); the demo's when omitted." };
-        var stt = new Command("stt", "Serve STT 0.2 on udp://127.0.0.1:PORT") { port, seed };
-        stt.SetAction((parse, cancellationToken) => SttDemo.ServeAsync(parse.GetValue(port), parse.GetValue(seed), Console.Out, cancellationToken));
+        var stt = new Command("stt", "Serve STT 0.2 on udp://HOST:PORT") { port, host, seed };
+        stt.SetAction((parse, cancellationToken) => SttDemo.ServeAsync(Listen(parse), parse.GetValue(seed), Console.Out, cancellationToken));
         serve.Subcommands.Add(stt);
 
         var cahpData = new Option<string>("--data") { Description = "Where the demo keeps both CAHP nodes' identity seeds and the model's weights (serve and connect must share it).", DefaultValueFactory = _ => System.IO.Path.Combine(System.IO.Path.GetTempPath(), "dsl-demo-cahp") };
         var overTcp = new Option<bool>("--tcp") { Description = "Use TCP (length-prefixed frames) instead of WebSocket." };
-        var cahp = new Command("cahp", "Serve CAHP v1.1 as the open-weight node at ws://127.0.0.1:PORT/cahp, or tcp://127.0.0.1:PORT with --tcp") { port, cahpData, overTcp };
-        cahp.SetAction((parse, cancellationToken) => CahpDemo.ServeAsync(parse.GetValue(port), parse.GetValue(overTcp), parse.GetValue(cahpData)!, Console.Out, cancellationToken));
+        var cahp = new Command("cahp", "Serve CAHP v1.1 as the open-weight node at ws://127.0.0.1:PORT/cahp, or tcp://HOST:PORT with --tcp") { port, host, cahpData, overTcp };
+        cahp.SetAction((parse, cancellationToken) => CahpDemo.ServeAsync(Listen(parse), parse.GetValue(overTcp), parse.GetValue(cahpData)!, Console.Out, cancellationToken));
         serve.Subcommands.Add(cahp);
 
         var entftData = new Option<string>("--data") { Description = "Where the server's identity seed lives (serve and connect must share it: the client checks the server's key).", DefaultValueFactory = _ => System.IO.Path.Combine(System.IO.Path.GetTempPath(), "dsl-demo-entft") };
         var phrase = new Option<string>("--phrase") { Description = "The passphrase: the one the server enrols for acft-001 (serve), or the one the client proves (connect).", DefaultValueFactory = _ => EntftDemo.DefaultPhrase };
-        var entft = new Command("entft", "Serve entft 1.0 on tcp://127.0.0.1:PORT, then echo application frames through the secure channel") { port, entftData, phrase };
-        entft.SetAction((parse, cancellationToken) => EntftDemo.ServeAsync(parse.GetValue(port), parse.GetValue(entftData)!, parse.GetValue(phrase)!, Console.Out, cancellationToken));
+        var entft = new Command("entft", "Serve entft 1.0 on tcp://HOST:PORT, then echo application frames through the secure channel") { port, host, entftData, phrase };
+        entft.SetAction((parse, cancellationToken) => EntftDemo.ServeAsync(Listen(parse), parse.GetValue(entftData)!, parse.GetValue(phrase)!, Console.Out, cancellationToken));
         serve.Subcommands.Add(entft);
         root.Subcommands.Add(serve);
 

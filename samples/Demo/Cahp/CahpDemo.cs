@@ -11,6 +11,7 @@ using Dsl.Runtime.Codecs;
 using Dsl.Runtime.Cryptography;
 using Dsl.Runtime.Handshakes;
 using Dsl.Runtime.Services;
+using Dsl.Runtime.Hosting;
 using Dsl.Runtime.Transports;
 using Dsl.Runtime.Transports.Tcp;
 using Dsl.Runtime.Transports.WebSockets;
@@ -137,7 +138,7 @@ public static class CahpDemo
             }
 
             output.WriteLine();
-            await using var tcp = CreateTcpServer(0, nodes, output);
+            await using var tcp = await StartTcpServerAsync(new HandshakeHostOptions(), nodes, output).ConfigureAwait(false);
             output.WriteLine($"2. The same over TCP at {tcp.LocalEndPoint}");
             var connection = await TcpTransport.ConnectAsync(tcp.LocalEndPoint, cancellationToken: cancellationToken).ConfigureAwait(false);
             var overTcp = await ConnectAsync(nodes, connection, output, cancellationToken).ConfigureAwait(false);
@@ -169,11 +170,12 @@ public static class CahpDemo
         return server;
     }
 
-    public static TcpHandshakeListener CreateTcpServer(int port, CahpNodes nodes, TextWriter log)
+    /// <summary>A TCP host, started, that runs the open-weight node for each connection.</summary>
+    public static async Task<TcpHandshakeHost> StartTcpServerAsync(HandshakeHostOptions options, CahpNodes nodes, TextWriter log)
     {
-        var listener = new TcpHandshakeListener((transport, cancellationToken) => OpenWeightAsync(nodes, transport, log, cancellationToken), port);
-        listener.Start();
-        return listener;
+        var host = new TcpHandshakeHost(options, (transport, cancellationToken) => OpenWeightAsync(nodes, transport, log, cancellationToken));
+        await host.StartAsync().ConfigureAwait(false);
+        return host;
     }
 
     private static async Task<HandshakeOutcome<CahpMetabolicResult>> ConnectAsync(CahpNodes nodes, IMessageTransport connection, TextWriter output, CancellationToken cancellationToken)
@@ -191,19 +193,19 @@ public static class CahpDemo
     }
 
     /// <summary>Serves the open-weight node until cancelled: WebSocket at ws://127.0.0.1:PORT/cahp, or TCP.</summary>
-    public static async Task<int> ServeAsync(int port, bool tcp, string directory, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> ServeAsync(HandshakeHostOptions options, bool tcp, string directory, TextWriter output, CancellationToken cancellationToken)
     {
         using var nodes = CahpNodes.Open(directory);
         IAsyncDisposable server;
         if (tcp)
         {
-            var listener = CreateTcpServer(port, nodes, output);
+            var listener = await StartTcpServerAsync(options, nodes, output).ConfigureAwait(false);
             output.WriteLine($"Serving CAHP v1.1 (open-weight node) on tcp://{listener.LocalEndPoint} (data in {directory}; Ctrl+C to stop)");
             server = listener;
         }
         else
         {
-            var web = CreateWebSocketServer(port, nodes, output);
+            var web = CreateWebSocketServer(options.Port, nodes, output);
             await web.StartAsync(cancellationToken).ConfigureAwait(false);
             output.WriteLine($"Serving CAHP v1.1 (open-weight node) at {web.GetUri("/cahp")} (data in {directory}; Ctrl+C to stop)");
             server = web;

@@ -11,6 +11,7 @@ using Dsl.Runtime.Channels;
 using Dsl.Runtime.Codecs;
 using Dsl.Runtime.Cryptography;
 using Dsl.Runtime.Handshakes;
+using Dsl.Runtime.Hosting;
 using Dsl.Runtime.Transports;
 using Dsl.Runtime.Transports.Tcp;
 
@@ -55,11 +56,12 @@ public static class EntftDemo
         return Ed25519.Instance.ImportSeed(File.ReadAllBytes(path));
     }
 
-    public static TcpHandshakeListener CreateServer(int port, Ed25519Key identity, string phrase, TextWriter log)
+    /// <summary>A TCP host, started, that runs the entft server for each connection, then echoes frames through the channel.</summary>
+    public static async Task<TcpHandshakeHost> StartServerAsync(HandshakeHostOptions options, Ed25519Key identity, string phrase, TextWriter log)
     {
         var policy = new DemoPolicy(phrase);
         var blocked = new Dsl.Runtime.Services.InMemoryAddressBlockList();
-        var listener = new TcpHandshakeListener(async (transport, cancellationToken) =>
+        var host = new TcpHandshakeHost(options, async (transport, cancellationToken) =>
         {
             var server = new EntftServer(new EntftServerInputs
             {
@@ -74,6 +76,8 @@ public static class EntftDemo
             lock (log) log.WriteLine($"    [server] {outcome.Result.ClientId} is {outcome.Result.Role} in {outcome.Result.Domain}: {outcome.Result.AuthLevel}; channel {outcome.Result.Cipher}");
             // From here on the transport carries application frames, sealed per direction.
             await using var channel = EntftServer.OpenChannel(transport, outcome.Result);
+            // The channel holds its own copy of the keys: the result's are wiped now.
+            outcome.Result.Dispose();
             var frame = new ArrayBufferWriter<byte>();
             try
             {
@@ -90,9 +94,9 @@ public static class EntftDemo
                 // A frame that is not authentic, or a client that went away: the channel is over.
                 lock (log) log.WriteLine($"    [server] channel closed: {e.Message}");
             }
-        }, port);
-        listener.Start();
-        return listener;
+        }, blocked);
+        await host.StartAsync().ConfigureAwait(false);
+        return host;
     }
 
     public static async Task<bool> RunAsync(TextWriter output, CancellationToken cancellationToken)
@@ -103,7 +107,7 @@ public static class EntftDemo
         try
         {
             using var identity = ServerKey(folder);
-            await using var listener = CreateServer(0, identity, DefaultPhrase, output);
+            await using var listener = await StartServerAsync(new HandshakeHostOptions(), identity, DefaultPhrase, output).ConfigureAwait(false);
             var serverKey = Bytes.CopyFrom(identity.PublicKey);
 
             output.WriteLine($"1. acft-001 proves its phrase as commanding_officer in space to {listener.LocalEndPoint}, then talks through the channel");
@@ -141,6 +145,7 @@ public static class EntftDemo
         lock (output) output.WriteLine($"    [client] authenticated at level {outcome.Result.AuthLevel}, session {outcome.Result.SessionId}, stability {outcome.Result.Stability}, channel {outcome.Result.Cipher}");
         // The channel runs over the raw connection: its frames are ciphertext, so the transcript printer steps aside.
         await using var channel = EntftClient.OpenChannel(tcp, outcome.Result);
+        outcome.Result.Dispose();
         if (say is null) return "ok";
         await channel.SendAsync(Encoding.UTF8.GetBytes(say), cancellationToken).ConfigureAwait(false);
         var answer = new ArrayBufferWriter<byte>();
@@ -152,10 +157,10 @@ public static class EntftDemo
     }
 
     /// <summary>Serves entft on TCP until cancelled; the server's key lives in <paramref name="directory"/>.</summary>
-    public static async Task<int> ServeAsync(int port, string directory, string phrase, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> ServeAsync(HandshakeHostOptions options, string directory, string phrase, TextWriter output, CancellationToken cancellationToken)
     {
         using var identity = ServerKey(directory);
-        await using var listener = CreateServer(port, identity, phrase, output);
+        await using var listener = await StartServerAsync(options, identity, phrase, output).ConfigureAwait(false);
         output.WriteLine($"Serving entft 1.0 on tcp://{listener.LocalEndPoint} (data in {directory}; Ctrl+C to stop)");
         output.WriteLine($"Server key: {Convert.ToHexStringLower(identity.PublicKey)}; enrolled client {DemoPolicy.ClientId}");
         try

@@ -4,6 +4,7 @@ using System.Net;
 using System.Threading;
 using System.Threading.Tasks;
 using Dsl.Protocols.Mesh;
+using Dsl.Runtime.Hosting;
 using Dsl.Runtime.Codecs;
 using Dsl.Runtime.Cryptography;
 using Dsl.Runtime.Handshakes;
@@ -53,10 +54,10 @@ public sealed class MeshNode : IDisposable
 /// <summary>Mesh over TCP on loopback: authenticate, restart and remember, refuse a skewed clock, block an address.</summary>
 public static class MeshDemo
 {
-    /// <summary>A TCP listener that runs the Mesh responder for each connection.</summary>
-    public static TcpHandshakeListener CreateServer(int port, MeshNode node, TextWriter log)
+    /// <summary>A TCP host, started, that runs the Mesh responder for each connection; the node's block list refuses addresses at accept.</summary>
+    public static async Task<TcpHandshakeHost> StartServerAsync(HandshakeHostOptions options, MeshNode node, TextWriter log)
     {
-        var listener = new TcpHandshakeListener(async (transport, cancellationToken) =>
+        var host = new TcpHandshakeHost(options, async (transport, cancellationToken) =>
         {
             var outcome = await node.Responder().RunAsync(transport, cancellationToken).ConfigureAwait(false);
             lock (log)
@@ -66,9 +67,9 @@ public static class MeshDemo
                     : $"    [responder] refused {transport.RemoteAddress}: {outcome.Error}");
             }
             if (outcome.Succeeded) await transport.CloseAsync(cancellationToken).ConfigureAwait(false);
-        }, port);
-        listener.Start();
-        return listener;
+        }, node.Store);
+        await host.StartAsync().ConfigureAwait(false);
+        return host;
     }
 
     public static async Task<bool> RunAsync(TextWriter output, CancellationToken cancellationToken)
@@ -82,7 +83,7 @@ public static class MeshDemo
             var b = MeshNode.Open(Path.Combine(root, "b"));
             output.WriteLine($"Node A {Short(a.NodeId)}, node B {Short(b.NodeId)} (node id = SHA-256 of the Ed25519 public key)");
 
-            var listener = CreateServer(0, b, output);
+            var listener = await StartServerAsync(new HandshakeHostOptions(), b, output).ConfigureAwait(false);
             output.WriteLine();
             output.WriteLine($"1. A connects to B at {listener.LocalEndPoint}: HS_SYN, HS_SYN_ACK, HS_ACK, each in a signed packet");
             var first = await ConnectAsync(a, listener.LocalEndPoint, output, null, cancellationToken).ConfigureAwait(false);
@@ -98,7 +99,7 @@ public static class MeshDemo
             var trust = await b.Store.GetAsync(a.NodeId, cancellationToken).ConfigureAwait(false);
             output.WriteLine($"    [responder] after restart: A pinned to {Short(pinned ?? Bytes.Empty)}, trust {trust}");
             ok &= Claims.Expect(output, pinned == Bytes.CopyFrom(a.Identity.PublicKey) && trust == TrustLevel.Authenticated, "B still knows A's key and trust");
-            listener = CreateServer(0, b, output);
+            listener = await StartServerAsync(new HandshakeHostOptions(), b, output).ConfigureAwait(false);
             var again = await ConnectAsync(a, listener.LocalEndPoint, output, null, cancellationToken).ConfigureAwait(false);
             ok &= Claims.Expect(output, again.Succeeded, "A reconnects with the key B pinned");
 
@@ -109,7 +110,7 @@ public static class MeshDemo
                 await ConnectAsync(a, listener.LocalEndPoint, TextWriter.Null, skewed, cancellationToken).ConfigureAwait(false);
             var blocked = await ConnectAsync(a, listener.LocalEndPoint, output, null, cancellationToken).ConfigureAwait(false);
             ok &= Claims.Expect(output, !blocked.Succeeded && await b.Store.IsBlockedAsync("127.0.0.1", DateTimeOffset.UtcNow, cancellationToken),
-                "even a correct handshake from 127.0.0.1 is refused while the address is blocked");
+                "even a correct handshake from 127.0.0.1 is refused while the address is blocked (at accept, before it holds a slot)");
 
             await listener.DisposeAsync().ConfigureAwait(false);
             a.Dispose();
@@ -124,7 +125,17 @@ public static class MeshDemo
 
     private static async Task<HandshakeOutcome<MeshInitiatorResult>> ConnectAsync(MeshNode node, IPEndPoint endPoint, TextWriter output, HandshakeOptions? options, CancellationToken cancellationToken)
     {
-        var tcp = await TcpTransport.ConnectAsync(endPoint, cancellationToken: cancellationToken).ConfigureAwait(false);
+        TcpMessageTransport tcp;
+        try
+        {
+            tcp = await TcpTransport.ConnectAsync(endPoint, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (System.Net.Sockets.SocketException exception)
+        {
+            // A blocked address is reset at accept, which the connect itself may see.
+            lock (output) output.WriteLine($"    [initiator] the server refused the connection: {exception.SocketErrorCode}");
+            return HandshakeOutcome<MeshInitiatorResult>.Failure(new HandshakeError(HandshakeErrorCodes.TransportFailed, "syn", "initiator", exception.Message));
+        }
         var transport = new TranscriptTransport(tcp, output, "A", "B");
         var outcome = await node.Initiator(options).RunAsync(transport, cancellationToken).ConfigureAwait(false);
         lock (output)
@@ -147,10 +158,10 @@ public static class MeshDemo
     }
 
     /// <summary>Serves Mesh on TCP until cancelled; the node's identity and stores live in <paramref name="directory"/>.</summary>
-    public static async Task<int> ServeAsync(int port, string directory, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> ServeAsync(HandshakeHostOptions options, string directory, TextWriter output, CancellationToken cancellationToken)
     {
         using var node = MeshNode.Open(directory);
-        await using var listener = CreateServer(port, node, output);
+        await using var listener = await StartServerAsync(options, node, output).ConfigureAwait(false);
         output.WriteLine($"Serving Mesh 1.0 on tcp://{listener.LocalEndPoint} as node {node.NodeId} (data in {directory}; Ctrl+C to stop)");
         output.WriteLine("Frames are a 4-byte big-endian length, then a JSON SignedPacket.");
         try

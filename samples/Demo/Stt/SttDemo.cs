@@ -26,16 +26,19 @@ public static class SttDemo
         var manager = new UdpHandshakeManager(endpoint, options);
         manager.Serve(
             (transport, ct) => new SttResponder(new SttResponderInputs { NodeId = nodeId, SharedSeed = seed }).RunAsync(transport, ct),
-            (peer, outcome) =>
-            {
-                lock (log)
-                {
-                    log.WriteLine(outcome.Succeeded
-                        ? $"    [responder] session {outcome.Result.SessionId} with {peer}, key {outcome.Result.SessionKey}"
-                        : $"    [responder] handshake with {peer} failed: {outcome.Error}");
-                }
-            });
+            (peer, outcome) => Report(log, peer, outcome));
         return manager;
+    }
+
+    private static void Report(TextWriter log, IPEndPoint peer, HandshakeOutcome<SttResponderResult> outcome)
+    {
+        lock (log)
+        {
+            log.WriteLine(outcome.Succeeded
+                ? $"    [responder] session {outcome.Result.SessionId} with {peer}, key {outcome.Result.SessionKey}"
+                : $"    [responder] handshake with {peer} failed: {outcome.Error}");
+        }
+        if (outcome.Succeeded) outcome.Result.Dispose();
     }
 
     public static async Task<bool> RunAsync(TextWriter output, CancellationToken cancellationToken)
@@ -99,13 +102,15 @@ public static class SttDemo
     }
 
     /// <summary>Serves STT on UDP until cancelled, with the demo's shared seed (or the one given as hex).</summary>
-    public static async Task<int> ServeAsync(int port, string? seedHex, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> ServeAsync(HandshakeHostOptions options, string? seedHex, TextWriter output, CancellationToken cancellationToken)
     {
         var seed = seedHex is null ? DemoSeed : Bytes.FromHex(seedHex);
         var nodeId = new Bytes(Digests.RandomBytes(32));
-        await using var endpoint = new UdpEndpoint(port);
-        await using var server = CreateServer(endpoint, nodeId, seed, output);
-        output.WriteLine($"Serving STT 0.2 on udp://{endpoint.LocalEndPoint} as node {nodeId} (Ctrl+C to stop)");
+        await using var host = new UdpHandshakeHost<SttResponderResult>(options,
+            (transport, ct) => new SttResponder(new SttResponderInputs { NodeId = nodeId, SharedSeed = seed }).RunAsync(transport, ct),
+            (peer, outcome) => Report(output, peer, outcome));
+        await host.StartAsync(cancellationToken).ConfigureAwait(false);
+        output.WriteLine($"Serving STT 0.2 on udp://{host.LocalEndPoint} as node {nodeId} (Ctrl+C to stop)");
         output.WriteLine(seedHex is null ? $"Shared seed: the demo's, hex {DemoSeed.ToHex()}" : "Shared seed: the one given");
         try
         {
