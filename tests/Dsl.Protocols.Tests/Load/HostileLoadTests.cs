@@ -1,0 +1,162 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading;
+using System.Threading.Tasks;
+using Dsl.Protocols.Mesh;
+using Dsl.Protocols.Tests.Mesh;
+using Dsl.Protocols.Tests.Stt;
+using Dsl.Runtime.Handshakes;
+using Dsl.Runtime.Hosting;
+using Dsl.Runtime.Transports;
+using Dsl.Runtime.Transports.Tcp;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Dsl.Protocols.Tests.Load;
+
+/// <summary>
+/// Hostile load on loopback, bounded in count so that CI runs it every time, asserting counts and resources, never
+/// times (the figures each run prints are recorded in docs/hostile-load.md). Peers come from distinct loopback
+/// addresses (127.0.x.y), as clients on a network would, so per-address limits apply as they would there.
+/// </summary>
+[Collection(ProcessWide.Name)]
+public sealed class HostileLoadTests(ITestOutputHelper output)
+{
+    private static int OpenDescriptors() => OperatingSystem.IsLinux() ? Directory.GetFiles("/proc/self/fd").Length : 0;
+
+    private static int Threads() => Process.GetCurrentProcess().Threads.Count;
+
+    private static IPAddress Loopback(int index) => new(new byte[] { 127, 0, (byte)(1 + index / 250), (byte)(1 + index % 250) });
+
+    private static async Task<Socket> ConnectFromAsync(IPAddress local, IPEndPoint server)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(local, 0));
+        await socket.ConnectAsync(server);
+        return socket;
+    }
+
+    [Fact]
+    public async Task A_thousand_connections_that_send_nothing_are_all_closed_at_the_first_byte_timeout_and_resources_return()
+    {
+        await using var host = new TcpHandshakeHost(new HandshakeHostOptions { FirstByteTimeout = TimeSpan.FromSeconds(1), MaxConcurrentHandshakes = 2048 },
+            (_, _) => Task.CompletedTask);
+        await host.StartAsync();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var (fds, threads, memory) = (OpenDescriptors(), Threads(), GC.GetTotalMemory(forceFullCollection: true));
+        var clock = Stopwatch.StartNew();
+
+        var silent = new List<Socket>();
+        for (var i = 0; i < 1000; i++) silent.Add(await ConnectFromAsync(Loopback(i), host.LocalEndPoint));
+        var peakFds = OpenDescriptors();
+        await WaitUntilAsync(() => host.Listener.IdleConnectionsClosed == 1000 && host.Listener.ActiveConnections == 0, TimeSpan.FromSeconds(30));
+        var closedAfter = clock.Elapsed;
+        foreach (var socket in silent) socket.Dispose();
+
+        // Back to where the process started: descriptors, threads and memory (allowing for the pool's own warm-up).
+        await WaitUntilAsync(() => OpenDescriptors() <= fds + 16, TimeSpan.FromSeconds(10));
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var memoryAfter = GC.GetTotalMemory(forceFullCollection: true);
+        output.WriteLine($"1,000 silent connections: {peakFds - fds} descriptors at the peak, all closed {closedAfter.TotalSeconds:0.0} s after the first connected (timeout 1 s); "
+            + $"descriptors {fds} -> {OpenDescriptors()}, threads {threads} -> {Threads()}, managed memory {memory / 1024} KiB -> {memoryAfter / 1024} KiB");
+        Assert.Equal(0, host.Listener.ActiveConnections);
+        Assert.True(memoryAfter - memory < 8 * 1024 * 1024, $"managed memory grew by {(memoryAfter - memory) / 1024} KiB");
+        Assert.True(Threads() <= threads + 16, $"threads {threads} -> {Threads()}");
+    }
+
+    [Fact]
+    public async Task Ten_thousand_Mesh_handshakes_over_tcp_with_200_in_flight_all_succeed()
+    {
+        using var responder = new Node();
+        var initiators = Enumerable.Range(0, 8).Select(_ => new Node()).ToArray();
+        var served = 0;
+        await using var host = new TcpHandshakeHost(new HandshakeHostOptions(), async (transport, ct) =>
+        {
+            var outcome = await responder.Responder().RunAsync(transport, ct);
+            if (outcome.Succeeded)
+            {
+                Interlocked.Increment(ref served);
+                await transport.CloseAsync(ct);
+            }
+        });
+        await host.StartAsync();
+        var failures = new ConcurrentQueue<string>();
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, 200).Select(worker => Task.Run(async () =>
+        {
+            var node = initiators[worker % initiators.Length];
+            for (var i = 0; i < 50; i++)
+            {
+                using var socket = await ConnectFromAsync(Loopback(worker), host.LocalEndPoint);
+                await using var transport = new TcpMessageTransport(socket);
+                var outcome = await node.Initiator().RunAsync(transport);
+                if (!outcome.Succeeded) failures.Enqueue(outcome.Error!.ToString());
+            }
+        })));
+        var elapsed = clock.Elapsed;
+        await WaitUntilAsync(() => Volatile.Read(ref served) == 10_000, TimeSpan.FromSeconds(30));
+        output.WriteLine($"10,000 Mesh handshakes over TCP, 200 in flight: {elapsed.TotalSeconds:0.0} s, {10_000 / elapsed.TotalSeconds:0} a second on this machine ({Environment.ProcessorCount} cores); {failures.Count} failed");
+        Assert.Empty(failures);
+        foreach (var node in initiators) node.Dispose();
+    }
+
+    [Fact]
+    public async Task A_flood_from_one_address_hits_its_limit_without_starving_others()
+    {
+        using var responder = new Node();
+        using var honest = new Node();
+        await using var host = new TcpHandshakeHost(new HandshakeHostOptions { MaxHandshakesPerAddress = 64, FirstByteTimeout = TimeSpan.FromSeconds(30) }, async (transport, ct) =>
+        {
+            var outcome = await responder.Responder().RunAsync(transport, ct);
+            if (outcome.Succeeded) await transport.CloseAsync(ct);
+        });
+        await host.StartAsync();
+        // 500 connections from one address that send a byte and then stall (each holds its handler until the step timeout).
+        var flooder = IPAddress.Parse("127.0.9.9");
+        var flood = new List<Socket>();
+        for (var i = 0; i < 500; i++)
+        {
+            try
+            {
+                var socket = await ConnectFromAsync(flooder, host.LocalEndPoint);
+                await socket.SendAsync(new byte[] { 0 });
+                flood.Add(socket);
+            }
+            catch (SocketException)
+            {
+                // Reset at accept: the limit at work.
+            }
+        }
+        await WaitUntilAsync(() => host.Listener.RejectedConnections >= 500 - 64, TimeSpan.FromSeconds(10));
+        Assert.True(host.Listener.ActiveConnections <= 64, $"{host.Listener.ActiveConnections} open");
+
+        // Meanwhile peers from other addresses are served.
+        for (var i = 0; i < 20; i++)
+        {
+            using var socket = await ConnectFromAsync(Loopback(500 + i), host.LocalEndPoint);
+            await using var transport = new TcpMessageTransport(socket);
+            var outcome = await honest.Initiator().RunAsync(transport);
+            Assert.True(outcome.Succeeded, outcome.ToString());
+        }
+        output.WriteLine($"A flood of 500 connections from one address: {host.Listener.RejectedConnections} refused at accept, at most 64 held; 20 handshakes from other addresses all succeeded meanwhile");
+        foreach (var socket in flood) socket.Dispose();
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan within)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > within) throw new TimeoutException("Timed out waiting");
+            await Task.Delay(20);
+        }
+    }
+}
