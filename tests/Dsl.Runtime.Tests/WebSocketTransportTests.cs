@@ -240,6 +240,55 @@ public sealed class WebSocketTransportTests
     }
 
     [Fact]
+    public async Task A_cancelled_receive_leaves_the_socket_whole_for_the_next_receive_and_the_close()
+    {
+        var outcomes = Channel.CreateUnbounded<string>();
+        await using var server = await StartServerAsync(async (transport, _, ct) =>
+        {
+            using (var soon = new CancellationTokenSource(TimeSpan.FromMilliseconds(100)))
+            {
+                try { await transport.ReceiveStringAsync(soon.Token); }
+                catch (OperationCanceledException) { await outcomes.Writer.WriteAsync("cancelled", ct); }
+            }
+            await outcomes.Writer.WriteAsync(await transport.ReceiveStringAsync(ct) ?? "closed", ct);
+            await transport.SendStringAsync("still here", ct);
+            await transport.CloseAsync(ct);
+        });
+        await using var client = await RawWebSocketClient.ConnectAsync(server.GetUri(Path));
+
+        Assert.Equal("cancelled", await outcomes.Reader.ReadAsync().AsTask().WaitAsync(Wait.Long));
+        await client.SendTextAsync("after the cancel");
+
+        Assert.Equal("after the cancel", await outcomes.Reader.ReadAsync().AsTask().WaitAsync(Wait.Long));
+        Assert.Equal("text \"still here\", close 1000, end of stream", (await client.ReadUntilEndAsync()).ToString());
+    }
+
+    [Fact]
+    public async Task A_receive_cancelled_inside_a_message_fails_later_receives_but_the_close_still_goes_out()
+    {
+        var outcomes = Channel.CreateUnbounded<string>();
+        await using var server = await StartServerAsync(async (transport, _, ct) =>
+        {
+            using (var soon = new CancellationTokenSource(TimeSpan.FromMilliseconds(300)))
+            {
+                try { await transport.ReceiveStringAsync(soon.Token); }
+                catch (OperationCanceledException) { await outcomes.Writer.WriteAsync("cancelled", ct); }
+            }
+            try { await transport.ReceiveStringAsync(ct); }
+            catch (TransportException exception) { await outcomes.Writer.WriteAsync(exception.Error.ToString(), ct); }
+            await transport.CloseAsync(CloseReason.InternalError, ct);
+        });
+        await using var client = await RawWebSocketClient.ConnectAsync(server.GetUri(Path));
+
+        // The first fragment of a message whose end never comes.
+        await client.SendFrameAsync(RawWebSocketClient.Text, Encoding.UTF8.GetBytes("the start"), fin: false);
+
+        Assert.Equal("cancelled", await outcomes.Reader.ReadAsync().AsTask().WaitAsync(Wait.Long));
+        Assert.Equal(nameof(TransportError.Closed), await outcomes.Reader.ReadAsync().AsTask().WaitAsync(Wait.Long));
+        Assert.Equal("close 1011, end of stream", (await client.ReadUntilEndAsync()).ToString());
+    }
+
+    [Fact]
     public async Task A_plain_HTTP_request_is_answered_with_400()
     {
         var handled = false;
