@@ -189,6 +189,19 @@ public sealed class WebSocketCloseTests
     }
 
     [Fact]
+    public async Task A_binary_message_where_text_is_expected_is_closed_with_1003()
+    {
+        await using var endpoint = await Endpoint.StartAsync(sendsErrorMessage: true);
+        await using var client = await endpoint.ConnectAsync();
+
+        await client.SendFrameAsync(RawWebSocketClient.Binary, Encoding.UTF8.GetBytes("hello"));
+
+        // RFC 6455 7.4.1: 1003 is for "a type of data it cannot accept", such as binary at a text-only endpoint.
+        AssertClosedWith(endpoint, await client.ReadUntilEndAsync(), 1003);
+        await endpoint.AssertEndedQuietlyAsync();
+    }
+
+    [Fact]
     public async Task A_message_over_64_KiB_gets_the_error_message_then_1009()
     {
         await using var endpoint = await Endpoint.StartAsync(sendsErrorMessage: true);

@@ -19,7 +19,7 @@ namespace Dsl.Runtime.Transports.WebSockets;
 /// unusable afterwards: later receives throw the same error, and <see cref="CloseAsync(CloseReason, CancellationToken)"/>
 /// closes with status 1009 (message too big). A data frame of the wrong type
 /// (<see cref="WebSocketTransportOptions.MessageType"/>) does the same with
-/// <see cref="TransportError.ProtocolViolation"/> and status 1002 (protocol error).</para>
+/// <see cref="TransportError.ProtocolViolation"/> and status 1003 (unsupported data).</para>
 /// <para>A frame that breaks the WebSocket protocol (an unmasked client frame, a reserved opcode, a
 /// continuation with no message started, a control frame over 125 bytes) or a text message that is not
 /// UTF-8 fails the receive with <see cref="TransportError.ProtocolViolation"/>; the socket has then sent
@@ -169,7 +169,7 @@ public sealed class WebSocketMessageTransport : IMessageTransport
                 if (result.MessageType != _options.MessageType)
                     throw FailReceive(TransportError.ProtocolViolation,
                         $"Expected a {_options.MessageType.ToString().ToLowerInvariant()} message, got a {result.MessageType.ToString().ToLowerInvariant()} frame",
-                        WebSocketCloseStatus.ProtocolError);
+                        WebSocketCloseStatus.InvalidMessageType);
                 received += result.Count;
                 if (received > limit)
                     throw FailReceive(TransportError.MessageTooLarge, $"Message exceeds the {limit}-byte limit", WebSocketCloseStatus.MessageTooBig);
@@ -190,7 +190,7 @@ public sealed class WebSocketMessageTransport : IMessageTransport
     /// <summary>
     /// Closes gracefully: sends a close frame and waits for the peer's, within <see cref="WebSocketTransportOptions.CloseTimeout"/>.
     /// The status is the reason's (1000 normal, 1001 going away, 1008 policy violation, 1011 internal error), unless a
-    /// receive failed first: 1009 after an oversized message, 1002 after a frame of the wrong type. After a protocol
+    /// receive failed first: 1009 after an oversized message, 1003 after a frame of the wrong type. After a protocol
     /// violation the socket has sent its close frame already, and nothing more is sent. A close that cannot send its
     /// frame aborts the socket; one whose frame went out leaves the connection to end when the transport is disposed.
     /// It never throws.
