@@ -8,6 +8,7 @@ using Dsl.Runtime.Codecs;
 using Dsl.Runtime.Sessions;
 using Dsl.Runtime.Transports;
 using Dsl.Runtime.Transports.WebSockets;
+using Dsl.Tests.Shared;
 using Xunit;
 
 namespace Dsl.Runtime.Tests;

@@ -8,6 +8,7 @@ using Dsl.Runtime.AspNetCore;
 using Dsl.Runtime.Handshakes;
 using Dsl.Runtime.Transports;
 using Dsl.Runtime.Transports.WebSockets;
+using Dsl.Tests.Shared;
 using Microsoft.Extensions.Logging;
 using Xunit;
 

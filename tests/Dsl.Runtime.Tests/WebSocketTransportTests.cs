@@ -12,6 +12,7 @@ using System.Threading.Tasks;
 using Dsl.Runtime.AspNetCore;
 using Dsl.Runtime.Transports;
 using Dsl.Runtime.Transports.WebSockets;
+using Dsl.Tests.Shared;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Xunit;

@@ -10,15 +10,19 @@ using System.Threading;
 using System.Threading.Tasks;
 using Xunit;
 
-namespace Dsl.Runtime.Tests;
+namespace Dsl.Tests.Shared;
 
 /// <summary>
 /// A WebSocket client written against the raw TCP stream: it sends the upgrade request and frames byte by byte
 /// (masked or not, any opcode, any length), so that a test can be the hostile peer ManagedWebSocket never is,
 /// and it reports what came back on the wire down to how the TCP connection ended.
 /// </summary>
+/// <remarks>Linked into every test project (the root Directory.Build.props).</remarks>
 internal sealed class RawWebSocketClient : IAsyncDisposable
 {
+    // Generous bound for anything the server should do "soon".
+    private static readonly TimeSpan s_wait = TimeSpan.FromSeconds(10);
+
     public const byte Continuation = 0x0, Text = 0x1, Binary = 0x2, Close = 0x8, Ping = 0x9, Pong = 0xA;
 
     private readonly TcpClient _tcp;
@@ -66,7 +70,7 @@ internal sealed class RawWebSocketClient : IAsyncDisposable
     public static async Task<RawWebSocketClient> ConnectAsync(Uri uri)
     {
         var tcp = new TcpClient { NoDelay = true };
-        await tcp.ConnectAsync(uri.Host, uri.Port).WaitAsync(Wait.Long);
+        await tcp.ConnectAsync(uri.Host, uri.Port).WaitAsync(s_wait);
         var client = new RawWebSocketClient(tcp);
         var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
         var request = $"GET {uri.PathAndQuery} HTTP/1.1\r\nHost: {uri.Host}:{uri.Port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
@@ -104,13 +108,13 @@ internal sealed class RawWebSocketClient : IAsyncDisposable
             for (var i = 0; i < body.Length; i++) body[i] ^= mask[i % 4];
         }
         frame.AddRange(body);
-        await _stream.WriteAsync(frame.ToArray()).AsTask().WaitAsync(Wait.Long);
+        await _stream.WriteAsync(frame.ToArray()).AsTask().WaitAsync(s_wait);
     }
 
     public Task SendTextAsync(string text) => SendFrameAsync(Text, Encoding.UTF8.GetBytes(text));
 
     /// <summary>Writes bytes as they are: a frame cut short, or anything else no frame writer would produce.</summary>
-    public Task SendRawAsync(byte[] bytes) => _stream.WriteAsync(bytes).AsTask().WaitAsync(Wait.Long);
+    public Task SendRawAsync(byte[] bytes) => _stream.WriteAsync(bytes).AsTask().WaitAsync(s_wait);
 
     /// <summary>
     /// Reads frames until the server's side ends, answering its close frame with a close frame of the same status
@@ -119,7 +123,7 @@ internal sealed class RawWebSocketClient : IAsyncDisposable
     public async Task<Transcript> ReadUntilEndAsync(TimeSpan? wait = null, bool answerClose = true)
     {
         var frames = new List<Frame>();
-        using var timeout = new CancellationTokenSource(wait ?? Wait.Long);
+        using var timeout = new CancellationTokenSource(wait ?? s_wait);
         try
         {
             while (await ReadFrameAsync(timeout.Token) is { } frame)
@@ -194,7 +198,7 @@ internal sealed class RawWebSocketClient : IAsyncDisposable
         var one = new byte[1];
         while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
         {
-            if (await _stream.ReadAsync(one).AsTask().WaitAsync(Wait.Long) == 0)
+            if (await _stream.ReadAsync(one).AsTask().WaitAsync(s_wait) == 0)
                 throw new IOException($"The server ended the connection during the upgrade: {head}");
             head.Append((char)one[0]);
         }
