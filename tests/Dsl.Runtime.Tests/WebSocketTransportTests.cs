@@ -290,6 +290,32 @@ public sealed class WebSocketTransportTests
     }
 
     [Fact]
+    public async Task A_receive_left_in_flight_that_the_peer_then_breaks_ends_without_a_reset()
+    {
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await StartServerAsync(async (transport, _, ct) =>
+        {
+            using (var soon = new CancellationTokenSource(TimeSpan.FromMilliseconds(100)))
+            {
+                try { await transport.ReceiveStringAsync(soon.Token); }
+                catch (OperationCanceledException) { cancelled.TrySetResult(); }
+            }
+            // Nobody receives again: the socket read left in flight meets the bad frame on its own.
+            await release.Task;
+            await transport.CloseAsync(CloseReason.InternalError, ct);
+        });
+        await using var client = await RawWebSocketClient.ConnectAsync(server.GetUri(Path));
+        await cancelled.Task.WaitAsync(Wait.Long);
+
+        await client.SendFrameAsync(0x3, Encoding.UTF8.GetBytes("reserved"));
+        Assert.Equal(1002, (await client.ReadFrameAsync())?.CloseStatus);
+        release.TrySetResult();
+
+        Assert.Equal("end of stream", (await client.ReadUntilEndAsync(answerClose: false)).ToString());
+    }
+
+    [Fact]
     public async Task A_plain_HTTP_request_is_answered_with_400()
     {
         var handled = false;

@@ -153,6 +153,13 @@ internal sealed class RawWebSocketClient : IAsyncDisposable
         }
     }
 
+    /// <summary>The next frame from the server, unanswered, or null at the end of the stream.</summary>
+    public async Task<Frame?> ReadFrameAsync()
+    {
+        using var timeout = new CancellationTokenSource(s_wait);
+        return await ReadFrameAsync(timeout.Token);
+    }
+
     /// <summary>The next frame, or null at the end of the stream.</summary>
     private async Task<Frame?> ReadFrameAsync(CancellationToken cancellationToken)
     {

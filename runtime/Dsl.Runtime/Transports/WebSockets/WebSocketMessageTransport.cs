@@ -144,9 +144,8 @@ public sealed class WebSocketMessageTransport : IMessageTransport
                 FailReceive(TransportError.Closed, "A receive was cancelled in the middle of a message, whose start is lost", status: null);
                 throw;
             }
-            catch (WebSocketException exception) when (exception.WebSocketErrorCode == WebSocketError.Faulted)
+            catch (WebSocketException exception) when (IsFailureTheSocketClosedFor(exception))
             {
-                // ManagedWebSocket has sent the close frame for this itself: 1002 for a bad frame, 1007 for text that is not UTF-8.
                 _closeSent = true;
                 throw FailReceive(TransportError.ProtocolViolation, $"The peer broke the WebSocket protocol: {exception.Message}", status: null, exception);
             }
@@ -240,6 +239,8 @@ public sealed class WebSocketMessageTransport : IMessageTransport
     public ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return default;
+        // A receive left in flight may have failed the peer since, with the socket's own close frame.
+        if (_socketReceive is { IsFaulted: true } receive && IsFailureTheSocketClosedFor(receive.Exception?.InnerException)) _closeSent = true;
         if (!_closeSent && _socket.State != WebSocketState.Closed) _socket.Abort();
         // A socket that failed the peer on a protocol violation is Aborted, and ASP.NET Core resets the connection of a
         // server socket disposed in that state: left undisposed, it ends with its request, after its close frame.
@@ -309,6 +310,11 @@ public sealed class WebSocketMessageTransport : IMessageTransport
             // The peer has closed already; failing to answer its close changes nothing for the caller.
         }
     }
+
+    // ManagedWebSocket fails a receive with Faulted after it has sent the close frame itself: 1002 for a frame that breaks
+    // the protocol, 1007 for text that is not UTF-8.
+    private static bool IsFailureTheSocketClosedFor(Exception? exception)
+        => exception is WebSocketException { WebSocketErrorCode: WebSocketError.Faulted };
 
     private static void Observe(Task? operation)
         => operation?.ContinueWith(static failed => _ = failed.Exception, CancellationToken.None,
