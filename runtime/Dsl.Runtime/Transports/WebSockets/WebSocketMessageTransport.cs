@@ -2,6 +2,7 @@ using System;
 using System.Buffers;
 using System.IO;
 using System.Net.WebSockets;
+using System.Runtime.ExceptionServices;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -276,9 +277,11 @@ public sealed class WebSocketMessageTransport : IMessageTransport
         }
         catch (Exception) when (receive.IsFaulted || receive.IsCanceled)
         {
-            // The socket failed: its buffer is free again.
+            // The socket failed: its buffer is free again, and its failure (did it send its own close?) beats a token
+            // that fired at the same time.
             (_socketReceive, _socketReceiveBuffer) = (null, null);
             if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
+            if (receive.Exception?.InnerException is { } failure) ExceptionDispatchInfo.Throw(failure);
             throw;
         }
     }
