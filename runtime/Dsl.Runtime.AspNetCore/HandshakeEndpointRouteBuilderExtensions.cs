@@ -28,7 +28,9 @@ public static partial class HandshakeEndpointRouteBuilderExtensions
     /// <para>The application must call <c>app.UseWebSockets()</c>; without the WebSockets middleware
     /// no request is seen as a WebSocket request and every one is answered with 400.</para>
     /// <para>The handler receives <see cref="HttpContext.RequestAborted"/> as its token. The transport
-    /// is disposed when the handler returns (aborting the connection unless the handler closed it).
+    /// is disposed when the handler returns, which resets the connection unless a close frame went out
+    /// (the handler closed the transport, or the socket closed it on a WebSocket protocol violation);
+    /// after a close frame the connection ends with the request, without a reset.
     /// An exception thrown by the handler is logged under <see cref="LoggerCategory"/> and goes no
     /// further.</para>
     /// </remarks>
@@ -62,7 +64,7 @@ public static partial class HandshakeEndpointRouteBuilderExtensions
         var socket = await context.WebSockets.AcceptWebSocketAsync().ConfigureAwait(false);
         var connection = context.Connection;
         var remoteAddress = connection.RemoteIpAddress is { } ip ? new IPEndPoint(ip, connection.RemotePort).ToString() : null;
-        var transport = new WebSocketMessageTransport(socket, options, remoteAddress);
+        var transport = new WebSocketMessageTransport(socket, options, remoteAddress, endsWithRequest: true);
         var aborted = context.RequestAborted;
         try
         {

@@ -5,6 +5,7 @@ using System.Linq;
 using System.Threading.Tasks;
 using Dsl.Runtime.Handshakes;
 using Dsl.Runtime.Hosting;
+using Dsl.Runtime.Sessions;
 using Dsl.Runtime.Transports.Tcp;
 using Dsl.Runtime.Transports.Udp;
 using Dsl.Runtime.Transports.WebSockets;
@@ -68,5 +69,17 @@ public sealed class ProtocolPageTests
         Assert.Contains("after 200 ms, then 400, 800, 1600 and 2000 ms, at most 6 times", Pages.WireRules.Transports);
         Assert.Contains("for 5 s", Pages.WireRules.Transports);
         Assert.Contains("within 1 s", Pages.WireRules.Failure);
+        Assert.Equal(TimeSpan.FromSeconds(2), new WebSocketTransportOptions().CloseTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(2), new HeartbeatOptions { Interval = TimeSpan.FromSeconds(1), SendsPings = true }.CloseTimeout);
+        Assert.Contains("at most 1 s after a failed handshake, 2 s otherwise", Pages.WireRules.Transports);
+    }
+
+    [Fact]
+    public void The_pages_name_each_WebSocket_close_status_the_runtime_sends()
+    {
+        // The statuses CloseReason maps to, and the ones the socket or the transport send for a broken frame or message.
+        int[] statuses = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1011];
+        foreach (var status in statuses)
+            Assert.Contains(status.ToString(System.Globalization.CultureInfo.InvariantCulture), Pages.WireRules.Transports);
     }
 }

@@ -4,9 +4,11 @@ using System.Diagnostics;
 using System.Threading;
 using System.Threading.Tasks;
 using Dsl.Runtime.AspNetCore;
+using Dsl.Runtime.Codecs;
 using Dsl.Runtime.Sessions;
 using Dsl.Runtime.Transports;
 using Dsl.Runtime.Transports.WebSockets;
+using Dsl.Tests.Shared;
 using Xunit;
 
 namespace Dsl.Runtime.Tests;
@@ -299,5 +301,48 @@ public sealed class HeartbeatSessionTests
         var end = await serverEnd.Task.WaitAsync(Wait.Long);
         Assert.Equal(SessionEndReason.ClosedByPeer, end.Reason);
         Assert.True(Volatile.Read(ref serverAnswered) >= 3);
+    }
+
+    /// <summary>Strings, except that "garbage" does not decode.</summary>
+    private sealed class PickyCodec : IMessageCodec<string>
+    {
+        public void Encode(string message, System.Buffers.IBufferWriter<byte> output) => StringCodec.Instance.Encode(message, output);
+
+        public bool TryDecode(ReadOnlySpan<byte> data, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? message, out DecodeError error)
+        {
+            if (data.SequenceEqual("garbage"u8))
+            {
+                message = null;
+                error = new DecodeError(DecodeErrorKind.InvalidSyntax, null, null, "garbage");
+                return false;
+            }
+            return StringCodec.Instance.TryDecode(data, out message, out error);
+        }
+
+        public string GetName(string message) => message;
+    }
+
+    [Theory]
+    [InlineData("a silent peer", 1011)]
+    [InlineData("garbage", 1008)]
+    [InlineData("a message over 64 KiB", 1009)]
+    public async Task A_session_that_ends_over_WebSocket_closes_with_the_status_for_why(string peer, int status)
+    {
+        var server = new HandshakeServer { ShutdownTimeout = TimeSpan.FromSeconds(2) };
+        await using var _ = server;
+        server.MapHandshake("/session", async (transport, _, ct) =>
+        {
+            await using var session = new HeartbeatSession<string>(transport, new PickyCodec(), StringHeartbeat.Instance,
+                new HeartbeatOptions { Interval = Interval, SendsPings = false });
+            session.Start(ct);
+            await session.Completion;
+        });
+        await server.StartAsync();
+        await using var client = await RawWebSocketClient.ConnectAsync(server.GetUri("/session"));
+
+        if (peer == "garbage") await client.SendTextAsync("garbage");
+        if (peer == "a message over 64 KiB") await client.SendTextAsync(new string('a', 64 * 1024 + 1));
+
+        Assert.Equal($"close {status}, end of stream", (await client.ReadUntilEndAsync()).ToString());
     }
 }

@@ -12,6 +12,7 @@ using System.Threading.Tasks;
 using Dsl.Runtime.AspNetCore;
 using Dsl.Runtime.Transports;
 using Dsl.Runtime.Transports.WebSockets;
+using Dsl.Tests.Shared;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Xunit;
@@ -237,6 +238,81 @@ public sealed class WebSocketTransportTests
 
         using var cancellation = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.ReceiveStringAsync(cancellation.Token).WaitAsync(Wait.Long));
+    }
+
+    [Fact]
+    public async Task A_cancelled_receive_leaves_the_socket_whole_for_the_next_receive_and_the_close()
+    {
+        var outcomes = Channel.CreateUnbounded<string>();
+        await using var server = await StartServerAsync(async (transport, _, ct) =>
+        {
+            using (var soon = new CancellationTokenSource(TimeSpan.FromMilliseconds(100)))
+            {
+                try { await transport.ReceiveStringAsync(soon.Token); }
+                catch (OperationCanceledException) { await outcomes.Writer.WriteAsync("cancelled", ct); }
+            }
+            await outcomes.Writer.WriteAsync(await transport.ReceiveStringAsync(ct) ?? "closed", ct);
+            await transport.SendStringAsync("still here", ct);
+            await transport.CloseAsync(ct);
+        });
+        await using var client = await RawWebSocketClient.ConnectAsync(server.GetUri(Path));
+
+        Assert.Equal("cancelled", await outcomes.Reader.ReadAsync().AsTask().WaitAsync(Wait.Long));
+        await client.SendTextAsync("after the cancel");
+
+        Assert.Equal("after the cancel", await outcomes.Reader.ReadAsync().AsTask().WaitAsync(Wait.Long));
+        Assert.Equal("text \"still here\", close 1000, end of stream", (await client.ReadUntilEndAsync()).ToString());
+    }
+
+    [Fact]
+    public async Task A_receive_cancelled_inside_a_message_fails_later_receives_but_the_close_still_goes_out()
+    {
+        var outcomes = Channel.CreateUnbounded<string>();
+        await using var server = await StartServerAsync(async (transport, _, ct) =>
+        {
+            using (var soon = new CancellationTokenSource(TimeSpan.FromMilliseconds(300)))
+            {
+                try { await transport.ReceiveStringAsync(soon.Token); }
+                catch (OperationCanceledException) { await outcomes.Writer.WriteAsync("cancelled", ct); }
+            }
+            try { await transport.ReceiveStringAsync(ct); }
+            catch (TransportException exception) { await outcomes.Writer.WriteAsync(exception.Error.ToString(), ct); }
+            await transport.CloseAsync(CloseReason.InternalError, ct);
+        });
+        await using var client = await RawWebSocketClient.ConnectAsync(server.GetUri(Path));
+
+        // The first fragment of a message whose end never comes.
+        await client.SendFrameAsync(RawWebSocketClient.Text, Encoding.UTF8.GetBytes("the start"), fin: false);
+
+        Assert.Equal("cancelled", await outcomes.Reader.ReadAsync().AsTask().WaitAsync(Wait.Long));
+        Assert.Equal(nameof(TransportError.Closed), await outcomes.Reader.ReadAsync().AsTask().WaitAsync(Wait.Long));
+        Assert.Equal("close 1011, end of stream", (await client.ReadUntilEndAsync()).ToString());
+    }
+
+    [Fact]
+    public async Task A_receive_left_in_flight_that_the_peer_then_breaks_ends_without_a_reset()
+    {
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await StartServerAsync(async (transport, _, ct) =>
+        {
+            using (var soon = new CancellationTokenSource(TimeSpan.FromMilliseconds(100)))
+            {
+                try { await transport.ReceiveStringAsync(soon.Token); }
+                catch (OperationCanceledException) { cancelled.TrySetResult(); }
+            }
+            // Nobody receives again: the socket read left in flight meets the bad frame on its own.
+            await release.Task;
+            await transport.CloseAsync(CloseReason.InternalError, ct);
+        });
+        await using var client = await RawWebSocketClient.ConnectAsync(server.GetUri(Path));
+        await cancelled.Task.WaitAsync(Wait.Long);
+
+        await client.SendFrameAsync(0x3, Encoding.UTF8.GetBytes("reserved"));
+        Assert.Equal(1002, (await client.ReadFrameAsync())?.CloseStatus);
+        release.TrySetResult();
+
+        Assert.Equal("end of stream", (await client.ReadUntilEndAsync(answerClose: false)).ToString());
     }
 
     [Fact]

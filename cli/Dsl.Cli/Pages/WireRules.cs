@@ -22,8 +22,9 @@ internal static class WireRules
 
     public const string Failure =
         "The error message is sent within 1 s; then the role closes: over TCP it ends its side of the stream, over WebSocket it sends " +
-        "a close frame with status 1000 (1009 after an oversized message, 1002 after a binary one, no description), over UDP one empty datagram. " +
-        "A role that received the peer's error message sends nothing back.";
+        "a close frame whose status says why (1008 when it refused what the peer sent, 1009 when what it refused was a message over the limit, " +
+        "1011 after a timeout or a failure of its own, 1001 when its application cancelled, 1000 after the peer's error message or close; " +
+        "no description), over UDP one empty datagram. A role that received the peer's error message sends nothing back.";
 
     public const string Transports = """
         ## Transports
@@ -36,8 +37,16 @@ internal static class WireRules
           that sends nothing within 5 s of connecting, and refuses (resets at once) a connection beyond 64 from one IP address or
           from an address its block list holds; when all 1,024 of its slots are taken, a connection from a new address takes the
           slot of a silent connection from the address that holds the most.
-        - **WebSocket**: one message per WebSocket text message; a binary message is a protocol violation (close 1002). A message is at
-          most 64 KiB (close 1009). Every other close is status 1000, without a description. A plain HTTP request to the endpoint gets 400.
+        - **WebSocket**: one message per WebSocket text message, at most 64 KiB. A close frame carries a status and no description. A
+          frame that breaks RFC 6455 (for example an unmasked client frame, a reserved opcode, a continuation with no message started, a
+          control frame over 125 bytes) is closed with 1002, a text message that is not UTF-8 with 1007, a binary message with 1003, and
+          nothing goes before these. A message over 64 KiB is closed with 1009, after the error message if the spec sends one. Every
+          other close says why the side closes: 1000 when the exchange ends as planned or the peer ended it, 1001 when the application
+          cancels, 1008 when the side refuses what the peer sent (a failed check, a message that does not decode or was not expected),
+          1011 after a timeout (a step, the handshake, a lost heartbeat) or a failure of its own. The closing side waits for the peer's
+          close frame (at most 1 s after a failed handshake, 2 s otherwise), then ends the TCP connection; a connection is reset only
+          when no close frame could go out (the peer stopped reading, or a server handler returned without closing). A plain HTTP
+          request to the endpoint gets 400.
         - **UDP**: one message per datagram, and nothing else: no header, no sequence number, no acknowledgement. A datagram is at most
           8192 bytes; a larger one is dropped. A side that has sent and waits for an answer sends its last messages again, byte for byte,
           after 200 ms, then 400, 800, 1600 and 2000 ms, at most 6 times (about 9 s in all), then fails. A receiver drops an exact

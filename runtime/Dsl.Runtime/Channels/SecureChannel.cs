@@ -27,7 +27,7 @@ namespace Dsl.Runtime.Channels;
 /// <see cref="SecureChannelOptions.ReplayWindowSize"/> of the highest accepted; a refused frame fails
 /// that receive and the next receive goes on.</para>
 /// <para>The channel owns the inner transport and the copies of the keys it was given.
-/// <see cref="CloseAsync"/> closes the sending direction (after a send in flight) and wipes the send key;
+/// <see cref="CloseAsync(CancellationToken)"/> closes the sending direction (after a send in flight) and wipes the send key;
 /// <see cref="DisposeAsync"/> wipes both keys and disposes the inner transport. Failures of the inner
 /// transport pass through as <see cref="TransportException"/>; everything the channel itself refuses
 /// is a <see cref="SecureChannelException"/>.</para>
@@ -246,7 +246,13 @@ public sealed class SecureChannel : IMessageTransport
     /// Closes the sending direction once a send in flight is done, and wipes the send key; the peer's next
     /// receive returns <see langword="false"/>. This side may still receive.
     /// </summary>
-    public async ValueTask CloseAsync(CancellationToken cancellationToken = default)
+    public ValueTask CloseAsync(CancellationToken cancellationToken = default) => CloseAsync(CloseReason.Normal, cancellationToken);
+
+    /// <summary>
+    /// Closes as <see cref="CloseAsync(CancellationToken)"/> does, passing <paramref name="reason"/> to the inner
+    /// transport, which tells the peer where it can (a WebSocket close status).
+    /// </summary>
+    public async ValueTask CloseAsync(CloseReason reason, CancellationToken cancellationToken = default)
     {
         if (Volatile.Read(ref _disposed) != 0 || Volatile.Read(ref _fault) is not null) return;
         await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -259,7 +265,7 @@ public sealed class SecureChannel : IMessageTransport
         {
             _sendLock.Release();
         }
-        await _inner.CloseAsync(cancellationToken).ConfigureAwait(false);
+        await _inner.CloseAsync(reason, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Wipes both keys and disposes the inner transport; later calls fail with <see cref="SecureChannelError.Closed"/>.</summary>

@@ -222,9 +222,20 @@ public static class HandshakeDriver
                 // The peer is gone or too slow: the failure stands without the courtesy message.
             }
         }
-        await transport.ReleaseAsync(options.ErrorDeliveryTimeout, options.TimeProvider).ConfigureAwait(false);
+        await transport.ReleaseAsync(options.ErrorDeliveryTimeout, options.TimeProvider, CloseReasonOf(error)).ConfigureAwait(false);
         return HandshakeOutcome<TResult>.Failure(error);
     }
+
+    /// <summary>What the close tells the peer about a failed handshake (over WebSocket, the close frame's status code).</summary>
+    private static CloseReason CloseReasonOf(HandshakeError error) => error switch
+    {
+        { RaisedByPeer: true } or { Code: HandshakeErrorCodes.PeerClosed } => CloseReason.Normal,
+        { Code: HandshakeErrorCodes.Cancelled } => CloseReason.GoingAway,
+        { Code: HandshakeErrorCodes.StepTimeout or HandshakeErrorCodes.HandshakeTimeout or HandshakeErrorCodes.InternalError or HandshakeErrorCodes.TransportFailed }
+            => CloseReason.InternalError,
+        // The spec's own codes and the malformed code: this side refused what the peer sent.
+        _ => CloseReason.PolicyViolation,
+    };
 
     private static HandshakeError Classify<TMessage, TResult>(
         Exception exception, IHandshakeMachine<TMessage, TResult> machine, CancellationToken callerToken,

@@ -130,9 +130,9 @@ public sealed class HeartbeatSession<TMessage> : IAsyncDisposable where TMessage
         {
             var receiving = Task.Run(ReceiveLoopAsync, CancellationToken.None);
             var beating = Task.Run(BeatLoopAsync, CancellationToken.None);
-            await _end.Task.ConfigureAwait(false);
+            var end = await _end.Task.ConfigureAwait(false);
             // Close first, so that a graceful close can still reach the peer; then stop the loops.
-            await _transport.CloseQuietlyAsync(_options.CloseTimeout, _options.TimeProvider).ConfigureAwait(false);
+            await _transport.CloseQuietlyAsync(_options.CloseTimeout, _options.TimeProvider, CloseReasonOf(end.Reason)).ConfigureAwait(false);
             _stop.Cancel();
             await Task.WhenAll(receiving, beating).ConfigureAwait(false);
         }
@@ -274,4 +274,12 @@ public sealed class HeartbeatSession<TMessage> : IAsyncDisposable where TMessage
     }
 
     private void End(SessionEndReason reason, string detail) => _end.TrySetResult(new SessionEnd(reason, detail));
+
+    /// <summary>What the close tells the peer about the end of the session (over WebSocket, the close frame's status code).</summary>
+    private static CloseReason CloseReasonOf(SessionEndReason reason) => reason switch
+    {
+        SessionEndReason.Malformed => CloseReason.PolicyViolation,
+        SessionEndReason.HeartbeatLost or SessionEndReason.TransportFailed or SessionEndReason.HandlerFailed => CloseReason.InternalError,
+        _ => CloseReason.Normal,
+    };
 }

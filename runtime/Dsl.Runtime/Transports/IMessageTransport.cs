@@ -35,4 +35,11 @@ public interface IMessageTransport : IAsyncDisposable
 
     /// <summary>Closes the channel gracefully; the peer's next receive returns <see langword="false"/>.</summary>
     ValueTask CloseAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Closes the channel gracefully and tells the peer why, where the transport can carry it (over WebSocket, as the
+    /// close frame's status code); the peer's next receive returns <see langword="false"/>. A transport that cannot
+    /// carry a reason closes as <see cref="CloseAsync(CancellationToken)"/> does.
+    /// </summary>
+    ValueTask CloseAsync(CloseReason reason, CancellationToken cancellationToken = default) => CloseAsync(cancellationToken);
 }

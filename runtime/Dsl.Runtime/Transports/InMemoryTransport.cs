@@ -17,7 +17,7 @@ namespace Dsl.Runtime.Transports;
 /// send oversized messages): a message larger than the receiver's <see cref="IMessageTransport.MaxMessageSize"/>
 /// is dropped without being copied into the destination and the receive throws
 /// <see cref="TransportError.MessageTooLarge"/>; the next receive returns the next message.</para>
-/// <para><see cref="IMessageTransport.CloseAsync"/> closes this side's sending direction: the peer
+/// <para><see cref="IMessageTransport.CloseAsync(CancellationToken)"/> closes this side's sending direction: the peer
 /// drains what was already sent, then its receives return <see langword="false"/>. This side may
 /// still receive what the peer sends. Disposing without closing is an abrupt close: the peer drains
 /// what was already sent, then its receives throw <see cref="TransportError.ConnectionReset"/>, and

@@ -10,20 +10,20 @@ namespace Dsl.Runtime.Transports;
 /// </summary>
 internal static class TransportLifetime
 {
-    /// <summary>Closes <paramref name="transport"/>, then disposes it; never throws.</summary>
-    public static async ValueTask ReleaseAsync(this IMessageTransport transport, TimeSpan closeTimeout, TimeProvider time)
+    /// <summary>Closes <paramref name="transport"/> for <paramref name="reason"/>, then disposes it; never throws.</summary>
+    public static async ValueTask ReleaseAsync(this IMessageTransport transport, TimeSpan closeTimeout, TimeProvider time, CloseReason reason = CloseReason.Normal)
     {
-        await transport.CloseQuietlyAsync(closeTimeout, time).ConfigureAwait(false);
+        await transport.CloseQuietlyAsync(closeTimeout, time, reason).ConfigureAwait(false);
         await transport.DisposeQuietlyAsync().ConfigureAwait(false);
     }
 
-    /// <summary>Closes <paramref name="transport"/> within <paramref name="closeTimeout"/>; never throws.</summary>
-    public static async ValueTask CloseQuietlyAsync(this IMessageTransport transport, TimeSpan closeTimeout, TimeProvider time)
+    /// <summary>Closes <paramref name="transport"/> for <paramref name="reason"/> within <paramref name="closeTimeout"/>; never throws.</summary>
+    public static async ValueTask CloseQuietlyAsync(this IMessageTransport transport, TimeSpan closeTimeout, TimeProvider time, CloseReason reason = CloseReason.Normal)
     {
         try
         {
             using var closing = new CancellationTokenSource(closeTimeout, time);
-            await transport.CloseAsync(closing.Token).ConfigureAwait(false);
+            await transport.CloseAsync(reason, closing.Token).ConfigureAwait(false);
         }
         catch (Exception)
         {

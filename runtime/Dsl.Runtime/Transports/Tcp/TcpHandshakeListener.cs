@@ -15,7 +15,7 @@ namespace Dsl.Runtime.Transports.Tcp;
 /// <remarks>
 /// <para>Each accepted connection becomes a <see cref="TcpMessageTransport"/> handed to the handler on
 /// a task of its own. Whatever the handler does, the transport is disposed after it returns (so a
-/// handler that wants the peer to see a clean end calls <see cref="IMessageTransport.CloseAsync"/>
+/// handler that wants the peer to see a clean end calls <see cref="IMessageTransport.CloseAsync(CancellationToken)"/>
 /// first). An exception from a handler is reported to the error callback and never reaches the
 /// listener.</para>
 /// <para>A connection from an address the <see cref="BlockList"/> refuses, or beyond
