@@ -3,6 +3,7 @@ using System.Linq;
 using System.Net;
 using System.Threading;
 using System.Threading.Tasks;
+using Dsl.Runtime.Hosting;
 using Dsl.Runtime.Transports;
 using Dsl.Runtime.Transports.WebSockets;
 using Microsoft.AspNetCore.Builder;
@@ -36,21 +37,48 @@ public sealed class HandshakeServer : IAsyncDisposable
     /// logged, to the console.
     /// </param>
     public HandshakeServer(int port = 0, Action<ILoggingBuilder>? configureLogging = null)
+        : this(new HandshakeHostOptions { Port = port }, configureLogging)
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(port);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(port, IPEndPoint.MaxPort);
+    }
+
+    /// <summary>
+    /// Builds the server on the address and port of <paramref name="options"/> (any address: <c>*</c> for every
+    /// interface), taking at most <see cref="HandshakeHostOptions.MaxConcurrentHandshakes"/> connections at once and
+    /// stopping within <see cref="HandshakeHostOptions.StopTimeout"/>; nothing listens until <see cref="StartAsync"/>.
+    /// </summary>
+    /// <param name="options">Where to listen and the limits.</param>
+    /// <param name="configureLogging">Adjusts logging; by default only warnings and errors, to the console.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A limit is out of range.</exception>
+    /// <exception cref="FormatException">The host is not an address.</exception>
+    public HandshakeServer(HandshakeHostOptions options, Action<ILoggingBuilder>? configureLogging = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var bind = options.EndPoint();
+        ShutdownTimeout = options.StopTimeout;
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port));
+        builder.WebHost.UseKestrel(kestrel =>
+        {
+            kestrel.Listen(bind);
+            kestrel.Limits.MaxConcurrentConnections = options.MaxConcurrentHandshakes;
+            kestrel.Limits.MaxConcurrentUpgradedConnections = options.MaxConcurrentHandshakes;
+        });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         configureLogging?.Invoke(builder.Logging);
         _app = builder.Build();
         _app.UseWebSockets();
+        _loopbackName = bind.Address.Equals(IPAddress.Any) || bind.Address.Equals(IPAddress.IPv6Any) || IPAddress.IsLoopback(bind.Address)
+            ? (bind.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && !bind.Address.Equals(IPAddress.IPv6Any) ? "[::1]" : "127.0.0.1")
+            : bind.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{bind.Address}]" : bind.Address.ToString();
     }
 
-    /// <summary>How long <see cref="DisposeAsync"/> lets open connections finish before aborting them.</summary>
-    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    // The host clients use in BaseAddress: loopback when listening on every interface.
+    private readonly string _loopbackName;
 
-    /// <summary>The address clients connect to, <c>ws://127.0.0.1:PORT/</c>, with the port actually bound.</summary>
+    /// <summary>How long <see cref="DisposeAsync"/> lets open connections finish before aborting them.</summary>
+    public TimeSpan ShutdownTimeout { get; init; }
+
+    /// <summary>The address clients connect to, <c>ws://127.0.0.1:PORT/</c> (or the address listened on), with the port actually bound.</summary>
     /// <exception cref="InvalidOperationException">The server has not started.</exception>
     public Uri BaseAddress => _baseAddress ?? throw new InvalidOperationException("The server has not started.");
 
@@ -92,7 +120,7 @@ public sealed class HandshakeServer : IAsyncDisposable
         await _app.StartAsync(cancellationToken).ConfigureAwait(false);
         var addresses = _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses;
         var bound = new Uri(addresses.First());
-        _baseAddress = new Uri($"ws://127.0.0.1:{bound.Port}/");
+        _baseAddress = new Uri($"ws://{_loopbackName}:{bound.Port}/");
     }
 
     /// <summary>Stops the server (within <see cref="ShutdownTimeout"/>) and releases it.</summary>

@@ -25,10 +25,10 @@ public static class Program
 
         var serve = new Command("serve", "Serve one protocol until stopped (Ctrl+C), on 127.0.0.1 unless --host says otherwise.");
         var port = new Option<int>("--port") { Description = "The port to listen on (0 picks a free one).", DefaultValueFactory = _ => 0 };
-        var host = new Option<string>("--host") { Description = "The address to listen on: an IPv4 or IPv6 address, localhost, or * for every interface (TCP and UDP; WebSocket servers stay on 127.0.0.1).", DefaultValueFactory = _ => "127.0.0.1" };
+        var host = new Option<string>("--host") { Description = "The address to listen on: an IPv4 or IPv6 address, localhost, or * for every interface.", DefaultValueFactory = _ => "127.0.0.1" };
         HandshakeHostOptions Listen(ParseResult parse) => new() { Host = parse.GetValue(host)!, Port = parse.GetValue(port) };
-        var ltp = new Command("ltp", "Serve LTP v0.2 at ws://127.0.0.1:PORT/ltp") { port };
-        ltp.SetAction((parse, cancellationToken) => LtpDemo.ServeAsync(parse.GetValue(port), Console.Out, cancellationToken));
+        var ltp = new Command("ltp", "Serve LTP v0.2 at ws://HOST:PORT/ltp") { port, host };
+        ltp.SetAction((parse, cancellationToken) => LtpDemo.ServeAsync(Listen(parse), Console.Out, cancellationToken));
         serve.Subcommands.Add(ltp);
 
         var data = new Option<string>("--data") { Description = "Where the node keeps its identity seed and SQLite store.", DefaultValueFactory = _ => System.IO.Path.Combine(System.IO.Path.GetTempPath(), "dsl-demo-mesh-node") };
@@ -43,7 +43,7 @@ public static class Program
 
         var cahpData = new Option<string>("--data") { Description = "Where the demo keeps both CAHP nodes' identity seeds and the model's weights (serve and connect must share it).", DefaultValueFactory = _ => System.IO.Path.Combine(System.IO.Path.GetTempPath(), "dsl-demo-cahp") };
         var overTcp = new Option<bool>("--tcp") { Description = "Use TCP (length-prefixed frames) instead of WebSocket." };
-        var cahp = new Command("cahp", "Serve CAHP v1.1 as the open-weight node at ws://127.0.0.1:PORT/cahp, or tcp://HOST:PORT with --tcp") { port, host, cahpData, overTcp };
+        var cahp = new Command("cahp", "Serve CAHP v1.1 as the open-weight node at ws://HOST:PORT/cahp, or tcp://HOST:PORT with --tcp") { port, host, cahpData, overTcp };
         cahp.SetAction((parse, cancellationToken) => CahpDemo.ServeAsync(Listen(parse), parse.GetValue(overTcp), parse.GetValue(cahpData)!, Console.Out, cancellationToken));
         serve.Subcommands.Add(cahp);
 

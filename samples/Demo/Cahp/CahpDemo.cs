@@ -120,7 +120,7 @@ public static class CahpDemo
         var ok = true;
         try
         {
-            await using var web = CreateWebSocketServer(0, nodes, output);
+            await using var web = CreateWebSocketServer(new HandshakeHostOptions(), nodes, output);
             await web.StartAsync(cancellationToken).ConfigureAwait(false);
             output.WriteLine($"1. The metabolic node connects to the open-weight node at {web.GetUri("/cahp")}: discovery, hashcash, burn, weight commitment, ticket");
             var socket = await WebSocketTransport.ConnectAsync(web.GetUri("/cahp"), cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -163,9 +163,9 @@ public static class CahpDemo
         if (outcome.Succeeded) await transport.CloseAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public static HandshakeServer CreateWebSocketServer(int port, CahpNodes nodes, TextWriter log)
+    public static HandshakeServer CreateWebSocketServer(HandshakeHostOptions options, CahpNodes nodes, TextWriter log)
     {
-        var server = new HandshakeServer(port);
+        var server = new HandshakeServer(options);
         server.MapHandshake("/cahp", (transport, _, cancellationToken) => OpenWeightAsync(nodes, transport, log, cancellationToken));
         return server;
     }
@@ -205,7 +205,7 @@ public static class CahpDemo
         }
         else
         {
-            var web = CreateWebSocketServer(options.Port, nodes, output);
+            var web = CreateWebSocketServer(options, nodes, output);
             await web.StartAsync(cancellationToken).ConfigureAwait(false);
             output.WriteLine($"Serving CAHP v1.1 (open-weight node) at {web.GetUri("/cahp")} (data in {directory}; Ctrl+C to stop)");
             server = web;

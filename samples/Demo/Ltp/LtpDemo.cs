@@ -6,6 +6,7 @@ using System.Threading.Tasks;
 using Dsl.Protocols.Ltp;
 using Dsl.Runtime.AspNetCore;
 using Dsl.Runtime.Handshakes;
+using Dsl.Runtime.Hosting;
 using Dsl.Runtime.Services;
 using Dsl.Runtime.Transports;
 using Dsl.Runtime.Transports.WebSockets;
@@ -24,9 +25,9 @@ public static class LtpDemo
     };
 
     /// <summary>Builds a server that runs the LTP server role, then its heartbeat session, for each connection to <c>/ltp</c>.</summary>
-    public static HandshakeServer CreateServer(int port, LtpServerInputs inputs, IThreadStore threads, TextWriter log)
+    public static HandshakeServer CreateServer(HandshakeHostOptions options, LtpServerInputs inputs, IThreadStore threads, TextWriter log)
     {
-        var server = new HandshakeServer(port);
+        var server = new HandshakeServer(options);
         server.MapHandshake("/ltp", async (transport, http, cancellationToken) =>
         {
             var machine = new LtpServer(inputs, new LtpServerServices { Threads = threads });
@@ -50,7 +51,7 @@ public static class LtpDemo
     {
         output.WriteLine("== LTP v0.2 over WebSocket (Kestrel on 127.0.0.1) ==");
         var threads = new InMemoryThreadStore();
-        await using var server = CreateServer(0, DemoServerInputs(heartbeatIntervalMs: 200), threads, output);
+        await using var server = CreateServer(new HandshakeHostOptions(), DemoServerInputs(heartbeatIntervalMs: 200), threads, output);
         await server.StartAsync(cancellationToken).ConfigureAwait(false);
         var uri = server.GetUri("/ltp");
         output.WriteLine($"Server listening at {uri}");
@@ -122,9 +123,9 @@ public static class LtpDemo
     }
 
     /// <summary>Serves LTP until cancelled (Ctrl+C).</summary>
-    public static async Task<int> ServeAsync(int port, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> ServeAsync(HandshakeHostOptions options, TextWriter output, CancellationToken cancellationToken)
     {
-        await using var server = CreateServer(port, DemoServerInputs(), new InMemoryThreadStore(), output);
+        await using var server = CreateServer(options, DemoServerInputs(), new InMemoryThreadStore(), output);
         await server.StartAsync(cancellationToken).ConfigureAwait(false);
         output.WriteLine($"Serving LTP v0.2 at {server.GetUri("/ltp")} (Ctrl+C to stop)");
         try
