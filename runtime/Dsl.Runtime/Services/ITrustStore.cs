@@ -37,7 +37,7 @@ public enum TrustLevel
 /// <param name="NodeId">The node.</param>
 /// <param name="Level">Its trust level.</param>
 /// <param name="Score">Its reputation score, 0 to <see cref="TrustTransitions.MaxScore"/>.</param>
-/// <param name="UpdatedAt">When the level or the score was last set (UTC).</param>
+/// <param name="UpdatedAt">When the level or the score last changed (UTC); a move that changes neither leaves it.</param>
 public sealed record TrustRecord(Bytes NodeId, TrustLevel Level, int Score, DateTimeOffset UpdatedAt);
 
 /// <summary>
@@ -93,14 +93,19 @@ public static class TrustTransitions
         var level = current?.Level ?? TrustLevel.Unknown;
         var score = current?.Score ?? 0;
         if (!IsAllowed(level, to) || (to == TrustLevel.Trusted && score < TrustedScore)) return null;
-        return new TrustRecord(nodeId, Promote(to, score), score, now.ToUniversalTime());
+        var promoted = Promote(to, score);
+        // Nothing changes (an authenticated node authenticating again): the same record, so stores write nothing.
+        if (current is not null && current.Level == promoted) return current;
+        return new TrustRecord(nodeId, promoted, score, now.ToUniversalTime());
     }
 
     /// <summary>The record after adding <paramref name="delta"/> to the score.</summary>
     internal static TrustRecord AddScore(TrustRecord? current, Bytes nodeId, int delta, DateTimeOffset now)
     {
         var score = (int)Math.Clamp((long)(current?.Score ?? 0) + delta, 0, MaxScore);
-        return new TrustRecord(nodeId, Promote(current?.Level ?? TrustLevel.Unknown, score), score, now.ToUniversalTime());
+        var level = Promote(current?.Level ?? TrustLevel.Unknown, score);
+        if (current is not null && current.Score == score && current.Level == level) return current;
+        return new TrustRecord(nodeId, level, score, now.ToUniversalTime());
     }
 
     /// <summary>The record of an operator-bootstrapped genesis node; the score is kept.</summary>

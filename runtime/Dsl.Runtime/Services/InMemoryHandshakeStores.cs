@@ -45,7 +45,7 @@ public sealed class InMemoryTrustStore : ITrustStore
         {
             var current = _records.GetValueOrDefault(nodeId);
             if (TrustTransitions.Transition(current, nodeId, to, now) is not { } next) return new(current?.Level ?? TrustLevel.Unknown);
-            _records[nodeId] = next;
+            if (!ReferenceEquals(next, current)) _records[nodeId] = next;
             return new(next.Level);
         }
     }

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using Dsl.Runtime.Codecs;
@@ -10,9 +11,18 @@ namespace Dsl.Runtime.Services;
 /// Pinned keys, trust levels, seen nonces and blocked addresses in one SQLite file, so that a restart keeps them.
 /// One table per concept; times are stored as UTC ticks (100 ns since 0001-01-01), so they come back exactly.
 /// Every change runs in a transaction that takes the write lock up front (<c>BEGIN IMMEDIATE</c>), so nothing is
-/// half-written and read-then-write steps are atomic, also across processes sharing the file. Calls on one instance
-/// run one at a time over one connection.
+/// half-written and read-then-write steps are atomic, also across processes sharing the file; a call that would
+/// change nothing (a pin already there, a trust level already held) only reads. Calls on one instance run one at a
+/// time over one connection, with their statements prepared once.
 /// </summary>
+/// <remarks>
+/// <para><b>After a crash.</b> The file is in write-ahead-log mode. A change is acknowledged (its call returns) once
+/// its transaction is committed to the log. If the process dies, at any point, the file is consistent when next
+/// opened and holds every acknowledged change; a transaction in progress is rolled back whole. With
+/// <see cref="SqliteDurability.Normal"/> (the default) the log is flushed to the disk at checkpoints, so a power
+/// loss or an operating-system crash may lose the changes of the last moments (never half of one);
+/// <see cref="SqliteDurability.Full"/> flushes every commit, at several times the cost of a write.</para>
+/// </remarks>
 public sealed class SqliteHandshakeStore : IPinnedKeyStore, ITrustStore, IReplayCache, IAddressBlockList, IDisposable
 {
     private const int SchemaVersion = 1;
@@ -29,19 +39,30 @@ public sealed class SqliteHandshakeStore : IPinnedKeyStore, ITrustStore, IReplay
 
     private static readonly Lazy<bool> NativeLibraryLoaded = new(LoadNativeLibrary);
 
+    // Expired replay keys are deleted at most this often: not on every insert.
+    private static readonly TimeSpan PruneInterval = TimeSpan.FromSeconds(30);
+
     private readonly SqliteConnection _connection;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    // Prepared statements by SQL text, used under _gate only.
+    private readonly Dictionary<string, SqliteCommand> _statements = new(StringComparer.Ordinal);
+    private long _nextPruneTicks;
     private bool _disposed;
 
     private SqliteHandshakeStore(SqliteConnection connection) => _connection = connection;
 
     /// <summary>
     /// Opens the store in the file at <paramref name="path"/>, creating the file and its tables if missing, in
-    /// write-ahead-log mode.
+    /// write-ahead-log mode, with <see cref="SqliteDurability.Normal"/> durability.
     /// </summary>
     /// <exception cref="InvalidOperationException">The native SQLite library cannot be loaded, or the file was
     /// written by a newer version of this store.</exception>
-    public static SqliteHandshakeStore Open(string path)
+    public static SqliteHandshakeStore Open(string path) => Open(path, SqliteDurability.Normal);
+
+    /// <summary>Opens the store in the file at <paramref name="path"/> with the given durability (see the remarks on the type).</summary>
+    /// <exception cref="InvalidOperationException">The native SQLite library cannot be loaded, or the file was
+    /// written by a newer version of this store.</exception>
+    public static SqliteHandshakeStore Open(string path, SqliteDurability durability)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         _ = NativeLibraryLoaded.Value;
@@ -55,7 +76,8 @@ public sealed class SqliteHandshakeStore : IPinnedKeyStore, ITrustStore, IReplay
         try
         {
             connection.Open();
-            Execute(connection, "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
+            Execute(connection, "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = "
+                + (durability == SqliteDurability.Full ? "FULL;" : "NORMAL;"));
             using (var transaction = connection.BeginTransaction(deferred: false))
             {
                 using var version = Command(connection, transaction, "PRAGMA user_version;");
@@ -94,15 +116,14 @@ public sealed class SqliteHandshakeStore : IPinnedKeyStore, ITrustStore, IReplay
     {
         using (await EnterAsync(cancellationToken).ConfigureAwait(false))
         {
+            // Already pinned (every handshake after the first): a read, no write.
+            if (await ReadPinAsync(nodeId, null, cancellationToken).ConfigureAwait(false) is { } existing) return existing == publicKey;
             using var transaction = _connection.BeginTransaction(deferred: false);
-            using (var insert = Command(_connection, transaction,
-                "INSERT INTO pins (node_id, public_key, pinned_at) VALUES ($node, $key, $at) ON CONFLICT (node_id) DO NOTHING;"))
-            {
-                insert.Parameters.AddWithValue("$node", nodeId.ToArray());
-                insert.Parameters.AddWithValue("$key", publicKey.ToArray());
-                insert.Parameters.AddWithValue("$at", DateTimeOffset.UtcNow.UtcTicks);
-                await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
+            var insert = Statement("INSERT INTO pins (node_id, public_key, pinned_at) VALUES ($node, $key, $at) ON CONFLICT (node_id) DO NOTHING;", transaction);
+            insert.Parameters["$node"].Value = nodeId.ToArray();
+            insert.Parameters["$key"].Value = publicKey.ToArray();
+            insert.Parameters["$at"].Value = DateTimeOffset.UtcNow.UtcTicks;
+            await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             var pinned = await ReadPinAsync(nodeId, transaction, cancellationToken).ConfigureAwait(false);
             transaction.Commit();
             return pinned == publicKey;
@@ -127,10 +148,14 @@ public sealed class SqliteHandshakeStore : IPinnedKeyStore, ITrustStore, IReplay
     {
         using (await EnterAsync(cancellationToken).ConfigureAwait(false))
         {
+            // A move that changes nothing (authenticated again) only reads.
+            var seen = await ReadTrustAsync(nodeId, null, cancellationToken).ConfigureAwait(false);
+            var unchanged = TrustTransitions.Transition(seen, nodeId, to, now);
+            if (unchanged is null || ReferenceEquals(unchanged, seen)) return unchanged?.Level ?? seen?.Level ?? TrustLevel.Unknown;
             using var transaction = _connection.BeginTransaction(deferred: false);
             var current = await ReadTrustAsync(nodeId, transaction, cancellationToken).ConfigureAwait(false);
             if (TrustTransitions.Transition(current, nodeId, to, now) is not { } next) return current?.Level ?? TrustLevel.Unknown;
-            await WriteTrustAsync(next, transaction, cancellationToken).ConfigureAwait(false);
+            if (!ReferenceEquals(next, current)) await WriteTrustAsync(next, transaction, cancellationToken).ConfigureAwait(false);
             transaction.Commit();
             return next.Level;
         }
@@ -144,7 +169,7 @@ public sealed class SqliteHandshakeStore : IPinnedKeyStore, ITrustStore, IReplay
             using var transaction = _connection.BeginTransaction(deferred: false);
             var current = await ReadTrustAsync(nodeId, transaction, cancellationToken).ConfigureAwait(false);
             var next = TrustTransitions.AddScore(current, nodeId, delta, now);
-            await WriteTrustAsync(next, transaction, cancellationToken).ConfigureAwait(false);
+            if (!ReferenceEquals(next, current)) await WriteTrustAsync(next, transaction, cancellationToken).ConfigureAwait(false);
             transaction.Commit();
             return next.Score;
         }
@@ -183,23 +208,31 @@ public sealed class SqliteHandshakeStore : IPinnedKeyStore, ITrustStore, IReplay
     }
 
     /// <inheritdoc />
-    /// <remarks>Expired keys are deleted on every call, so the table holds only live keys.</remarks>
+    /// <remarks>
+    /// One statement: a new key is inserted, an expired one takes its new expiry, a live one is left (and the call
+    /// returns false). Expired keys are deleted at most every 30 s, in the same transaction as an insert.
+    /// </remarks>
     public async ValueTask<bool> TryAddAsync(Bytes key, DateTimeOffset now, DateTimeOffset expiresAt, CancellationToken cancellationToken)
     {
         using (await EnterAsync(cancellationToken).ConfigureAwait(false))
         {
             using var transaction = _connection.BeginTransaction(deferred: false);
-            using (var prune = Command(_connection, transaction, "DELETE FROM replay WHERE expires_at <= $now;"))
+            if (now.UtcTicks >= _nextPruneTicks)
             {
-                prune.Parameters.AddWithValue("$now", now.UtcTicks);
+                var prune = Statement("DELETE FROM replay WHERE expires_at <= $now;", transaction);
+                prune.Parameters["$now"].Value = now.UtcTicks;
                 await prune.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
-            using var insert = Command(_connection, transaction,
-                "INSERT INTO replay (key, expires_at) VALUES ($key, $expires) ON CONFLICT (key) DO NOTHING;");
-            insert.Parameters.AddWithValue("$key", key.ToArray());
-            insert.Parameters.AddWithValue("$expires", expiresAt.UtcTicks);
+            var insert = Statement("""
+                INSERT INTO replay (key, expires_at) VALUES ($key, $expires)
+                ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= $now;
+                """, transaction);
+            insert.Parameters["$key"].Value = key.ToArray();
+            insert.Parameters["$expires"].Value = expiresAt.UtcTicks;
+            insert.Parameters["$now"].Value = now.UtcTicks;
             var added = await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
             transaction.Commit();
+            if (now.UtcTicks >= _nextPruneTicks) _nextPruneTicks = (now + PruneInterval).UtcTicks;
             return added;
         }
     }
@@ -269,6 +302,7 @@ public sealed class SqliteHandshakeStore : IPinnedKeyStore, ITrustStore, IReplay
         {
             if (_disposed) return;
             _disposed = true;
+            foreach (var statement in _statements.Values) statement.Dispose();
             _connection.Dispose();
         }
         finally
@@ -288,17 +322,35 @@ public sealed class SqliteHandshakeStore : IPinnedKeyStore, ITrustStore, IReplay
         return new Lease(_gate);
     }
 
+    /// <summary>
+    /// The prepared statement for <paramref name="sql"/>, made on first use with a parameter for each <c>$name</c> in
+    /// it, in <paramref name="transaction"/> (or none); under the gate.
+    /// </summary>
+    private SqliteCommand Statement(string sql, SqliteTransaction? transaction)
+    {
+        if (!_statements.TryGetValue(sql, out var command))
+        {
+            command = _connection.CreateCommand();
+            command.CommandText = sql;
+            foreach (System.Text.RegularExpressions.Match name in System.Text.RegularExpressions.Regex.Matches(sql, @"\$[a-zA-Z]+"))
+                if (!command.Parameters.Contains(name.Value)) command.Parameters.Add(new SqliteParameter(name.Value, null));
+            _statements[sql] = command;
+        }
+        command.Transaction = transaction;
+        return command;
+    }
+
     private async ValueTask<Bytes?> ReadPinAsync(Bytes nodeId, SqliteTransaction? transaction, CancellationToken cancellationToken)
     {
-        using var select = Command(_connection, transaction, "SELECT public_key FROM pins WHERE node_id = $node;");
-        select.Parameters.AddWithValue("$node", nodeId.ToArray());
+        var select = Statement("SELECT public_key FROM pins WHERE node_id = $node;", transaction);
+        select.Parameters["$node"].Value = nodeId.ToArray();
         return await select.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is byte[] key ? new Bytes(key) : null;
     }
 
     private async ValueTask<TrustRecord?> ReadTrustAsync(Bytes nodeId, SqliteTransaction? transaction, CancellationToken cancellationToken)
     {
-        using var select = Command(_connection, transaction, "SELECT level, score, updated_at FROM trust WHERE node_id = $node;");
-        select.Parameters.AddWithValue("$node", nodeId.ToArray());
+        var select = Statement("SELECT level, score, updated_at FROM trust WHERE node_id = $node;", transaction);
+        select.Parameters["$node"].Value = nodeId.ToArray();
         using var reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false)) return null;
         return new TrustRecord(nodeId, (TrustLevel)reader.GetInt32(0), reader.GetInt32(1), new DateTimeOffset(reader.GetInt64(2), TimeSpan.Zero));
@@ -306,21 +358,21 @@ public sealed class SqliteHandshakeStore : IPinnedKeyStore, ITrustStore, IReplay
 
     private async ValueTask WriteTrustAsync(TrustRecord record, SqliteTransaction transaction, CancellationToken cancellationToken)
     {
-        using var upsert = Command(_connection, transaction, """
+        var upsert = Statement("""
             INSERT INTO trust (node_id, level, score, updated_at) VALUES ($node, $level, $score, $at)
             ON CONFLICT (node_id) DO UPDATE SET level = excluded.level, score = excluded.score, updated_at = excluded.updated_at;
-            """);
-        upsert.Parameters.AddWithValue("$node", record.NodeId.ToArray());
-        upsert.Parameters.AddWithValue("$level", (int)record.Level);
-        upsert.Parameters.AddWithValue("$score", record.Score);
-        upsert.Parameters.AddWithValue("$at", record.UpdatedAt.UtcTicks);
+            """, transaction);
+        upsert.Parameters["$node"].Value = record.NodeId.ToArray();
+        upsert.Parameters["$level"].Value = (int)record.Level;
+        upsert.Parameters["$score"].Value = record.Score;
+        upsert.Parameters["$at"].Value = record.UpdatedAt.UtcTicks;
         await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async ValueTask<long> ReadBlockedUntilAsync(string address, SqliteTransaction? transaction, CancellationToken cancellationToken)
     {
-        using var select = Command(_connection, transaction, "SELECT until FROM blocks WHERE address = $address;");
-        select.Parameters.AddWithValue("$address", address);
+        var select = Statement("SELECT until FROM blocks WHERE address = $address;", transaction);
+        select.Parameters["$address"].Value = address;
         return await select.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long until ? until : long.MinValue;
     }
 
@@ -358,4 +410,13 @@ public sealed class SqliteHandshakeStore : IPinnedKeyStore, ITrustStore, IReplay
     {
         public void Dispose() => gate.Release();
     }
+}
+
+/// <summary>How hard a <see cref="SqliteHandshakeStore"/> works to keep a commit through a power loss.</summary>
+public enum SqliteDurability
+{
+    /// <summary>A commit survives the process dying at any point; a power loss or an OS crash may lose the last moments' commits (never half of one).</summary>
+    Normal,
+    /// <summary>Every commit is flushed to the disk before the call returns: it survives a power loss too, at several times the cost of a write.</summary>
+    Full,
 }

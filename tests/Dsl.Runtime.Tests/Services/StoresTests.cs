@@ -276,6 +276,26 @@ public sealed class StoresTests
     }
 
     [Theory, InlineData("memory"), InlineData("sqlite")]
+    public async Task A_key_that_expired_moments_ago_is_accepted_again_before_any_cleanup(string kind)
+    {
+        // SQLite deletes expired keys only now and then: an expired key still in the table must not count.
+        using var stores = Stores.Create(kind);
+        Assert.True(await stores.Replay.TryAddAsync(Key(9), T0, T0.AddSeconds(1), default));
+        Assert.True(await stores.Replay.TryAddAsync(Key(9), T0.AddSeconds(2), T0.AddSeconds(3), default));
+        Assert.False(await stores.Replay.TryAddAsync(Key(9), T0.AddSeconds(2.5), T0.AddSeconds(4), default));
+    }
+
+    [Theory, InlineData("memory"), InlineData("sqlite")]
+    public async Task Authenticating_an_authenticated_node_again_changes_nothing_not_even_its_time(string kind)
+    {
+        using var stores = Stores.Create(kind);
+        var node = Id("again");
+        Assert.Equal(TrustLevel.Authenticated, await stores.Trust.AuthenticateAsync(node, T0, default));
+        Assert.Equal(TrustLevel.Authenticated, await stores.Trust.AuthenticateAsync(node, T0 + Minute, default));
+        Assert.Equal(T0, (await stores.Trust.FindAsync(node, default))!.UpdatedAt);
+    }
+
+    [Theory, InlineData("memory"), InlineData("sqlite")]
     public async Task OfConcurrentAddsOfOneKeyExactlyOneSucceeds(string kind)
     {
         using var stores = Stores.Create(kind);
