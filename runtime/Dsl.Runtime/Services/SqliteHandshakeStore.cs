@@ -23,7 +23,7 @@ namespace Dsl.Runtime.Services;
 /// loss or an operating-system crash may lose the changes of the last moments (never half of one);
 /// <see cref="SqliteDurability.Full"/> flushes every commit, at several times the cost of a write.</para>
 /// </remarks>
-public sealed class SqliteHandshakeStore : IPinnedKeyStore, ITrustStore, IReplayCache, IAddressBlockList, IDisposable
+public sealed class SqliteHandshakeStore : IPinnedKeyStore, ITrustStore, IReplayCache, IAddressBlockList, IThreadStore, IDisposable
 {
     private const int SchemaVersion = 1;
 
@@ -35,6 +35,7 @@ public sealed class SqliteHandshakeStore : IPinnedKeyStore, ITrustStore, IReplay
         CREATE TABLE IF NOT EXISTS failures (address TEXT NOT NULL, at INTEGER NOT NULL);
         CREATE INDEX IF NOT EXISTS failures_by_address ON failures (address, at);
         CREATE TABLE IF NOT EXISTS blocks (address TEXT NOT NULL PRIMARY KEY, until INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS threads (thread_id BLOB NOT NULL PRIMARY KEY, client_id TEXT NOT NULL, session_id BLOB NOT NULL, updated_at INTEGER NOT NULL);
         """;
 
     private static readonly Lazy<bool> NativeLibraryLoaded = new(LoadNativeLibrary);
@@ -290,6 +291,47 @@ public sealed class SqliteHandshakeStore : IPinnedKeyStore, ITrustStore, IReplay
             }
             transaction.Commit();
             return blocked;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<bool> ContainsAsync(Guid threadId, string clientId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(clientId);
+        using (await EnterAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var select = Statement("SELECT 1 FROM threads WHERE thread_id = $thread AND client_id = $client;", null);
+            select.Parameters["$thread"].Value = threadId.ToByteArray();
+            select.Parameters["$client"].Value = clientId;
+            return await select.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not null;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask OpenAsync(Guid threadId, string clientId, Guid sessionId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(clientId);
+        using (await EnterAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var insert = Statement("INSERT INTO threads (thread_id, client_id, session_id, updated_at) VALUES ($thread, $client, $session, $at) ON CONFLICT (thread_id) DO UPDATE SET client_id = excluded.client_id, session_id = excluded.session_id, updated_at = excluded.updated_at;", null);
+            insert.Parameters["$thread"].Value = threadId.ToByteArray();
+            insert.Parameters["$client"].Value = clientId;
+            insert.Parameters["$session"].Value = sessionId.ToByteArray();
+            insert.Parameters["$at"].Value = DateTimeOffset.UtcNow.UtcTicks;
+            await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask TouchAsync(Guid threadId, Guid sessionId, CancellationToken cancellationToken)
+    {
+        using (await EnterAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var update = Statement("UPDATE threads SET session_id = $session, updated_at = $at WHERE thread_id = $thread;", null);
+            update.Parameters["$thread"].Value = threadId.ToByteArray();
+            update.Parameters["$session"].Value = sessionId.ToByteArray();
+            update.Parameters["$at"].Value = DateTimeOffset.UtcNow.UtcTicks;
+            await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 

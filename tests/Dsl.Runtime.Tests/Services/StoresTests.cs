@@ -17,7 +17,7 @@ public sealed class StoresTests
     private static readonly TrustLevel[] Levels = Enum.GetValues<TrustLevel>();
 
     /// <summary>One set of stores; for SQLite one object in a temporary file, deleted on dispose.</summary>
-    private sealed class Stores : IDisposable
+    private sealed class Stores : IDisposable, IAsyncDisposable
     {
         private readonly SqliteHandshakeStore? _sqlite;
 
@@ -27,10 +27,28 @@ public sealed class StoresTests
             (Pins, Trust, Replay, Blocks, Reset, Bootstrap, _sqlite, Path) = (pins, trust, replay, blocks, reset, bootstrap, sqlite, path);
         }
 
+        /// <summary>For PostgreSQL: the store, in a schema of its own in the tests' throwaway cluster.</summary>
+        public Dsl.Runtime.PostgreSql.PostgreSqlHandshakeStore? Postgres { get; private init; }
+
+        public static async Task<Stores> CreateAsync(string kind)
+        {
+            if (kind != "postgres") return Create(kind);
+            var store = await Dsl.Runtime.PostgreSql.PostgreSqlHandshakeStore.OpenAsync(Dsl.Tests.Shared.PostgreSqlCluster.ConnectionString, "t_" + Guid.NewGuid().ToString("N"));
+            return new Stores(store, store, store, store, id => store.ResetAsync(id, default), (id, now) => store.BootstrapSystemAsync(id, now, default), null, null) { Postgres = store };
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Dispose();
+            if (Postgres is not null) await Postgres.DisposeAsync();
+        }
+
         public IPinnedKeyStore Pins { get; }
         public ITrustStore Trust { get; }
         public IReplayCache Replay { get; }
         public IAddressBlockList Blocks { get; }
+        public IThreadStore Threads => (IThreadStore?)_sqlite ?? (IThreadStore?)Postgres ?? (_memoryThreads ??= new InMemoryThreadStore());
+        private InMemoryThreadStore? _memoryThreads;
         public Func<Bytes, ValueTask> Reset { get; }
         public Func<Bytes, DateTimeOffset, ValueTask> Bootstrap { get; }
         public string? Path { get; }
@@ -83,12 +101,28 @@ public sealed class StoresTests
         })));
     }
 
+    // Threads
+
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
+    public async Task A_thread_belongs_to_the_client_it_was_issued_to_and_survives_its_resumptions(string kind)
+    {
+        await using var stores = await Stores.CreateAsync(kind);
+        var thread = Guid.NewGuid();
+        Assert.False(await stores.Threads.ContainsAsync(thread, "ada", default));
+        await stores.Threads.OpenAsync(thread, "ada", Guid.NewGuid(), default);
+        Assert.True(await stores.Threads.ContainsAsync(thread, "ada", default));
+        Assert.False(await stores.Threads.ContainsAsync(thread, "bob", default));
+        await stores.Threads.TouchAsync(thread, Guid.NewGuid(), default);
+        Assert.True(await stores.Threads.ContainsAsync(thread, "ada", default));
+        Assert.False(await stores.Threads.ContainsAsync(Guid.NewGuid(), "ada", default));
+    }
+
     // Pinned keys
 
-    [Theory, InlineData("memory"), InlineData("sqlite")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
     public async Task APinnedKeyMatchesAndADifferentKeyIsRefusedWithoutOverwriting(string kind)
     {
-        using var stores = Stores.Create(kind);
+        await using var stores = await Stores.CreateAsync(kind);
         var node = Id("node-a");
 
         Assert.Null(await stores.Pins.GetPinAsync(node, default));
@@ -110,10 +144,10 @@ public sealed class StoresTests
         Assert.Equal(Key(3), await stores.Pins.GetPinAsync(Bytes.Empty, default));
     }
 
-    [Theory, InlineData("memory"), InlineData("sqlite")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
     public async Task OfConcurrentPinsOfTwoKeysExactlyOneWins(string kind)
     {
-        using var stores = Stores.Create(kind);
+        await using var stores = await Stores.CreateAsync(kind);
         for (var round = 0; round < 20; round++)
         {
             var node = Id($"node-{round}");
@@ -145,10 +179,10 @@ public sealed class StoresTests
         }
     }
 
-    [Theory, InlineData("memory"), InlineData("sqlite")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
     public async Task EveryPairMovesOnlyWhereTheTableAllows(string kind)
     {
-        using var stores = Stores.Create(kind);
+        await using var stores = await Stores.CreateAsync(kind);
         foreach (var from in Levels)
         {
             foreach (var to in Levels)
@@ -186,10 +220,10 @@ public sealed class StoresTests
         }
     }
 
-    [Theory, InlineData("memory"), InlineData("sqlite")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
     public async Task AScoreOf80PromotesAnAuthenticatedNodeToTrusted(string kind)
     {
-        using var stores = Stores.Create(kind);
+        await using var stores = await Stores.CreateAsync(kind);
         var node = Id("node-a");
         Assert.Null(await stores.Trust.FindAsync(node, default));
         Assert.Equal(TrustLevel.Unknown, await stores.Trust.GetAsync(node, default));
@@ -212,10 +246,10 @@ public sealed class StoresTests
         Assert.Equal(TrustLevel.Trusted, await stores.Trust.GetAsync(node, default));
     }
 
-    [Theory, InlineData("memory"), InlineData("sqlite")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
     public async Task AScoreEarnedBeforeAuthenticationTrustsOnAuthentication(string kind)
     {
-        using var stores = Stores.Create(kind);
+        await using var stores = await Stores.CreateAsync(kind);
         var node = Id("node-a");
         await stores.Trust.TransitionAsync(node, TrustLevel.Discovered, T0, default);
         Assert.Equal(90, await stores.Trust.AddScoreAsync(node, 90, T0, default));
@@ -224,10 +258,10 @@ public sealed class StoresTests
         Assert.Equal(TrustLevel.Trusted, await stores.Trust.AuthenticateAsync(node, T0, default));
     }
 
-    [Theory, InlineData("memory"), InlineData("sqlite")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
     public async Task BlacklistedSticksUntilAnOperatorResetsIt(string kind)
     {
-        using var stores = Stores.Create(kind);
+        await using var stores = await Stores.CreateAsync(kind);
         var node = Id("node-a");
         await stores.Trust.AuthenticateAsync(node, T0, default);
         await stores.Trust.AddScoreAsync(node, 50, T0, default);
@@ -244,10 +278,10 @@ public sealed class StoresTests
         Assert.Equal(TrustLevel.Authenticated, await stores.Trust.AuthenticateAsync(node, T0, default));
     }
 
-    [Theory, InlineData("memory"), InlineData("sqlite")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
     public async Task SystemNeverChanges(string kind)
     {
-        using var stores = Stores.Create(kind);
+        await using var stores = await Stores.CreateAsync(kind);
         var node = Id("genesis");
         await stores.Bootstrap(node, T0);
 
@@ -261,10 +295,10 @@ public sealed class StoresTests
 
     // Replay cache
 
-    [Theory, InlineData("memory"), InlineData("sqlite")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
     public async Task AKeyIsRefusedBeforeItExpiresAndAcceptedAfter(string kind)
     {
-        using var stores = Stores.Create(kind);
+        await using var stores = await Stores.CreateAsync(kind);
         var nonce = Key(7);
         Assert.True(await stores.Replay.TryAddAsync(nonce, T0, T0 + Minute, default));
         Assert.False(await stores.Replay.TryAddAsync(nonce, T0.AddSeconds(1), T0.AddSeconds(61), default));
@@ -275,30 +309,30 @@ public sealed class StoresTests
         Assert.False(await stores.Replay.TryAddAsync(nonce, T0 + Minute, T0 + 2 * Minute, default));
     }
 
-    [Theory, InlineData("memory"), InlineData("sqlite")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
     public async Task A_key_that_expired_moments_ago_is_accepted_again_before_any_cleanup(string kind)
     {
         // SQLite deletes expired keys only now and then: an expired key still in the table must not count.
-        using var stores = Stores.Create(kind);
+        await using var stores = await Stores.CreateAsync(kind);
         Assert.True(await stores.Replay.TryAddAsync(Key(9), T0, T0.AddSeconds(1), default));
         Assert.True(await stores.Replay.TryAddAsync(Key(9), T0.AddSeconds(2), T0.AddSeconds(3), default));
         Assert.False(await stores.Replay.TryAddAsync(Key(9), T0.AddSeconds(2.5), T0.AddSeconds(4), default));
     }
 
-    [Theory, InlineData("memory"), InlineData("sqlite")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
     public async Task Authenticating_an_authenticated_node_again_changes_nothing_not_even_its_time(string kind)
     {
-        using var stores = Stores.Create(kind);
+        await using var stores = await Stores.CreateAsync(kind);
         var node = Id("again");
         Assert.Equal(TrustLevel.Authenticated, await stores.Trust.AuthenticateAsync(node, T0, default));
         Assert.Equal(TrustLevel.Authenticated, await stores.Trust.AuthenticateAsync(node, T0 + Minute, default));
         Assert.Equal(T0, (await stores.Trust.FindAsync(node, default))!.UpdatedAt);
     }
 
-    [Theory, InlineData("memory"), InlineData("sqlite")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
     public async Task OfConcurrentAddsOfOneKeyExactlyOneSucceeds(string kind)
     {
-        using var stores = Stores.Create(kind);
+        await using var stores = await Stores.CreateAsync(kind);
         for (var round = 0; round < 20; round++)
         {
             var nonce = Id($"nonce-{round}");
@@ -351,10 +385,10 @@ public sealed class StoresTests
     private static ValueTask<bool> FailAsync(IAddressBlockList blocks, string address, DateTimeOffset now)
         => blocks.RecordFailureAsync(address, now, 3, Minute, Minute, default);
 
-    [Theory, InlineData("memory"), InlineData("sqlite")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
     public async Task ThreeFailuresWithinAMinuteBlockForAMinute(string kind)
     {
-        using var stores = Stores.Create(kind);
+        await using var stores = await Stores.CreateAsync(kind);
         const string address = "192.0.2.1";
 
         Assert.False(await FailAsync(stores.Blocks, address, T0));
@@ -374,10 +408,10 @@ public sealed class StoresTests
         Assert.False(await FailAsync(stores.Blocks, address, blockedAt + Minute));
     }
 
-    [Theory, InlineData("memory"), InlineData("sqlite")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
     public async Task ThreeFailuresSpreadOverMoreThanAMinuteDoNotBlock(string kind)
     {
-        using var stores = Stores.Create(kind);
+        await using var stores = await Stores.CreateAsync(kind);
         const string address = "2001:db8::1";
 
         Assert.False(await FailAsync(stores.Blocks, address, T0));
