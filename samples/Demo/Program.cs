@@ -37,8 +37,9 @@ public static class Program
         serve.Subcommands.Add(mesh);
 
         var seed = new Option<string?>("--seed") { Description = "The shared seed as hex (32 bytes or more); the demo's when omitted." };
-        var stt = new Command("stt", "Serve STT 0.2 on udp://HOST:PORT") { port, host, seed };
-        stt.SetAction((parse, cancellationToken) => SttDemo.ServeAsync(Listen(parse), parse.GetValue(seed), Console.Out, cancellationToken));
+        var unproven = new Option<bool>("--no-address-check") { Description = "Answer a new address without the stateless retry first, for peers written before it (this gives up the amplification limit)." };
+        var stt = new Command("stt", "Serve STT 0.2 on udp://HOST:PORT") { port, host, seed, unproven };
+        stt.SetAction((parse, cancellationToken) => SttDemo.ServeAsync(Listen(parse), parse.GetValue(seed), !parse.GetValue(unproven), Console.Out, cancellationToken));
         serve.Subcommands.Add(stt);
 
         var cahpData = new Option<string>("--data") { Description = "Where the demo keeps both CAHP nodes' identity seeds and the model's weights (serve and connect must share it).", DefaultValueFactory = _ => System.IO.Path.Combine(System.IO.Path.GetTempPath(), "dsl-demo-cahp") };

@@ -102,13 +102,13 @@ public static class SttDemo
     }
 
     /// <summary>Serves STT on UDP until cancelled, with the demo's shared seed (or the one given as hex).</summary>
-    public static async Task<int> ServeAsync(HandshakeHostOptions options, string? seedHex, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> ServeAsync(HandshakeHostOptions options, string? seedHex, bool checkAddresses, TextWriter output, CancellationToken cancellationToken)
     {
         var seed = seedHex is null ? DemoSeed : Bytes.FromHex(seedHex);
         var nodeId = new Bytes(Digests.RandomBytes(32));
         await using var host = new UdpHandshakeHost<SttResponderResult>(options,
             (transport, ct) => new SttResponder(new SttResponderInputs { NodeId = nodeId, SharedSeed = seed }).RunAsync(transport, ct),
-            (peer, outcome) => Report(output, peer, outcome));
+            (peer, outcome) => Report(output, peer, outcome), endpoint: new UdpEndpointOptions { ValidateAddresses = checkAddresses });
         await host.StartAsync(cancellationToken).ConfigureAwait(false);
         output.WriteLine($"Serving STT 0.2 on udp://{host.LocalEndPoint} as node {nodeId} (Ctrl+C to stop)");
         output.WriteLine(seedHex is null ? $"Shared seed: the demo's, hex {DemoSeed.ToHex()}" : "Shared seed: the one given");
