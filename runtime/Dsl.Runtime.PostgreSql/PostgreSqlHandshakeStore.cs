@@ -72,6 +72,7 @@ public sealed class PostgreSqlHandshakeStore : IPinnedKeyStore, ITrustStore, IRe
             CREATE INDEX IF NOT EXISTS failures_by_address ON {schema}.failures (address, at);
             CREATE TABLE IF NOT EXISTS {schema}.blocks (address text PRIMARY KEY, until bigint NOT NULL);
             CREATE TABLE IF NOT EXISTS {schema}.threads (thread_id uuid PRIMARY KEY, client_id text NOT NULL, session_id uuid NOT NULL, updated_at bigint NOT NULL);
+            CREATE TABLE IF NOT EXISTS {schema}.vals (store text NOT NULL, key text NOT NULL, value bytea NOT NULL, PRIMARY KEY (store, key));
             """, connection, transaction))
         {
             await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
@@ -287,6 +288,50 @@ public sealed class PostgreSqlHandshakeStore : IPinnedKeyStore, ITrustStore, IRe
         update.Parameters.Add(new NpgsqlParameter { Value = sessionId });
         update.Parameters.Add(new NpgsqlParameter { Value = DateTimeOffset.UtcNow.UtcTicks });
         await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A value store (the spec's <c>value_store</c>) named <paramref name="name"/> in this schema: values of
+    /// <typeparamref name="TValue"/> (int, bool, uuid, timestamp or bytes) by string key, shared by the fleet.
+    /// </summary>
+    /// <exception cref="NotSupportedException"><typeparamref name="TValue"/> is not one of those types.</exception>
+    public IValueStore<TValue> Values<TValue>(string name) where TValue : struct
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        StoredValue<TValue>.Check();
+        return new PostgreSqlValueStore<TValue>(this, name);
+    }
+
+    private sealed class PostgreSqlValueStore<TValue>(PostgreSqlHandshakeStore owner, string name) : IValueStore<TValue> where TValue : struct
+    {
+        public async ValueTask<TValue?> GetAsync(string key, CancellationToken cancellationToken)
+        {
+            ArgumentNullException.ThrowIfNull(key);
+            await using var select = owner._dataSource.CreateCommand($"SELECT value FROM {owner._schema}.vals WHERE store = $1 AND key = $2");
+            select.Parameters.Add(new NpgsqlParameter { Value = name });
+            select.Parameters.Add(new NpgsqlParameter { Value = key });
+            return await select.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is byte[] stored ? StoredValue<TValue>.FromBytes(stored) : null;
+        }
+
+        public async ValueTask SetAsync(string key, TValue value, CancellationToken cancellationToken)
+        {
+            ArgumentNullException.ThrowIfNull(key);
+            await using var upsert = owner._dataSource.CreateCommand(
+                $"INSERT INTO {owner._schema}.vals (store, key, value) VALUES ($1, $2, $3) ON CONFLICT (store, key) DO UPDATE SET value = excluded.value");
+            upsert.Parameters.Add(new NpgsqlParameter { Value = name });
+            upsert.Parameters.Add(new NpgsqlParameter { Value = key });
+            upsert.Parameters.Add(new NpgsqlParameter { Value = StoredValue<TValue>.ToBytes(value) });
+            await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        public async ValueTask RemoveAsync(string key, CancellationToken cancellationToken)
+        {
+            ArgumentNullException.ThrowIfNull(key);
+            await using var delete = owner._dataSource.CreateCommand($"DELETE FROM {owner._schema}.vals WHERE store = $1 AND key = $2");
+            delete.Parameters.Add(new NpgsqlParameter { Value = name });
+            delete.Parameters.Add(new NpgsqlParameter { Value = key });
+            await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Closes the connection pool, if the store opened it.</summary>

@@ -36,6 +36,7 @@ public sealed class SqliteHandshakeStore : IPinnedKeyStore, ITrustStore, IReplay
         CREATE INDEX IF NOT EXISTS failures_by_address ON failures (address, at);
         CREATE TABLE IF NOT EXISTS blocks (address TEXT NOT NULL PRIMARY KEY, until INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS threads (thread_id BLOB NOT NULL PRIMARY KEY, client_id TEXT NOT NULL, session_id BLOB NOT NULL, updated_at INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS vals (store TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (store, key));
         """;
 
     private static readonly Lazy<bool> NativeLibraryLoaded = new(LoadNativeLibrary);
@@ -332,6 +333,59 @@ public sealed class SqliteHandshakeStore : IPinnedKeyStore, ITrustStore, IReplay
             update.Parameters["$session"].Value = sessionId.ToByteArray();
             update.Parameters["$at"].Value = DateTimeOffset.UtcNow.UtcTicks;
             await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A value store (the spec's <c>value_store</c>) named <paramref name="name"/> in this file: values of
+    /// <typeparamref name="TValue"/> (int, bool, uuid, timestamp or bytes) by string key. Stores of other names keep
+    /// other values.
+    /// </summary>
+    /// <exception cref="NotSupportedException"><typeparamref name="TValue"/> is not one of those types.</exception>
+    public IValueStore<TValue> Values<TValue>(string name) where TValue : struct
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        StoredValue<TValue>.Check();
+        return new SqliteValueStore<TValue>(this, name);
+    }
+
+    private sealed class SqliteValueStore<TValue>(SqliteHandshakeStore owner, string name) : IValueStore<TValue> where TValue : struct
+    {
+        public async ValueTask<TValue?> GetAsync(string key, CancellationToken cancellationToken)
+        {
+            ArgumentNullException.ThrowIfNull(key);
+            using (await owner.EnterAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var select = owner.Statement("SELECT value FROM vals WHERE store = $store AND key = $key;", null);
+                select.Parameters["$store"].Value = name;
+                select.Parameters["$key"].Value = key;
+                return await select.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is byte[] stored ? StoredValue<TValue>.FromBytes(stored) : null;
+            }
+        }
+
+        public async ValueTask SetAsync(string key, TValue value, CancellationToken cancellationToken)
+        {
+            ArgumentNullException.ThrowIfNull(key);
+            using (await owner.EnterAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var upsert = owner.Statement("INSERT INTO vals (store, key, value) VALUES ($store, $key, $value) ON CONFLICT (store, key) DO UPDATE SET value = excluded.value;", null);
+                upsert.Parameters["$store"].Value = name;
+                upsert.Parameters["$key"].Value = key;
+                upsert.Parameters["$value"].Value = StoredValue<TValue>.ToBytes(value);
+                await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        public async ValueTask RemoveAsync(string key, CancellationToken cancellationToken)
+        {
+            ArgumentNullException.ThrowIfNull(key);
+            using (await owner.EnterAsync(cancellationToken).ConfigureAwait(false))
+            {
+                var delete = owner.Statement("DELETE FROM vals WHERE store = $store AND key = $key;", null);
+                delete.Parameters["$store"].Value = name;
+                delete.Parameters["$key"].Value = key;
+                await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 

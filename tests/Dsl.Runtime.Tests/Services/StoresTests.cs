@@ -47,6 +47,11 @@ public sealed class StoresTests
         public ITrustStore Trust { get; }
         public IReplayCache Replay { get; }
         public IAddressBlockList Blocks { get; }
+        public IValueStore<T> Values<T>(string name) where T : struct
+            => _sqlite is not null ? _sqlite.Values<T>(name)
+               : Postgres is not null ? Postgres.Values<T>(name)
+               : (IValueStore<T>)_memoryValues.GetOrAdd(name + "/" + typeof(T).Name, _ => new InMemoryValueStore<T>());
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, object> _memoryValues = new();
         public IThreadStore Threads => (IThreadStore?)_sqlite ?? (IThreadStore?)Postgres ?? (_memoryThreads ??= new InMemoryThreadStore());
         private InMemoryThreadStore? _memoryThreads;
         public Func<Bytes, ValueTask> Reset { get; }
@@ -115,6 +120,39 @@ public sealed class StoresTests
         await stores.Threads.TouchAsync(thread, Guid.NewGuid(), default);
         Assert.True(await stores.Threads.ContainsAsync(thread, "ada", default));
         Assert.False(await stores.Threads.ContainsAsync(Guid.NewGuid(), "ada", default));
+    }
+
+    // Value stores
+
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
+    public async Task A_value_store_keeps_each_type_by_key_and_stores_of_other_names_apart(string kind)
+    {
+        await using var stores = await Stores.CreateAsync(kind);
+        var ids = stores.Values<Guid>("saved_threads");
+        var others = stores.Values<Guid>("other");
+        var id = Guid.NewGuid();
+        Assert.Null(await ids.GetAsync("ada", default));
+        await ids.SetAsync("ada", id, default);
+        Assert.Equal(id, await ids.GetAsync("ada", default));
+        Assert.Null(await others.GetAsync("ada", default));
+        var replaced = Guid.NewGuid();
+        await ids.SetAsync("ada", replaced, default);
+        Assert.Equal(replaced, await ids.GetAsync("ada", default));
+        await ids.RemoveAsync("ada", default);
+        Assert.Null(await ids.GetAsync("ada", default));
+
+        var numbers = stores.Values<long>("n");
+        await numbers.SetAsync("k", -42, default);
+        Assert.Equal(-42L, await numbers.GetAsync("k", default));
+        var flags = stores.Values<bool>("f");
+        await flags.SetAsync("k", true, default);
+        Assert.True(await flags.GetAsync("k", default));
+        var times = stores.Values<DateTimeOffset>("t");
+        await times.SetAsync("k", T0, default);
+        Assert.Equal(T0, await times.GetAsync("k", default));
+        var bytes = stores.Values<Bytes>("b");
+        await bytes.SetAsync("k", Key(3), default);
+        Assert.Equal(Key(3), await bytes.GetAsync("k", default));
     }
 
     // Pinned keys
