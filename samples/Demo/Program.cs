@@ -32,8 +32,9 @@ public static class Program
         serve.Subcommands.Add(ltp);
 
         var data = new Option<string>("--data") { Description = "Where the node keeps its identity seed and SQLite store.", DefaultValueFactory = _ => System.IO.Path.Combine(System.IO.Path.GetTempPath(), "dsl-demo-mesh-node") };
-        var mesh = new Command("mesh", "Serve Mesh 1.0 on tcp://HOST:PORT (length-prefixed JSON frames)") { port, host, data };
-        mesh.SetAction((parse, cancellationToken) => MeshDemo.ServeAsync(Listen(parse), parse.GetValue(data)!, Console.Out, cancellationToken));
+        var postgres = new Option<string?>("--postgres") { Description = "A PostgreSQL connection string: keep pins, trust, the replay cache and the block list there, shared with every server given the same one (a fleet), instead of in SQLite under --data." };
+        var mesh = new Command("mesh", "Serve Mesh 1.0 on tcp://HOST:PORT (length-prefixed JSON frames)") { port, host, data, postgres };
+        mesh.SetAction((parse, cancellationToken) => MeshDemo.ServeAsync(Listen(parse), parse.GetValue(data)!, parse.GetValue(postgres), Console.Out, cancellationToken));
         serve.Subcommands.Add(mesh);
 
         var seed = new Option<string?>("--seed") { Description = "The shared seed as hex (32 bytes or more); the demo's when omitted." };

@@ -13,40 +13,64 @@ using Dsl.Runtime.Transports.Tcp;
 
 namespace Dsl.Samples.Demo.Mesh;
 
-/// <summary>One Mesh node on disk: its identity seed and its SQLite store (pins, trust, replay cache, block list).</summary>
+/// <summary>
+/// One Mesh node: its identity seed on disk, and its stores (pins, trust, replay cache, block list): SQLite in the same
+/// folder, or PostgreSQL when the node is one of a fleet.
+/// </summary>
 public sealed class MeshNode : IDisposable
 {
-    private MeshNode(string directory, Ed25519Key identity, SqliteHandshakeStore store)
+    private readonly IDisposable? _sqlite;
+    private readonly IAsyncDisposable? _postgres;
+
+    private MeshNode(string directory, Ed25519Key identity, IPinnedKeyStore pins, ITrustStore trust, IReplayCache replay, IAddressBlockList blocked, IDisposable? sqlite, IAsyncDisposable? postgres)
     {
         Directory = directory;
         Identity = identity;
-        Store = store;
+        (Pins, Trust, Replay, Blocked, _sqlite, _postgres) = (pins, trust, replay, blocked, sqlite, postgres);
     }
 
     public string Directory { get; }
     public Ed25519Key Identity { get; }
-    public SqliteHandshakeStore Store { get; }
+    public IPinnedKeyStore Pins { get; }
+    public ITrustStore Trust { get; }
+    public IReplayCache Replay { get; }
+    public IAddressBlockList Blocked { get; }
     public Bytes NodeId => new(Digests.Sha256(Identity.PublicKey));
 
     /// <summary>Opens (or creates) a node in <paramref name="directory"/>: the identity survives restarts, as pins and trust do.</summary>
     public static MeshNode Open(string directory)
     {
+        var identity = LoadIdentity(directory);
+        var store = SqliteHandshakeStore.Open(Path.Combine(directory, "mesh.db"));
+        return new MeshNode(directory, identity, store, store, store, store, store, null);
+    }
+
+    /// <summary>Opens a node whose identity is in <paramref name="directory"/> and whose stores are the fleet's, in PostgreSQL (schema <c>dsl_mesh</c>).</summary>
+    public static async Task<MeshNode> OpenAsync(string directory, string postgres)
+    {
+        var identity = LoadIdentity(directory);
+        var store = await Dsl.Runtime.PostgreSql.PostgreSqlHandshakeStore.OpenAsync(postgres, "dsl_mesh").ConfigureAwait(false);
+        return new MeshNode(directory, identity, store, store, store, store, null, store);
+    }
+
+    private static Ed25519Key LoadIdentity(string directory)
+    {
         System.IO.Directory.CreateDirectory(directory);
         var seedPath = Path.Combine(directory, "identity.seed");
         if (!File.Exists(seedPath)) File.WriteAllBytes(seedPath, Digests.RandomBytes(Ed25519.SeedSize));
-        var identity = Ed25519.Instance.ImportSeed(File.ReadAllBytes(seedPath));
-        return new MeshNode(directory, identity, SqliteHandshakeStore.Open(Path.Combine(directory, "mesh.db")));
+        return Ed25519.Instance.ImportSeed(File.ReadAllBytes(seedPath));
     }
 
     public MeshInitiator Initiator(HandshakeOptions? options = null)
-        => new(new MeshInitiatorInputs { Identity = Identity }, new MeshInitiatorServices { Pins = Store, Trust = Store }, options);
+        => new(new MeshInitiatorInputs { Identity = Identity }, new MeshInitiatorServices { Pins = Pins, Trust = Trust }, options);
 
     public MeshResponder Responder()
-        => new(new MeshResponderInputs { Identity = Identity }, new MeshResponderServices { Pins = Store, Trust = Store, Replay = Store, Blocked = Store });
+        => new(new MeshResponderInputs { Identity = Identity }, new MeshResponderServices { Pins = Pins, Trust = Trust, Replay = Replay, Blocked = Blocked });
 
     public void Dispose()
     {
-        Store.Dispose();
+        _sqlite?.Dispose();
+        _postgres?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         Identity.Dispose();
     }
 }
@@ -67,7 +91,7 @@ public static class MeshDemo
                     : $"    [responder] refused {transport.RemoteAddress}: {outcome.Error}");
             }
             if (outcome.Succeeded) await transport.CloseAsync(cancellationToken).ConfigureAwait(false);
-        }, node.Store);
+        }, node.Blocked);
         await host.StartAsync().ConfigureAwait(false);
         return host;
     }
@@ -87,7 +111,7 @@ public static class MeshDemo
             output.WriteLine();
             output.WriteLine($"1. A connects to B at {listener.LocalEndPoint}: HS_SYN, HS_SYN_ACK, HS_ACK, each in a signed packet");
             var first = await ConnectAsync(a, listener.LocalEndPoint, output, null, cancellationToken).ConfigureAwait(false);
-            ok &= Claims.Expect(output, first.Succeeded && await b.Store.GetAsync(a.NodeId, cancellationToken) == TrustLevel.Authenticated,
+            ok &= Claims.Expect(output, first.Succeeded && await b.Trust.GetAsync(a.NodeId, cancellationToken) == TrustLevel.Authenticated,
                 "both nodes authenticated and pinned each other");
 
             output.WriteLine();
@@ -95,8 +119,8 @@ public static class MeshDemo
             await listener.DisposeAsync().ConfigureAwait(false);
             b.Dispose();
             b = MeshNode.Open(Path.Combine(root, "b"));
-            var pinned = await b.Store.GetPinAsync(a.NodeId, cancellationToken).ConfigureAwait(false);
-            var trust = await b.Store.GetAsync(a.NodeId, cancellationToken).ConfigureAwait(false);
+            var pinned = await b.Pins.GetPinAsync(a.NodeId, cancellationToken).ConfigureAwait(false);
+            var trust = await b.Trust.GetAsync(a.NodeId, cancellationToken).ConfigureAwait(false);
             output.WriteLine($"    [responder] after restart: A pinned to {Short(pinned ?? Bytes.Empty)}, trust {trust}");
             ok &= Claims.Expect(output, pinned == Bytes.CopyFrom(a.Identity.PublicKey) && trust == TrustLevel.Authenticated, "B still knows A's key and trust");
             listener = await StartServerAsync(new HandshakeHostOptions(), b, output).ConfigureAwait(false);
@@ -109,7 +133,7 @@ public static class MeshDemo
             for (var i = 0; i < 3; i++)
                 await ConnectAsync(a, listener.LocalEndPoint, TextWriter.Null, skewed, cancellationToken).ConfigureAwait(false);
             var blocked = await ConnectAsync(a, listener.LocalEndPoint, output, null, cancellationToken).ConfigureAwait(false);
-            ok &= Claims.Expect(output, !blocked.Succeeded && await b.Store.IsBlockedAsync("127.0.0.1", DateTimeOffset.UtcNow, cancellationToken),
+            ok &= Claims.Expect(output, !blocked.Succeeded && await b.Blocked.IsBlockedAsync("127.0.0.1", DateTimeOffset.UtcNow, cancellationToken),
                 "even a correct handshake from 127.0.0.1 is refused while the address is blocked (at accept, before it holds a slot)");
 
             await listener.DisposeAsync().ConfigureAwait(false);
@@ -158,11 +182,11 @@ public static class MeshDemo
     }
 
     /// <summary>Serves Mesh on TCP until cancelled; the node's identity and stores live in <paramref name="directory"/>.</summary>
-    public static async Task<int> ServeAsync(HandshakeHostOptions options, string directory, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> ServeAsync(HandshakeHostOptions options, string directory, string? postgres, TextWriter output, CancellationToken cancellationToken)
     {
-        using var node = MeshNode.Open(directory);
+        using var node = postgres is null ? MeshNode.Open(directory) : await MeshNode.OpenAsync(directory, postgres).ConfigureAwait(false);
         await using var listener = await StartServerAsync(options, node, output).ConfigureAwait(false);
-        output.WriteLine($"Serving Mesh 1.0 on tcp://{listener.LocalEndPoint} as node {node.NodeId} (data in {directory}; Ctrl+C to stop)");
+        output.WriteLine($"Serving Mesh 1.0 on tcp://{listener.LocalEndPoint} as node {node.NodeId} (identity in {directory}; stores {(postgres is null ? "in SQLite there" : "in PostgreSQL, shared with the fleet")}; Ctrl+C to stop)");
         output.WriteLine("Frames are a 4-byte big-endian length, then a JSON SignedPacket.");
         try
         {
