@@ -62,6 +62,39 @@ public sealed class UdpHandshakeManagerTests
     }
 
     [Fact]
+    public async Task Handshakes_from_one_address_beyond_its_limit_are_not_started_while_other_addresses_are()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = 0;
+        await using var serverEndpoint = new UdpEndpoint();
+        await using var server = new UdpHandshakeManager(serverEndpoint, new UdpHandshakeOptions { Reliability = Fast, MaxHandshakesPerAddress = 2 });
+        server.Serve<string>(async (transport, ct) =>
+        {
+            Interlocked.Increment(ref started);
+            await release.Task.WaitAsync(ct);
+            return HandshakeOutcome<string>.Success("held");
+        });
+        var clients = new System.Collections.Generic.List<UdpEndpoint>();
+        try
+        {
+            foreach (var address in new[] { "127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.2" })
+            {
+                var endpoint = new UdpEndpoint(new IPEndPoint(IPAddress.Parse(address), 0));
+                clients.Add(endpoint);
+                await endpoint.Connect(serverEndpoint.LocalEndPoint).SendStringAsync("a first message");
+            }
+            await Wait.UntilAsync(() => Volatile.Read(ref started) == 3, "two from 127.0.0.1 and one from 127.0.0.2 start");
+            await Task.Delay(300);
+            Assert.Equal(3, Volatile.Read(ref started));
+        }
+        finally
+        {
+            release.TrySetResult();
+            foreach (var endpoint in clients) await endpoint.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_repeat_of_the_last_flight_is_answered_from_the_linger_and_a_new_first_message_from_the_same_port_starts_anew()
     {
         await using var serverEndpoint = new UdpEndpoint();

@@ -109,6 +109,8 @@ public sealed class UdpHandshakeManager : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     // The handshakes' tasks, each removed as it ends: a long-running server keeps only those under way.
     private readonly ConcurrentDictionary<long, Task> _running = new();
+    // Handshakes under way by IP address (any port), for the per-address limit without a scan.
+    private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
     private long _nextTask;
     private Task? _serving;
     private volatile bool _noNewPeers;
@@ -178,13 +180,28 @@ public sealed class UdpHandshakeManager : IAsyncDisposable
         });
     }
 
+    /// <summary>Adds <paramref name="delta"/> to the handshakes under way from <paramref name="address"/>, forgetting an address at zero.</summary>
+    private void CountFrom(IPAddress address, int delta)
+    {
+        while (true)
+        {
+            if (_perAddress.TryGetValue(address, out var count))
+            {
+                var next = count + delta;
+                if (next <= 0 ? _perAddress.TryRemove(new KeyValuePair<IPAddress, int>(address, count)) : _perAddress.TryUpdate(address, next, count)) return;
+            }
+            else if (delta <= 0 || _perAddress.TryAdd(address, delta))
+            {
+                return;
+            }
+        }
+    }
+
     /// <summary>Whether a new peer may start a handshake: under the limits, and not refused by the block list.</summary>
     private async ValueTask<bool> AdmitsAsync(IPEndPoint peer)
     {
         if (_handshakes.Count >= _options.MaxHandshakes) return false;
-        var fromAddress = 0;
-        foreach (var key in _handshakes.Keys)
-            if (key.Address.Equals(peer.Address) && ++fromAddress >= _options.MaxHandshakesPerAddress) return false;
+        if (_perAddress.TryGetValue(peer.Address, out var fromAddress) && fromAddress >= _options.MaxHandshakesPerAddress) return false;
         if (_options.BlockList is { } blocked)
         {
             try
@@ -234,6 +251,7 @@ public sealed class UdpHandshakeManager : IAsyncDisposable
             }
         }
         var id = Interlocked.Increment(ref _nextTask);
+        CountFrom(peer.Address, +1);
         var task = Task.Run(async () =>
         {
             HandshakeOutcome<TResult> result;
@@ -268,6 +286,7 @@ public sealed class UdpHandshakeManager : IAsyncDisposable
                 }
             }
             _handshakes.TryRemove(new KeyValuePair<IPEndPoint, HandshakeEntry>(peer, entry));
+            CountFrom(peer.Address, -1);
             _running.TryRemove(id, out _);
         });
         _running[id] = task;

@@ -160,3 +160,95 @@ public sealed class HostileLoadTests(ITestOutputHelper output)
         }
     }
 }
+
+/// <summary>
+/// Many suspended STT handshakes held by one UDP host: each peer proves its address (answers the retry), sends its
+/// HELLO, gets a RESPONSE and then says nothing more, so the responder waits for AUTH_PROOF. 10,000 in CI; set
+/// <c>DSL_LOAD_FULL=1</c> for 100,000. The figures (memory per suspended handshake) go to docs/hostile-load.md.
+/// </summary>
+[Collection(ProcessWide.Name)]
+public sealed class SuspendedUdpHandshakesTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task One_udp_host_holds_every_suspended_STT_handshake()
+    {
+        var count = Environment.GetEnvironmentVariable("DSL_LOAD_FULL") == "1" ? 100_000 : 10_000;
+        var seed = new Dsl.Runtime.Codecs.Bytes(System.Text.Encoding.UTF8.GetBytes("my_secret_network_key_32bytes!!!"));
+        var patient = Dsl.Protocols.Stt.SttResponder.DefaultOptions with { StepTimeout = TimeSpan.FromMinutes(10), HandshakeTimeout = TimeSpan.FromMinutes(10) };
+        var udp = new UdpHandshakeOptions
+        {
+            Reliability = new Dsl.Runtime.Transports.Udp.ReliabilityOptions { InitialTimeout = TimeSpan.FromMinutes(5), MaxTimeout = TimeSpan.FromMinutes(5), MaxRetransmits = 1 },
+        };
+        await using var host = new UdpHandshakeHost<Dsl.Protocols.Stt.SttResponderResult>(
+            new HandshakeHostOptions { MaxConcurrentHandshakes = count + 1000, MaxHandshakesPerAddress = 10 },
+            (transport, ct) => new Dsl.Protocols.Stt.SttResponder(new Dsl.Protocols.Stt.SttResponderInputs { NodeId = new Dsl.Runtime.Codecs.Bytes(new byte[32]), SharedSeed = seed }, patient).RunAsync(transport, ct),
+            udp: udp);
+        await host.StartAsync();
+
+        // Real HELLOs, each with its own nonce, from initiators that never go on.
+        var hellos = new byte[count][];
+        for (var i = 0; i < count; i++)
+        {
+            var (a, b) = InMemoryTransport.CreatePair();
+            _ = new Dsl.Protocols.Stt.SttInitiator(new Dsl.Protocols.Stt.SttInitiatorInputs { NodeId = new Dsl.Runtime.Codecs.Bytes(new byte[32]), SharedSeed = seed }).RunAsync(a).AsTask();
+            var hello = new System.Buffers.ArrayBufferWriter<byte>();
+            await b.ReceiveAsync(hello);
+            hellos[i] = hello.WrittenSpan.ToArray();
+            await b.DisposeAsync();
+        }
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        var clock = Stopwatch.StartNew();
+
+        // Each peer from an address of its own on 127/8: proves it, sends its HELLO behind the cookie, and falls silent.
+        var next = -1;
+        var server = host.LocalEndPoint;
+        await Task.WhenAll(Enumerable.Range(0, 64).Select(_ => Task.Run(async () =>
+        {
+            var buffer = new byte[8192];
+            for (var k = Interlocked.Increment(ref next); k < count; k = Interlocked.Increment(ref next))
+            {
+                var address = new IPAddress(new byte[] { 127, (byte)(1 + k / 65025), (byte)(1 + k / 255 % 255), (byte)(1 + k % 255) });
+                using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+                socket.Bind(new IPEndPoint(address, 40000));
+                var target = new IPEndPoint(IPAddress.Loopback, server.Port);
+                // Until the RESPONSE comes: the HELLO, then (on the retry) the HELLO behind its cookie, each sent again when lost under load.
+                byte[] datagram = hellos[k];
+                for (var attempt = 0; ; attempt++)
+                {
+                    await socket.SendToAsync(datagram, target);
+                    using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                    try
+                    {
+                        var got = await socket.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), wait.Token);
+                        if (got.ReceivedBytes == 18 && buffer[0] == 0xFF) datagram = [0xFF, (byte)'C', .. buffer.AsSpan(2, 16), .. hellos[k]];
+                        else break; // the RESPONSE: the handshake waits for an AUTH_PROOF that never comes
+                    }
+                    catch (OperationCanceledException) when (attempt < 10)
+                    {
+                    }
+                }
+            }
+        })));
+        await WaitUntilAsync(() => host.Manager.Handshakes.Count == count, TimeSpan.FromSeconds(120));
+        var elapsed = clock.Elapsed;
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var after = GC.GetTotalMemory(forceFullCollection: true);
+        output.WriteLine($"{count:N0} suspended STT handshakes in one UDP host, made in {elapsed.TotalSeconds:0.0} s: managed memory {before / 1048576} MiB -> {after / 1048576} MiB, "
+            + $"{(after - before) / count:N0} bytes per suspended handshake (task, transport, retransmission state, machine); {host.Endpoint.RetriesSent:N0} retries sent");
+        Assert.Equal(count, host.Manager.Handshakes.Count);
+        Assert.All(host.Manager.Handshakes, h => Assert.Equal(HandshakeStatus.Running, h.Status));
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan within)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > within) throw new TimeoutException("Timed out waiting");
+            await Task.Delay(50);
+        }
+    }
+}
