@@ -50,6 +50,9 @@ public sealed class SecrecyTests
             Assert.Contains($"public required global::Dsl.Runtime.Codecs.Bytes {plain} {{ get; init; }}", b);
         Assert.Contains("public sealed partial record KeysBResult : global::System.IDisposable", b);
         Assert.Contains("Key.Dispose();", b);
+        // A derivation's fresh result is taken (its managed bytes wiped); a let is copied, since later values may read it.
+        Assert.Contains("Key = global::Dsl.Runtime.Cryptography.SecretBytes.Take(", b);
+        Assert.Contains("ViaLet = global::Dsl.Runtime.Cryptography.SecretBytes.CopyOf(", b);
         Assert.DoesNotContain("Hash.Dispose();", b);
         // A role whose outcome holds no key material keeps a plain record.
         Assert.Contains("public sealed partial record KeysAResult\n", run.Source(".A.Machine.g.cs"));

@@ -713,7 +713,10 @@ internal sealed class RoleEmitter
         {
             w.LineFrom(field.Span);
             var value = field.Type.MayBeAbsent ? _expressions.Maybe(field.Value, EmitScope.Empty) : _expressions.Value(field.Value, EmitScope.Empty);
-            if (field.IsSecret) value = $"{SecretType}.{(field.Type.MayBeAbsent ? "CopyOfOrNull" : "CopyOf")}({value})";
+            // A key derivation's fresh result is taken (its managed copy wiped); a let or a part of one is copied, since the
+            // machine may still read it for another value.
+            var fresh = field.Value is BoundCall { Descriptor.Secret: SecretRule.Yields };
+            if (field.IsSecret) value = $"{SecretType}.{(fresh ? "Take" : "CopyOf")}{(field.Type.MayBeAbsent ? "OrNull" : "")}({value})";
             w.Line($"{Naming.Pascal(field.Name)} = {value},");
             w.LineDefault();
         }

@@ -30,6 +30,22 @@ public sealed class SecretBytes : IDisposable
     /// <exception cref="ArgumentException"><paramref name="value"/> is empty.</exception>
     public static SecretBytes CopyOf(Codecs.Bytes value) => CopyFrom(value.Span);
 
+    /// <summary>
+    /// A secret holding <paramref name="value"/>, whose own bytes are then wiped: for a value nothing else holds (the
+    /// fresh result of a key derivation), so that the key lives on only in sodium memory.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="value"/> is empty.</exception>
+    public static SecretBytes Take(Codecs.Bytes value)
+    {
+        var secret = CopyFrom(value.Span);
+        if (System.Runtime.InteropServices.MemoryMarshal.TryGetArray(value.Memory, out var array) && array.Array is { } bytes)
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(bytes.AsSpan(array.Offset, array.Count));
+        return secret;
+    }
+
+    /// <summary>As <see cref="Take"/>, or <see langword="null"/> when there is no value.</summary>
+    public static SecretBytes? TakeOrNull(Codecs.Bytes? value) => value is { } bytes ? Take(bytes) : null;
+
     /// <summary>As <see cref="CopyOf"/>, or <see langword="null"/> when there is no value.</summary>
     public static SecretBytes? CopyOfOrNull(Codecs.Bytes? value) => value is { } bytes ? CopyFrom(bytes.Span) : null;
 
