@@ -106,6 +106,24 @@ public sealed class UdpDatagramSocket : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Sends one datagram now, on the calling thread (a UDP send does not wait for the peer); false if it could not go.
+    /// For the few datagrams that must leave before anything sent after them (a flight sent again behind a cookie).
+    /// </summary>
+    internal bool TrySendNow(ReadOnlySpan<byte> datagram, IPEndPoint remote)
+    {
+        if (Volatile.Read(ref _disposed) != 0) return false;
+        try
+        {
+            _socket.SendTo(datagram, SocketFlags.None, _socket.DualMode && remote.AddressFamily == AddressFamily.InterNetwork ? new IPEndPoint(remote.Address.MapToIPv6(), remote.Port) : remote);
+            return true;
+        }
+        catch (Exception exception) when (exception is SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Receives the next datagram of at most <see cref="MaxDatagramSize"/> bytes, skipping larger ones.</summary>
     /// <param name="buffer">Where the datagram is copied; at least <see cref="MaxDatagramSize"/> bytes long.</param>
     /// <param name="cancellationToken">Cancels the receive.</param>

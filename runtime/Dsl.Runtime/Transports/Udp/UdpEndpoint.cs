@@ -179,6 +179,13 @@ public sealed class UdpEndpoint : IAsyncDisposable
 
     internal void CountDropped() => Interlocked.Increment(ref _datagramsDropped);
 
+    /// <summary>Sends datagrams now, in order, on the calling thread (see <see cref="UdpDatagramSocket.TrySendNow"/>).</summary>
+    internal void SendNow(List<byte[]> datagrams, IPEndPoint remote)
+    {
+        foreach (var datagram in datagrams)
+            if (!_socket.TrySendNow(datagram, remote)) return;
+    }
+
     /// <summary>Forgets a disposed peer, so the next datagram from its address starts a new one.</summary>
     internal void Remove(UdpPeerTransport peer)
     {

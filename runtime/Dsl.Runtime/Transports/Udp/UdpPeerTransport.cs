@@ -157,16 +157,17 @@ public sealed class UdpPeerTransport : IMessageTransport
     {
         if (RetryCookies.IsRetry(datagram.Span))
         {
-            List<byte[]>? again = null;
             lock (_retryGate)
             {
                 var cookie = datagram.Span.Slice(2);
                 // A retry for each datagram of the flight: the first one is enough to send the flight again.
                 if (_answered || (_cookie is not null && cookie.SequenceEqual(_cookie))) return;
                 _cookie = cookie.ToArray();
-                if (_unanswered is not null) again = _unanswered.ConvertAll(m => RetryCookies.Wrap(_cookie, m));
+                // Sent before the lock is left, so nothing this side sends behind the cookie afterwards (its close, say)
+                // can overtake the flight it follows.
+                if (_unanswered is not null && Volatile.Read(ref _disposed) == 0)
+                    _endpoint.SendNow(_unanswered.ConvertAll(m => RetryCookies.Wrap(_cookie, m)), RemoteEndPoint);
             }
-            if (again is not null) _ = SendQuietlyAsync(again);
             return;
         }
         if (RetryCookies.IsEcho(datagram.Span)) datagram = datagram[(2 + RetryCookies.CookieLength)..];
@@ -180,22 +181,6 @@ public sealed class UdpPeerTransport : IMessageTransport
             }
         }
         Deliver(datagram);
-    }
-
-    private async Task SendQuietlyAsync(List<byte[]> datagrams)
-    {
-        try
-        {
-            foreach (var datagram in datagrams)
-            {
-                if (Volatile.Read(ref _disposed) != 0) return;
-                await _endpoint.SendAsync(datagram, RemoteEndPoint, default).ConfigureAwait(false);
-            }
-        }
-        catch (Exception)
-        {
-            // Lost like any datagram: the retransmission timer sends the flight again, behind the cookie.
-        }
     }
 
     /// <summary>Queues a datagram from the peer; an empty one is the peer's close signal.</summary>
