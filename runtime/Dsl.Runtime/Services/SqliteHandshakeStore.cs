@@ -218,24 +218,22 @@ public sealed class SqliteHandshakeStore : IPinnedKeyStore, ITrustStore, IReplay
     {
         using (await EnterAsync(cancellationToken).ConfigureAwait(false))
         {
-            using var transaction = _connection.BeginTransaction(deferred: false);
             if (now.UtcTicks >= _nextPruneTicks)
             {
-                var prune = Statement("DELETE FROM replay WHERE expires_at <= $now;", transaction);
+                var prune = Statement("DELETE FROM replay WHERE expires_at <= $now;", null);
                 prune.Parameters["$now"].Value = now.UtcTicks;
-                await prune.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                prune.ExecuteNonQuery();
+                _nextPruneTicks = (now + PruneInterval).UtcTicks;
             }
+            // One statement is its own transaction: atomic, and committed before the call returns.
             var insert = Statement("""
                 INSERT INTO replay (key, expires_at) VALUES ($key, $expires)
                 ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE replay.expires_at <= $now;
-                """, transaction);
+                """, null);
             insert.Parameters["$key"].Value = key.ToArray();
             insert.Parameters["$expires"].Value = expiresAt.UtcTicks;
             insert.Parameters["$now"].Value = now.UtcTicks;
-            var added = await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
-            transaction.Commit();
-            if (now.UtcTicks >= _nextPruneTicks) _nextPruneTicks = (now + PruneInterval).UtcTicks;
-            return added;
+            return insert.ExecuteNonQuery() == 1;
         }
     }
 
@@ -436,11 +434,13 @@ public sealed class SqliteHandshakeStore : IPinnedKeyStore, ITrustStore, IReplay
         return command;
     }
 
-    private async ValueTask<Bytes?> ReadPinAsync(Bytes nodeId, SqliteTransaction? transaction, CancellationToken cancellationToken)
+    private ValueTask<Bytes?> ReadPinAsync(Bytes nodeId, SqliteTransaction? transaction, CancellationToken cancellationToken)
     {
         var select = Statement("SELECT public_key FROM pins WHERE node_id = $node;", transaction);
         select.Parameters["$node"].Value = nodeId.ToArray();
-        return await select.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is byte[] key ? new Bytes(key) : null;
+        // Microsoft.Data.Sqlite runs every call synchronously; the async forms only add a task.
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(select.ExecuteScalar() is byte[] key ? new Bytes(key) : null);
     }
 
     private async ValueTask<TrustRecord?> ReadTrustAsync(Bytes nodeId, SqliteTransaction? transaction, CancellationToken cancellationToken)
@@ -465,11 +465,12 @@ public sealed class SqliteHandshakeStore : IPinnedKeyStore, ITrustStore, IReplay
         await upsert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async ValueTask<long> ReadBlockedUntilAsync(string address, SqliteTransaction? transaction, CancellationToken cancellationToken)
+    private ValueTask<long> ReadBlockedUntilAsync(string address, SqliteTransaction? transaction, CancellationToken cancellationToken)
     {
         var select = Statement("SELECT until FROM blocks WHERE address = $address;", transaction);
         select.Parameters["$address"].Value = address;
-        return await select.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long until ? until : long.MinValue;
+        cancellationToken.ThrowIfCancellationRequested();
+        return new(select.ExecuteScalar() is long until ? until : long.MinValue);
     }
 
     private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql)
