@@ -62,6 +62,26 @@ public sealed class UdpHandshakeManagerTests
     }
 
     [Fact]
+    public async Task A_peer_that_starts_again_at_once_from_the_same_port_is_never_swallowed_by_the_handshake_just_ended()
+    {
+        // The client never retransmits within the test's patience: a datagram lost to the ending handshake would stall it.
+        var patient = new ReliabilityOptions { InitialTimeout = TimeSpan.FromSeconds(30), MaxTimeout = TimeSpan.FromSeconds(30), MaxRetransmits = 1 };
+        await using var serverEndpoint = new UdpEndpoint();
+        await using var server = new UdpHandshakeManager(serverEndpoint, new UdpHandshakeOptions { Reliability = Fast, Linger = TimeSpan.FromSeconds(30) });
+        // An application that takes a moment over each outcome: the next handshake's first message comes meanwhile.
+        server.Serve<string>(AnswerAsync, (_, _) => Thread.Sleep(50));
+        await using var clientEndpoint = new UdpEndpoint();
+        await using var client = new UdpHandshakeManager(clientEndpoint, new UdpHandshakeOptions { Reliability = patient });
+        for (var i = 0; i < 10; i++)
+        {
+            var entry = client.Create<string>(serverEndpoint.LocalEndPoint, (t, ct) => AskAsync(t, $"question {i}", ct));
+            var outcome = await entry.Outcome.WaitAsync(Wait.Long);
+            Assert.Equal($"pong: question {i}", outcome.Result);
+            while (client.Get(serverEndpoint.LocalEndPoint) is not null) await Task.Yield();
+        }
+    }
+
+    [Fact]
     public async Task Handshakes_from_one_address_beyond_its_limit_are_not_started_while_other_addresses_are()
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

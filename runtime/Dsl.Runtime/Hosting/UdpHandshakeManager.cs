@@ -265,6 +265,15 @@ public sealed class UdpHandshakeManager : IAsyncDisposable
                 result = HandshakeOutcome<TResult>.Failure(new HandshakeError(HandshakeErrorCodes.InternalError, "start", isInitiator ? "initiator" : "responder", ex.Message));
                 await reliable.DisposeAsync().ConfigureAwait(false);
             }
+            // Our last flight may have been lost: the peer's repeats are answered for a while. The endpoint does it without
+            // a task or a transport, handed over before anyone hears of the outcome, so a peer that starts again at once
+            // from the same port finds the address free; over a wrapped transport, this task keeps receiving instead.
+            var handedOver = false;
+            if (result.Succeeded)
+            {
+                reliable.CompleteHandshake();
+                handedOver = await reliable.TryHandOverLingerAsync(_options.Linger).ConfigureAwait(false);
+            }
             outcome.TrySetResult(result);
             try
             {
@@ -274,16 +283,10 @@ public sealed class UdpHandshakeManager : IAsyncDisposable
             {
                 // The application's callback must not stop the manager.
             }
-            if (result.Succeeded)
+            if (result.Succeeded && !handedOver)
             {
-                // Our last flight may have been lost: the peer's repeats are answered for a while. The endpoint does it
-                // without a task or a transport; over a wrapped transport, this task keeps receiving instead.
-                reliable.CompleteHandshake();
-                if (!await reliable.TryHandOverLingerAsync(_options.Linger).ConfigureAwait(false))
-                {
-                    await LingerAsync(reliable).ConfigureAwait(false);
-                    await reliable.DisposeAsync().ConfigureAwait(false);
-                }
+                await LingerAsync(reliable).ConfigureAwait(false);
+                await reliable.DisposeAsync().ConfigureAwait(false);
             }
             _handshakes.TryRemove(new KeyValuePair<IPEndPoint, HandshakeEntry>(peer, entry));
             CountFrom(peer.Address, -1);

@@ -31,7 +31,8 @@ public sealed class UdpEndpoint : IAsyncDisposable
     private readonly object _gate = new();
     // Guarded by _gate.
     private readonly Dictionary<IPEndPoint, UdpPeerTransport> _peers = new();
-    private readonly Channel<UdpPeerTransport> _arrivals = Channel.CreateUnbounded<UdpPeerTransport>(new UnboundedChannelOptions { SingleWriter = true });
+    // Written by the receive loop, and by a handshake handing over its linger (the datagrams that came meanwhile).
+    private readonly Channel<UdpPeerTransport> _arrivals = Channel.CreateUnbounded<UdpPeerTransport>(new UnboundedChannelOptions { SingleWriter = false });
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _receiveLoop;
     private readonly RetryCookies? _cookies;
@@ -172,6 +173,9 @@ public sealed class UdpEndpoint : IAsyncDisposable
             while (_lingering.Count > _options.MaxLingering && _lingeringOrder.TryDequeue(out var oldest))
                 if (_lingering.TryGetValue(oldest.Peer, out var held) && ReferenceEquals(held, oldest.Entry)) _lingering.Remove(oldest.Peer);
         }
+        // What the peer sent between the handshake's end and now went to its transport: a repeat is answered from the
+        // linger, anything else (a new handshake from the same port) starts anew, as it would have a moment later.
+        foreach (var datagram in peer.DrainUnread()) Dispatch(datagram, peer.RemoteEndPoint);
     }
 
     internal ValueTask SendAsync(ReadOnlyMemory<byte> datagram, IPEndPoint remote, CancellationToken cancellationToken)

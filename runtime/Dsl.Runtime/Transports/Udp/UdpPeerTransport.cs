@@ -183,6 +183,14 @@ public sealed class UdpPeerTransport : IMessageTransport
         Deliver(datagram);
     }
 
+    /// <summary>The datagrams queued and not yet received, taken out of the queue.</summary>
+    internal List<byte[]> DrainUnread()
+    {
+        var unread = new List<byte[]>();
+        while (_inbound.Reader.TryRead(out var datagram)) unread.Add(datagram);
+        return unread;
+    }
+
     /// <summary>Queues a datagram from the peer; an empty one is the peer's close signal.</summary>
     internal void Deliver(ReadOnlyMemory<byte> datagram)
     {
