@@ -272,10 +272,18 @@ public sealed class TcpHandshakeListener : IAsyncDisposable
             if (fromAddress < MaxConnectionsPerAddress && _connections.Count >= MaxConcurrentConnections)
             {
                 // Full: a silent connection of the busiest address gives way, if that address holds more than this one.
-                var busiest = _connectionsPerAddress.OrderByDescending(a => a.Value).First();
+                // One pass each, no LINQ: this runs for every connection while a flood keeps the table full.
+                KeyValuePair<IPAddress, int> busiest = default;
+                foreach (var held in _connectionsPerAddress)
+                    if (held.Value > busiest.Value) busiest = held;
                 if (busiest.Value > fromAddress + 1)
                 {
-                    evicted = _connections.FirstOrDefault(c => c.Address.Equals(busiest.Key) && c.Silent);
+                    foreach (var candidate in _connections)
+                    {
+                        if (!candidate.Silent || !candidate.Address.Equals(busiest.Key)) continue;
+                        evicted = candidate;
+                        break;
+                    }
                     if (evicted is not null) Release(evicted);
                 }
             }
