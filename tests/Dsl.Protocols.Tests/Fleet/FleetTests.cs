@@ -30,6 +30,32 @@ public sealed class FleetTests
 
     private static Node MeshServer(PostgreSqlHandshakeStore store) => new() { Pins = store, Trust = store, Replay = store, Blocked = store };
 
+    /// <summary>Two Mesh servers, each a node over its own store instance on one schema.</summary>
+    private sealed class MeshFleet : IAsyncDisposable
+    {
+        private MeshFleet(PostgreSqlHandshakeStore storeA, PostgreSqlHandshakeStore storeB)
+            => (StoreA, StoreB, A, B) = (storeA, storeB, MeshServer(storeA), MeshServer(storeB));
+
+        public PostgreSqlHandshakeStore StoreA { get; }
+        public PostgreSqlHandshakeStore StoreB { get; }
+        public Node A { get; }
+        public Node B { get; }
+
+        public static async Task<MeshFleet> StartAsync()
+        {
+            var (a, b) = await TwoServersAsync();
+            return new MeshFleet(a, b);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            A.Dispose();
+            B.Dispose();
+            await StoreA.DisposeAsync();
+            await StoreB.DisposeAsync();
+        }
+    }
+
     private static async Task<(HandshakeOutcome<MeshInitiatorResult> Initiator, HandshakeOutcome<MeshResponderResult> Responder)> MeshAsync(
         Node initiator, Node responder, string from, HandshakeOptions? options = null, Func<IMessageTransport, IMessageTransport>? wrap = null)
     {
@@ -67,14 +93,11 @@ public sealed class FleetTests
     [Fact]
     public async Task A_Mesh_pin_recorded_by_A_is_enforced_by_B()
     {
-        var (storeA, storeB) = await TwoServersAsync();
-        await using var _ = storeA;
-        await using var __ = storeB;
-        using var serverA = MeshServer(storeA);
-        using var serverB = MeshServer(storeB);
+        await using var fleet = await MeshFleet.StartAsync();
+        var (storeA, serverA, serverB) = (fleet.StoreA, fleet.A, fleet.B);
         using var node = new Node();
         Assert.True((await MeshAsync(node, serverA, "10.0.0.1")).Responder.Succeeded);
-        Assert.Equal(Bytes.CopyFrom(node.Identity.PublicKey), await storeB.GetPinAsync(node.NodeId, default));
+        Assert.Equal(Bytes.CopyFrom(node.Identity.PublicKey), await fleet.StoreB.GetPinAsync(node.NodeId, default));
 
         // A pin A holds for that node id, and another key for it, meets identity theft at B.
         using var other = Ed25519.Instance.GenerateKey();
@@ -88,11 +111,8 @@ public sealed class FleetTests
     [Fact]
     public async Task An_address_blocked_by_A_is_refused_by_B()
     {
-        var (storeA, storeB) = await TwoServersAsync();
-        await using var _ = storeA;
-        await using var __ = storeB;
-        using var serverA = MeshServer(storeA);
-        using var serverB = MeshServer(storeB);
+        await using var fleet = await MeshFleet.StartAsync();
+        var (storeA, serverA, serverB) = (fleet.StoreA, fleet.A, fleet.B);
         using var node = new Node();
         var skewed = MeshInitiator.DefaultOptions with { TimeProvider = new OffsetTimeProvider(TimeSpan.FromSeconds(1000)) };
         for (var i = 0; i < 3; i++)
@@ -106,11 +126,8 @@ public sealed class FleetTests
     [Fact]
     public async Task A_nonce_seen_by_A_is_a_replay_at_B()
     {
-        var (storeA, storeB) = await TwoServersAsync();
-        await using var _ = storeA;
-        await using var __ = storeB;
-        using var serverA = MeshServer(storeA);
-        using var serverB = MeshServer(storeB);
+        await using var fleet = await MeshFleet.StartAsync();
+        var (storeA, serverA, serverB) = (fleet.StoreA, fleet.A, fleet.B);
         using var node = new Node();
         RecordingTransport? recorder = null;
         Assert.True((await MeshAsync(node, serverA, "10.0.0.3", wrap: t => recorder = new RecordingTransport(t))).Responder.Succeeded);
