@@ -78,19 +78,31 @@ public sealed class MeshNode : IDisposable
 /// <summary>Mesh over TCP on loopback: authenticate, restart and remember, refuse a skewed clock, block an address.</summary>
 public static class MeshDemo
 {
-    /// <summary>A TCP host, started, that runs the Mesh responder for each connection; the node's block list refuses addresses at accept.</summary>
-    public static async Task<TcpHandshakeHost> StartServerAsync(HandshakeHostOptions options, MeshNode node, TextWriter log)
+    private static readonly TimeSpan ResponderDeadline = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// A TCP host, started, that runs the Mesh responder for each connection; the node's block list refuses addresses at accept.
+    /// <paramref name="reported"/>, when given, is released once per responder outcome, after the outcome is logged.
+    /// </summary>
+    public static async Task<TcpHandshakeHost> StartServerAsync(HandshakeHostOptions options, MeshNode node, TextWriter log, SemaphoreSlim? reported = null)
     {
         var host = new TcpHandshakeHost(options, async (transport, cancellationToken) =>
         {
-            var outcome = await node.Responder().RunAsync(transport, cancellationToken).ConfigureAwait(false);
-            lock (log)
+            try
             {
-                log.WriteLine(outcome.Succeeded
-                    ? $"    [responder] authenticated node {Short(outcome.Result.PeerNodeId)} from {transport.RemoteAddress}"
-                    : $"    [responder] refused {transport.RemoteAddress}: {outcome.Error}");
+                var outcome = await node.Responder().RunAsync(transport, cancellationToken).ConfigureAwait(false);
+                lock (log)
+                {
+                    log.WriteLine(outcome.Succeeded
+                        ? $"    [responder] authenticated node {Short(outcome.Result.PeerNodeId)} from {transport.RemoteAddress}"
+                        : $"    [responder] refused {transport.RemoteAddress}: {outcome.Error}");
+                }
+                if (outcome.Succeeded) await transport.CloseAsync(cancellationToken).ConfigureAwait(false);
             }
-            if (outcome.Succeeded) await transport.CloseAsync(cancellationToken).ConfigureAwait(false);
+            finally
+            {
+                reported?.Release();
+            }
         }, node.Blocked);
         await host.StartAsync().ConfigureAwait(false);
         return host;
@@ -107,10 +119,14 @@ public static class MeshDemo
             var b = MeshNode.Open(Path.Combine(root, "b"));
             output.WriteLine($"Node A {Short(a.NodeId)}, node B {Short(b.NodeId)} (node id = SHA-256 of the Ed25519 public key)");
 
-            var listener = await StartServerAsync(new HandshakeHostOptions(), b, output).ConfigureAwait(false);
+            // The initiator is done once it has sent HS_ACK; B pins and trusts A only after reading it, so each
+            // claim about B's state waits for B's own outcome.
+            using var reported = new SemaphoreSlim(0);
+            var listener = await StartServerAsync(new HandshakeHostOptions(), b, output, reported).ConfigureAwait(false);
             output.WriteLine();
             output.WriteLine($"1. A connects to B at {listener.LocalEndPoint}: HS_SYN, HS_SYN_ACK, HS_ACK, each in a signed packet");
             var first = await ConnectAsync(a, listener.LocalEndPoint, output, null, cancellationToken).ConfigureAwait(false);
+            await reported.WaitAsync(ResponderDeadline, cancellationToken).ConfigureAwait(false);
             ok &= Claims.Expect(output, first.Succeeded && await b.Trust.GetAsync(a.NodeId, cancellationToken) == TrustLevel.Authenticated,
                 "both nodes authenticated and pinned each other");
 
@@ -123,15 +139,19 @@ public static class MeshDemo
             var trust = await b.Trust.GetAsync(a.NodeId, cancellationToken).ConfigureAwait(false);
             output.WriteLine($"    [responder] after restart: A pinned to {Short(pinned ?? Bytes.Empty)}, trust {trust}");
             ok &= Claims.Expect(output, pinned == Bytes.CopyFrom(a.Identity.PublicKey) && trust == TrustLevel.Authenticated, "B still knows A's key and trust");
-            listener = await StartServerAsync(new HandshakeHostOptions(), b, output).ConfigureAwait(false);
+            listener = await StartServerAsync(new HandshakeHostOptions(), b, output, reported).ConfigureAwait(false);
             var again = await ConnectAsync(a, listener.LocalEndPoint, output, null, cancellationToken).ConfigureAwait(false);
+            await reported.WaitAsync(ResponderDeadline, cancellationToken).ConfigureAwait(false);
             ok &= Claims.Expect(output, again.Succeeded, "A reconnects with the key B pinned");
 
             output.WriteLine();
             output.WriteLine("3. A's clock is 400 s fast: B refuses the SYN; after 3 failures B blocks the address for 60 s");
             var skewed = MeshInitiator.DefaultOptions with { TimeProvider = new SkewedClock(TimeSpan.FromSeconds(400)) };
             for (var i = 0; i < 3; i++)
+            {
                 await ConnectAsync(a, listener.LocalEndPoint, TextWriter.Null, skewed, cancellationToken).ConfigureAwait(false);
+                await reported.WaitAsync(ResponderDeadline, cancellationToken).ConfigureAwait(false);
+            }
             var blocked = await ConnectAsync(a, listener.LocalEndPoint, output, null, cancellationToken).ConfigureAwait(false);
             ok &= Claims.Expect(output, !blocked.Succeeded && await b.Blocked.IsBlockedAsync("127.0.0.1", DateTimeOffset.UtcNow, cancellationToken),
                 "even a correct handshake from 127.0.0.1 is refused while the address is blocked (at accept, before it holds a slot)");
