@@ -12,7 +12,9 @@ namespace Dsl.Runtime.Transports;
 /// </summary>
 /// <remarks>
 /// <para>Each direction is an unbounded channel of whole messages; a send copies the bytes, so the
-/// caller may reuse its buffer at once.</para>
+/// caller may reuse its buffer at once. A receive waiting for the message continues on the sender's thread (where
+/// no synchronization context takes it), so two roles run in one process step on one thread, without a thread-pool
+/// hop per message.</para>
 /// <para>The size limit is checked by the receiver only (a sender may send anything, so tests can
 /// send oversized messages): a message larger than the receiver's <see cref="IMessageTransport.MaxMessageSize"/>
 /// is dropped without being copied into the destination and the receive throws
@@ -33,8 +35,11 @@ public static class InMemoryTransport
     public static (IMessageTransport First, IMessageTransport Second) CreatePair(int maxMessageSize = 64 * 1024)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxMessageSize);
-        var toSecond = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
-        var toFirst = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
+        // A waiting receive continues on the sender's thread: both roles step on one thread, without a thread-pool hop
+        // per message. A sender cannot be waiting to receive while it sends, so the inline receive never recurses.
+        var options = new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true };
+        var toSecond = Channel.CreateUnbounded<byte[]>(options);
+        var toFirst = Channel.CreateUnbounded<byte[]>(options);
         return (new Endpoint(toFirst, toSecond.Writer, maxMessageSize),
                 new Endpoint(toSecond, toFirst.Writer, maxMessageSize));
     }

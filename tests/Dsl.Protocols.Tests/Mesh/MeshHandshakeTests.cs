@@ -51,6 +51,25 @@ public sealed class MeshHandshakeTests
     }
 
     [Fact]
+    public Task In_memory_both_roles_step_on_the_callers_thread_without_a_hop_per_message()
+        // On a pool thread, as an application runs it: xUnit's synchronization context would take the continuations.
+        => Task.Run(async () =>
+        {
+            using var a = new Node();
+            using var b = new Node();
+            var (ta, tb) = InMemoryTransport.CreatePair();
+            var responder = b.Responder().RunAsync(tb);
+            Assert.False(responder.IsCompleted);
+            // Every receive the initiator waits for was answered inline by the responder, on this thread, as it sent:
+            // the whole handshake is over before RunAsync returns.
+            var initiator = a.Initiator().RunAsync(ta);
+            Assert.True(initiator.IsCompleted, "the initiator waited for a message on another thread");
+            Assert.True(responder.IsCompleted, "the responder waited for a message on another thread");
+            Assert.True((await initiator).Succeeded);
+            Assert.True((await responder).Succeeded);
+        });
+
+    [Fact]
     public async Task Both_nodes_authenticate_pin_and_trust_each_other()
     {
         using var a = new Node();
