@@ -1,0 +1,139 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using Dsl.Protocols.Mesh;
+using Dsl.Protocols.Stt;
+using Dsl.Protocols.Tests.Mesh;
+using Dsl.Protocols.Tests.Stt;
+using Dsl.Runtime.Codecs;
+using Dsl.Runtime.Handshakes;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Dsl.Protocols.Tests.Machines;
+
+/// <summary>
+/// A suspended handshake's machine holds only the values later steps read: each one waiting for the peer's next
+/// message stays under its byte budget, measured as the managed heap it retains (by allocation, not by a clock), so a
+/// field kept by mistake fails here instead of multiplying by the 100,000 a host holds.
+/// </summary>
+[Collection(ProcessWide.Name)]
+public sealed class SuspendedBudgetTests(ITestOutputHelper output)
+{
+    /// <summary>DIRECTION's target for a whole suspended handshake; the machine is part of it.</summary>
+    private const int Budget = 1024;
+    private const int Count = 10_000;
+
+    private static readonly Bytes Seed = new(System.Text.Encoding.UTF8.GetBytes("my_secret_network_key_32bytes!!!"));
+
+    /// <summary>
+    /// The bytes each of <see cref="Count"/> machines retains once <paramref name="suspend"/> has brought it to wait.
+    /// What it was given (the wire bytes) is made before the first reading; what it decoded from them and let go
+    /// is not counted.
+    /// </summary>
+    private async Task<long> RetainedAsync<TState>(string what, Func<int, TState> prepare, Func<TState, Task<object>> suspend)
+    {
+        var given = new TState[Count];
+        for (var i = 0; i < Count; i++) given[i] = prepare(i);
+        var held = new object[Count];
+        // Once untimed, so that first-use allocations (the JIT, statics, pools) are not counted.
+        GC.KeepAlive(await suspend(prepare(0)));
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        for (var i = 0; i < Count; i++) held[i] = await suspend(given[i]);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        var after = GC.GetTotalMemory(forceFullCollection: true);
+        GC.KeepAlive(held);
+        GC.KeepAlive(given);
+        var each = (after - before) / Count;
+        output.WriteLine($"{what}: {each:N0} bytes each ({Count:N0} held)");
+        return each;
+    }
+
+    private static byte[] Wire<TMessage>(IMessageCodec<TMessage> codec, TMessage message) where TMessage : class
+    {
+        using var buffer = new PooledBufferWriter();
+        codec.Encode(message, buffer);
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static TMessage Decode<TMessage>(IMessageCodec<TMessage> codec, byte[] wire) where TMessage : class
+    {
+        Assert.True(codec.TryDecode(wire, out var message, out var error), error.Detail);
+        return message!;
+    }
+
+    private static SttMessage Hello()
+    {
+        var initiator = new SttInitiator(new SttInitiatorInputs { NodeId = new Bytes(new byte[32]), SharedSeed = Seed });
+        return initiator.StartAsync("10.0.0.2", CancellationToken.None).AsTask().GetAwaiter().GetResult().Message!;
+    }
+
+    [Fact]
+    public async Task An_STT_responder_waiting_for_AUTH_PROOF_holds_under_a_kilobyte()
+    {
+        var inputs = new SttResponderInputs { NodeId = new Bytes(new byte[32]), SharedSeed = Seed };
+        var each = await RetainedAsync("STT responder waiting for AUTH_PROOF", _ => Wire(SttCodec.Instance, Hello()), async hello =>
+        {
+            var responder = new SttResponder(inputs);
+            Assert.Equal(HandshakeStepKind.Receive, (await responder.StartAsync("10.0.0.2", default)).Kind);
+            Assert.Equal(HandshakeStepKind.Send, (await responder.ReceiveAsync(Decode(SttCodec.Instance, hello), default)).Kind);
+            Assert.Equal(HandshakeStepKind.Receive, (await responder.ContinueAsync(default)).Kind);
+            return responder;
+        });
+        Assert.InRange(each, 1, Budget);
+    }
+
+    [Fact]
+    public async Task An_STT_initiator_waiting_for_RESPONSE_holds_under_a_kilobyte()
+    {
+        var inputs = new SttInitiatorInputs { NodeId = new Bytes(new byte[32]), SharedSeed = Seed };
+        var each = await RetainedAsync("STT initiator waiting for RESPONSE", _ => 0, async _ =>
+        {
+            var initiator = new SttInitiator(inputs);
+            Assert.Equal(HandshakeStepKind.Send, (await initiator.StartAsync("10.0.0.1", default)).Kind);
+            Assert.Equal(HandshakeStepKind.Receive, (await initiator.ContinueAsync(default)).Kind);
+            return initiator;
+        });
+        Assert.InRange(each, 1, Budget);
+    }
+
+    [Fact]
+    public async Task A_Mesh_responder_waiting_for_HS_ACK_holds_under_a_kilobyte()
+    {
+        using var a = new Node();
+        using var b = new Node();
+        var each = await RetainedAsync("Mesh responder waiting for HS_ACK", _ =>
+        {
+            var syn = a.Initiator().StartAsync("10.0.0.2", default).AsTask().GetAwaiter().GetResult().Message!;
+            return Wire(MeshCodec.Instance, syn);
+        }, async syn =>
+        {
+            var responder = b.Responder();
+            Assert.Equal(HandshakeStepKind.Receive, (await responder.StartAsync("10.0.0.2", default)).Kind);
+            Assert.Equal(HandshakeStepKind.Send, (await responder.ReceiveAsync(Decode(MeshCodec.Instance, syn), default)).Kind);
+            Assert.Equal(HandshakeStepKind.Receive, (await responder.ContinueAsync(default)).Kind);
+            return responder;
+        });
+        // The replay cache's entry for the SYN's nonce is in the figure too: it is what the spec keeps per handshake.
+        Assert.InRange(each, 1, Budget);
+    }
+
+    [Fact]
+    public async Task A_Mesh_initiator_waiting_for_HS_SYN_ACK_holds_under_a_kilobyte()
+    {
+        using var a = new Node();
+        var each = await RetainedAsync("Mesh initiator waiting for HS_SYN_ACK", _ => 0, async _ =>
+        {
+            var initiator = a.Initiator();
+            Assert.Equal(HandshakeStepKind.Send, (await initiator.StartAsync("10.0.0.1", default)).Kind);
+            Assert.Equal(HandshakeStepKind.Receive, (await initiator.ContinueAsync(default)).Kind);
+            return initiator;
+        });
+        Assert.InRange(each, 1, Budget);
+    }
+}
