@@ -86,9 +86,25 @@ internal static class CodecEmitter
             w.Open($"public {CSharp.Codecs}.Bytes EncodeCanonicalPayload({message} message)");
             w.Line($"using var buffer = new {CSharp.Codecs}.PooledBufferWriter();");
             w.Line($"var writer = {CSharp.Codecs}.JsonEncoding.RentWriter(buffer);");
-            w.Line("WriteMessage(writer, message);");
-            w.Line("writer.Flush();");
-            w.Line($"return new {CSharp.Codecs}.Bytes({CSharp.Codecs}.JsonCanonicalizer.Canonicalize(buffer.WrittenSpan, exactNumbers: true));");
+            var direct = protocol.Messages.Where(m => CanWriteCanonical(protocol, m)).ToList();
+            if (direct.Count > 0)
+            {
+                // Messages whose every member has a canonical writer come out canonical in one pass.
+                w.Open("switch (message)");
+                foreach (var m in direct)
+                {
+                    var type = Naming.Pascal(m.Name);
+                    w.Line($"case {type} m: WriteCanonical{type}(writer, m); writer.Flush(); return {CSharp.Codecs}.Bytes.CopyFrom(buffer.WrittenSpan);");
+                }
+                w.Close();
+            }
+            if (direct.Count < protocol.Messages.Count)
+            {
+                w.Line("WriteMessage(writer, message);");
+                w.Line("writer.Flush();");
+                w.Line($"return new {CSharp.Codecs}.Bytes({CSharp.Codecs}.JsonCanonicalizer.Canonicalize(buffer.WrittenSpan, exactNumbers: true));");
+            }
+            else w.Line("throw new global::System.ArgumentException(\"Not a message of this protocol: \" + message.GetType().Name, nameof(message));");
             w.Close();
             w.Line();
         }
@@ -184,6 +200,11 @@ internal static class CodecEmitter
             w.Line();
             EmitWriter(w, Naming.Pascal(m.Name), m.Fields);
             w.Line();
+            if (CanWriteCanonical(protocol, m))
+            {
+                EmitCanonicalWriter(w, protocol, m);
+                w.Line();
+            }
             EmitReader(w, protocol, message, Naming.Pascal(m.Name), m.Wire, m.Fields, null);
         }
         if (protocol.Envelope is { } env)
@@ -273,17 +294,63 @@ internal static class CodecEmitter
         foreach (var field in fields)
         {
             if (!signature.IsEmpty && signature.Contains(field.Name)) w.Line("if (!unsigned)");
-            var value = "m." + Naming.Pascal(field.Name);
-            if (field.IsNullable)
-            {
-                w.Line($"if ({value} is {{ }} {Local(field)})");
-                w.Indent();
-                value = Local(field);
-            }
-            var (member, extra) = Writer(field);
-            w.Line($"{member}(writer, {CSharp.Literal(field.Wire)}u8, {value}{extra});");
-            if (field.IsNullable) w.Outdent();
+            EmitFieldWrite(w, field, Writer(field));
         }
+    }
+
+    /// <summary>Writes one field of <c>m</c> with <paramref name="writer"/> (an absent optional one not at all).</summary>
+    private static void EmitFieldWrite(SourceWriter w, FieldSymbol field, (string Member, string Extra) writer)
+    {
+        var value = "m." + Naming.Pascal(field.Name);
+        if (field.IsNullable)
+        {
+            w.Line($"if ({value} is {{ }} {Local(field)})");
+            w.Indent();
+            value = Local(field);
+        }
+        w.Line($"{writer.Member}(writer, {CSharp.Literal(field.Wire)}u8, {value}{writer.Extra});");
+        if (field.IsNullable) w.Outdent();
+    }
+
+    /// <summary>
+    /// Whether <paramref name="message"/> can be written canonical (RFC 8785) in one pass: every field's type has a
+    /// canonical writer, and every member name (the discriminator's too) and the message's own name are plain, so
+    /// neither the writer nor RFC 8785 escapes them and sorting them as bytes sorts them as UTF-16 code units.
+    /// </summary>
+    private static bool CanWriteCanonical(BoundProtocol protocol, MessageSymbol message)
+        => IsPlain(protocol.Discriminator) && IsPlain(message.Wire)
+           && message.Fields.All(f => IsPlain(f.Wire) && CanonicalWriter(f) is not null);
+
+    /// <summary>Printable ASCII other than <c>"</c> and <c>\</c> (and the characters an encoder might escape anyway).</summary>
+    private static bool IsPlain(string text)
+        => text.All(c => c is >= ' ' and <= '~' and not '"' and not '\\' and not '<' and not '>' and not '&' and not '\'' and not '+' and not '`');
+
+    /// <summary>The <c>JsonCanonicalEncoding</c> member that writes a field canonical, and its extra arguments; null when its type has none.</summary>
+    private static (string Member, string Extra)? CanonicalWriter(FieldSymbol field)
+    {
+        var list = field.Type.Kind == TypeKind.List;
+        var descriptor = list ? field.Type.ElementType.Descriptor : field.Type.Descriptor;
+        var member = list ? descriptor.CanonicalListWrite : descriptor.CanonicalWrite;
+        if (member is null || descriptor.Declared) return null;
+        return ($"{CSharp.Codecs}.JsonCanonicalEncoding.{member}", descriptor.JsonTakesEncoding ? ", " + CSharp.Encoding(field.Encoding) : "");
+    }
+
+    /// <summary>The message's canonical writer: its members, the discriminator among them, sorted by name.</summary>
+    private static void EmitCanonicalWriter(SourceWriter w, BoundProtocol protocol, MessageSymbol message)
+    {
+        var type = Naming.Pascal(message.Name);
+        w.Open($"private static void WriteCanonical{type}({Json}.Utf8JsonWriter writer, {type} m)");
+        w.Line("writer.WriteStartObject();");
+        var members = message.Fields.Select(f => (Name: f.Wire, Field: (FieldSymbol?)f))
+            .Append((Name: protocol.Discriminator, Field: null))
+            .OrderBy(member => member.Name, System.StringComparer.Ordinal);
+        foreach (var (name, field) in members)
+        {
+            if (field is null) w.Line($"{CSharp.Codecs}.JsonCanonicalEncoding.WriteString(writer, {CSharp.Literal(name)}u8, {CSharp.Literal(message.Wire)});");
+            else EmitFieldWrite(w, field, CanonicalWriter(field)!.Value);
+        }
+        w.Line("writer.WriteEndObject();");
+        w.Close();
     }
 
     private static string Local(FieldSymbol field) => "f" + Naming.Pascal(field.Name);

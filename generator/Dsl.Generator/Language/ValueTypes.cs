@@ -108,6 +108,14 @@ internal sealed class ValueTypeDescriptor
     public string? JsonListWrite { get; init; }
     public string? JsonListRead { get; init; }
 
+    /// <summary>
+    /// The <c>JsonCanonicalEncoding</c> members that write a field of this type, and a list of it, directly in the RFC 8785
+    /// canonical form; null when the type has none the codec can write in one pass (a message with such a field is
+    /// written, then canonicalized).
+    /// </summary>
+    public string? CanonicalWrite { get; init; }
+    public string? CanonicalListWrite { get; init; }
+
     /// <summary>Whether the wire form takes the field's <c>encoding</c> and length (bytes).</summary>
     public bool JsonTakesEncoding { get; init; }
 
@@ -218,6 +226,7 @@ internal static class ValueTypes
             Constraints = ConstraintKinds.Length | ConstraintKinds.Pattern | ConstraintKinds.OneOf, LengthUnit = "characters",
             Equatable = true, Addable = true, HasText = true, HasLength = true,
             JsonWrite = "WriteString", JsonRead = "TryReadString", JsonListWrite = "WriteStringList", JsonListRead = "TryReadStringList",
+            CanonicalWrite = "WriteString", CanonicalListWrite = "WriteStringList",
             StateWrite = "WriteString", StateRead = "ReadString", StateListWrite = "WriteStringList", StateListRead = "ReadStringList",
             ParseLiteral = ParseString,
         },
@@ -229,6 +238,7 @@ internal static class ValueTypes
             Constraints = ConstraintKinds.Range,
             Equatable = true, Ordered = true, Addable = true, Difference = TypeKind.Int, Signed = true, HasText = true,
             JsonWrite = "WriteInt64", JsonRead = "TryReadInt64", JsonListWrite = "WriteInt64List", JsonListRead = "TryReadInt64List",
+            CanonicalWrite = "WriteInt64", CanonicalListWrite = "WriteInt64List",
             StateWrite = "WriteInt64", StateRead = "ReadInt64", StateListWrite = "WriteInt64List", StateListRead = "ReadInt64List",
             ParseLiteral = ParseInteger,
         },
@@ -250,6 +260,7 @@ internal static class ValueTypes
             Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.StoredValue | TypePlaces.Kept,
             Equatable = true, HasText = true,
             JsonWrite = "WriteBoolean", JsonRead = "TryReadBoolean",
+            CanonicalWrite = "WriteBoolean",
             StateWrite = "WriteBoolean", StateRead = "ReadBoolean",
             ParseLiteral = ParseBoolean,
         },
@@ -260,6 +271,7 @@ internal static class ValueTypes
             Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.StoredValue | TypePlaces.ListElement | TypePlaces.Kept,
             Equatable = true, HasText = true,
             JsonWrite = "WriteUuid", JsonRead = "TryReadUuid", JsonListWrite = "WriteUuidList", JsonListRead = "TryReadUuidList",
+            CanonicalWrite = "WriteUuid", CanonicalListWrite = "WriteUuidList",
             StateWrite = "WriteUuid", StateRead = "ReadUuid", StateListWrite = "WriteUuidList", StateListRead = "ReadUuidList",
         },
         new ValueTypeDescriptor(TypeKind.Timestamp, "timestamp", "`now()` is already whole seconds, so both sides compute with the values the wire carries")
@@ -269,6 +281,7 @@ internal static class ValueTypes
             Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.StoredValue | TypePlaces.Kept,
             Equatable = true, Ordered = true, Difference = TypeKind.Duration, OffsetBy = TypeKind.Duration, HasText = true,
             JsonWrite = "WriteUnixSeconds", JsonRead = "TryReadUnixSeconds",
+            CanonicalWrite = "WriteUnixSeconds",
             StateWrite = "WriteTimestamp", StateRead = "ReadTimestamp",
         },
         new ValueTypeDescriptor(TypeKind.Duration, "duration", "a literal such as `60s`, `500ms`, `5m` or `1h`, or the difference of two timestamps; in expressions only, never on the wire")
@@ -298,6 +311,7 @@ internal static class ValueTypes
             Equatable = true, HasText = true, HasLength = true,
             JsonWrite = "WriteBytes", JsonRead = "TryReadBytes", JsonTakesEncoding = true,
             JsonListWrite = "WriteBytesList", JsonListRead = "TryReadBytesList",
+            CanonicalWrite = "WriteBytes", CanonicalListWrite = "WriteBytesList",
             StateWrite = "WriteBytes", StateRead = "ReadBytes", StateListWrite = "WriteBytesList", StateListRead = "ReadBytesList",
         },
         new ValueTypeDescriptor(TypeKind.List, "list", "")

@@ -231,6 +231,55 @@ public static class JsonCanonicalizer
     }
 
     /// <summary>The ECMAScript form of a finite double, as a string.</summary>
+    /// <summary>The most bytes <see cref="FormatString"/> writes for <paramref name="length"/> UTF-16 code units: 6 each (<c>\u001f</c>) and 2 quotes.</summary>
+    internal static int MaxStringLength(int length) => length * 6 + 2;
+
+    /// <summary>
+    /// Writes <paramref name="text"/> quoted and escaped per RFC 8785 §3.2.2.2 (only <c>"</c>, <c>\</c> and U+0000–U+001F
+    /// escaped, the short forms where JSON has them, everything else literal UTF-8) into <paramref name="destination"/>,
+    /// which holds at least <see cref="MaxStringLength"/> bytes. Returns the bytes written, or -1 when the text holds a
+    /// lone surrogate, which has no canonical form.
+    /// </summary>
+    internal static int FormatString(ReadOnlySpan<char> text, Span<byte> destination)
+    {
+        var w = 0;
+        destination[w++] = (byte)'"';
+        while (!text.IsEmpty)
+        {
+            var next = text.IndexOfAny(s_mustEscape);
+            var run = next < 0 ? text : text[..next];
+            if (!run.IsEmpty)
+            {
+                // Runs end before an ASCII character, so they never split a surrogate pair.
+                if (Utf8.FromUtf16(run, destination[w..], out _, out var written, replaceInvalidSequences: false) != OperationStatus.Done) return -1;
+                w += written;
+            }
+            if (next < 0) break;
+            var c = text[next];
+            destination[w++] = (byte)'\\';
+            switch (c)
+            {
+                case '"': destination[w++] = (byte)'"'; break;
+                case '\\': destination[w++] = (byte)'\\'; break;
+                case '\b': destination[w++] = (byte)'b'; break;
+                case '\t': destination[w++] = (byte)'t'; break;
+                case '\n': destination[w++] = (byte)'n'; break;
+                case '\f': destination[w++] = (byte)'f'; break;
+                case '\r': destination[w++] = (byte)'r'; break;
+                default:
+                    destination[w++] = (byte)'u';
+                    destination[w++] = (byte)'0';
+                    destination[w++] = (byte)'0';
+                    destination[w++] = (byte)"0123456789abcdef"[c >> 4];
+                    destination[w++] = (byte)"0123456789abcdef"[c & 0xF];
+                    break;
+            }
+            text = text[(next + 1)..];
+        }
+        destination[w++] = (byte)'"';
+        return w;
+    }
+
     internal static string FormatNumber(double value)
     {
         Span<byte> buffer = stackalloc byte[MaxNumberLength];
@@ -490,45 +539,8 @@ public static class JsonCanonicalizer
         /// <summary>Writes a string, quoted and escaped per RFC 8785 §3.2.2.2; it holds no lone surrogate.</summary>
         private void WriteString(ReadOnlySpan<char> text)
         {
-            // At most 6 bytes per UTF-16 code unit (\u001f), and 2 quotes.
-            Reserve(text.Length * 6 + 2);
-            var destination = _bytes.AsSpan(_byteCount);
-            var w = 0;
-            destination[w++] = (byte)'"';
-            while (!text.IsEmpty)
-            {
-                var next = text.IndexOfAny(s_mustEscape);
-                var run = next < 0 ? text : text[..next];
-                if (!run.IsEmpty)
-                {
-                    // Runs end before an ASCII character, so they never split a surrogate pair.
-                    Utf8.FromUtf16(run, destination[w..], out _, out var written, replaceInvalidSequences: false);
-                    w += written;
-                }
-                if (next < 0) break;
-                var c = text[next];
-                destination[w++] = (byte)'\\';
-                switch (c)
-                {
-                    case '"': destination[w++] = (byte)'"'; break;
-                    case '\\': destination[w++] = (byte)'\\'; break;
-                    case '\b': destination[w++] = (byte)'b'; break;
-                    case '\t': destination[w++] = (byte)'t'; break;
-                    case '\n': destination[w++] = (byte)'n'; break;
-                    case '\f': destination[w++] = (byte)'f'; break;
-                    case '\r': destination[w++] = (byte)'r'; break;
-                    default:
-                        destination[w++] = (byte)'u';
-                        destination[w++] = (byte)'0';
-                        destination[w++] = (byte)'0';
-                        destination[w++] = (byte)"0123456789abcdef"[c >> 4];
-                        destination[w++] = (byte)"0123456789abcdef"[c & 0xF];
-                        break;
-                }
-                text = text[(next + 1)..];
-            }
-            destination[w++] = (byte)'"';
-            _byteCount += w;
+            Reserve(MaxStringLength(text.Length));
+            _byteCount += FormatString(text, _bytes.AsSpan(_byteCount));
         }
 
         /// <summary>Unescapes a raw string token onto the char arena, refusing invalid UTF-8 and lone surrogates.</summary>
