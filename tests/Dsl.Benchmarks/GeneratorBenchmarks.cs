@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using System.Runtime.Loader;
 using System.Threading;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
@@ -41,13 +40,6 @@ public class GeneratorBenchmarks
     private GeneratorDriver _seedsWarm = null!, _syntheticWarm = null!;
     private AdditionalText _seedTarget = null!, _seedEdited = null!, _syntheticTarget = null!, _syntheticEdited = null!;
 
-    // The generator ships YamlDotNet beside itself (PrivateAssets, as an analyzer's dependency), so it is copied here but
-    // not listed in this app's deps.json. Load it from beside the generator, as the compiler does for an analyzer.
-    static GeneratorBenchmarks() => AssemblyLoadContext.Default.Resolving += (context, name) =>
-    {
-        var path = Path.Combine(Path.GetDirectoryName(typeof(HandshakeGenerator).Assembly.Location)!, name.Name + ".dll");
-        return name.Name == "YamlDotNet" && File.Exists(path) ? context.LoadFromAssemblyPath(path) : null;
-    };
 
     /// <summary>The seed specs, read from <c>protocols/</c>, run once.</summary>
     [GlobalSetup(Targets = new[] { nameof(Seeds_Unchanged), nameof(Seeds_OneEdited) })]
