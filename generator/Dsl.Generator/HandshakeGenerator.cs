@@ -24,15 +24,19 @@ public sealed class HandshakeGenerator : IIncrementalGenerator
     /// <inheritdoc />
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
-        // Each spec's YAML is read once; the typed parse sees the whole project, since a spec may extend another.
+        // Each spec's YAML is read once; the typed parse sees the specs that others extend (a spec may extend another),
+        // and only those, so that editing a spec nobody extends re-parses that spec alone.
         var documents = context.AdditionalTextsProvider
             .Where(static text => IsSpec(text.Path))
             .Select(static (text, ct) => Stages.Run("parse", text.Path, ct,
                 () => YamlReader.Read(text.Path, text.GetText(ct)?.ToString(), ct),
                 crash => new YamlDocument(text.Path, null, new EquatableArray<SpecDiagnostic>(new[] { crash }))))
             .WithTrackingName(TrackingNames.Read);
+        var bases = documents.Collect()
+            .Select(static (all, ct) => SpecExtender.Bases(all, ct))
+            .WithTrackingName(TrackingNames.Bases);
         var bound = documents
-            .Combine(documents.Collect())
+            .Combine(bases)
             .Select(static (pair, ct) => Stages.Run("parse", pair.Left.FilePath, ct,
                 () => SpecParser.Parse(pair.Left, pair.Right, ct),
                 crash => new SpecSyntax(pair.Left.FilePath, null, new EquatableArray<SpecDiagnostic>(new[] { crash }))))

@@ -4,6 +4,7 @@ namespace Dsl.Generator;
 internal static class TrackingNames
 {
     public const string Read = nameof(Read);
+    public const string Bases = nameof(Bases);
     public const string Parse = nameof(Parse);
     public const string Bind = nameof(Bind);
     public const string Diagnostics = nameof(Diagnostics);

@@ -77,6 +77,36 @@ public sealed class CachingTests
     }
 
     [Fact]
+    public void Editing_a_spec_nobody_extends_does_not_parse_the_others_again()
+    {
+        var (driver, compilation, _, greet) = Start();
+        var edited = new InMemoryAdditionalText(greet.Path, DiagnosticTests.Base.Replace("greeting: string", "greeting: { type: string, doc: What the server says. }"));
+        driver = driver.ReplaceAdditionalText(greet, edited).RunGenerators(compilation);
+        var parses = driver.GetRunResult().Results.Single().TrackedSteps[TrackingNames.Parse].SelectMany(s => s.Outputs).ToList();
+        // LTP's parse did not run at all (Cached), rather than ran again to the same result (Unchanged).
+        Assert.Single(parses, o => o.Reason == IncrementalStepRunReason.Modified);
+        Assert.Single(parses, o => o.Reason == IncrementalStepRunReason.Cached);
+    }
+
+    [Fact]
+    public void Editing_a_base_spec_parses_its_extension_again()
+    {
+        var text = GeneratorHarness.ReadRepoFile("protocols/ltp/ltp-0.2.yaml");
+        var ltp = new InMemoryAdditionalText("protocols/ltp/ltp-0.2.yaml", text);
+        var ltp03 = new InMemoryAdditionalText("protocols/ltp/ltp-0.3.yaml", GeneratorHarness.ReadRepoFile("protocols/ltp/ltp-0.3.yaml"));
+        var compilation = GeneratorHarness.Compilation("namespace User { public sealed class A { } }");
+        var driver = GeneratorHarness.Driver(ltp, ltp03).RunGenerators(compilation);
+        var before = driver.GetRunResult().Results.Single().GeneratedSources.Single(s => s.HintName == "Dsl.Protocols.Ltp03.Messages.g.cs").SourceText.ToString();
+        Assert.Contains("start a new liminal thread", before);
+
+        var edited = new InMemoryAdditionalText(ltp.Path, text.Replace("start a new liminal thread", "open a new liminal thread"));
+        driver = driver.ReplaceAdditionalText(ltp, edited).RunGenerators(compilation);
+        var after = driver.GetRunResult().Results.Single().GeneratedSources.Single(s => s.HintName == "Dsl.Protocols.Ltp03.Messages.g.cs").SourceText.ToString();
+        Assert.Contains("open a new liminal thread", after);
+        Assert.DoesNotContain("start a new liminal thread", after);
+    }
+
+    [Fact]
     public void Moving_one_spec_down_a_line_emits_nothing_for_the_others()
     {
         var (driver, compilation, _, greet) = Start();

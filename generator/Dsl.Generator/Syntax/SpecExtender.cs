@@ -47,6 +47,25 @@ internal sealed class SpecExtender
     public static ExtendedDocument Extend(YamlDocument document, IReadOnlyList<YamlDocument> project, CancellationToken cancellationToken)
         => Extend(document, project, new HashSet<string>(StringComparer.Ordinal), cancellationToken);
 
+    /// <summary>
+    /// The documents of <paramref name="project"/> that some document's <c>extends</c> names (every one
+    /// <see cref="Extend(YamlDocument, IReadOnlyList{YamlDocument}, CancellationToken)"/> could look up), in project order:
+    /// all a spec's parse needs of the others. Editing a spec no one extends leaves this unchanged, so the other specs
+    /// stay cached.
+    /// </summary>
+    public static EquatableArray<YamlDocument> Bases(IReadOnlyList<YamlDocument> project, CancellationToken cancellationToken)
+    {
+        var targets = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var document in project)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (document.Root is YamlMapping root && root.Entry("extends") is { Value: YamlScalar { IsNull: false } target } && target.Value.Trim().Length > 0)
+                targets.Add(Resolve(document.FilePath, target.Value.Trim()));
+        }
+        return targets.Count == 0 ? EquatableArray<YamlDocument>.Empty
+            : project.Where(d => targets.Contains(Normalize(d.FilePath))).ToEquatableArray();
+    }
+
     private static ExtendedDocument Extend(YamlDocument document, IReadOnlyList<YamlDocument> project, HashSet<string> visiting, CancellationToken cancellationToken)
     {
         if (document.Root is not YamlMapping root || root.Entry("extends") is not { } extends)
