@@ -2,10 +2,8 @@ using System;
 using System.IO;
 using System.Threading.Tasks;
 using BenchmarkDotNet.Attributes;
-using Dsl.Protocols.Mesh;
 using Dsl.Runtime.Cryptography;
 using Dsl.Runtime.Services;
-using Dsl.Runtime.Transports;
 
 namespace Dsl.Benchmarks;
 
@@ -19,7 +17,7 @@ namespace Dsl.Benchmarks;
 public class MeshStoreBenchmarks
 {
     private Ed25519Key _a = null!, _b = null!;
-    private (IPinnedKeyStore Pins, ITrustStore Trust, IReplayCache Replay, IAddressBlockList Blocked) _memoryA, _memoryB, _sqliteA, _sqliteB;
+    private MeshStores _memoryA, _memoryB, _sqliteA, _sqliteB;
     private SqliteHandshakeStore? _fileA, _fileB;
     private string _folder = "";
     private readonly byte[] _message = new byte[200];
@@ -30,14 +28,14 @@ public class MeshStoreBenchmarks
     {
         _a = Ed25519.Instance.GenerateKey();
         _b = Ed25519.Instance.GenerateKey();
-        _memoryA = Memory();
-        _memoryB = Memory();
+        _memoryA = MeshStores.InMemory();
+        _memoryB = MeshStores.InMemory();
         _folder = Path.Combine(Path.GetTempPath(), "dsl-bench-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(_folder);
         _fileA = SqliteHandshakeStore.Open(Path.Combine(_folder, "a.db"));
         _fileB = SqliteHandshakeStore.Open(Path.Combine(_folder, "b.db"));
-        _sqliteA = (_fileA, _fileA, _fileA, _fileA);
-        _sqliteB = (_fileB, _fileB, _fileB, _fileB);
+        _sqliteA = MeshStores.Of(_fileA);
+        _sqliteB = MeshStores.Of(_fileB);
         // The nodes know each other already: the handshakes measured are the repeat ones a server mostly sees.
         HandshakeAsync(_memoryA, _memoryB).GetAwaiter().GetResult();
         HandshakeAsync(_sqliteA, _sqliteB).GetAwaiter().GetResult();
@@ -53,19 +51,7 @@ public class MeshStoreBenchmarks
         try { Directory.Delete(_folder, recursive: true); } catch (IOException) { }
     }
 
-    private static (IPinnedKeyStore, ITrustStore, IReplayCache, IAddressBlockList) Memory()
-        => (new InMemoryPinnedKeyStore(), new InMemoryTrustStore(), new InMemoryReplayCache(), new InMemoryAddressBlockList());
-
-    private async Task HandshakeAsync((IPinnedKeyStore Pins, ITrustStore Trust, IReplayCache Replay, IAddressBlockList Blocked) a,
-        (IPinnedKeyStore Pins, ITrustStore Trust, IReplayCache Replay, IAddressBlockList Blocked) b)
-    {
-        var (ta, tb) = InMemoryTransport.CreatePair();
-        var responder = new MeshResponder(new MeshResponderInputs { Identity = _b }, new MeshResponderServices { Pins = b.Pins, Trust = b.Trust, Replay = b.Replay, Blocked = b.Blocked })
-            .RunAsync(tb).AsTask();
-        var initiated = await new MeshInitiator(new MeshInitiatorInputs { Identity = _a }, new MeshInitiatorServices { Pins = a.Pins, Trust = a.Trust }).RunAsync(ta);
-        var responded = await responder;
-        if (!initiated.Succeeded || !responded.Succeeded) throw new InvalidOperationException($"{initiated} / {responded}");
-    }
+    private Task HandshakeAsync(MeshStores a, MeshStores b) => InMemoryHandshakes.MeshAsync(_a, a, _b, b);
 
     /// <summary>The baseline: a handshake with every store in memory.</summary>
     [Benchmark(Baseline = true)]
