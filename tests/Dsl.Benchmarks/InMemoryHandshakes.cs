@@ -19,6 +19,12 @@ internal readonly record struct MeshStores(IPinnedKeyStore Pins, ITrustStore Tru
     /// <summary>A node whose stores are all one durable store (SQLite, PostgreSQL).</summary>
     public static MeshStores Of<TStore>(TStore store) where TStore : IPinnedKeyStore, ITrustStore, IReplayCache, IAddressBlockList
         => new(store, store, store, store);
+
+    /// <summary>The services of this node's initiator role.</summary>
+    public MeshInitiatorServices Initiator() => new() { Pins = Pins, Trust = Trust };
+
+    /// <summary>The services of this node's responder role.</summary>
+    public MeshResponderServices Responder() => new() { Pins = Pins, Trust = Trust, Replay = Replay, Blocked = Blocked };
 }
 
 /// <summary>
@@ -31,11 +37,8 @@ internal static class InMemoryHandshakes
     public static async Task MeshAsync(Ed25519Key initiator, MeshStores initiatorStores, Ed25519Key responder, MeshStores responderStores)
     {
         var (ta, tb) = InMemoryTransport.CreatePair();
-        var responding = new MeshResponder(new MeshResponderInputs { Identity = responder },
-                new MeshResponderServices { Pins = responderStores.Pins, Trust = responderStores.Trust, Replay = responderStores.Replay, Blocked = responderStores.Blocked })
-            .RunAsync(tb).AsTask();
-        var initiated = await new MeshInitiator(new MeshInitiatorInputs { Identity = initiator },
-            new MeshInitiatorServices { Pins = initiatorStores.Pins, Trust = initiatorStores.Trust }).RunAsync(ta);
+        var responding = new MeshResponder(new MeshResponderInputs { Identity = responder }, responderStores.Responder()).RunAsync(tb).AsTask();
+        var initiated = await new MeshInitiator(new MeshInitiatorInputs { Identity = initiator }, initiatorStores.Initiator()).RunAsync(ta);
         var responded = await responding;
         if (!initiated.Succeeded || !responded.Succeeded) throw new InvalidOperationException($"{initiated} / {responded}");
     }

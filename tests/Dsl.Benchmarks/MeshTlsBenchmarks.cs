@@ -186,8 +186,7 @@ public class MeshTlsBenchmarks
     private async Task MeshHandshakeAsync()
     {
         await using var transport = await TcpTransport.ConnectAsync(_meshEndPoint);
-        var outcome = await new MeshInitiator(new MeshInitiatorInputs { Identity = _nodeA },
-            new MeshInitiatorServices { Pins = _storesA.Pins, Trust = _storesA.Trust }).RunAsync(transport);
+        var outcome = await new MeshInitiator(new MeshInitiatorInputs { Identity = _nodeA }, _storesA.Initiator()).RunAsync(transport);
         if (!outcome.Succeeded) throw new InvalidOperationException(outcome.ToString());
         // The initiator is done once HS_ACK is sent; the responder's byte says it accepted HS_ACK.
         var received = new ArrayBufferWriter<byte>(1);
@@ -197,9 +196,7 @@ public class MeshTlsBenchmarks
 
     private async Task RespondAsync(IMessageTransport transport, CancellationToken cancellationToken)
     {
-        var outcome = await new MeshResponder(new MeshResponderInputs { Identity = _nodeB },
-                new MeshResponderServices { Pins = _storesB.Pins, Trust = _storesB.Trust, Replay = _storesB.Replay, Blocked = _storesB.Blocked })
-            .RunAsync(transport, cancellationToken);
+        var outcome = await new MeshResponder(new MeshResponderInputs { Identity = _nodeB }, _storesB.Responder()).RunAsync(transport, cancellationToken);
         if (!outcome.Succeeded) return;
         await transport.SendAsync(One, cancellationToken);
         await transport.CloseAsync(cancellationToken);
