@@ -7,7 +7,6 @@ using BenchmarkDotNet.Attributes;
 using Dsl.Protocols.Stt;
 using Dsl.Runtime.Codecs;
 using Dsl.Runtime.Hosting;
-using Dsl.Runtime.Transports;
 using Dsl.Runtime.Transports.Udp;
 
 namespace Dsl.Benchmarks;
@@ -49,16 +48,7 @@ public class SttBenchmarks
 
     /// <summary>The baseline: both roles over an in-memory pair.</summary>
     [Benchmark(Baseline = true)]
-    public async Task InMemory()
-    {
-        var (a, b) = InMemoryTransport.CreatePair();
-        var responder = new SttResponder(new SttResponderInputs { NodeId = NodeB, SharedSeed = Seed }).RunAsync(b).AsTask();
-        var initiated = await new SttInitiator(new SttInitiatorInputs { NodeId = NodeA, SharedSeed = Seed }).RunAsync(a);
-        var responded = await responder;
-        if (!initiated.Succeeded || !responded.Succeeded) throw new InvalidOperationException($"{initiated} / {responded}");
-        initiated.Result.Dispose();
-        responded.Result.Dispose();
-    }
+    public Task InMemory() => InMemoryHandshakes.SttAsync(Seed, NodeA, NodeB);
 
     /// <summary>The initiator through a UDP handshake manager, the responder on the UDP host, over loopback.</summary>
     [Benchmark]

@@ -9,9 +9,10 @@ using System.Threading;
 namespace Dsl.Tests.Shared;
 
 /// <summary>
-/// A throwaway PostgreSQL cluster for the tests: made with Debian's <c>initdb</c> in a temporary folder, started with
-/// <c>pg_ctl</c> on a free loopback port, stopped and deleted when the test process ends. One per process, made on
-/// first use. Without PostgreSQL it fails, saying how to install it (<c>.ci/run</c> does).
+/// A throwaway PostgreSQL cluster for the tests and the benchmarks: made with Debian's <c>initdb</c> in a temporary
+/// folder, started with <c>pg_ctl</c> on a free loopback port, stopped and deleted when the process ends. One per
+/// process, made on first use. Without PostgreSQL it fails, saying how to install it (<c>.ci/run</c> does); ask
+/// <see cref="IsInstalled"/> first to do without it.
 /// </summary>
 public static class PostgreSqlCluster
 {
@@ -20,11 +21,18 @@ public static class PostgreSqlCluster
     /// <summary>A connection string to the cluster's <c>postgres</c> database as the superuser <c>dsl</c>.</summary>
     public static string ConnectionString => s_connectionString.Value;
 
-    private static string Start()
-    {
-        var bin = Directory.Exists("/usr/lib/postgresql")
+    /// <summary>Whether PostgreSQL is installed here (a <c>/usr/lib/postgresql/*/bin/initdb</c>), so that a cluster can be made.</summary>
+    public static bool IsInstalled => FindBin() is not null;
+
+    /// <summary>The <c>bin</c> folder of the newest PostgreSQL installed, or <see langword="null"/>.</summary>
+    private static string? FindBin()
+        => Directory.Exists("/usr/lib/postgresql")
             ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin")).Where(d => File.Exists(Path.Combine(d, "initdb"))).OrderDescending().FirstOrDefault()
             : null;
+
+    private static string Start()
+    {
+        var bin = FindBin();
         if (bin is null)
             throw new InvalidOperationException("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb). Install it with 'apt-get install -y postgresql' (.ci/run does).");
         var folder = Path.Combine(Path.GetTempPath(), "dsl-pg-" + Guid.NewGuid().ToString("N")[..8]);
