@@ -113,6 +113,7 @@ public sealed class WebSocketCloseTests
         public string Role => "server";
         public string Phase => "hello";
         public string MalformedCode => HandshakeErrorCodes.Malformed;
+        public HandshakeOptions Options { get; } = new();
         public DateTimeOffset? StartedAt { get; private set; }
         public bool IsCompleted { get; private set; }
 

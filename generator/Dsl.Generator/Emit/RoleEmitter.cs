@@ -300,6 +300,9 @@ internal sealed class RoleEmitter
         w.Line($"string {CSharp.Handshakes}.IHandshakeMachine<{_message}, {_names.Result}>.Role => Role;");
         w.Line();
         w.Line("/// <inheritdoc />");
+        w.Line($"{CSharp.Handshakes}.HandshakeOptions {CSharp.Handshakes}.IHandshakeMachine<{_message}, {_names.Result}>.Options => _options;");
+        w.Line();
+        w.Line("/// <inheritdoc />");
         w.Line($"string {CSharp.Handshakes}.IHandshakeMachine<{_message}, {_names.Result}>.MalformedCode => {CSharp.Literal(_protocol.MalformedCode)};");
         w.Line();
         w.Line("/// <inheritdoc />");

@@ -33,49 +33,67 @@ public static class HandshakeDriver
         ArgumentNullException.ThrowIfNull(codec);
         ArgumentNullException.ThrowIfNull(options);
 
-        var protocol = machine.Protocol;
-        var version = machine.Version;
-        var role = machine.Role;
-        var tags = new TagList { { "handshake.protocol", protocol }, { "handshake.version", version }, { "handshake.role", role } };
-        HandshakeTelemetry.Started.Add(1, tags);
-        HandshakeTelemetry.InFlight.Add(1, tags);
-        var startedAt = options.TimeProvider.GetTimestamp();
-        var logger = options.Logger;
-        string? peer = null;
+        var startedAt = ReportStarted(machine, transport.RemoteAddress, options);
         using var activity = HandshakeTelemetry.Source.StartActivity("handshake");
-        if (activity is not null)
-        {
-            peer = PeerHost(transport.RemoteAddress);
-            activity.SetTag("handshake.protocol", protocol).SetTag("handshake.version", version).SetTag("handshake.role", role).SetTag("handshake.peer", peer);
-        }
-        if (logger?.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug) == true)
-            HandshakeLog.Started(logger, protocol, version, role, peer ??= PeerHost(transport.RemoteAddress));
+        activity?.SetTag("handshake.protocol", machine.Protocol).SetTag("handshake.version", machine.Version)
+            .SetTag("handshake.role", machine.Role).SetTag("handshake.peer", PeerHost(transport.RemoteAddress));
 
         var outcome = await RunStepsAsync(machine, transport, codec, options, cancellationToken).ConfigureAwait(false);
 
+        if (activity is not null)
+        {
+            activity.SetTag("handshake.outcome", outcome.Succeeded ? "succeeded" : "failed");
+            if (outcome.Error is { } failure)
+                activity.SetTag("handshake.phase", failure.Phase).SetTag("error.type", failure.Code).SetStatus(ActivityStatusCode.Error, failure.Code);
+            else
+                activity.SetTag("handshake.phase", machine.Phase);
+        }
+        ReportEnded(machine, transport.RemoteAddress, options, startedAt, outcome.Error);
+        return outcome;
+    }
+
+    /// <summary>
+    /// Counts a handshake as started and in flight, and logs it; returns its start, for <see cref="ReportEnded"/>. Every
+    /// driver of machines (this one, the UDP handshake table) reports through these two, so the instruments agree.
+    /// </summary>
+    internal static long ReportStarted<TMessage, TResult>(IHandshakeMachine<TMessage, TResult> machine, string? remoteAddress, HandshakeOptions options)
+        where TMessage : class
+        where TResult : class
+    {
+        var tags = new TagList { { "handshake.protocol", machine.Protocol }, { "handshake.version", machine.Version }, { "handshake.role", machine.Role } };
+        HandshakeTelemetry.Started.Add(1, tags);
+        HandshakeTelemetry.InFlight.Add(1, tags);
+        if (options.Logger is { } logger && logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
+            HandshakeLog.Started(logger, machine.Protocol, machine.Version, machine.Role, PeerHost(remoteAddress));
+        return options.TimeProvider.GetTimestamp();
+    }
+
+    /// <summary>Counts a handshake's end (succeeded, or failed with <paramref name="error"/>), its duration, and logs it.</summary>
+    internal static void ReportEnded<TMessage, TResult>(IHandshakeMachine<TMessage, TResult> machine, string? remoteAddress, HandshakeOptions options,
+        long startedAt, HandshakeError? error)
+        where TMessage : class
+        where TResult : class
+    {
         var elapsed = options.TimeProvider.GetElapsedTime(startedAt);
+        var tags = new TagList { { "handshake.protocol", machine.Protocol }, { "handshake.version", machine.Version }, { "handshake.role", machine.Role } };
         HandshakeTelemetry.InFlight.Add(-1, tags);
-        if (outcome.Succeeded)
+        var logger = options.Logger;
+        if (error is null)
         {
             HandshakeTelemetry.Succeeded.Add(1, tags);
             tags.Add("handshake.outcome", "succeeded");
-            activity?.SetTag("handshake.outcome", "succeeded").SetTag("handshake.phase", machine.Phase);
             if (logger?.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Information) == true)
-                HandshakeLog.Succeeded(logger, protocol, version, role, peer ??= PeerHost(transport.RemoteAddress), (long)elapsed.TotalMilliseconds);
+                HandshakeLog.Succeeded(logger, machine.Protocol, machine.Version, machine.Role, PeerHost(remoteAddress), (long)elapsed.TotalMilliseconds);
         }
         else
         {
-            var error = outcome.Error!;
             tags.Add("error.type", error.Code);
             HandshakeTelemetry.Failed.Add(1, tags);
             tags.Add("handshake.outcome", "failed");
-            activity?.SetTag("handshake.outcome", "failed").SetTag("handshake.phase", error.Phase).SetTag("error.type", error.Code)
-                .SetStatus(ActivityStatusCode.Error, error.Code);
             if (logger?.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Warning) == true)
-                HandshakeLog.Failed(logger, protocol, version, role, peer ??= PeerHost(transport.RemoteAddress), error.Code, error.Phase, error.Detail);
+                HandshakeLog.Failed(logger, machine.Protocol, machine.Version, machine.Role, PeerHost(remoteAddress), error.Code, error.Phase, error.Detail);
         }
         HandshakeTelemetry.Duration.Record(elapsed.TotalSeconds, tags);
-        return outcome;
     }
 
     private static async ValueTask<HandshakeOutcome<TResult>> RunStepsAsync<TMessage, TResult>(

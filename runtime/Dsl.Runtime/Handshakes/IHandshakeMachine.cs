@@ -31,6 +31,9 @@ public interface IHandshakeMachine<TMessage, TResult>
     /// <summary>The protocol's version in the spec (<c>version:</c>).</summary>
     string Version => "unknown";
 
+    /// <summary>The limits it runs under (the spec's timeouts unless the application gave others), its clock and its logger: what a driver reads.</summary>
+    HandshakeOptions Options { get; }
+
     /// <summary>The phase the machine is in; failures report it.</summary>
     string Phase { get; }
 

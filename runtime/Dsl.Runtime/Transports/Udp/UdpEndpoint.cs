@@ -36,6 +36,8 @@ public sealed class UdpEndpoint : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _receiveLoop;
     private readonly RetryCookies? _cookies;
+    // When set, datagrams go to it instead of to a transport per peer (a table of suspended handshakes).
+    private readonly IDatagramHandler? _handler;
     // Completed handshakes that still answer their peer's repeats, guarded by _gate; in order of expiry (one linger
     // duration per manager, so insertion order), swept as datagrams arrive: no task or timer each.
     private readonly Dictionary<IPEndPoint, Lingering> _lingering = new();
@@ -61,8 +63,15 @@ public sealed class UdpEndpoint : IAsyncDisposable
     /// <param name="options">Limits; the defaults when <see langword="null"/>.</param>
     /// <exception cref="System.Net.Sockets.SocketException">The address cannot be bound.</exception>
     public UdpEndpoint(IPEndPoint bind, UdpEndpointOptions? options = null)
+        : this(bind, options, handler: null)
+    {
+    }
+
+    /// <summary>Binds as <see cref="UdpEndpoint(IPEndPoint, UdpEndpointOptions?)"/>, handing every datagram to <paramref name="handler"/> (when given) instead of to a transport per peer.</summary>
+    internal UdpEndpoint(IPEndPoint bind, UdpEndpointOptions? options, IDatagramHandler? handler)
     {
         ArgumentNullException.ThrowIfNull(bind);
+        _handler = handler;
         _options = options ?? new UdpEndpointOptions();
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.MaxPeers, nameof(options));
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(_options.PeerQueueCapacity, nameof(options));
@@ -178,6 +187,24 @@ public sealed class UdpEndpoint : IAsyncDisposable
         foreach (var datagram in peer.DrainUnread()) Dispatch(datagram, peer.RemoteEndPoint);
     }
 
+    /// <summary>Leaves a completed handshake of the <see cref="IDatagramHandler"/> to the endpoint: its last flight answers the peer's repeats of <paramref name="answered"/> until <paramref name="duration"/> ends.</summary>
+    internal void Linger(IPEndPoint peer, byte[][] flight, byte[][] answered, TimeSpan duration)
+    {
+        if (flight.Length == 0) return;
+        var entry = new Lingering(flight, answered, _options.TimeProvider.GetUtcNow() + duration);
+        lock (_gate)
+        {
+            if (_ended) return;
+            _lingering[peer] = entry;
+            _lingeringOrder.Enqueue((peer, entry));
+            while (_lingering.Count > _options.MaxLingering && _lingeringOrder.TryDequeue(out var oldest))
+                if (_lingering.TryGetValue(oldest.Peer, out var held) && ReferenceEquals(held, oldest.Entry)) _lingering.Remove(oldest.Peer);
+        }
+    }
+
+    /// <summary>Sends one datagram now on the calling thread; false when it could not go (it is lost, as datagrams are).</summary>
+    internal bool TrySendNow(ReadOnlySpan<byte> datagram, IPEndPoint remote) => _socket.TrySendNow(datagram, remote);
+
     internal ValueTask SendAsync(ReadOnlyMemory<byte> datagram, IPEndPoint remote, CancellationToken cancellationToken)
         => _socket.SendToAsync(datagram, remote, cancellationToken);
 
@@ -248,6 +275,11 @@ public sealed class UdpEndpoint : IAsyncDisposable
 
     private void Dispatch(ReadOnlyMemory<byte> datagram, IPEndPoint from)
     {
+        if (_handler is { } handler)
+        {
+            DispatchTo(handler, datagram, from);
+            return;
+        }
         UdpPeerTransport? peer;
         var isNew = false;
         byte[][]? answerAgain = null;
@@ -304,6 +336,48 @@ public sealed class UdpEndpoint : IAsyncDisposable
         if (isNew) peer!.Deliver(datagram);
         else peer!.DeliverFromKnown(datagram);
         if (isNew) _arrivals.Writer.TryWrite(peer);
+    }
+
+    /// <summary>
+    /// A datagram for the handler: a repeat a lingering handshake answers; one for a handshake the handler holds; or, from
+    /// a new address, the same stateless retry as for a transport, and the datagram behind a valid cookie accepted.
+    /// </summary>
+    private void DispatchTo(IDatagramHandler handler, ReadOnlyMemory<byte> datagram, IPEndPoint from)
+    {
+        byte[][]? answerAgain = null;
+        lock (_gate)
+        {
+            SweepLingering();
+            if (_lingering.TryGetValue(from, out var lingering))
+            {
+                if (lingering.Answers(datagram.Span)) answerAgain = lingering.Flight;
+                else _lingering.Remove(from);
+            }
+        }
+        if (answerAgain is not null)
+        {
+            Interlocked.Increment(ref _lingerAnswers);
+            foreach (var one in answerAgain) _socket.TrySendNow(one, from);
+            return;
+        }
+        if (handler.TryReceive(from, datagram)) return;
+        if (datagram.IsEmpty)
+        {
+            Interlocked.Increment(ref _datagramsDropped);
+            return;
+        }
+        if (_cookies is not null)
+        {
+            if (!_cookies.TryOpen(datagram, from, out var behindCookie))
+            {
+                Interlocked.Increment(ref _datagramsDropped);
+                if ((!RetryCookies.IsControl(datagram.Span) || RetryCookies.IsEcho(datagram.Span)) && datagram.Length * 3 >= RetryCookies.RetryLength) SendRetry(from);
+                return;
+            }
+            if (behindCookie.IsEmpty) return;
+            datagram = behindCookie;
+        }
+        if (!handler.Accept(from, datagram)) Interlocked.Increment(ref _datagramsDropped);
     }
 
     /// <summary>Forgets lingering handshakes whose time is up (those at the head of the queue); under <see cref="_gate"/>.</summary>
@@ -367,4 +441,17 @@ public sealed class UdpEndpoint : IAsyncDisposable
             }
         }
     }
+}
+
+/// <summary>
+/// What takes an endpoint's datagrams itself instead of a transport per peer: a table of suspended handshakes. Called on
+/// the endpoint's receive loop, one datagram at a time; the datagram's memory is the loop's and is reused after the call.
+/// </summary>
+internal interface IDatagramHandler
+{
+    /// <summary>Handles a datagram from a peer it holds a handshake with; false when it holds none (the address is then new to the endpoint).</summary>
+    bool TryReceive(IPEndPoint from, ReadOnlyMemory<byte> datagram);
+
+    /// <summary>A datagram from a new address that has shown it receives there (behind its cookie, when addresses are validated); false when refused.</summary>
+    bool Accept(IPEndPoint from, ReadOnlyMemory<byte> datagram);
 }
