@@ -3,7 +3,7 @@ using System;
 namespace Dsl.Runtime.Cryptography;
 
 /// <summary>
-/// Key material in <c>sodium_malloc</c> memory (guarded, kept out of swap, wiped when freed): a derived
+/// Key material in <c>sodium_malloc</c> memory (kept out of swap, wiped when freed): a derived
 /// traffic key or shared secret, held as a type rather than as bytes. Printing it shows its length,
 /// never its value; disposing it wipes and frees it.
 /// </summary>
@@ -81,7 +81,7 @@ public sealed class SecretBytes : IDisposable
         return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(mine.Span, theirs.Span);
     }
 
-    /// <summary>Wipes and frees the bytes (<c>sodium_free</c> zeroes them first).</summary>
+    /// <summary>Wipes the bytes and frees their memory.</summary>
     public void Dispose() => _memory.Dispose();
 
     /// <summary>The length only, such as <c>SecretBytes(32 bytes)</c>; never the value.</summary>

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using Dsl.Runtime.Cryptography.Interop;
 
@@ -41,12 +42,20 @@ public static class Sodium
         "The runtime looks for libsodium.so.23, then libsodium.so, libsodium.dylib and libsodium.dll.", cause);
 }
 
-/// <summary>Memory from <c>sodium_malloc</c>: guarded, locked out of swap, and wiped when freed.</summary>
+/// <summary>
+/// Memory from <c>sodium_malloc</c>: locked out of swap, wiped when freed, behind guard pages. A key of up to
+/// <see cref="SecureSlots.SlotSize"/> bytes (every key and derived secret the runtime makes) takes a slot of a shared
+/// <c>sodium_malloc</c> region instead of a region of its own: a region costs an <c>mmap</c>, <c>mprotect</c>s and,
+/// when freed, an <c>munmap</c> whose TLB shootdown stops every core, several times the cost of the handshake's own
+/// crypto; a slot costs a lock. The guard pages are then around the region, not around each key.
+/// </summary>
 internal sealed class SecureMemoryHandle : SafeHandle
 {
     private SecureMemoryHandle() : base(IntPtr.Zero, ownsHandle: true) { }
 
     public int Length { get; private set; }
+
+    private bool _slot;
 
     public override bool IsInvalid => handle == IntPtr.Zero;
 
@@ -54,10 +63,12 @@ internal sealed class SecureMemoryHandle : SafeHandle
     {
         Sodium.EnsureInitialized();
         var memory = new SecureMemoryHandle();
-        var pointer = SodiumCore.sodium_malloc((nuint)length);
+        var slot = length <= SecureSlots.SlotSize;
+        var pointer = slot ? SecureSlots.Rent() : SodiumCore.sodium_malloc((nuint)length);
         if (pointer == IntPtr.Zero) throw new OutOfMemoryException("sodium_malloc failed.");
         memory.SetHandle(pointer);
         memory.Length = length;
+        memory._slot = slot;
         return memory;
     }
 
@@ -91,7 +102,50 @@ internal sealed class SecureMemoryHandle : SafeHandle
 
     protected override bool ReleaseHandle()
     {
-        SodiumCore.sodium_free(handle);
+        if (_slot) SecureSlots.Return(handle);
+        else SodiumCore.sodium_free(handle);
         return true;
     }
+}
+
+/// <summary>
+/// Fixed-size slots carved out of <c>sodium_malloc</c> regions of 4 KiB, for keys: a freed slot is wiped, then kept for
+/// the next key. Regions are never given back; there are as many as the most keys alive at once need (64 per region).
+/// </summary>
+internal static class SecureSlots
+{
+    /// <summary>The largest key a slot holds: an Ed25519 secret key (64 bytes), and every 32-byte key and secret.</summary>
+    public const int SlotSize = 64;
+
+    private const int SlotsPerRegion = 64;
+
+    private static readonly object s_gate = new();
+    private static readonly Stack<IntPtr> s_free = new();
+
+    /// <summary>A wiped slot of <see cref="SlotSize"/> bytes, or zero when <c>sodium_malloc</c> fails.</summary>
+    public static IntPtr Rent()
+    {
+        lock (s_gate)
+        {
+            if (s_free.Count == 0)
+            {
+                var region = SodiumCore.sodium_malloc(SlotSize * SlotsPerRegion);
+                if (region == IntPtr.Zero) return IntPtr.Zero;
+                // sodium_malloc fills new memory with 0xdb: wipe it, so that every slot starts as a returned one does.
+                Wipe(region, SlotSize * SlotsPerRegion);
+                for (var i = SlotsPerRegion - 1; i >= 0; i--) s_free.Push(region + i * SlotSize);
+            }
+            return s_free.Pop();
+        }
+    }
+
+    /// <summary>Wipes the slot and keeps it for the next key.</summary>
+    public static void Return(IntPtr slot)
+    {
+        Wipe(slot, SlotSize);
+        lock (s_gate) s_free.Push(slot);
+    }
+
+    private static unsafe void Wipe(IntPtr memory, int length)
+        => System.Security.Cryptography.CryptographicOperations.ZeroMemory(new Span<byte>((void*)memory, length));
 }

@@ -136,15 +136,31 @@ public sealed class UdpHandshakeTable<TMessage, TResult> : IDatagramHandler, IAs
                 break;
             }
         }
+        // What a store or hook is still doing is cancelled; a machine in such a call cannot be failed (it is
+        // single-threaded), so its row ends as cancelled without it, and what the call returns later is ignored.
         await _stopping.CancelAsync().ConfigureAwait(false);
-        List<Row> left;
+        var idle = new List<Row>();
+        var busy = new List<Row>();
         lock (_gate)
         {
-            left = new List<Row>(_rows.Values);
-            foreach (var row in left) row.Busy = true;
+            foreach (var row in _rows.Values)
+            {
+                if (row.Busy)
+                {
+                    busy.Add(row);
+                    continue;
+                }
+                row.Busy = true;
+                idle.Add(row);
+            }
         }
-        foreach (var row in left)
-            await AdvanceAsync(row, Fail(row, HandshakeErrorCodes.Cancelled, "The host stopped"), canSend: false).ConfigureAwait(false);
+        foreach (var row in idle)
+        {
+            using var effects = new CancellationTokenSource(row.Machine.Options.ErrorDeliveryTimeout, _time);
+            await AdvanceAsync(row, Fail(row, HandshakeErrorCodes.Cancelled, "The host stopped", effects.Token), canSend: false).ConfigureAwait(false);
+        }
+        foreach (var row in busy)
+            End(row, HandshakeOutcome<TResult>.Failure(new HandshakeError(HandshakeErrorCodes.Cancelled, row.Machine.Phase, row.Machine.Role, "The host stopped")), null);
         if (_timer is not null) await _timer.DisposeAsync().ConfigureAwait(false);
         await _endpoint.DisposeAsync().ConfigureAwait(false);
     }
@@ -267,14 +283,17 @@ public sealed class UdpHandshakeTable<TMessage, TResult> : IDatagramHandler, IAs
         Span<byte> digest = stackalloc byte[32];
         SHA256.HashData(datagram, digest);
         row.Remember(digest);
+        var options = machine.Options;
+        row.HandshakeDue = (_time.GetUtcNow() + options.HandshakeTimeout).UtcTicks;
+        row.StepDue = row.RetransmitDue = long.MaxValue;
         lock (_gate)
         {
             if (!_rows.TryAdd(from, row)) return false;
             _perAddress[from.Address] = _perAddress.TryGetValue(from.Address, out var count) ? count + 1 : 1;
+            // Filed under its handshake deadline from the start, so that a first step that never returns is seen.
+            Schedule(row);
         }
-        var options = machine.Options;
         row.StartedAt = HandshakeDriver.ReportStarted(machine, from.ToString(), options);
-        row.HandshakeDue = (_time.GetUtcNow() + options.HandshakeTimeout).UtcTicks;
         _ = AdvanceAsync(row, StartAndDeliver(row, Decode(row, datagram)), canSend: true);
         return true;
     }
@@ -300,8 +319,8 @@ public sealed class UdpHandshakeTable<TMessage, TResult> : IDatagramHandler, IAs
         return message is not null ? row.Machine.ReceiveAsync(message, _stopping.Token) : row.Machine.FailAsync(error!, _stopping.Token);
     }
 
-    private ValueTask<HandshakeStep<TMessage, TResult>> Fail(Row row, string code, string detail)
-        => row.Machine.FailAsync(new HandshakeError(code, row.Machine.Phase, row.Machine.Role, detail), _stopping.Token);
+    private ValueTask<HandshakeStep<TMessage, TResult>> Fail(Row row, string code, string detail, CancellationToken? cancellationToken = null)
+        => row.Machine.FailAsync(new HandshakeError(code, row.Machine.Phase, row.Machine.Role, detail), cancellationToken ?? _stopping.Token);
 
     /// <summary>Marks an idle row busy for an event of its own; false when it is busy or has ended.</summary>
     private bool TryTake(Row row)
@@ -362,7 +381,7 @@ public sealed class UdpHandshakeTable<TMessage, TResult> : IDatagramHandler, IAs
                 return;
             default:
                 var error = step.Error!;
-                if (canSend && step.Message is { } errorMessage && !error.RaisedByPeer && _endpoint!.TrySendNow(Encode(errorMessage), row.Peer))
+                if (canSend && !row.Ended && step.Message is { } errorMessage && !error.RaisedByPeer && _endpoint!.TrySendNow(Encode(errorMessage), row.Peer))
                     error = error with { SentToPeer = _codec.GetName(errorMessage) };
                 End(row, HandshakeOutcome<TResult>.Failure(error), null);
                 return;
@@ -382,6 +401,7 @@ public sealed class UdpHandshakeTable<TMessage, TResult> : IDatagramHandler, IAs
         var now = _time.GetUtcNow().UtcTicks;
         lock (_gate)
         {
+            if (row.Ended) return;
             if (flight is not null)
             {
                 row.SetFlight(flight);
@@ -412,6 +432,8 @@ public sealed class UdpHandshakeTable<TMessage, TResult> : IDatagramHandler, IAs
     {
         lock (_gate)
         {
+            // Given up on while a store or hook held it (see OnTick): it was reported then.
+            if (row.Ended) return;
             row.Ended = true;
             if (_rows.TryGetValue(row.Peer, out var current) && ReferenceEquals(current, row))
             {
@@ -449,6 +471,7 @@ public sealed class UdpHandshakeTable<TMessage, TResult> : IDatagramHandler, IAs
         List<Row>? resend = null;
         List<(Row Row, string Code, string Detail, bool CanSend)>? overdue = null;
         List<Row>? later = null;
+        List<Row>? abandoned = null;
         lock (_gate)
         {
             while (_due.TryPeek(out var row, out var due) && due <= now)
@@ -457,8 +480,10 @@ public sealed class UdpHandshakeTable<TMessage, TResult> : IDatagramHandler, IAs
                 if (row.Ended || row.Queued != due) continue;
                 if (row.Busy)
                 {
-                    // Mid-step: its deadlines are looked at again on the next tick.
-                    (later ??= new List<Row>()).Add(row);
+                    // Mid-step (a store or a hook is slow): looked at again on the next tick, and given up on once the
+                    // handshake's time and the grace to fail it are over, so that no call that hangs holds a slot.
+                    if (now >= row.HandshakeDue + row.Machine.Options.ErrorDeliveryTimeout.Ticks) (abandoned ??= new()).Add(row);
+                    else (later ??= new List<Row>()).Add(row);
                     continue;
                 }
                 var phase = row.Machine.Phase;
@@ -491,6 +516,12 @@ public sealed class UdpHandshakeTable<TMessage, TResult> : IDatagramHandler, IAs
         if (overdue is not null)
             foreach (var (row, code, detail, canSend) in overdue)
                 _ = AdvanceAsync(row, Fail(row, code, detail), canSend);
+        // The machine is still inside the call that hangs, so it cannot run its failure effects: the row leaves with the
+        // timeout, and whatever the call returns later is ignored.
+        if (abandoned is not null)
+            foreach (var row in abandoned)
+                End(row, HandshakeOutcome<TResult>.Failure(new HandshakeError(HandshakeErrorCodes.HandshakeTimeout, row.Machine.Phase, row.Machine.Role,
+                    $"The handshake did not complete within {row.Machine.Options.HandshakeTimeout.TotalSeconds:0.###} s (a store or hook did not return)")), null);
     }
 
     /// <summary>One handshake under way: what the table keeps of it while it waits.</summary>

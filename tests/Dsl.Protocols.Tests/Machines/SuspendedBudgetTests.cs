@@ -1,12 +1,19 @@
 using System;
 using System.Threading;
 using System.Threading.Tasks;
+using Dsl.Protocols.Cahp;
+using Dsl.Protocols.Entft;
+using Dsl.Protocols.Ltp;
 using Dsl.Protocols.Mesh;
 using Dsl.Protocols.Stt;
+using Dsl.Protocols.Tests.Cahp;
+using Dsl.Protocols.Tests.Entft;
 using Dsl.Protocols.Tests.Mesh;
 using Dsl.Protocols.Tests.Stt;
 using Dsl.Runtime.Codecs;
+using Dsl.Runtime.Cryptography;
 using Dsl.Runtime.Handshakes;
+using Dsl.Runtime.Services;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -120,6 +127,73 @@ public sealed class SuspendedBudgetTests(ITestOutputHelper output)
             return responder;
         });
         // The replay cache's entry for the SYN's nonce is in the figure too: it is what the spec keeps per handshake.
+        Assert.InRange(each, 1, Budget);
+    }
+
+    [Fact]
+    public async Task An_LTP_server_waiting_for_the_first_message_holds_under_a_kilobyte()
+    {
+        var inputs = new LtpServerInputs { ServerCapabilities = new[] { "ping-pong" }, HeartbeatIntervalMs = 15000 };
+        var services = new LtpServerServices { Threads = new InMemoryThreadStore() };
+        var each = await RetainedAsync("LTP server waiting for handshake_init or handshake_resume", _ => 0, async _ =>
+        {
+            var server = new LtpServer(inputs, services);
+            Assert.Equal(HandshakeStepKind.Receive, (await server.StartAsync("10.0.0.2", default)).Kind);
+            return server;
+        });
+        Assert.InRange(each, 1, Budget);
+    }
+
+    [Fact]
+    public async Task A_CAHP_open_weight_node_waiting_for_the_hashcash_response_holds_under_a_kilobyte()
+    {
+        using var pair = new CahpPair();
+        var inputs = pair.OpenWeightInputs;
+        var services = new CahpOpenWeightServices { Replay = pair.OpenWeightReplay, SpentBurns = pair.SpentBurns };
+        var each = await RetainedAsync("CAHP open-weight node waiting for the response", _ =>
+        {
+            var discovery = pair.Metabolic().StartAsync("10.0.0.2", default).AsTask().GetAwaiter().GetResult().Message!;
+            return Wire(CahpCodec.Instance, discovery);
+        }, async discovery =>
+        {
+            var node = new CahpOpenWeight(inputs, services, pair.Ledger);
+            Assert.Equal(HandshakeStepKind.Receive, (await node.StartAsync("10.0.0.2", default)).Kind);
+            Assert.Equal(HandshakeStepKind.Send, (await node.ReceiveAsync(Decode(CahpCodec.Instance, discovery), default)).Kind);
+            Assert.Equal(HandshakeStepKind.Receive, (await node.ContinueAsync(default)).Kind);
+            return node;
+        });
+        // The replay cache's entry for the discovery's nonce is in the figure too.
+        Assert.InRange(each, 1, Budget);
+    }
+
+    [Fact]
+    public async Task An_entft_server_waiting_for_auth_holds_under_a_kilobyte()
+    {
+        using var serverKey = Ed25519.Instance.GenerateKey();
+        var inputs = new EntftServerInputs
+        {
+            Identity = serverKey, ServerId = "starfleet_hq", Capabilities = new[] { "phrase-auth", "resonance-sync" },
+            Ciphers = new[] { "chacha20-poly1305", "aes-256-gcm" },
+        };
+        var services = new EntftServerServices { Blocked = new InMemoryAddressBlockList() };
+        var policy = new TestPolicy().Enrol("acft-001", "picard alpha tango 789").Allow("commanding_officer", "space", AuthLevel.Command);
+        var client = new EntftClientInputs
+        {
+            ClientId = "acft-001", Domain = "space", Role = "commanding_officer", Passphrase = "picard alpha tango 789",
+            ServerKey = Bytes.CopyFrom(serverKey.PublicKey), Capabilities = new[] { "phrase-auth" }, Cipher = "chacha20-poly1305",
+        };
+        var each = await RetainedAsync("entft server waiting for auth", _ =>
+        {
+            var init = new EntftClient(client).StartAsync("10.0.0.1", default).AsTask().GetAwaiter().GetResult().Message!;
+            return Wire(EntftCodec.Instance, init);
+        }, async init =>
+        {
+            var server = new EntftServer(inputs, services, policy);
+            Assert.Equal(HandshakeStepKind.Receive, (await server.StartAsync("10.0.0.2", default)).Kind);
+            Assert.Equal(HandshakeStepKind.Send, (await server.ReceiveAsync(Decode(EntftCodec.Instance, init), default)).Kind);
+            Assert.Equal(HandshakeStepKind.Receive, (await server.ContinueAsync(default)).Kind);
+            return server;
+        });
         Assert.InRange(each, 1, Budget);
     }
 

@@ -158,6 +158,36 @@ public sealed class SttOverUdpTableTests(ITestOutputHelper output)
         Assert.All(outcomes, o => Assert.Equal(HandshakeErrorCodes.Cancelled, o.Error?.Code));
     }
 
+    /// <summary>A replay cache whose calls never return (a database that hangs), whatever the token says.</summary>
+    private sealed class HangingReplayCache : Dsl.Runtime.Services.IReplayCache
+    {
+        public ValueTask<bool> TryAddAsync(Bytes key, DateTimeOffset now, DateTimeOffset expiresAt, CancellationToken cancellationToken)
+            => new(new TaskCompletionSource<bool>().Task);
+    }
+
+    [Fact]
+    public async Task A_store_that_never_returns_holds_no_row_past_the_handshake_timeout()
+    {
+        // Any spec's responder runs in the table; Mesh's checks its replay cache on the first message.
+        using var a = new Dsl.Protocols.Tests.Mesh.Node();
+        using var b = new Dsl.Protocols.Tests.Mesh.Node { Replay = new HangingReplayCache() };
+        var outcomes = new ConcurrentQueue<HandshakeOutcome<Dsl.Protocols.Mesh.MeshResponderResult>>();
+        var brief = Dsl.Protocols.Mesh.MeshResponder.DefaultOptions with { HandshakeTimeout = TimeSpan.FromMilliseconds(400), ErrorDeliveryTimeout = TimeSpan.FromMilliseconds(100) };
+        await using var table = new UdpHandshakeTable<Dsl.Protocols.Mesh.MeshMessage, Dsl.Protocols.Mesh.MeshResponderResult>(new HandshakeHostOptions { Port = 0 },
+            () => b.Responder(brief), Dsl.Protocols.Mesh.MeshCodec.Instance, (_, outcome) => outcomes.Enqueue(outcome), udp: new UdpHandshakeOptions { Reliability = Fast });
+        await table.StartAsync();
+
+        var syn = a.Initiator().StartAsync("127.0.0.1", CancellationToken.None).AsTask().GetAwaiter().GetResult().Message!;
+        using var buffer = new PooledBufferWriter();
+        Dsl.Protocols.Mesh.MeshCodec.Instance.Encode(syn, buffer);
+        _ = SendHelloAndFallSilentAsync(table.LocalEndPoint, buffer.WrittenSpan.ToArray(), new IPEndPoint(IPAddress.Loopback, 0));
+        await UntilAsync(() => table.Count == 1, TimeSpan.FromSeconds(10));
+        await UntilAsync(() => !outcomes.IsEmpty, TimeSpan.FromSeconds(10));
+        Assert.True(outcomes.TryDequeue(out var responder));
+        Assert.Equal(HandshakeErrorCodes.HandshakeTimeout, responder.Error?.Code);
+        Assert.Equal(0, table.Count);
+    }
+
     private static byte[] NewHello()
     {
         var initiator = new SttInitiator(new SttInitiatorInputs { NodeId = NodeA, SharedSeed = Seed });

@@ -70,4 +70,42 @@ public sealed class SecretBytesTests
     [Fact]
     public void An_empty_secret_is_refused()
         => Assert.Throws<ArgumentException>(() => SecretBytes.CopyFrom(ReadOnlySpan<byte>.Empty));
+
+    [Fact]
+    public void A_key_slot_is_wiped_when_freed_and_reused_for_the_next_key()
+    {
+        var slot = SecureSlots.Rent();
+        byte[] Read()
+        {
+            var copy = new byte[SecureSlots.SlotSize];
+            System.Runtime.InteropServices.Marshal.Copy(slot, copy, 0, copy.Length);
+            return copy;
+        }
+        // A new slot starts wiped (sodium_malloc's own fill pattern never shows).
+        Assert.All(Read(), b => Assert.Equal(0, b));
+        var pattern = new byte[SecureSlots.SlotSize];
+        Array.Fill(pattern, (byte)0xAB);
+        System.Runtime.InteropServices.Marshal.Copy(pattern, 0, slot, SecureSlots.SlotSize);
+        SecureSlots.Return(slot);
+        Assert.All(Read(), b => Assert.Equal(0, b));
+        // The most recently freed slot is the next one given.
+        Assert.Equal(slot, SecureSlots.Rent());
+        SecureSlots.Return(slot);
+    }
+
+    [Fact]
+    public void More_keys_than_a_region_holds_each_get_their_own_slot()
+    {
+        var secrets = new SecretBytes[200];
+        for (var i = 0; i < secrets.Length; i++) secrets[i] = SecretBytes.CopyFrom(new[] { (byte)i, (byte)(i >> 8), (byte)0x5A });
+        for (var i = 0; i < secrets.Length; i++)
+        {
+            using var lease = secrets[i].Lease();
+            Assert.Equal(new[] { (byte)i, (byte)(i >> 8), (byte)0x5A }, lease.Span.ToArray());
+        }
+        foreach (var secret in secrets) secret.Dispose();
+        // A key longer than a slot has a sodium_malloc region of its own, and works the same.
+        using var large = SecretBytes.CopyFrom(new byte[SecureSlots.SlotSize + 1]);
+        Assert.Equal(SecureSlots.SlotSize + 1, large.Length);
+    }
 }
