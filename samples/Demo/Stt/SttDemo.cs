@@ -14,20 +14,23 @@ using Dsl.Runtime.Transports.Udp;
 
 namespace Dsl.Samples.Demo.Stt;
 
-/// <summary>STT over UDP on loopback, through the handshake manager: a clean run, a lossy one, a wrong seed.</summary>
+/// <summary>STT over UDP on loopback, the responder in a UDP handshake table: a clean run, a lossy one, a wrong seed.</summary>
 public static class SttDemo
 {
     /// <summary>The demo network's pre-shared seed (the seed document's example, padded to 32 bytes).</summary>
     public static readonly Bytes DemoSeed = new(Encoding.UTF8.GetBytes("my_secret_network_key_32bytes!!!"));
 
-    /// <summary>Serves the responder role for every peer that writes to <paramref name="endpoint"/>.</summary>
-    public static UdpHandshakeManager CreateServer(UdpEndpoint endpoint, Bytes nodeId, Bytes seed, TextWriter log, UdpHandshakeOptions? options = null)
+    /// <summary>
+    /// Serves the responder role for every peer, each waiting handshake a row of a UDP handshake table (no task or
+    /// transport per peer), started.
+    /// </summary>
+    public static async Task<UdpHandshakeTable<SttMessage, SttResponderResult>> StartServerAsync(HandshakeHostOptions options, Bytes nodeId, Bytes seed, bool checkAddresses, TextWriter log)
     {
-        var manager = new UdpHandshakeManager(endpoint, options);
-        manager.Serve(
-            (transport, ct) => new SttResponder(new SttResponderInputs { NodeId = nodeId, SharedSeed = seed }).RunAsync(transport, ct),
-            (peer, outcome) => Report(log, peer, outcome));
-        return manager;
+        var inputs = new SttResponderInputs { NodeId = nodeId, SharedSeed = seed };
+        var table = new UdpHandshakeTable<SttMessage, SttResponderResult>(options, () => new SttResponder(inputs), SttCodec.Instance,
+            (peer, outcome) => Report(log, peer, outcome), endpoint: new UdpEndpointOptions { ValidateAddresses = checkAddresses });
+        await table.StartAsync().ConfigureAwait(false);
+        return table;
     }
 
     private static void Report(TextWriter log, IPEndPoint peer, HandshakeOutcome<SttResponderResult> outcome)
@@ -43,30 +46,29 @@ public static class SttDemo
 
     public static async Task<bool> RunAsync(TextWriter output, CancellationToken cancellationToken)
     {
-        output.WriteLine("== STT 0.2 over UDP (127.0.0.1), through the handshake manager ==");
+        output.WriteLine("== STT 0.2 over UDP (127.0.0.1): the responder in a UDP handshake table, the initiator through the handshake manager ==");
         var a = new Bytes(Digests.RandomBytes(32));
         var b = new Bytes(Digests.RandomBytes(32));
-        await using var serverEndpoint = new UdpEndpoint();
-        await using var server = CreateServer(serverEndpoint, b, DemoSeed, output);
-        output.WriteLine($"Responder listening on udp://{serverEndpoint.LocalEndPoint}");
+        await using var server = await StartServerAsync(new HandshakeHostOptions(), b, DemoSeed, checkAddresses: true, output).ConfigureAwait(false);
+        output.WriteLine($"Responder listening on udp://{server.LocalEndPoint}");
         var ok = true;
 
         output.WriteLine();
         output.WriteLine("1. HELLO, RESPONSE (sealed challenge), AUTH_PROOF, SUCCESS");
-        var clean = await ConnectAsync(serverEndpoint.LocalEndPoint, a, DemoSeed, output, null, cancellationToken).ConfigureAwait(false);
+        var clean = await ConnectAsync(server.LocalEndPoint, a, DemoSeed, output, null, cancellationToken).ConfigureAwait(false);
         ok &= Claims.Expect(output, clean.Succeeded, "both nodes derived the same session id and key");
 
         output.WriteLine();
         output.WriteLine("2. The same over a link that loses 20% of datagrams, duplicates and reorders others (seeded)");
         var faults = new FaultOptions { Loss = 0.2, Duplication = 0.1, Reordering = 0.1, MaxDelay = TimeSpan.FromMilliseconds(20) };
         var lossy = new UdpHandshakeOptions { WrapTransport = t => new FaultInjectingTransport(t, faults, seed: 7) };
-        var lossyOutcome = await ConnectAsync(serverEndpoint.LocalEndPoint, new Bytes(Digests.RandomBytes(32)), DemoSeed, TextWriter.Null, lossy, cancellationToken).ConfigureAwait(false);
+        var lossyOutcome = await ConnectAsync(server.LocalEndPoint, new Bytes(Digests.RandomBytes(32)), DemoSeed, TextWriter.Null, lossy, cancellationToken).ConfigureAwait(false);
         ok &= Claims.Expect(output, lossyOutcome.Succeeded, "retransmission completed the handshake anyway");
 
         output.WriteLine();
         output.WriteLine("3. A node with the wrong shared seed");
         var wrong = new Bytes(Encoding.UTF8.GetBytes("different_seed_32bytes_long!!!!!"));
-        var refused = await ConnectAsync(serverEndpoint.LocalEndPoint, new Bytes(Digests.RandomBytes(32)), wrong, output, null, cancellationToken).ConfigureAwait(false);
+        var refused = await ConnectAsync(server.LocalEndPoint, new Bytes(Digests.RandomBytes(32)), wrong, output, null, cancellationToken).ConfigureAwait(false);
         ok &= Claims.Expect(output, refused.Error?.Code == SttErrorCodes.WrongSeed, "it fails at AUTH_PROOF with WRONG_SEED");
         await Task.Delay(200, cancellationToken).ConfigureAwait(false);
         return ok;
@@ -106,10 +108,7 @@ public static class SttDemo
     {
         var seed = seedHex is null ? DemoSeed : Bytes.FromHex(seedHex);
         var nodeId = new Bytes(Digests.RandomBytes(32));
-        await using var host = new UdpHandshakeHost<SttResponderResult>(options,
-            (transport, ct) => new SttResponder(new SttResponderInputs { NodeId = nodeId, SharedSeed = seed }).RunAsync(transport, ct),
-            (peer, outcome) => Report(output, peer, outcome), endpoint: new UdpEndpointOptions { ValidateAddresses = checkAddresses });
-        await host.StartAsync(cancellationToken).ConfigureAwait(false);
+        await using var host = await StartServerAsync(options, nodeId, seed, checkAddresses, output).ConfigureAwait(false);
         output.WriteLine($"Serving STT 0.2 on udp://{host.LocalEndPoint} as node {nodeId} (Ctrl+C to stop)");
         output.WriteLine(seedHex is null ? $"Shared seed: the demo's, hex {DemoSeed.ToHex()}" : "Shared seed: the one given");
         try
