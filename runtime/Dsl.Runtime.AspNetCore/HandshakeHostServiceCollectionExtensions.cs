@@ -1,6 +1,7 @@
 using System;
 using System.Threading;
 using System.Threading.Tasks;
+using Dsl.Runtime.Codecs;
 using Dsl.Runtime.Handshakes;
 using Dsl.Runtime.Hosting;
 using Dsl.Runtime.Services;
@@ -70,6 +71,38 @@ public static class HandshakeHostServiceCollectionExtensions
         services.AddSingleton<IHostedService>(provider => new HostedHandshakes(
             provider.GetRequiredKeyedService<UdpHandshakeHost<TResult>>(name).StartAsync,
             provider.GetRequiredKeyedService<UdpHandshakeHost<TResult>>(name).StopAsync));
+        return services;
+    }
+
+    /// <summary>
+    /// Registers a <see cref="UdpHandshakeTable{TMessage, TResult}"/> named <paramref name="name"/>: every new peer's
+    /// handshake a row of the table, stepped in place (the UDP host for a server that keeps many handshakes waiting).
+    /// </summary>
+    /// <param name="services">The application's services.</param>
+    /// <param name="name">The host's name: its configuration section and its service key.</param>
+    /// <param name="createResponder">Makes, from the application's services, what makes a fresh responder machine for each new peer.</param>
+    /// <param name="codec">The protocol's codec (for example <c>SttCodec.Instance</c>).</param>
+    /// <param name="completed">Told of each handshake's outcome, from the application's services, if any.</param>
+    /// <param name="configure">Adjusts the options after configuration.</param>
+    /// <param name="blockList">The store of refused addresses, from the application's services, if any.</param>
+    public static IServiceCollection AddUdpHandshakeTable<TMessage, TResult>(this IServiceCollection services, string name,
+        Func<IServiceProvider, Func<IHandshakeMachine<TMessage, TResult>>> createResponder, IMessageCodec<TMessage> codec,
+        Func<IServiceProvider, Action<System.Net.IPEndPoint, HandshakeOutcome<TResult>>>? completed = null,
+        Action<HandshakeHostOptions>? configure = null, Func<IServiceProvider, IAddressBlockList?>? blockList = null)
+        where TMessage : class
+        where TResult : class
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(createResponder);
+        ArgumentNullException.ThrowIfNull(codec);
+        Options(services, name, configure);
+        services.AddKeyedSingleton(name, (provider, _) => new UdpHandshakeTable<TMessage, TResult>(
+            provider.GetRequiredService<IOptionsMonitor<HandshakeHostOptions>>().Get(name), createResponder(provider), codec,
+            completed?.Invoke(provider), blockList?.Invoke(provider)));
+        services.AddSingleton<IHostedService>(provider => new HostedHandshakes(
+            provider.GetRequiredKeyedService<UdpHandshakeTable<TMessage, TResult>>(name).StartAsync,
+            provider.GetRequiredKeyedService<UdpHandshakeTable<TMessage, TResult>>(name).StopAsync));
         return services;
     }
 

@@ -203,6 +203,36 @@ public sealed class HandshakeHostRegistrationTests
     }
 
     [Fact]
+    public async Task A_udp_handshake_table_registered_as_a_service_takes_its_options_from_configuration_and_serves()
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new System.Collections.Generic.Dictionary<string, string?>
+        {
+            ["Handshakes:Stt:Host"] = "127.0.0.1",
+            ["Handshakes:Stt:Port"] = "0",
+            ["Handshakes:Stt:MaxConcurrentHandshakes"] = "10",
+        });
+        var seed = new Dsl.Runtime.Codecs.Bytes(System.Text.Encoding.UTF8.GetBytes("my_secret_network_key_32bytes!!!"));
+        var inputs = new Dsl.Protocols.Stt.SttResponderInputs { NodeId = new Dsl.Runtime.Codecs.Bytes(new byte[32]), SharedSeed = seed };
+        var served = new TaskCompletionSource<HandshakeOutcome<Dsl.Protocols.Stt.SttResponderResult>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        builder.Services.AddUdpHandshakeTable<Dsl.Protocols.Stt.SttMessage, Dsl.Protocols.Stt.SttResponderResult>("Stt", _ => () => new Dsl.Protocols.Stt.SttResponder(inputs), Dsl.Protocols.Stt.SttCodec.Instance,
+            _ => (_, outcome) => served.TrySetResult(outcome));
+        using var app = builder.Build();
+        await app.StartAsync();
+        var table = app.Services.GetRequiredKeyedService<UdpHandshakeTable<Dsl.Protocols.Stt.SttMessage, Dsl.Protocols.Stt.SttResponderResult>>("Stt");
+
+        await using (var clientEndpoint = new Dsl.Runtime.Transports.Udp.UdpEndpoint())
+        await using (var client = new UdpHandshakeManager(clientEndpoint))
+        {
+            var entry = client.Create(table.LocalEndPoint, (transport, ct) =>
+                new Dsl.Protocols.Stt.SttInitiator(new Dsl.Protocols.Stt.SttInitiatorInputs { NodeId = new Dsl.Runtime.Codecs.Bytes(new byte[32]), SharedSeed = seed }).RunAsync(transport, ct));
+            Assert.True((await entry.Outcome.WaitAsync(TimeSpan.FromSeconds(30))).Succeeded);
+        }
+        Assert.True((await served.Task.WaitAsync(TimeSpan.FromSeconds(10))).Succeeded);
+        await app.StopAsync();
+    }
+
+    [Fact]
     public async Task Options_that_name_no_address_stop_the_application_from_starting_and_say_where()
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();

@@ -22,7 +22,7 @@ namespace Dsl.Protocols.Tests.Stt;
 /// The STT responder kept in a UDP handshake table (a row per waiting handshake, no task or transport each) against a
 /// real initiator through the UDP handshake manager: clean, lossy, refused, silent; and what a waiting row costs.
 /// </summary>
-public sealed class SttOverUdpTableTests(ITestOutputHelper output)
+public sealed class SttOverUdpTableTests
 {
     private static readonly Bytes Seed = new(Encoding.UTF8.GetBytes("my_secret_network_key_32bytes!!!"));
     private static readonly Bytes NodeA = new(Enumerable.Repeat((byte)0xaa, 32).ToArray());
@@ -102,9 +102,9 @@ public sealed class SttOverUdpTableTests(ITestOutputHelper output)
         await UntilAsync(() => !outcomes.IsEmpty, TimeSpan.FromSeconds(10));
         await Task.Delay(500);
         // One handshake, however many datagrams were repeated: one outcome, and the same session.
-        Assert.Single(outcomes);
-        Assert.True(outcomes.Single().Succeeded, outcomes.Single().ToString());
-        Assert.Equal(initiator.Result.SessionId, outcomes.Single().Result.SessionId);
+        var responder = Assert.Single(outcomes);
+        Assert.True(responder.Succeeded, responder.ToString());
+        Assert.Equal(initiator.Result!.SessionId, responder.Result!.SessionId);
     }
 
     [Fact]
@@ -177,7 +177,7 @@ public sealed class SttOverUdpTableTests(ITestOutputHelper output)
             () => b.Responder(brief), Dsl.Protocols.Mesh.MeshCodec.Instance, (_, outcome) => outcomes.Enqueue(outcome), udp: new UdpHandshakeOptions { Reliability = Fast });
         await table.StartAsync();
 
-        var syn = a.Initiator().StartAsync("127.0.0.1", CancellationToken.None).AsTask().GetAwaiter().GetResult().Message!;
+        var syn = (await a.Initiator().StartAsync("127.0.0.1", CancellationToken.None)).Message!;
         using var buffer = new PooledBufferWriter();
         Dsl.Protocols.Mesh.MeshCodec.Instance.Encode(syn, buffer);
         _ = SendHelloAndFallSilentAsync(table.LocalEndPoint, buffer.WrittenSpan.ToArray(), new IPEndPoint(IPAddress.Loopback, 0));
