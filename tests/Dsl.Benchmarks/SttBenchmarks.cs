@@ -12,8 +12,9 @@ using Dsl.Runtime.Transports.Udp;
 namespace Dsl.Benchmarks;
 
 /// <summary>
-/// One STT handshake in memory (the baseline) and over the UDP host on loopback: the same machines, with the UDP host's
-/// address check (one retry round trip), retransmission state and linger on top.
+/// One STT handshake in memory (the baseline), and over UDP on loopback against the responder on the UDP host (a task and
+/// a transport per peer) and in the UDP handshake table (a row per peer): the same machines, with the address check (one
+/// retry round trip), retransmission state and linger on top.
 /// </summary>
 [MemoryDiagnoser]
 public class SttBenchmarks
@@ -22,6 +23,8 @@ public class SttBenchmarks
     private static readonly Bytes NodeA = new(Enumerable.Repeat((byte)0xaa, 32).ToArray());
     private static readonly Bytes NodeB = new(Enumerable.Repeat((byte)0xbb, 32).ToArray());
     private UdpHandshakeHost<SttResponderResult> _host = null!;
+    private UdpHandshakeTable<SttMessage, SttResponderResult> _table = null!;
+    private IPEndPoint _tableEndPoint = null!;
     private UdpEndpoint _clientEndpoint = null!;
     private UdpHandshakeManager _client = null!;
     private IPEndPoint _server = null!;
@@ -34,6 +37,10 @@ public class SttBenchmarks
             (_, outcome) => { if (outcome.Succeeded) outcome.Result.Dispose(); });
         _host.StartAsync().GetAwaiter().GetResult();
         _server = new IPEndPoint(IPAddress.Loopback, _host.LocalEndPoint.Port);
+        var inputs = new SttResponderInputs { NodeId = NodeB, SharedSeed = Seed };
+        _table = new UdpHandshakeTable<SttMessage, SttResponderResult>(new HandshakeHostOptions(), () => new SttResponder(inputs), SttCodec.Instance);
+        _table.StartAsync().GetAwaiter().GetResult();
+        _tableEndPoint = new IPEndPoint(IPAddress.Loopback, _table.LocalEndPoint.Port);
         _clientEndpoint = new UdpEndpoint();
         _client = new UdpHandshakeManager(_clientEndpoint);
     }
@@ -44,6 +51,7 @@ public class SttBenchmarks
         _client.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _clientEndpoint.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _host.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _table.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
 
     /// <summary>The baseline: both roles over an in-memory pair.</summary>
@@ -52,13 +60,19 @@ public class SttBenchmarks
 
     /// <summary>The initiator through a UDP handshake manager, the responder on the UDP host, over loopback.</summary>
     [Benchmark]
-    public async Task OverUdpHost()
+    public Task OverUdpHost() => OverUdpAsync(_server);
+
+    /// <summary>The same against the responder in the UDP handshake table.</summary>
+    [Benchmark]
+    public Task OverUdpTable() => OverUdpAsync(_tableEndPoint);
+
+    private async Task OverUdpAsync(IPEndPoint server)
     {
-        var entry = _client.Create(_server, (transport, ct) => new SttInitiator(new SttInitiatorInputs { NodeId = NodeA, SharedSeed = Seed }).RunAsync(transport, ct));
+        var entry = _client.Create(server, (transport, ct) => new SttInitiator(new SttInitiatorInputs { NodeId = NodeA, SharedSeed = Seed }).RunAsync(transport, ct));
         var outcome = await entry.Outcome;
         if (!outcome.Succeeded) throw new InvalidOperationException(outcome.ToString());
         outcome.Result.Dispose();
         // The initiator's entry leaves the manager as its task ends: wait for it, so the next handshake can start.
-        while (_client.Get(_server) is not null) await Task.Yield();
+        while (_client.Get(server) is not null) await Task.Yield();
     }
 }

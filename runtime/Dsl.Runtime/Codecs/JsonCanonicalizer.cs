@@ -80,6 +80,13 @@ public static class JsonCanonicalizer
     public static bool TryCanonicalize(ReadOnlySpan<byte> utf8Json, IBufferWriter<byte> output, bool exactNumbers, out string? error)
     {
         ArgumentNullException.ThrowIfNull(output);
+        // What a canonical writer sent (every signed payload of this runtime) is kept as it is, not rewritten.
+        if (IsCanonical(utf8Json))
+        {
+            output.Write(utf8Json);
+            error = null;
+            return true;
+        }
         var state = new State(utf8Json.Length) { ExactNumbers = exactNumbers };
         try
         {
@@ -90,6 +97,84 @@ public static class JsonCanonicalizer
         finally
         {
             state.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="utf8Json"/> is already its own canonical form, found in one pass without writing: no
+    /// whitespace, members in order and each named once, numbers as canonical integers. Conservative: text it does not
+    /// check cheaply is answered no even when canonical (an escape, a fraction or exponent, an integer of more than 15
+    /// digits, a member name outside ASCII), and the canonicalizer then rewrites it.
+    /// </summary>
+    internal static bool IsCanonical(ReadOnlySpan<byte> utf8Json)
+    {
+        const int MaxDepth = 64;
+        // Per open object or array: where its last member name starts and how long it is (-1: none yet, or an array).
+        Span<int> lastStart = stackalloc int[MaxDepth + 1];
+        Span<int> lastLength = stackalloc int[MaxDepth + 1];
+        var depth = 0;
+        var reader = new Utf8JsonReader(utf8Json, new JsonReaderOptions { MaxDepth = MaxDepth });
+        long expected = 0;
+        try
+        {
+            while (reader.Read())
+            {
+                var start = reader.TokenStartIndex;
+                // Between two tokens: nothing, or the one comma or colon JSON needs.
+                if (start != expected && (start != expected + 1 || utf8Json[(int)expected] is not ((byte)',' or (byte)':'))) return false;
+                var value = reader.ValueSpan;
+                long length;
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.StartObject:
+                    case JsonTokenType.StartArray:
+                        depth++;
+                        lastStart[depth] = -1;
+                        lastLength[depth] = -1;
+                        length = 1;
+                        break;
+                    case JsonTokenType.EndObject:
+                    case JsonTokenType.EndArray:
+                        depth--;
+                        length = 1;
+                        break;
+                    case JsonTokenType.PropertyName:
+                        if (reader.ValueIsEscaped || !System.Text.Ascii.IsValid(value)) return false;
+                        var nameStart = (int)start + 1;
+                        if (lastLength[depth] >= 0 && value.SequenceCompareTo(utf8Json.Slice(lastStart[depth], lastLength[depth])) <= 0) return false;
+                        lastStart[depth] = nameStart;
+                        lastLength[depth] = value.Length;
+                        // The name, its quotes and the colon right after it.
+                        length = value.Length + 3;
+                        break;
+                    case JsonTokenType.String:
+                        if (reader.ValueIsEscaped || !Utf8.IsValid(value)) return false;
+                        length = value.Length + 2;
+                        break;
+                    case JsonTokenType.Number:
+                        if (!IsCanonicalInteger(value)) return false;
+                        length = value.Length;
+                        break;
+                    default:
+                        length = value.Length;
+                        break;
+                }
+                if (reader.BytesConsumed != start + length) return false;
+                expected = reader.BytesConsumed;
+            }
+            return expected == utf8Json.Length;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+
+        // -?(0|[1-9][0-9]{0,14}), not -0: an integer a double holds exactly, written as ECMAScript writes it.
+        static bool IsCanonicalInteger(ReadOnlySpan<byte> number)
+        {
+            var digits = number.Length > 0 && number[0] == (byte)'-' ? number[1..] : number;
+            if (digits.IsEmpty || digits.Length > 15 || digits.IndexOfAnyExceptInRange((byte)'0', (byte)'9') >= 0) return false;
+            return digits[0] != (byte)'0' || (digits.Length == 1 && digits.Length == number.Length);
         }
     }
 
