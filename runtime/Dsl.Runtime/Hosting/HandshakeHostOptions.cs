@@ -1,6 +1,7 @@
 using System;
 using System.Net;
 using System.Net.Sockets;
+using Dsl.Runtime.Handshakes;
 
 namespace Dsl.Runtime.Hosting;
 
@@ -35,6 +36,31 @@ public sealed class HandshakeHostOptions
     /// <summary>How long a TCP connection may send nothing before it is reset; <see langword="null"/> for a server that speaks first.</summary>
     public TimeSpan? FirstByteTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a handshake may wait for each message of the peer (and do its own work for it); <see langword="null"/>
+    /// for the spec's own (its <c>timeouts</c>). The machines a host runs take it through <see cref="Apply"/>; the UDP
+    /// handshake table, which drives its machines itself, applies it to every one.
+    /// </summary>
+    public TimeSpan? StepTimeout { get; set; }
+
+    /// <summary>How long a whole handshake may take; <see langword="null"/> for the spec's own. Applied as <see cref="StepTimeout"/> is.</summary>
+    public TimeSpan? HandshakeTimeout { get; set; }
+
+    /// <summary>
+    /// A role's options (its generated <c>DefaultOptions</c>, or the application's) with this host's
+    /// <see cref="StepTimeout"/> and <see cref="HandshakeTimeout"/> where they are set: what the host's machines are
+    /// made with, <c>new MeshResponder(inputs, services, host.Apply(MeshResponder.DefaultOptions))</c>.
+    /// </summary>
+    public HandshakeOptions Apply(HandshakeOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return StepTimeout is null && HandshakeTimeout is null ? options : options with
+        {
+            StepTimeout = StepTimeout ?? options.StepTimeout,
+            HandshakeTimeout = HandshakeTimeout ?? options.HandshakeTimeout,
+        };
+    }
+
     /// <summary>How long a graceful stop lets the handshakes under way finish before it cancels them.</summary>
     public TimeSpan StopTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -63,5 +89,7 @@ public sealed class HandshakeHostOptions
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxDatagramSize, nameof(MaxDatagramSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(StopTimeout, TimeSpan.Zero, nameof(StopTimeout));
         if (FirstByteTimeout is { } firstByte) ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(firstByte, TimeSpan.Zero, nameof(FirstByteTimeout));
+        if (StepTimeout is { } step) ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(step, TimeSpan.Zero, nameof(StepTimeout));
+        if (HandshakeTimeout is { } handshake) ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(handshake, TimeSpan.Zero, nameof(HandshakeTimeout));
     }
 }

@@ -27,7 +27,8 @@ namespace Dsl.Runtime.Hosting;
 /// <see cref="HandshakeErrorCodes.TransportFailed"/>. A repeat of the peer's message that the last flight answered is
 /// answered with that flight once; older repeats are dropped. A completed handshake's last flight is left to the
 /// endpoint, which answers the peer's repeats for <see cref="UdpHandshakeOptions.Linger"/>.</para>
-/// <para>The timeouts are each machine's own (<see cref="IHandshakeMachine{TMessage, TResult}.Options"/>). A datagram
+/// <para>The timeouts are each machine's own (<see cref="IHandshakeMachine{TMessage, TResult}.Options"/>), unless
+/// <see cref="HandshakeHostOptions.StepTimeout"/> or <see cref="HandshakeHostOptions.HandshakeTimeout"/> is set. A datagram
 /// that arrives while the handshake is busy with the previous one (a slow store or hook) is dropped; the peer sends it
 /// again.</para>
 /// </remarks>
@@ -283,7 +284,7 @@ public sealed class UdpHandshakeTable<TMessage, TResult> : IDatagramHandler, IAs
         Span<byte> digest = stackalloc byte[32];
         SHA256.HashData(datagram, digest);
         row.Remember(digest);
-        var options = machine.Options;
+        var options = _options.Apply(machine.Options);
         row.HandshakeDue = (_time.GetUtcNow() + options.HandshakeTimeout).UtcTicks;
         row.StepDue = row.RetransmitDue = long.MaxValue;
         lock (_gate)
@@ -414,7 +415,8 @@ public sealed class UdpHandshakeTable<TMessage, TResult> : IDatagramHandler, IAs
             {
                 row.RetransmitDue = long.MaxValue;
             }
-            row.StepDue = now + (stepTimeout ?? row.Machine.Options.StepTimeout).Ticks;
+            // A step's own timeout (the spec's, for that step) stands unless the host sets one for every step.
+            row.StepDue = now + (_options.StepTimeout ?? stepTimeout ?? row.Machine.Options.StepTimeout).Ticks;
             row.Busy = false;
             Schedule(row);
         }
@@ -488,7 +490,7 @@ public sealed class UdpHandshakeTable<TMessage, TResult> : IDatagramHandler, IAs
                 }
                 var phase = row.Machine.Phase;
                 if (now >= row.HandshakeDue)
-                    (overdue ??= new()).Add((row, HandshakeErrorCodes.HandshakeTimeout, $"The handshake did not complete within {row.Machine.Options.HandshakeTimeout.TotalSeconds:0.###} s", true));
+                    (overdue ??= new()).Add((row, HandshakeErrorCodes.HandshakeTimeout, $"The handshake did not complete within {_options.Apply(row.Machine.Options).HandshakeTimeout.TotalSeconds:0.###} s", true));
                 else if (now >= row.StepDue)
                     (overdue ??= new()).Add((row, HandshakeErrorCodes.StepTimeout, $"No message from the peer within the step timeout in '{phase}'", true));
                 else if (row.Retransmits >= _udp.Reliability.MaxRetransmits)
@@ -521,7 +523,7 @@ public sealed class UdpHandshakeTable<TMessage, TResult> : IDatagramHandler, IAs
         if (abandoned is not null)
             foreach (var row in abandoned)
                 End(row, HandshakeOutcome<TResult>.Failure(new HandshakeError(HandshakeErrorCodes.HandshakeTimeout, row.Machine.Phase, row.Machine.Role,
-                    $"The handshake did not complete within {row.Machine.Options.HandshakeTimeout.TotalSeconds:0.###} s (a store or hook did not return)")), null);
+                    $"The handshake did not complete within {_options.Apply(row.Machine.Options).HandshakeTimeout.TotalSeconds:0.###} s (a store or hook did not return)")), null);
     }
 
     /// <summary>One handshake under way: what the table keeps of it while it waits.</summary>

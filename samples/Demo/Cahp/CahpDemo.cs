@@ -96,11 +96,11 @@ public sealed class CahpNodes : IDisposable
         Capabilities = new[] { "inference", "fine-tune" },
     }, new CahpMetabolicServices { Replay = MetabolicReplay });
 
-    public CahpOpenWeight OpenWeight() => new(new CahpOpenWeightInputs
+    public CahpOpenWeight OpenWeight(HandshakeOptions? options = null) => new(new CahpOpenWeightInputs
     {
         Identity = OpenWeightKey, Model = Model, ModelWeights = new Bytes(Weights), Difficulty = 16,
         Capabilities = new[] { "inference" },
-    }, new CahpOpenWeightServices { Replay = OpenWeightReplay, SpentBurns = SpentBurns }, Ledger);
+    }, new CahpOpenWeightServices { Replay = OpenWeightReplay, SpentBurns = SpentBurns }, Ledger, options);
 
     public void Dispose()
     {
@@ -151,9 +151,9 @@ public static class CahpDemo
         return ok;
     }
 
-    private static async Task OpenWeightAsync(CahpNodes nodes, IMessageTransport transport, TextWriter log, CancellationToken cancellationToken)
+    private static async Task OpenWeightAsync(HandshakeHostOptions options, CahpNodes nodes, IMessageTransport transport, TextWriter log, CancellationToken cancellationToken)
     {
-        var outcome = await nodes.OpenWeight().RunAsync(transport, cancellationToken).ConfigureAwait(false);
+        var outcome = await nodes.OpenWeight(options.Apply(CahpOpenWeight.DefaultOptions)).RunAsync(transport, cancellationToken).ConfigureAwait(false);
         lock (log)
         {
             log.WriteLine(outcome.Succeeded
@@ -166,14 +166,14 @@ public static class CahpDemo
     public static HandshakeServer CreateWebSocketServer(HandshakeHostOptions options, CahpNodes nodes, TextWriter log)
     {
         var server = new HandshakeServer(options);
-        server.MapHandshake("/cahp", (transport, _, cancellationToken) => OpenWeightAsync(nodes, transport, log, cancellationToken));
+        server.MapHandshake("/cahp", (transport, _, cancellationToken) => OpenWeightAsync(options, nodes, transport, log, cancellationToken));
         return server;
     }
 
     /// <summary>A TCP host, started, that runs the open-weight node for each connection.</summary>
     public static async Task<TcpHandshakeHost> StartTcpServerAsync(HandshakeHostOptions options, CahpNodes nodes, TextWriter log)
     {
-        var host = new TcpHandshakeHost(options, (transport, cancellationToken) => OpenWeightAsync(nodes, transport, log, cancellationToken));
+        var host = new TcpHandshakeHost(options, (transport, cancellationToken) => OpenWeightAsync(options, nodes, transport, log, cancellationToken));
         await host.StartAsync().ConfigureAwait(false);
         return host;
     }

@@ -66,7 +66,7 @@ public static class EntftDemo
             var server = new EntftServer(new EntftServerInputs
             {
                 Identity = identity, ServerId = "starfleet_hq", Capabilities = new[] { "phrase-auth", "resonance-sync", "governance-ledger" },
-            }, new EntftServerServices { Blocked = blocked }, policy);
+            }, new EntftServerServices { Blocked = blocked }, policy, options.Apply(EntftServer.DefaultOptions));
             var outcome = await server.RunAsync(transport, cancellationToken).ConfigureAwait(false);
             if (!outcome.Succeeded)
             {

@@ -30,7 +30,7 @@ public static class LtpDemo
         var server = new HandshakeServer(options);
         server.MapHandshake("/ltp", async (transport, http, cancellationToken) =>
         {
-            var machine = new LtpServer(inputs, new LtpServerServices { Threads = threads });
+            var machine = new LtpServer(inputs, new LtpServerServices { Threads = threads }, options.Apply(LtpServer.DefaultOptions));
             var outcome = await machine.RunAsync(transport, cancellationToken).ConfigureAwait(false);
             if (!outcome.Succeeded)
             {

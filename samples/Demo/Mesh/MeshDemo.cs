@@ -64,8 +64,8 @@ public sealed class MeshNode : IDisposable
     public MeshInitiator Initiator(HandshakeOptions? options = null)
         => new(new MeshInitiatorInputs { Identity = Identity }, new MeshInitiatorServices { Pins = Pins, Trust = Trust }, options);
 
-    public MeshResponder Responder()
-        => new(new MeshResponderInputs { Identity = Identity }, new MeshResponderServices { Pins = Pins, Trust = Trust, Replay = Replay, Blocked = Blocked });
+    public MeshResponder Responder(HandshakeOptions? options = null)
+        => new(new MeshResponderInputs { Identity = Identity }, new MeshResponderServices { Pins = Pins, Trust = Trust, Replay = Replay, Blocked = Blocked }, options);
 
     public void Dispose()
     {
@@ -90,7 +90,7 @@ public static class MeshDemo
         {
             try
             {
-                var outcome = await node.Responder().RunAsync(transport, cancellationToken).ConfigureAwait(false);
+                var outcome = await node.Responder(options.Apply(MeshResponder.DefaultOptions)).RunAsync(transport, cancellationToken).ConfigureAwait(false);
                 lock (log)
                 {
                     log.WriteLine(outcome.Succeeded

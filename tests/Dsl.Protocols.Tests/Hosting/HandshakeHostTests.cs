@@ -233,6 +233,39 @@ public sealed class HandshakeHostRegistrationTests
     }
 
     [Fact]
+    public void Step_and_handshake_timeouts_come_from_configuration_and_override_the_specs_only_where_set()
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new System.Collections.Generic.Dictionary<string, string?> { ["Handshakes:Mesh:StepTimeout"] = "00:00:02" });
+        builder.Services.AddTcpHandshakeHost("Mesh", _ => (_, _) => Task.CompletedTask);
+        using var app = builder.Build();
+        var options = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<HandshakeHostOptions>>().Get("Mesh");
+        Assert.Equal(TimeSpan.FromSeconds(2), options.StepTimeout);
+        Assert.Null(options.HandshakeTimeout);
+
+        var applied = options.Apply(MeshResponder.DefaultOptions);
+        Assert.Equal(TimeSpan.FromSeconds(2), applied.StepTimeout);
+        Assert.Equal(MeshResponder.DefaultOptions.HandshakeTimeout, applied.HandshakeTimeout);
+        Assert.Same(MeshResponder.DefaultOptions, new HandshakeHostOptions().Apply(MeshResponder.DefaultOptions));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new HandshakeHostOptions { HandshakeTimeout = TimeSpan.Zero }.Validate());
+    }
+
+    [Fact]
+    public async Task A_host_step_timeout_ends_a_silent_Mesh_peer_sooner_than_the_spec_would()
+    {
+        using var b = new Node();
+        var options = new HandshakeHostOptions { Port = 0, StepTimeout = TimeSpan.FromMilliseconds(300), FirstByteTimeout = null };
+        var outcome = new TaskCompletionSource<HandshakeOutcome<MeshResponderResult>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = new TcpHandshakeHost(options, async (transport, ct) => outcome.TrySetResult(await b.Responder(options.Apply(MeshResponder.DefaultOptions)).RunAsync(transport, ct)));
+        await host.StartAsync();
+        await using var silent = await TcpTransport.ConnectAsync(host.LocalEndPoint);
+        var clock = Stopwatch.StartNew();
+        var result = await outcome.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(HandshakeErrorCodes.StepTimeout, result.Error?.Code);
+        Assert.True(clock.Elapsed < MeshResponder.DefaultOptions.StepTimeout, $"took {clock.Elapsed}");
+    }
+
+    [Fact]
     public async Task Options_that_name_no_address_stop_the_application_from_starting_and_say_where()
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();

@@ -141,6 +141,23 @@ public sealed class SttOverUdpTableTests
     }
 
     [Fact]
+    public async Task The_hosts_step_timeout_stands_over_the_machines_own()
+    {
+        var outcomes = new ConcurrentQueue<HandshakeOutcome<SttResponderResult>>();
+        var patient = new ReliabilityOptions { InitialTimeout = TimeSpan.FromSeconds(5), MaxTimeout = TimeSpan.FromSeconds(5), MaxRetransmits = 1 };
+        // The machine would wait 10 minutes for AUTH_PROOF; the host says 300 ms.
+        await using var table = new UdpHandshakeTable<SttMessage, SttResponderResult>(new HandshakeHostOptions { Port = 0, StepTimeout = TimeSpan.FromMilliseconds(300) },
+            () => new SttResponder(new SttResponderInputs { NodeId = NodeB, SharedSeed = Seed }, SttResponder.DefaultOptions with { StepTimeout = TimeSpan.FromMinutes(10) }),
+            SttCodec.Instance, (_, outcome) => outcomes.Enqueue(outcome), udp: new UdpHandshakeOptions { Reliability = patient });
+        await table.StartAsync();
+
+        await SendHelloAndFallSilentAsync(table.LocalEndPoint, NewHello(), new IPEndPoint(IPAddress.Loopback, 0));
+        await UntilAsync(() => !outcomes.IsEmpty, TimeSpan.FromSeconds(10));
+        Assert.True(outcomes.TryDequeue(out var responder));
+        Assert.Equal(HandshakeErrorCodes.StepTimeout, responder.Error?.Code);
+    }
+
+    [Fact]
     public async Task Stopping_fails_the_waiting_handshakes_as_cancelled_and_frees_every_row()
     {
         var outcomes = new ConcurrentQueue<HandshakeOutcome<SttResponderResult>>();
