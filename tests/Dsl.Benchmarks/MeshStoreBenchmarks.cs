@@ -24,8 +24,8 @@ namespace Dsl.Benchmarks;
 public class MeshStoreBenchmarks
 {
     private Ed25519Key _a = null!, _b = null!;
-    private MeshStores _memoryA, _memoryB, _sqliteA, _sqliteB;
-    private SqliteHandshakeStore? _fileA, _fileB;
+    private MeshStores _memoryA, _memoryB, _sqliteA, _sqliteB, _exclusiveA, _exclusiveB;
+    private SqliteHandshakeStore? _fileA, _fileB, _heldA, _heldB;
     private PostgreSqlHandshakeStore? _postgresA, _postgresB;
     private MeshStores _postgresStoresA, _postgresStoresB;
     private string _folder = "";
@@ -45,9 +45,14 @@ public class MeshStoreBenchmarks
         _fileB = SqliteHandshakeStore.Open(Path.Combine(_folder, "b.db"));
         _sqliteA = MeshStores.Of(_fileA);
         _sqliteB = MeshStores.Of(_fileB);
+        _heldA = SqliteHandshakeStore.Open(Path.Combine(_folder, "held-a.db"), SqliteDurability.Normal, SqliteSharing.Exclusive);
+        _heldB = SqliteHandshakeStore.Open(Path.Combine(_folder, "held-b.db"), SqliteDurability.Normal, SqliteSharing.Exclusive);
+        _exclusiveA = MeshStores.Of(_heldA);
+        _exclusiveB = MeshStores.Of(_heldB);
         // The nodes know each other already: the handshakes measured are the repeat ones a server mostly sees.
         HandshakeAsync(_memoryA, _memoryB).GetAwaiter().GetResult();
         HandshakeAsync(_sqliteA, _sqliteB).GetAwaiter().GetResult();
+        HandshakeAsync(_exclusiveA, _exclusiveB).GetAwaiter().GetResult();
     }
 
     [GlobalCleanup]
@@ -55,6 +60,8 @@ public class MeshStoreBenchmarks
     {
         _fileA?.Dispose();
         _fileB?.Dispose();
+        _heldA?.Dispose();
+        _heldB?.Dispose();
         _a.Dispose();
         _b.Dispose();
         try { Directory.Delete(_folder, recursive: true); } catch (IOException) { }
@@ -91,6 +98,10 @@ public class MeshStoreBenchmarks
     /// <summary>The same handshake with both nodes' stores in SQLite files.</summary>
     [Benchmark]
     public Task SqliteStores() => HandshakeAsync(_sqliteA, _sqliteB);
+
+    /// <summary>The same with each node's SQLite file held by its store alone (<see cref="SqliteSharing.Exclusive"/>): no file lock per call.</summary>
+    [Benchmark]
+    public Task SqliteExclusiveStores() => HandshakeAsync(_exclusiveA, _exclusiveB);
 
     /// <summary>The same handshake with both nodes' stores in PostgreSQL, each node in its own schema.</summary>
     [Benchmark, BenchmarkCategory(NeedsPostgreSqlConfig.Category)]

@@ -41,7 +41,8 @@ public sealed class MeshNode : IDisposable
     public static MeshNode Open(string directory)
     {
         var identity = LoadIdentity(directory);
-        var store = SqliteHandshakeStore.Open(Path.Combine(directory, "mesh.db"));
+        // One node, one process: the store holds its file, and takes no file lock per call.
+        var store = SqliteHandshakeStore.Open(Path.Combine(directory, "mesh.db"), SqliteDurability.Normal, SqliteSharing.Exclusive);
         return new MeshNode(directory, identity, store, store, store, store, store, null);
     }
 

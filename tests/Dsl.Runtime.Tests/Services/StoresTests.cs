@@ -69,6 +69,9 @@ public sealed class StoresTests
                 case "sqlite":
                     var path = TempFile();
                     return Sqlite(SqliteHandshakeStore.Open(path), path);
+                case "sqlite-exclusive":
+                    var held = TempFile();
+                    return Sqlite(SqliteHandshakeStore.Open(held, SqliteDurability.Normal, SqliteSharing.Exclusive), held);
                 default:
                     throw new ArgumentOutOfRangeException(nameof(kind));
             }
@@ -108,7 +111,7 @@ public sealed class StoresTests
 
     // Threads
 
-    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("sqlite-exclusive"), InlineData("postgres")]
     public async Task A_thread_belongs_to_the_client_it_was_issued_to_and_survives_its_resumptions(string kind)
     {
         await using var stores = await Stores.CreateAsync(kind);
@@ -124,7 +127,7 @@ public sealed class StoresTests
 
     // Value stores
 
-    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("sqlite-exclusive"), InlineData("postgres")]
     public async Task A_value_store_keeps_each_type_by_key_and_stores_of_other_names_apart(string kind)
     {
         await using var stores = await Stores.CreateAsync(kind);
@@ -157,7 +160,7 @@ public sealed class StoresTests
 
     // Pinned keys
 
-    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("sqlite-exclusive"), InlineData("postgres")]
     public async Task APinnedKeyMatchesAndADifferentKeyIsRefusedWithoutOverwriting(string kind)
     {
         await using var stores = await Stores.CreateAsync(kind);
@@ -182,7 +185,7 @@ public sealed class StoresTests
         Assert.Equal(Key(3), await stores.Pins.GetPinAsync(Bytes.Empty, default));
     }
 
-    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("sqlite-exclusive"), InlineData("postgres")]
     public async Task OfConcurrentPinsOfTwoKeysExactlyOneWins(string kind)
     {
         await using var stores = await Stores.CreateAsync(kind);
@@ -217,7 +220,7 @@ public sealed class StoresTests
         }
     }
 
-    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("sqlite-exclusive"), InlineData("postgres")]
     public async Task EveryPairMovesOnlyWhereTheTableAllows(string kind)
     {
         await using var stores = await Stores.CreateAsync(kind);
@@ -258,7 +261,7 @@ public sealed class StoresTests
         }
     }
 
-    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("sqlite-exclusive"), InlineData("postgres")]
     public async Task AScoreOf80PromotesAnAuthenticatedNodeToTrusted(string kind)
     {
         await using var stores = await Stores.CreateAsync(kind);
@@ -284,7 +287,7 @@ public sealed class StoresTests
         Assert.Equal(TrustLevel.Trusted, await stores.Trust.GetAsync(node, default));
     }
 
-    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("sqlite-exclusive"), InlineData("postgres")]
     public async Task AScoreEarnedBeforeAuthenticationTrustsOnAuthentication(string kind)
     {
         await using var stores = await Stores.CreateAsync(kind);
@@ -296,7 +299,7 @@ public sealed class StoresTests
         Assert.Equal(TrustLevel.Trusted, await stores.Trust.AuthenticateAsync(node, T0, default));
     }
 
-    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("sqlite-exclusive"), InlineData("postgres")]
     public async Task BlacklistedSticksUntilAnOperatorResetsIt(string kind)
     {
         await using var stores = await Stores.CreateAsync(kind);
@@ -316,7 +319,7 @@ public sealed class StoresTests
         Assert.Equal(TrustLevel.Authenticated, await stores.Trust.AuthenticateAsync(node, T0, default));
     }
 
-    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("sqlite-exclusive"), InlineData("postgres")]
     public async Task SystemNeverChanges(string kind)
     {
         await using var stores = await Stores.CreateAsync(kind);
@@ -333,7 +336,7 @@ public sealed class StoresTests
 
     // Replay cache
 
-    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("sqlite-exclusive"), InlineData("postgres")]
     public async Task AKeyIsRefusedBeforeItExpiresAndAcceptedAfter(string kind)
     {
         await using var stores = await Stores.CreateAsync(kind);
@@ -347,7 +350,7 @@ public sealed class StoresTests
         Assert.False(await stores.Replay.TryAddAsync(nonce, T0 + Minute, T0 + 2 * Minute, default));
     }
 
-    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("sqlite-exclusive"), InlineData("postgres")]
     public async Task A_key_that_expired_moments_ago_is_accepted_again_before_any_cleanup(string kind)
     {
         // SQLite deletes expired keys only now and then: an expired key still in the table must not count.
@@ -357,7 +360,7 @@ public sealed class StoresTests
         Assert.False(await stores.Replay.TryAddAsync(Key(9), T0.AddSeconds(2.5), T0.AddSeconds(4), default));
     }
 
-    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("sqlite-exclusive"), InlineData("postgres")]
     public async Task Authenticating_an_authenticated_node_again_changes_nothing_not_even_its_time(string kind)
     {
         await using var stores = await Stores.CreateAsync(kind);
@@ -367,7 +370,7 @@ public sealed class StoresTests
         Assert.Equal(T0, (await stores.Trust.FindAsync(node, default))!.UpdatedAt);
     }
 
-    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("sqlite-exclusive"), InlineData("postgres")]
     public async Task OfConcurrentAddsOfOneKeyExactlyOneSucceeds(string kind)
     {
         await using var stores = await Stores.CreateAsync(kind);
@@ -376,6 +379,27 @@ public sealed class StoresTests
             var nonce = Id($"nonce-{round}");
             var adds = Enumerable.Repeat(() => stores.Replay.TryAddAsync(nonce, T0, T0 + Minute, default), 8).ToArray();
             Assert.Equal(1, (await RaceAsync(adds)).Count(added => added));
+        }
+    }
+
+    [Fact]
+    public async Task AnExclusiveSqliteStoreHoldsItsFileUntilDisposedThenAnotherMayOpenIt()
+    {
+        var path = TempFile();
+        try
+        {
+            using (var held = SqliteHandshakeStore.Open(path, SqliteDurability.Normal, SqliteSharing.Exclusive))
+            {
+                Assert.True(await held.PinAsync(Id("node"), Key(1), default));
+                var refused = Assert.Throws<InvalidOperationException>(() => SqliteHandshakeStore.Open(path));
+                Assert.Contains(path, refused.Message);
+            }
+            using var next = SqliteHandshakeStore.Open(path);
+            Assert.Equal(Key(1), await next.GetPinAsync(Id("node"), default));
+        }
+        finally
+        {
+            Delete(path);
         }
     }
 
@@ -423,7 +447,7 @@ public sealed class StoresTests
     private static ValueTask<bool> FailAsync(IAddressBlockList blocks, string address, DateTimeOffset now)
         => blocks.RecordFailureAsync(address, now, 3, Minute, Minute, default);
 
-    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("sqlite-exclusive"), InlineData("postgres")]
     public async Task ThreeFailuresWithinAMinuteBlockForAMinute(string kind)
     {
         await using var stores = await Stores.CreateAsync(kind);
@@ -446,7 +470,7 @@ public sealed class StoresTests
         Assert.False(await FailAsync(stores.Blocks, address, blockedAt + Minute));
     }
 
-    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("postgres")]
+    [Theory, InlineData("memory"), InlineData("sqlite"), InlineData("sqlite-exclusive"), InlineData("postgres")]
     public async Task ThreeFailuresSpreadOverMoreThanAMinuteDoNotBlock(string kind)
     {
         await using var stores = await Stores.CreateAsync(kind);
