@@ -65,7 +65,7 @@ public sealed class UdpHandshakeTable<TMessage, TResult> : IDatagramHandler, IAs
     /// <param name="options">Where to listen and the limits (handshakes in all and per address, datagram size, stop deadline).</param>
     /// <param name="createResponder">Makes a fresh responder machine for each new peer (for example <c>() =&gt; new SttResponder(inputs)</c>).</param>
     /// <param name="codec">The protocol's codec.</param>
-    /// <param name="completed">Told of each handshake's outcome; without it, a result's secrets are disposed at once.</param>
+    /// <param name="completed">Told of each handshake's outcome, on the thread that ended it (the endpoint's receive loop or the table's timer): keep it short and hand longer work off. Without it, a result's secrets are disposed at once.</param>
     /// <param name="blockList">Addresses whose new handshakes are ignored.</param>
     /// <param name="udp">Retransmission and linger; the defaults when <see langword="null"/>. Its limits come from <paramref name="options"/>.</param>
     /// <param name="endpoint">The endpoint's own settings (the retry key of a fleet, say).</param>
