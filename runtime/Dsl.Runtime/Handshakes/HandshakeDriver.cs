@@ -48,7 +48,7 @@ public static class HandshakeDriver
             else
                 activity.SetTag("handshake.phase", machine.Phase);
         }
-        ReportEnded(machine, transport.RemoteAddress, options, startedAt, outcome.Error);
+        ReportEnded(machine, transport.RemoteAddress, options, options.TimeProvider.GetElapsedTime(startedAt), outcome.Error);
         return outcome;
     }
 
@@ -70,11 +70,10 @@ public static class HandshakeDriver
 
     /// <summary>Counts a handshake's end (succeeded, or failed with <paramref name="error"/>), its duration, and logs it.</summary>
     internal static void ReportEnded<TMessage, TResult>(IHandshakeMachine<TMessage, TResult> machine, string? remoteAddress, HandshakeOptions options,
-        long startedAt, HandshakeError? error)
+        TimeSpan elapsed, HandshakeError? error)
         where TMessage : class
         where TResult : class
     {
-        var elapsed = options.TimeProvider.GetElapsedTime(startedAt);
         var tags = new TagList { { "handshake.protocol", machine.Protocol }, { "handshake.version", machine.Version }, { "handshake.role", machine.Role } };
         HandshakeTelemetry.InFlight.Add(-1, tags);
         var logger = options.Logger;

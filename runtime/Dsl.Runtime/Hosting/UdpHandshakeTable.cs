@@ -291,11 +291,16 @@ public sealed class UdpHandshakeTable<TMessage, TResult> : IDatagramHandler, IAs
         {
             if (!_rows.TryAdd(from, row)) return false;
             _perAddress[from.Address] = _perAddress.TryGetValue(from.Address, out var count) ? count + 1 : 1;
-            // Filed under its handshake deadline from the start, so that a first step that never returns is seen.
-            Schedule(row);
         }
-        row.StartedAt = HandshakeDriver.ReportStarted(machine, from.ToString(), options);
-        _ = AdvanceAsync(row, StartAndDeliver(row, Decode(row, datagram)), canSend: true);
+        HandshakeDriver.ReportStarted(machine, from.ToString(), options);
+        var advancing = AdvanceAsync(row, StartAndDeliver(row, Decode(row, datagram)), canSend: true);
+        if (!advancing.IsCompleted)
+        {
+            // A first step still under way (a slow store or hook): filed under its handshake deadline meanwhile, so that
+            // one that never returns is seen.
+            lock (_gate)
+                if (row.Busy && !row.Ended) Schedule(row);
+        }
         return true;
     }
 
@@ -408,8 +413,7 @@ public sealed class UdpHandshakeTable<TMessage, TResult> : IDatagramHandler, IAs
                 row.SetFlight(flight);
                 row.RepeatAnswered = false;
                 row.Retransmits = 0;
-                row.Rto = _udp.Reliability.InitialTimeout.Ticks;
-                row.RetransmitDue = now + row.Rto;
+                row.RetransmitDue = now + RetransmitTimeout(0);
             }
             else
             {
@@ -420,6 +424,14 @@ public sealed class UdpHandshakeTable<TMessage, TResult> : IDatagramHandler, IAs
             row.Busy = false;
             Schedule(row);
         }
+    }
+
+    /// <summary>The wait before re-sending a flight re-sent <paramref name="retransmits"/> times: doubling from the initial timeout up to the maximum.</summary>
+    private long RetransmitTimeout(int retransmits)
+    {
+        var initial = _udp.Reliability.InitialTimeout.Ticks;
+        var max = _udp.Reliability.MaxTimeout.Ticks;
+        return retransmits >= 62 || initial > max >> Math.Min(retransmits, 62) ? max : Math.Min(initial << retransmits, max);
     }
 
     /// <summary>Files the row under its next deadline; under <see cref="_gate"/>.</summary>
@@ -450,7 +462,8 @@ public sealed class UdpHandshakeTable<TMessage, TResult> : IDatagramHandler, IAs
         // Our last flight may be lost: the endpoint answers the peer's repeats of what it answered, without the row.
         if (outcome.Succeeded && lastFlight is not null && row.Answered is { } answered)
             _endpoint!.Linger(row.Peer, lastFlight.ToArray(), new[] { answered }, _udp.Linger);
-        HandshakeDriver.ReportEnded(row.Machine, row.Peer.ToString(), row.Machine.Options, row.StartedAt, outcome.Error);
+        var elapsed = row.Machine.StartedAt is { } started ? _time.GetUtcNow() - started : TimeSpan.Zero;
+        HandshakeDriver.ReportEnded(row.Machine, row.Peer.ToString(), row.Machine.Options, elapsed, outcome.Error);
         if (_completed is null)
         {
             if (outcome.Succeeded && outcome.Result is IDisposable secrets) secrets.Dispose();
@@ -499,8 +512,7 @@ public sealed class UdpHandshakeTable<TMessage, TResult> : IDatagramHandler, IAs
                 {
                     (resend ??= new()).Add(row);
                     row.Retransmits++;
-                    row.Rto = Math.Min(row.Rto * 2, _udp.Reliability.MaxTimeout.Ticks);
-                    row.RetransmitDue = now + row.Rto;
+                    row.RetransmitDue = now + RetransmitTimeout(row.Retransmits);
                     Schedule(row);
                     continue;
                 }
@@ -531,18 +543,16 @@ public sealed class UdpHandshakeTable<TMessage, TResult> : IDatagramHandler, IAs
     {
         public readonly IPEndPoint Peer = peer;
         public readonly IHandshakeMachine<TMessage, TResult> Machine = machine;
-        /// <summary>The telemetry timestamp of the start.</summary>
-        public long StartedAt;
         // What this side sent last (one datagram, or several), sent again when the peer's answer is late or the peer
         // repeats itself; and the SHA-256 of the peer's message it answers, inline (no array per row).
         private object? _flight;
-        private ulong _answered0, _answered1, _answered2, _answered3;
+        private ulong _answered0, _answered1;
         private bool _hasAnswered;
-        // The first 8 bytes of the digests of the three messages before it: late repeats are dropped.
-        private ulong _seen0, _seen1, _seen2;
+        // The first 8 bytes of the digests of the two messages before it: late repeats are dropped.
+        private ulong _seen0, _seen1;
         public bool RepeatAnswered;
         public int Retransmits;
-        public long Rto, RetransmitDue, StepDue, HandshakeDue = long.MaxValue, Queued;
+        public long RetransmitDue, StepDue, HandshakeDue = long.MaxValue, Queued;
         /// <summary>An event is stepping the machine; guarded by the table's gate, as every field above.</summary>
         public bool Busy;
         public bool Ended;
@@ -557,31 +567,29 @@ public sealed class UdpHandshakeTable<TMessage, TResult> : IDatagramHandler, IAs
             else if (_flight is byte[][] many) foreach (var datagram in many) endpoint.TrySendNow(datagram, Peer);
         }
 
+        // The first 16 bytes of a SHA-256 tell repeats apart as well as all 32: a digest only filters, the machine checks.
         public bool Answers(ReadOnlySpan<byte> digest)
-            => _hasAnswered && BitConverter.ToUInt64(digest) == _answered0 && BitConverter.ToUInt64(digest[8..]) == _answered1
-               && BitConverter.ToUInt64(digest[16..]) == _answered2 && BitConverter.ToUInt64(digest[24..]) == _answered3;
+            => _hasAnswered && BitConverter.ToUInt64(digest) == _answered0 && BitConverter.ToUInt64(digest[8..]) == _answered1;
 
-        /// <summary>The digest of the message the last flight answers, for the endpoint's linger; null when there is none.</summary>
+        /// <summary>The first 16 bytes of the digest of the message the last flight answers, for the endpoint's linger; null when there is none.</summary>
         public byte[]? Answered
         {
             get
             {
                 if (!_hasAnswered) return null;
-                var digest = new byte[32];
+                var digest = new byte[16];
                 BitConverter.TryWriteBytes(digest, _answered0);
                 BitConverter.TryWriteBytes(digest.AsSpan(8), _answered1);
-                BitConverter.TryWriteBytes(digest.AsSpan(16), _answered2);
-                BitConverter.TryWriteBytes(digest.AsSpan(24), _answered3);
                 return digest;
             }
         }
 
-        public bool HasSeen(ulong prefix) => prefix == _seen0 || prefix == _seen1 || prefix == _seen2;
+        public bool HasSeen(ulong prefix) => prefix == _seen0 || prefix == _seen1;
 
         public void Remember(ReadOnlySpan<byte> digest)
         {
-            if (_hasAnswered) (_seen2, _seen1, _seen0) = (_seen1, _seen0, _answered0);
-            (_answered0, _answered1, _answered2, _answered3) = (BitConverter.ToUInt64(digest), BitConverter.ToUInt64(digest[8..]), BitConverter.ToUInt64(digest[16..]), BitConverter.ToUInt64(digest[24..]));
+            if (_hasAnswered) (_seen1, _seen0) = (_seen0, _answered0);
+            (_answered0, _answered1) = (BitConverter.ToUInt64(digest), BitConverter.ToUInt64(digest[8..]));
             _hasAnswered = true;
         }
     }

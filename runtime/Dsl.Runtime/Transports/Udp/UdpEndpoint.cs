@@ -417,8 +417,9 @@ public sealed class UdpEndpoint : IAsyncDisposable
             if (datagram.IsEmpty) return false;
             Span<byte> digest = stackalloc byte[32];
             System.Security.Cryptography.SHA256.HashData(datagram, digest);
+            // A digest given may be a prefix of the SHA-256 (the handshake table keeps 16 bytes).
             foreach (var one in answered)
-                if (digest.SequenceEqual(one)) return true;
+                if (one.Length is > 0 and <= 32 && digest[..one.Length].SequenceEqual(one)) return true;
             return false;
         }
     }
