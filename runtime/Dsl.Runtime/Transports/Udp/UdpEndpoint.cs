@@ -171,16 +171,11 @@ public sealed class UdpEndpoint : IAsyncDisposable
     /// <summary>Leaves a completed handshake's end to the endpoint (see <see cref="UdpPeerTransport.Linger"/>).</summary>
     internal void Linger(UdpPeerTransport peer, byte[][] flight, byte[][] answered, TimeSpan duration)
     {
-        var entry = new Lingering(flight, answered, _options.TimeProvider.GetUtcNow() + duration);
         lock (_gate)
         {
             if (_ended) return;
             if (_peers.TryGetValue(peer.RemoteEndPoint, out var current) && ReferenceEquals(current, peer)) _peers.Remove(peer.RemoteEndPoint);
-            _lingering[peer.RemoteEndPoint] = entry;
-            _lingeringOrder.Enqueue((peer.RemoteEndPoint, entry));
-            // Past the limit, the oldest stops answering first: a peer that lost its last answer that long ago gave up.
-            while (_lingering.Count > _options.MaxLingering && _lingeringOrder.TryDequeue(out var oldest))
-                if (_lingering.TryGetValue(oldest.Peer, out var held) && ReferenceEquals(held, oldest.Entry)) _lingering.Remove(oldest.Peer);
+            AddLingering(peer.RemoteEndPoint, new Lingering(flight, answered, _options.TimeProvider.GetUtcNow() + duration));
         }
         // What the peer sent between the handshake's end and now went to its transport: a repeat is answered from the
         // linger, anything else (a new handshake from the same port) starts anew, as it would have a moment later.
@@ -191,15 +186,20 @@ public sealed class UdpEndpoint : IAsyncDisposable
     internal void Linger(IPEndPoint peer, byte[][] flight, byte[][] answered, TimeSpan duration)
     {
         if (flight.Length == 0) return;
-        var entry = new Lingering(flight, answered, _options.TimeProvider.GetUtcNow() + duration);
         lock (_gate)
         {
-            if (_ended) return;
-            _lingering[peer] = entry;
-            _lingeringOrder.Enqueue((peer, entry));
-            while (_lingering.Count > _options.MaxLingering && _lingeringOrder.TryDequeue(out var oldest))
-                if (_lingering.TryGetValue(oldest.Peer, out var held) && ReferenceEquals(held, oldest.Entry)) _lingering.Remove(oldest.Peer);
+            if (!_ended) AddLingering(peer, new Lingering(flight, answered, _options.TimeProvider.GetUtcNow() + duration));
         }
+    }
+
+    /// <summary>Files a lingering handshake; under <see cref="_gate"/>.</summary>
+    private void AddLingering(IPEndPoint peer, Lingering entry)
+    {
+        _lingering[peer] = entry;
+        _lingeringOrder.Enqueue((peer, entry));
+        // Past the limit, the oldest stops answering first: a peer that lost its last answer that long ago gave up.
+        while (_lingering.Count > _options.MaxLingering && _lingeringOrder.TryDequeue(out var oldest))
+            if (_lingering.TryGetValue(oldest.Peer, out var held) && ReferenceEquals(held, oldest.Entry)) _lingering.Remove(oldest.Peer);
     }
 
     /// <summary>Sends one datagram now on the calling thread; false when it could not go (it is lost, as datagrams are).</summary>
@@ -307,20 +307,7 @@ public sealed class UdpEndpoint : IAsyncDisposable
                     Interlocked.Increment(ref _datagramsDropped);
                     return;
                 }
-                if (_cookies is not null)
-                {
-                    if (!_cookies.TryOpen(datagram, from, out var behindCookie))
-                    {
-                        // Unproven address: a retry at most, and nothing kept. A datagram behind a stale cookie gets a fresh
-                        // one; other control datagrams (a retry) get nothing, so two endpoints never answer each other forever.
-                        Interlocked.Increment(ref _datagramsDropped);
-                        if ((!RetryCookies.IsControl(datagram.Span) || RetryCookies.IsEcho(datagram.Span)) && datagram.Length * 3 >= RetryCookies.RetryLength) SendRetry(from);
-                        return;
-                    }
-                    // A close behind a cookie, from a peer that has none here: nothing to close.
-                    if (behindCookie.IsEmpty) return;
-                    datagram = behindCookie;
-                }
+                if (!Proves(ref datagram, from)) return;
                 peer = CreatePeer(from, accepted: true);
                 _peers.Add(from, peer);
                 isNew = true;
@@ -366,18 +353,29 @@ public sealed class UdpEndpoint : IAsyncDisposable
             Interlocked.Increment(ref _datagramsDropped);
             return;
         }
-        if (_cookies is not null)
-        {
-            if (!_cookies.TryOpen(datagram, from, out var behindCookie))
-            {
-                Interlocked.Increment(ref _datagramsDropped);
-                if ((!RetryCookies.IsControl(datagram.Span) || RetryCookies.IsEcho(datagram.Span)) && datagram.Length * 3 >= RetryCookies.RetryLength) SendRetry(from);
-                return;
-            }
-            if (behindCookie.IsEmpty) return;
-            datagram = behindCookie;
-        }
+        if (!Proves(ref datagram, from)) return;
         if (!handler.Accept(from, datagram)) Interlocked.Increment(ref _datagramsDropped);
+    }
+
+    /// <summary>
+    /// Whether a datagram from a new address may start a peer: when addresses are validated, only one behind a valid
+    /// cookie, which <paramref name="datagram"/> becomes (an unproven one gets a retry at most, and nothing is kept).
+    /// </summary>
+    private bool Proves(ref ReadOnlyMemory<byte> datagram, IPEndPoint from)
+    {
+        if (_cookies is null) return true;
+        if (!_cookies.TryOpen(datagram, from, out var behindCookie))
+        {
+            // A datagram behind a stale cookie gets a fresh one; other control datagrams (a retry) get nothing, so two
+            // endpoints never answer each other forever.
+            Interlocked.Increment(ref _datagramsDropped);
+            if ((!RetryCookies.IsControl(datagram.Span) || RetryCookies.IsEcho(datagram.Span)) && datagram.Length * 3 >= RetryCookies.RetryLength) SendRetry(from);
+            return false;
+        }
+        // A close behind a cookie, from a peer that has none here: nothing to close.
+        if (behindCookie.IsEmpty) return false;
+        datagram = behindCookie;
+        return true;
     }
 
     /// <summary>Forgets lingering handshakes whose time is up (those at the head of the queue); under <see cref="_gate"/>.</summary>
