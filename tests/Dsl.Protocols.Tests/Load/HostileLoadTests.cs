@@ -212,6 +212,66 @@ public sealed class SuspendedUdpHandshakesTests(ITestOutputHelper output)
         Assert.InRange(each, 1, 1280);
     }
 
+    [Fact]
+    public async Task One_tcp_host_holds_suspended_Mesh_handshakes_and_says_what_each_costs()
+    {
+        // Mesh over TCP, its transport included (the socket's kernel buffers are not managed memory): a task, pipes and
+        // timers per connection. Measured, not yet under budget (docs/hostile-load.md).
+        const int count = 2_000;
+        using var a = new Node();
+        using var b = new Node();
+        var patient = MeshResponder.DefaultOptions with { StepTimeout = TimeSpan.FromMinutes(10), HandshakeTimeout = TimeSpan.FromMinutes(10) };
+        var waiting = 0;
+        await using var host = new TcpHandshakeHost(new HandshakeHostOptions { MaxConcurrentHandshakes = count + 100, MaxHandshakesPerAddress = count + 100 },
+            async (transport, ct) => await b.Responder(patient).RunAsync(new CountingTransport(transport, () => Interlocked.Increment(ref waiting)), ct));
+        await host.StartAsync();
+        var syns = new byte[count][];
+        for (var i = 0; i < count; i++)
+        {
+            var syn = (await a.Initiator().StartAsync("127.0.0.1", default)).Message!;
+            using var buffer = new Dsl.Runtime.Codecs.PooledBufferWriter();
+            MeshCodec.Instance.Encode(syn, buffer);
+            syns[i] = buffer.WrittenSpan.ToArray();
+        }
+        var clients = new List<TcpMessageTransport>(count);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        // Each client sends its SYN and reads the SYN_ACK, then falls silent: the responder waits for HS_ACK.
+        for (var i = 0; i < count; i++)
+        {
+            var client = await TcpTransport.ConnectAsync(host.LocalEndPoint);
+            await client.SendAsync(syns[i]);
+            clients.Add(client);
+        }
+        await WaitUntilAsync(() => Volatile.Read(ref waiting) >= 2 * count, TimeSpan.FromSeconds(60));
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var after = GC.GetTotalMemory(forceFullCollection: true);
+        // Both ends of every connection are in this process: the figure halves what both hold.
+        var each = (after - before) / count;
+        output.WriteLine($"{count:N0} suspended Mesh handshakes over TCP in one host: managed memory {before / 1048576} MiB -> {after / 1048576} MiB, "
+            + $"{each:N0} bytes per handshake for both ends (the responder's task, transport, pipes and timers, and the client's transport)");
+        Assert.True(each > 0);
+        foreach (var client in clients) await client.DisposeAsync();
+    }
+
+    /// <summary>Counts the receives the responder starts: two per connection means it got the SYN and now waits for HS_ACK.</summary>
+    private sealed class CountingTransport(IMessageTransport inner, Action receiving) : IMessageTransport
+    {
+        public int MaxMessageSize => inner.MaxMessageSize;
+        public string? RemoteAddress => inner.RemoteAddress;
+        public ValueTask SendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken = default) => inner.SendAsync(message, cancellationToken);
+        public ValueTask<bool> ReceiveAsync(System.Buffers.IBufferWriter<byte> destination, CancellationToken cancellationToken = default)
+        {
+            receiving();
+            return inner.ReceiveAsync(destination, cancellationToken);
+        }
+        public ValueTask CloseAsync(CancellationToken cancellationToken = default) => inner.CloseAsync(cancellationToken);
+        public ValueTask CloseAsync(CloseReason reason, CancellationToken cancellationToken = default) => inner.CloseAsync(reason, cancellationToken);
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+
     /// <summary>
     /// Brings <paramref name="count"/> peers, each from an address of its own, to the point where the responder waits for
     /// AUTH_PROOF, and returns the managed memory each suspended handshake holds.
