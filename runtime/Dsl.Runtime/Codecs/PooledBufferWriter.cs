@@ -54,11 +54,17 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     {
         if (sizeHint < 1) sizeHint = 1;
         if (_buffer.Length - _written >= sizeHint) return;
-        var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _written + sizeHint));
+        var larger = ArrayPool<byte>.Shared.Rent(Math.Max(Math.Max(_buffer.Length * 2, 256), _written + sizeHint));
         _buffer.AsSpan(0, _written).CopyTo(larger);
-        ArrayPool<byte>.Shared.Return(_buffer);
+        if (_buffer.Length > 0) ArrayPool<byte>.Shared.Return(_buffer);
         _buffer = larger;
     }
+
+    /// <summary>
+    /// Forgets what was written and gives the buffer back to the pool; the next write rents one again. For a writer kept
+    /// across a wait, so that the wait holds no buffer.
+    /// </summary>
+    public void Release() => Dispose();
 
     /// <summary>Returns the buffer to the pool.</summary>
     public void Dispose()

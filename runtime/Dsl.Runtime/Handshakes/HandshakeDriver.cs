@@ -143,7 +143,8 @@ public static class HandshakeDriver
                     {
                         using var span = HandshakeTelemetry.Source.HasListeners() ? HandshakeTelemetry.Source.StartActivity("receive " + machine.Phase) : null;
                         var stepCancellation = BeginStep(step.Timeout);
-                        buffer.Clear();
+                        // The wait for the peer holds no buffer; the transport writes the message in once it is whole.
+                        buffer.Release();
                         waiting = true;
                         var received = await transport.ReceiveAsync(buffer, stepCancellation).ConfigureAwait(false);
                         waiting = false;

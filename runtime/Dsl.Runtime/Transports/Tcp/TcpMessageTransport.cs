@@ -69,7 +69,9 @@ public sealed class TcpMessageTransport : IMessageTransport
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.CloseTimeout, TimeSpan.Zero, nameof(options));
         _socket = socket;
         _stream = new NetworkStream(socket, ownsSocket: false);
-        _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
+        // A zero-byte read waits for the peer's bytes first, so that a connection waiting for its next message holds no
+        // receive buffer (as Kestrel's transport does): the buffer is rented when there is something to read.
+        _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true, useZeroByteReads: true));
         _writer = PipeWriter.Create(_stream, new StreamPipeWriterOptions(leaveOpen: true));
         try
         {
