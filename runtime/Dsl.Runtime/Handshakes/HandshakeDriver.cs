@@ -101,24 +101,33 @@ public static class HandshakeDriver
         where TMessage : class
         where TResult : class
     {
+        var clock = options.TimeProvider;
         var remaining = options.HandshakeTimeout;
         if (machine.StartedAt is { } startedAt)
-            remaining -= options.TimeProvider.GetUtcNow() - startedAt;
-        using var handshakeTimeout = new CancellationTokenSource(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, options.TimeProvider);
-        using var handshake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, handshakeTimeout.Token);
+            remaining -= clock.GetUtcNow() - startedAt;
+        var deadline = clock.GetUtcNow() + remaining;
+        // One source for every timeout, its one timer re-armed at each step for whichever comes first, the step's end or
+        // the handshake's (which of the two it was armed for tells them apart), and cancelled by the caller's token too.
+        using var timeouts = new CancellationTokenSource(Timeout.InfiniteTimeSpan, clock);
+        using var caller = cancellationToken.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), timeouts);
         using var buffer = new PooledBufferWriter();
-        var token = handshake.Token;
-        // Each step (the wait for the peer's message, then the machine's own work: checks, stores, hooks) runs
-        // under the step timeout; the one in progress is kept to tell a step timeout from the others.
-        CancellationTokenSource? stepTimeout = null;
-        CancellationTokenSource? stepToken = null;
+        var token = timeouts.Token;
+        var armedForHandshake = false;
+        // Each step (the wait for the peer's message, then the machine's own work: checks, stores, hooks) runs under the
+        // step timeout; a send, under what is left of the handshake's.
         CancellationToken BeginStep(TimeSpan? timeout)
         {
-            stepToken?.Dispose();
-            stepTimeout?.Dispose();
-            stepTimeout = new CancellationTokenSource(timeout ?? options.StepTimeout, options.TimeProvider);
-            stepToken = CancellationTokenSource.CreateLinkedTokenSource(token, stepTimeout.Token);
-            return stepToken.Token;
+            var left = deadline - clock.GetUtcNow();
+            var step = timeout ?? options.StepTimeout;
+            armedForHandshake = left <= step;
+            if (!timeouts.IsCancellationRequested) timeouts.CancelAfter(armedForHandshake ? Max(left, TimeSpan.Zero) : step);
+            return token;
+        }
+        CancellationToken BeginSend()
+        {
+            armedForHandshake = true;
+            if (!timeouts.IsCancellationRequested) timeouts.CancelAfter(Max(deadline - clock.GetUtcNow(), TimeSpan.Zero));
+            return token;
         }
         var canSend = true;
         var waiting = false;
@@ -134,7 +143,7 @@ public static class HandshakeDriver
                         using var span = HandshakeTelemetry.Source.HasListeners() ? HandshakeTelemetry.Source.StartActivity("send " + codec.GetName(step.Message!)) : null;
                         buffer.Clear();
                         codec.Encode(step.Message!, buffer);
-                        await transport.SendAsync(buffer.WrittenMemory, token).ConfigureAwait(false);
+                        await transport.SendAsync(buffer.WrittenMemory, BeginSend()).ConfigureAwait(false);
                         step = await machine.ContinueAsync(BeginStep(null)).ConfigureAwait(false);
                         break;
                     }
@@ -175,8 +184,8 @@ public static class HandshakeDriver
         }
         catch (Exception exception)
         {
-            var stepTimedOut = exception is OperationCanceledException && stepTimeout?.IsCancellationRequested == true && !handshake.IsCancellationRequested;
-            var error = Classify(exception, machine, cancellationToken, handshakeTimeout, stepTimedOut, waiting, options);
+            var timedOut = exception is OperationCanceledException && timeouts.IsCancellationRequested && !cancellationToken.IsCancellationRequested;
+            var error = Classify(exception, machine, cancellationToken, timedOut && armedForHandshake, timedOut && !armedForHandshake, waiting, options);
             canSend &= CanStillSend(exception);
             TMessage? errorMessage = null;
             using (var effects = new CancellationTokenSource(options.ErrorDeliveryTimeout, options.TimeProvider))
@@ -193,11 +202,6 @@ public static class HandshakeDriver
                 }
             }
             return await EndAsync<TMessage, TResult>(error, errorMessage, canSend, transport, codec, buffer, options).ConfigureAwait(false);
-        }
-        finally
-        {
-            stepToken?.Dispose();
-            stepTimeout?.Dispose();
         }
     }
 
@@ -257,7 +261,7 @@ public static class HandshakeDriver
 
     private static HandshakeError Classify<TMessage, TResult>(
         Exception exception, IHandshakeMachine<TMessage, TResult> machine, CancellationToken callerToken,
-        CancellationTokenSource handshakeTimeout, bool stepTimedOut, bool waiting, HandshakeOptions options)
+        bool handshakeTimedOut, bool stepTimedOut, bool waiting, HandshakeOptions options)
         where TMessage : class
         where TResult : class
     {
@@ -267,7 +271,7 @@ public static class HandshakeDriver
         {
             OperationCanceledException when callerToken.IsCancellationRequested
                 => new(HandshakeErrorCodes.Cancelled, phase, role, "The handshake was cancelled"),
-            OperationCanceledException when handshakeTimeout.IsCancellationRequested
+            OperationCanceledException when handshakeTimedOut
                 => new(HandshakeErrorCodes.HandshakeTimeout, phase, role, $"The handshake did not complete within {options.HandshakeTimeout.TotalSeconds:0.###} s"),
             OperationCanceledException when stepTimedOut && waiting
                 => new(HandshakeErrorCodes.StepTimeout, phase, role, $"No message from the peer within the step timeout in '{phase}'"),
@@ -280,6 +284,8 @@ public static class HandshakeDriver
             _ => HandshakeError.Internal(phase, role, exception),
         };
     }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     private static bool CanStillSend(Exception exception)
         => exception is not TransportException { Error: not TransportError.MessageTooLarge };
