@@ -121,7 +121,8 @@ public static class JsonCanonicalEncoding
         writer.WriteRawValue(buffer[..(written + 2)], skipInputValidation: true);
     }
 
-    private static void WriteBytesValue(Utf8JsonWriter writer, Bytes value, BytesEncoding encoding)
+    /// <summary>Writes bytes as a hex or base64 string value (an array item), canonical.</summary>
+    internal static void WriteBytesValue(Utf8JsonWriter writer, Bytes value, BytesEncoding encoding)
     {
         var length = encoding == BytesEncoding.Base64 ? (value.Length + 2) / 3 * 4 : value.Length * 2;
         byte[]? rented = null;

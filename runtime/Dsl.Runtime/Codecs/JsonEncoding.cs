@@ -79,13 +79,8 @@ public static class JsonEncoding
             writer.WriteBase64String(name, value.Span);
             return;
         }
-        // Hex straight into a stack buffer: no string per field on the send path.
-        var length = value.Length * 2;
-        char[]? rented = null;
-        var hex = length <= 512 ? stackalloc char[length] : (rented = ArrayPool<char>.Shared.Rent(length)).AsSpan(0, length);
-        Convert.TryToHexStringLower(value.Span, hex, out _);
-        writer.WriteString(name, hex);
-        if (rented is not null) ArrayPool<char>.Shared.Return(rented);
+        // Hex is its own canonical form: written as UTF-8 straight into the output, with nothing to escape.
+        JsonCanonicalEncoding.WriteBytes(writer, name, value, BytesEncoding.Hex);
     }
 
     /// <summary>Writes an array of byte strings, each hex or base64.</summary>
@@ -104,12 +99,7 @@ public static class JsonEncoding
             writer.WriteBase64StringValue(value.Span);
             return;
         }
-        var length = value.Length * 2;
-        char[]? rented = null;
-        var hex = length <= 512 ? stackalloc char[length] : (rented = ArrayPool<char>.Shared.Rent(length)).AsSpan(0, length);
-        Convert.TryToHexStringLower(value.Span, hex, out _);
-        writer.WriteStringValue(hex);
-        if (rented is not null) ArrayPool<char>.Shared.Return(rented);
+        JsonCanonicalEncoding.WriteBytesValue(writer, value, BytesEncoding.Hex);
     }
 
     /// <summary>Writes a metadata object.</summary>
