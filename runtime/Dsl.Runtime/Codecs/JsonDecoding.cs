@@ -1,4 +1,5 @@
 using System;
+using System.Buffers;
 using System.Collections.Generic;
 using System.Text.Json;
 
@@ -387,8 +388,20 @@ public static class JsonDecoding
             error = DecodeError.WrongType(message, field, name);
             return false;
         }
-        var text = reader.GetString()!;
-        var ok = encoding == BytesEncoding.Hex ? Bytes.TryFromHex(text, out value) : Bytes.TryFromBase64(text, out value);
+        bool ok;
+        if (encoding == BytesEncoding.Hex && !reader.ValueIsEscaped && !reader.HasValueSequence)
+        {
+            // Hex straight from the UTF-8 token: no string per field on the receive path.
+            var utf8 = reader.ValueSpan;
+            var bytes = utf8.Length % 2 == 0 ? new byte[utf8.Length / 2] : null;
+            ok = bytes is not null && Convert.FromHexString(utf8, bytes, out _, out var written) == OperationStatus.Done && written == bytes.Length;
+            if (ok) value = new Bytes(bytes!);
+        }
+        else
+        {
+            var text = reader.GetString()!;
+            ok = encoding == BytesEncoding.Hex ? Bytes.TryFromHex(text, out value) : Bytes.TryFromBase64(text, out value);
+        }
         if (!ok)
         {
             error = DecodeError.WrongType(message, field, name);
