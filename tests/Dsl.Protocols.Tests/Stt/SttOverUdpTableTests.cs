@@ -35,12 +35,16 @@ public sealed class SttOverUdpTableTests
         MaxRetransmits = 12,
     };
 
-    private static UdpHandshakeTable<SttMessage, SttResponderResult> Table(ConcurrentQueue<HandshakeOutcome<SttResponderResult>> outcomes, HandshakeOptions? options = null)
-        => new(new HandshakeHostOptions { Port = 0 },
+    /// <summary>Retransmits once, after 5 s: a silent peer is ended by a timeout, not by running out of retransmissions.</summary>
+    private static readonly ReliabilityOptions Patient = new() { InitialTimeout = TimeSpan.FromSeconds(5), MaxTimeout = TimeSpan.FromSeconds(5), MaxRetransmits = 1 };
+
+    private static UdpHandshakeTable<SttMessage, SttResponderResult> Table(ConcurrentQueue<HandshakeOutcome<SttResponderResult>> outcomes,
+        HandshakeOptions? options = null, HandshakeHostOptions? host = null, ReliabilityOptions? reliability = null)
+        => new(host ?? new HandshakeHostOptions { Port = 0 },
             () => new SttResponder(new SttResponderInputs { NodeId = NodeB, SharedSeed = Seed }, options),
             SttCodec.Instance,
             (_, outcome) => outcomes.Enqueue(outcome),
-            udp: new UdpHandshakeOptions { Reliability = Fast, Linger = TimeSpan.FromSeconds(2) });
+            udp: new UdpHandshakeOptions { Reliability = reliability ?? Fast, Linger = TimeSpan.FromSeconds(2) });
 
     private static async Task<HandshakeOutcome<SttInitiatorResult>> ConnectAsync(IPEndPoint server, Bytes seed, int? faultSeed = null)
     {
@@ -126,10 +130,7 @@ public sealed class SttOverUdpTableTests
     public async Task A_peer_that_falls_silent_after_HELLO_is_failed_by_the_step_timeout_and_its_row_freed()
     {
         var outcomes = new ConcurrentQueue<HandshakeOutcome<SttResponderResult>>();
-        var patient = new ReliabilityOptions { InitialTimeout = TimeSpan.FromSeconds(5), MaxTimeout = TimeSpan.FromSeconds(5), MaxRetransmits = 1 };
-        await using var table = new UdpHandshakeTable<SttMessage, SttResponderResult>(new HandshakeHostOptions { Port = 0 },
-            () => new SttResponder(new SttResponderInputs { NodeId = NodeB, SharedSeed = Seed }, SttResponder.DefaultOptions with { StepTimeout = TimeSpan.FromMilliseconds(300) }),
-            SttCodec.Instance, (_, outcome) => outcomes.Enqueue(outcome), udp: new UdpHandshakeOptions { Reliability = patient });
+        await using var table = Table(outcomes, SttResponder.DefaultOptions with { StepTimeout = TimeSpan.FromMilliseconds(300) }, reliability: Patient);
         await table.StartAsync();
 
         await SendHelloAndFallSilentAsync(table.LocalEndPoint, NewHello(), new IPEndPoint(IPAddress.Loopback, 0));
@@ -144,11 +145,9 @@ public sealed class SttOverUdpTableTests
     public async Task The_hosts_step_timeout_stands_over_the_machines_own()
     {
         var outcomes = new ConcurrentQueue<HandshakeOutcome<SttResponderResult>>();
-        var patient = new ReliabilityOptions { InitialTimeout = TimeSpan.FromSeconds(5), MaxTimeout = TimeSpan.FromSeconds(5), MaxRetransmits = 1 };
         // The machine would wait 10 minutes for AUTH_PROOF; the host says 300 ms.
-        await using var table = new UdpHandshakeTable<SttMessage, SttResponderResult>(new HandshakeHostOptions { Port = 0, StepTimeout = TimeSpan.FromMilliseconds(300) },
-            () => new SttResponder(new SttResponderInputs { NodeId = NodeB, SharedSeed = Seed }, SttResponder.DefaultOptions with { StepTimeout = TimeSpan.FromMinutes(10) }),
-            SttCodec.Instance, (_, outcome) => outcomes.Enqueue(outcome), udp: new UdpHandshakeOptions { Reliability = patient });
+        await using var table = Table(outcomes, SttResponder.DefaultOptions with { StepTimeout = TimeSpan.FromMinutes(10) },
+            new HandshakeHostOptions { Port = 0, StepTimeout = TimeSpan.FromMilliseconds(300) }, Patient);
         await table.StartAsync();
 
         await SendHelloAndFallSilentAsync(table.LocalEndPoint, NewHello(), new IPEndPoint(IPAddress.Loopback, 0));
@@ -161,9 +160,7 @@ public sealed class SttOverUdpTableTests
     public async Task Stopping_fails_the_waiting_handshakes_as_cancelled_and_frees_every_row()
     {
         var outcomes = new ConcurrentQueue<HandshakeOutcome<SttResponderResult>>();
-        var table = new UdpHandshakeTable<SttMessage, SttResponderResult>(new HandshakeHostOptions { Port = 0, StopTimeout = TimeSpan.FromMilliseconds(200) },
-            () => new SttResponder(new SttResponderInputs { NodeId = NodeB, SharedSeed = Seed }),
-            SttCodec.Instance, (_, outcome) => outcomes.Enqueue(outcome), udp: new UdpHandshakeOptions { Reliability = Fast });
+        var table = Table(outcomes, host: new HandshakeHostOptions { Port = 0, StopTimeout = TimeSpan.FromMilliseconds(200) });
         await table.StartAsync();
         for (var i = 0; i < 3; i++)
             await SendHelloAndFallSilentAsync(table.LocalEndPoint, NewHello(), new IPEndPoint(IPAddress.Loopback, 0));
