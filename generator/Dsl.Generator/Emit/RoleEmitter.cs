@@ -448,7 +448,8 @@ internal sealed class RoleEmitter
     /// Lets: a local variable when only this part of the machine reads it, a kept value when a later part does,
     /// and, when nothing reads it, only evaluated (a service call in it still runs).
     /// </summary>
-    private Dictionary<int, string> EmitLets(EquatableArray<LetSymbol> lets, EmitScope scope, IEnumerable<BoundExpression?> region)
+    /// <param name="rewritable">Whether the lets are a sender's, which the attack kit's misbehaving peer may change (<c>HandshakeRewriter.Let</c>).</param>
+    private Dictionary<int, string> EmitLets(EquatableArray<LetSymbol> lets, EmitScope scope, IEnumerable<BoundExpression?> region, bool rewritable = false)
     {
         var w = _w;
         var read = new HashSet<int>(region.Concat(lets.Select(l => l.Value)).SelectMany(RoleProjector.References).OfType<BoundLet>().Select(l => l.LetId));
@@ -459,8 +460,13 @@ internal sealed class RoleEmitter
             var kept = KeptValue.OfLet(let);
             var at = scope.WithLocals(locals);
             w.LineFrom(let.Span);
+            // A key the machine makes stays its own; any other value a misbehaving sender may change.
+            var rewrite = rewritable && !MakesKey(let);
             if (_kept.TryGetValue(kept, out var field))
+            {
                 w.Line($"{field} = {_expressions.Maybe(let.Value, at)};");
+                if (rewrite) w.Line($"if (_options.Rewriter is not null) {field} = ({CSharp.Type(let.Type.Type, true)})_options.Rewriter.Let({CSharp.Literal(let.Name)}, {field});");
+            }
             else if (!read.Contains(let.Id))
                 w.Line(MakesKey(let) ? $"{_expressions.Maybe(let.Value, at)}?.Dispose();" : $"_ = {_expressions.Maybe(let.Value, at)};");
             else
@@ -471,6 +477,8 @@ internal sealed class RoleEmitter
                 w.Line(let.Type.MayBeAbsent
                     ? $"{dispose}{CSharp.Type(let.Type.Type, true)} {local} = {_expressions.Maybe(let.Value, at)};"
                     : $"{dispose}{CSharp.Type(let.Type.Type)} {local} = {_expressions.Value(let.Value, at)};");
+                if (rewrite)
+                    w.Line($"if (_options.Rewriter is not null) {local} = ({CSharp.Type(let.Type.Type, let.Type.MayBeAbsent)})_options.Rewriter.Let({CSharp.Literal(let.Name)}, {local}){(let.Type.MayBeAbsent ? "" : "!")};");
                 locals[let.Id] = local;
             }
             w.LineDefault();
@@ -514,7 +522,7 @@ internal sealed class RoleEmitter
         w.Line($"Phase = {CSharp.Literal(state.Phase)};");
         ReadClock();
         var region = state.Ensures.Select(c => (BoundExpression?)c.Condition).Concat(state.Set.Select(a => a.Value));
-        var scope = EmitScope.Empty.WithLocals(EmitLets(state.Lets, EmitScope.Empty, region));
+        var scope = EmitScope.Empty.WithLocals(EmitLets(state.Lets, EmitScope.Empty, region, rewritable: true));
         foreach (var check in state.Ensures) EmitCheck(check, scope);
         w.Line($"var msg = new {type}");
         w.Line("{");
@@ -530,6 +538,8 @@ internal sealed class RoleEmitter
             w.Line($"{Naming.Pascal(field.Name)} = {CSharp.Codecs}.Bytes.Empty,");
         w.Outdent();
         w.Line("};");
+        // The attack kit's misbehaving peer changes the message here, so that it is signed and kept as changed.
+        w.Line($"if (_options.Rewriter is not null) msg = ({type})_options.Rewriter.Message(msg);");
         if (message.SignsItself)
         {
             // The signature fields are computed over the rest of the message, as canonical JSON, and kept with it.

@@ -28,4 +28,10 @@ public sealed record HandshakeOptions
     /// nothing when <see langword="null"/>. Spans and metrics go to <see cref="HandshakeTelemetry"/> whatever this is.
     /// </summary>
     public Microsoft.Extensions.Logging.ILogger? Logger { get; init; }
+
+    /// <summary>
+    /// For adversarial tests only (<c>dsl attack</c>'s misbehaving peer): changes what this role computes and builds
+    /// before it signs and sends it (<see cref="HandshakeRewriter"/>). Leave it <see langword="null"/>.
+    /// </summary>
+    public HandshakeRewriter? Rewriter { get; init; }
 }
