@@ -95,7 +95,13 @@ internal static class GeneratorHarness
 
 internal sealed record GeneratorRun(GeneratorDriver Driver, Compilation Output, ImmutableArray<Diagnostic> Diagnostics, GeneratorDriverRunResult Result)
 {
-    public IReadOnlyList<Diagnostic> SpecDiagnostics => Result.Diagnostics;
+    /// <summary>The specs' diagnostics, less the security lints (DSL5xx warnings): most test specs are toys, not about security; <see cref="Lints"/> holds those.</summary>
+    public IReadOnlyList<Diagnostic> SpecDiagnostics => Result.Diagnostics.Where(d => !IsLint(d)).ToList();
+
+    /// <summary>The security lints the specs raised.</summary>
+    public IReadOnlyList<Diagnostic> Lints => Result.Diagnostics.Where(IsLint).ToList();
+
+    private static bool IsLint(Diagnostic diagnostic) => diagnostic.Id.StartsWith("DSL5", StringComparison.Ordinal) && diagnostic.Severity == DiagnosticSeverity.Warning;
 
     public IEnumerable<Diagnostic> CompileErrors => Output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error);
 

@@ -37,6 +37,9 @@ internal sealed record BoundProtocol(
     /// <summary>The secure channel after the handshake, or null.</summary>
     public ChannelSymbol? Channel { get; init; }
 
+    /// <summary>The security lints the spec acknowledges (<see cref="Analysis.SecurityLints"/>).</summary>
+    public EquatableArray<AcknowledgementSymbol> Acknowledgements { get; init; } = EquatableArray<AcknowledgementSymbol>.Empty;
+
     public MessageSymbol Message(string name)
     {
         foreach (var message in Messages)
@@ -73,6 +76,9 @@ internal sealed record BoundProtocol(
             if (service.Roles.Contains(role)) yield return service;
     }
 }
+
+/// <summary>A security lint the spec accepts: the lint's name, the findings it covers (all when empty) and why.</summary>
+internal sealed record AcknowledgementSymbol(string Lint, EquatableArray<string> At, string Because, SourceSpan Span);
 
 /// <summary>A role: its inputs and what it learns on success.</summary>
 internal sealed record RoleSymbol(string Name, string? Doc, EquatableArray<FieldSymbol> Inputs, EquatableArray<OutcomeSymbol> Outcome);

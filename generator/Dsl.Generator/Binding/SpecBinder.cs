@@ -32,8 +32,27 @@ internal static class SpecBinder
         }
         var context = new BindingContext(syntax.FilePath, cancellationToken);
         var protocol = BindProtocol(context, syntax.Protocol);
-        var diagnostics = syntax.Diagnostics.Concat(context.Diagnostics).ToEquatableArray();
-        return new BindResult(diagnostics.Any(d => d.IsError) ? null : protocol, diagnostics);
+        if (protocol is not null) protocol = protocol with { Acknowledgements = BindAcknowledgements(context, syntax.Protocol) };
+        var diagnostics = syntax.Diagnostics.Concat(context.Diagnostics).ToList();
+        // The security lints read a whole, sound protocol.
+        if (protocol is not null && !diagnostics.Any(d => d.IsError)) diagnostics.AddRange(Analysis.SecurityLints.Check(protocol));
+        return new BindResult(diagnostics.Any(d => d.IsError) ? null : protocol, diagnostics.ToEquatableArray());
+    }
+
+    private static EquatableArray<AcknowledgementSymbol> BindAcknowledgements(BindingContext context, ProtocolSyntax syntax)
+    {
+        var bound = new List<AcknowledgementSymbol>();
+        foreach (var acknowledgement in syntax.Acknowledgements)
+        {
+            if (Analysis.SecurityLints.Find(acknowledgement.Lint.Value) is null)
+            {
+                context.Report(DiagnosticTable.UnknownLint, acknowledgement.Lint.Span, acknowledgement.Lint.Value, string.Join(", ", Analysis.SecurityLints.All.Select(l => l.Name)));
+                continue;
+            }
+            if (acknowledgement.Because is not { IsNull: false } because) continue;
+            bound.Add(new AcknowledgementSymbol(acknowledgement.Lint.Value, acknowledgement.At.Select(a => a.Value).ToEquatableArray(), because.Value.Trim(), acknowledgement.Span));
+        }
+        return bound.ToEquatableArray();
     }
 
     private static BoundProtocol? BindProtocol(BindingContext context, ProtocolSyntax syntax)

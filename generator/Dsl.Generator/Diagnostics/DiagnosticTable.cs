@@ -6,12 +6,12 @@ namespace Dsl.Generator.Diagnostics;
 
 /// <summary>
 /// Every diagnostic the generator reports, in one table. Ranges by stage: DSL0xx syntax,
-/// DSL1xx schema, DSL2xx expressions, DSL3xx flow, DSL4xx across specs. Each id has a page in
+/// DSL1xx schema, DSL2xx expressions, DSL3xx flow, DSL4xx across specs, DSL5xx security lints. Each id has a page in
 /// <c>docs/diagnostics/ID.md</c>.
 /// </summary>
 internal static class DiagnosticTable
 {
-    private const string Syntax = "Syntax", Schema = "Schema", Expressions = "Expressions", Flow = "Flow", Specs = "Specs";
+    private const string Syntax = "Syntax", Schema = "Schema", Expressions = "Expressions", Flow = "Flow", Specs = "Specs", Security = "Security";
 
     // Syntax: the YAML itself and the shape of the document.
     public static readonly DiagnosticKind YamlSyntax = new("DSL001", "Invalid YAML", "The spec is not valid YAML: {0}", Syntax);
@@ -73,6 +73,13 @@ internal static class DiagnosticTable
     public static readonly DiagnosticKind Loosens = new("DSL404", "Extension loosens a limit", "An extension may only tighten: {0}", Specs);
     public static readonly DiagnosticKind InvalidFlowEdit = new("DSL405", "Invalid flow edit", "Invalid flow edit: {0}", Specs);
     public static readonly DiagnosticKind ExtensionChange = new("DSL406", "What an extension changes", "Extends '{0}': {1}", Specs) { Severity = DiagnosticSeverity.Info };
+    // Security: lints a spec may acknowledge with a reason (acknowledge:), and the acknowledgements themselves.
+    public static readonly DiagnosticKind UnprotectedField = new("DSL501", "Received field bound to nothing", "{0}'s outcome '{1}' comes from '{2}', which nothing {3} verifies binds to its sender (no signature, MAC or AEAD covers it): anyone on the path can change it", Security) { Severity = DiagnosticSeverity.Warning };
+    public static readonly DiagnosticKind SignatureWithoutFreshness = new("DSL502", "Authentication without freshness", "{0} authenticates '{1}' without anything fresh under it (a timestamp it checks, a nonce it remembers, its own challenge echoed): a recorded '{1}' can be replayed", Security) { Severity = DiagnosticSeverity.Warning };
+    public static readonly DiagnosticKind FailureWritesClaim = new("DSL504", "A failure writes a claim", "When {0} fails, '{1}' writes what the peer claimed ({2}) to '{3}': a handshake that failed authenticated nothing, so anyone can make that write", Security) { Severity = DiagnosticSeverity.Warning };
+    public static readonly DiagnosticKind UnknownLint = new("DSL507", "Unknown lint", "'{0}' is not a security lint; the lints are {1}", Security);
+    public static readonly DiagnosticKind StaleAcknowledgement = new("DSL508", "Acknowledgement of nothing", "The acknowledgement of '{0}'{1} matches no finding: remove it, or name what it is for", Security) { Severity = DiagnosticSeverity.Warning };
+
     public static readonly DiagnosticKind BaseHasErrors = new("DSL407", "Base spec has errors", "The base spec '{0}' has {1} error(s); fix them before this spec can extend it", Specs);
     public static readonly DiagnosticKind GeneratorFailure = new("DSL999", "Internal generator error", "The generator failed on this spec in its {0} stage; please report it: {1}", Specs);
 

@@ -140,6 +140,12 @@ internal sealed class BuiltinDescriptor : CallDescriptor
     /// <summary>Whether its result is key material (a derived key, a shared secret), or is when an argument is.</summary>
     public SecretRule Secret { get; init; }
 
+    /// <summary>
+    /// Whether the call proves who made its data (a signature verified, a MAC computed to be compared, an AEAD
+    /// opened), and which argument is that data: what the security lints count as binding a message to its sender.
+    /// </summary>
+    public int? AuthenticatesArgument { get; init; }
+
     public ResultLengthRule LengthRule { get; init; }
     public int LengthArgument { get; init; }
     public int LengthDelta { get; init; }
@@ -226,21 +232,21 @@ internal static class Builtins
         new BuiltinDescriptor("take", new[] { P("data", TypeRef.Bytes), P("count", TypeRef.Int) }, TypeRef.Bytes, "Take",
             "The first `count` bytes; fewer available is a runtime error (`internal_error`).") { LengthRule = ResultLengthRule.LiteralArgument, LengthArgument = 1, Secret = SecretRule.Preserves },
         new BuiltinDescriptor("sha256", new[] { P("data", TypeRef.Bytes) }, Key32, "Sha256", "SHA-256."),
-        new BuiltinDescriptor("hmac_sha256", new[] { P("key", TypeRef.Bytes), P("data", TypeRef.Bytes) }, Key32, "HmacSha256", "HMAC-SHA256."),
+        new BuiltinDescriptor("hmac_sha256", new[] { P("key", TypeRef.Bytes), P("data", TypeRef.Bytes) }, Key32, "HmacSha256", "HMAC-SHA256.") { AuthenticatesArgument = 1 },
         new BuiltinDescriptor("hkdf_sha256", new[] { P("ikm", TypeRef.Bytes), P("salt", TypeRef.Bytes), P("info", TypeRef.Bytes), P("length", TypeRef.Int) }, TypeRef.Bytes, "HkdfSha256",
             "HKDF-SHA256 (RFC 5869), extract and expand.") { LengthRule = ResultLengthRule.LiteralArgument, LengthArgument = 3, Secret = SecretRule.Yields },
         new BuiltinDescriptor("chacha20_seal", new[] { P("key", Key32), P("nonce", Nonce12), P("plaintext", TypeRef.Bytes), P("aad", TypeRef.Bytes) }, TypeRef.Bytes, "Chacha20Seal",
             "ChaCha20-Poly1305: the ciphertext followed by the 16-byte tag.") { LengthRule = ResultLengthRule.ArgumentLength, LengthArgument = 2, LengthDelta = 16 },
         new BuiltinDescriptor("chacha20_open", new[] { P("key", Key32), P("nonce", Nonce12), P("ciphertext", TypeRef.Bytes), P("aad", TypeRef.Bytes) }, TypeRef.Bytes, "Chacha20Open",
-            "ChaCha20-Poly1305 decryption.") { AbsentWhen = "when not authentic", LengthRule = ResultLengthRule.ArgumentLength, LengthArgument = 2, LengthDelta = -16 },
+            "ChaCha20-Poly1305 decryption.") { AuthenticatesArgument = 2, AbsentWhen = "when not authentic", LengthRule = ResultLengthRule.ArgumentLength, LengthArgument = 2, LengthDelta = -16 },
         new BuiltinDescriptor("aes256gcm_seal", new[] { P("key", Key32), P("nonce", Nonce12), P("plaintext", TypeRef.Bytes), P("aad", TypeRef.Bytes) }, TypeRef.Bytes, "Aes256gcmSeal",
             "AES-256-GCM: the ciphertext followed by the 16-byte tag.") { LengthRule = ResultLengthRule.ArgumentLength, LengthArgument = 2, LengthDelta = 16 },
         new BuiltinDescriptor("aes256gcm_open", new[] { P("key", Key32), P("nonce", Nonce12), P("ciphertext", TypeRef.Bytes), P("aad", TypeRef.Bytes) }, TypeRef.Bytes, "Aes256gcmOpen",
-            "AES-256-GCM decryption.") { AbsentWhen = "when not authentic", LengthRule = ResultLengthRule.ArgumentLength, LengthArgument = 2, LengthDelta = -16 },
+            "AES-256-GCM decryption.") { AuthenticatesArgument = 2, AbsentWhen = "when not authentic", LengthRule = ResultLengthRule.ArgumentLength, LengthArgument = 2, LengthDelta = -16 },
         new BuiltinDescriptor("ed25519_public", new[] { P("key", Ed25519Key) }, Key32, "Ed25519Public", "The key pair's public key."),
         new BuiltinDescriptor("ed25519_sign", new[] { P("key", Ed25519Key), P("data", TypeRef.Bytes) }, Signature64, "Ed25519Sign", "An Ed25519 signature."),
         new BuiltinDescriptor("ed25519_verify", new[] { P("public_key", Key32), P("data", TypeRef.Bytes), P("signature", Signature64) }, TypeRef.Bool, "Ed25519Verify",
-            "Whether the signature is valid; `false` for any malformed input."),
+            "Whether the signature is valid; `false` for any malformed input.") { AuthenticatesArgument = 1 },
         new BuiltinDescriptor("x25519_public", new[] { P("key", X25519Key) }, Key32, "X25519Public", "The key pair's public key."),
         new BuiltinDescriptor("x25519_keypair", new Parameter[0], X25519Key, "X25519Keypair",
             "A fresh ephemeral X25519 key pair, for a `let`; its private key is wiped when the step that made it ends, or, when later steps use it, when the handshake ends.") { Implicit = new[] { ImplicitArgument.Random } },

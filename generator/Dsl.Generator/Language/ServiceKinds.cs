@@ -30,6 +30,16 @@ internal sealed class ServiceMethodDescriptor : CallDescriptor
     }
 
     public bool ReturnsNothing => Result.Kind == TypeKind.Void;
+
+    /// <summary>
+    /// For a question (a method answering yes or no): the method of the same service that, called first with the same
+    /// arguments, makes it answer the other way; what <c>dsl attack</c> puts in a victim's store to reach a check
+    /// that asks it (an operator's blacklisting, a key pinned before, a value seen before).
+    /// </summary>
+    public string? AnsweredOtherwiseAfter { get; init; }
+
+    /// <summary>With <see cref="AnsweredOtherwiseAfter"/>: whether that call takes another value for the last argument (another key pinned for the node).</summary>
+    public bool WithAnotherLastArgument { get; init; }
 }
 
 /// <summary>
@@ -49,6 +59,12 @@ internal sealed class ServiceKindDescriptor
 
     /// <summary>The interface the service property has; a generic one takes the value type's C# type.</summary>
     public string RuntimeInterface { get; }
+
+    /// <summary>
+    /// Whether what it records counts against a connection or an address (a value seen, a failed attempt), not for or
+    /// against a peer's identity: a failed handshake may write to it (the security lints and <c>dsl attack</c> read this).
+    /// </summary>
+    public bool CountsAgainstConnection { get; init; }
 
     /// <summary>Whether the kind holds values of a type the spec gives under <c>of</c>.</summary>
     public bool Generic { get; init; }
@@ -99,7 +115,7 @@ internal static class ServiceKinds
             Methods = new[]
             {
                 new ServiceMethodDescriptor("matches", new[] { P("node_id", TypeRef.Bytes), P("public_key", TypeRef.Bytes) }, TypeRef.Bool, "MatchesAsync",
-                    "true when the node id has no pin, or is pinned to exactly this key"),
+                    "true when the node id has no pin, or is pinned to exactly this key") { AnsweredOtherwiseAfter = "pin", WithAnotherLastArgument = true },
                 new ServiceMethodDescriptor("pin", new[] { P("node_id", TypeRef.Bytes), P("public_key", TypeRef.Bytes) }, TypeRef.Bool, "PinAsync",
                     "pins the key if the node id has none yet (atomically); true when this key is now pinned, newly or already, false (changing nothing) when another key is"),
             },
@@ -109,7 +125,7 @@ internal static class ServiceKinds
             Methods = new[]
             {
                 new ServiceMethodDescriptor("is_blacklisted", new[] { P("node_id", TypeRef.Bytes) }, TypeRef.Bool, "IsBlacklistedAsync",
-                    "whether the node is `Blacklisted`"),
+                    "whether the node is `Blacklisted`") { AnsweredOtherwiseAfter = "blacklist" },
                 new ServiceMethodDescriptor("authenticate", new[] { P("node_id", TypeRef.Bytes) }, TypeRef.Void, "AuthenticateAsync",
                     "moves the node to `Authenticated` where the table allows (a `Trusted` or `System` node keeps its level)") { Implicit = new[] { ImplicitArgument.StepClock } },
                 new ServiceMethodDescriptor("blacklist", new[] { P("node_id", TypeRef.Bytes) }, TypeRef.Void, "BlacklistAsync",
@@ -118,16 +134,18 @@ internal static class ServiceKinds
         },
         new ServiceKindDescriptor("replay_cache", "global::Dsl.Runtime.Services.IReplayCache", "Values seen recently, to refuse replays.")
         {
+            CountsAgainstConnection = true,
             Settings = new[] { new ServiceSetting("window", SettingKind.Duration, "how long a value is remembered") },
             Methods = new[]
             {
                 new ServiceMethodDescriptor("fresh", new[] { P("value", TypeRef.Bytes) }, TypeRef.Bool, "FreshAsync",
                     "true when the value is not remembered (or its record has expired), and remembers it for `window` from now; false for a repeat within the window, which does not extend it")
-                { Implicit = new[] { ImplicitArgument.StepClock, ImplicitArgument.SettingNamed("window") } },
+                { Implicit = new[] { ImplicitArgument.StepClock, ImplicitArgument.SettingNamed("window") }, AnsweredOtherwiseAfter = "fresh" },
             },
         },
         new ServiceKindDescriptor("address_block_list", "global::Dsl.Runtime.Services.IAddressBlockList", "Addresses refused after repeated failures.")
         {
+            CountsAgainstConnection = true,
             Settings = new[]
             {
                 new ServiceSetting("max_failures", SettingKind.Count, "failed attempts that block an address"),

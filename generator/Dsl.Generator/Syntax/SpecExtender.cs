@@ -232,6 +232,10 @@ internal sealed class SpecExtender
                     merged.Set(entry.Key, MergeDeep(baseValue, entry.Value));
                     Changes(entry.Key.Span, "changes the session after the handshake");
                     continue;
+                case "acknowledge":
+                    // The base's acknowledgements stand, unless the extension gives its own for a lint.
+                    merged.Set(entry.Key, MergeDeep(baseValue, entry.Value));
+                    continue;
                 default:
                     // namespace, description, and keys the typed parse reports itself (unknown or reserved ones).
                     merged.Set(entry.Key, entry.Value);

@@ -89,8 +89,38 @@ internal sealed class SpecParser
         var outcome = ReadOutcome(root[ProtocolSyntax.Keys.Outcome]);
         var session = ReadSession(root[ProtocolSyntax.Keys.Session]);
         if (name is null || version is null || !nameValid) return null;
+        var acknowledgements = ReadAcknowledgements(root[ProtocolSyntax.Keys.Acknowledge]);
         return new ProtocolSyntax(root.Span, name, version, root.Scalar(ProtocolSyntax.Keys.Description), root.Scalar(ProtocolSyntax.Keys.Namespace),
-            roles, wire, inputs, services, hooks, types, envelope, messages, errors, onFailure, timeouts, flow, outcome, session);
+            roles, wire, inputs, services, hooks, types, envelope, messages, errors, onFailure, timeouts, flow, outcome, session)
+        {
+            Acknowledgements = acknowledgements,
+        };
+    }
+
+    /// <summary><c>acknowledge</c>: lint names, each with its reason (a line), or with <c>at</c> and <c>because</c>.</summary>
+    private EquatableArray<AcknowledgementSyntax> ReadAcknowledgements(YamlNode? node)
+    {
+        var acknowledgements = new List<AcknowledgementSyntax>();
+        foreach (var entry in Entries(node, "'acknowledge'"))
+        {
+            if (entry.Value is YamlScalar reason)
+            {
+                if (reason.IsNull || reason.Value.Trim().Length == 0)
+                    Report(DiagnosticTable.MissingKey, entry.Key.Span, $"The acknowledgement of '{entry.Key.Value}'", "because", " (why the spec accepts it: give it as the value)");
+                else acknowledgements.Add(new AcknowledgementSyntax(entry.Key, EquatableArray<YamlScalar>.Empty, reason, entry.Key.Span));
+                continue;
+            }
+            var mapping = Mapping(entry.Value, AcknowledgementSyntax.Keys.All, $"The acknowledgement of '{entry.Key.Value}'", $"the acknowledgement of '{entry.Key.Value}'");
+            if (mapping is null) continue;
+            var at = mapping[AcknowledgementSyntax.Keys.At] switch
+            {
+                null => EquatableArray<YamlScalar>.Empty,
+                YamlSequence items => items.Items.Select(i => Scalar(i, "An item of 'at'")).Where(i => i is not null).Select(i => i!).ToEquatableArray(),
+                var one => Scalar(one, "'at'") is { } scalar ? new EquatableArray<YamlScalar>(new[] { scalar }) : EquatableArray<YamlScalar>.Empty,
+            };
+            acknowledgements.Add(new AcknowledgementSyntax(entry.Key, at, mapping.Scalar(AcknowledgementSyntax.Keys.Because), entry.Key.Span));
+        }
+        return acknowledgements.ToEquatableArray();
     }
 
     private RolesSyntax? ReadRoles(YamlNode? node)

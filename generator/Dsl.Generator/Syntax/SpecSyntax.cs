@@ -44,6 +44,9 @@ internal sealed record ProtocolSyntax(
     OutcomeSyntax? Outcome,
     SessionSyntax? Session)
 {
+    /// <summary>The security lints the spec acknowledges, each with its reason (<c>acknowledge</c>).</summary>
+    public EquatableArray<AcknowledgementSyntax> Acknowledgements { get; init; } = EquatableArray<AcknowledgementSyntax>.Empty;
+
     public static class Keys
     {
         public static readonly SyntaxKey Protocol = SyntaxKey.Mandatory("protocol", "The protocol's name.");
@@ -66,11 +69,26 @@ internal sealed record ProtocolSyntax(
         public static readonly SyntaxKey Hooks = SyntaxKey.Optional("hooks", "Decisions the application makes, called like functions.");
         public static readonly SyntaxKey OnError = SyntaxKey.NotImplemented("on_error", "write the effects of an error under the error's own 'do', and those of any failure under 'on_failure'");
         public static readonly SyntaxKey Types = SyntaxKey.Optional("types", "Named object and enum types.");
+        public static readonly SyntaxKey Acknowledge = SyntaxKey.Optional("acknowledge", "Security lints the spec accepts, by name, each with its reason.");
         public static readonly SyntaxKey Retry = SyntaxKey.NotImplemented("retry", "handshake-level retries are not generated yet; lossy transports retransmit on their own");
 
         public static readonly KeySet All = new("top level",
             Protocol, Version, Description, Namespace, Roles, Wire, Inputs, Services, Envelope, Messages, Errors, OnFailure, Timeouts,
-            Flow, Outcome, Session, Extends, Hooks, Types, Retry, OnError);
+            Flow, Outcome, Session, Extends, Hooks, Types, Retry, OnError, Acknowledge);
+    }
+}
+
+/// <summary>
+/// A security lint the spec accepts: its name, the findings it covers (<c>at</c>: fields as <c>MESSAGE.FIELD</c>,
+/// services, inputs as <c>ROLE.INPUT</c>; all of the lint's when empty) and why.
+/// </summary>
+internal sealed record AcknowledgementSyntax(YamlScalar Lint, EquatableArray<YamlScalar> At, YamlScalar? Because, SourceSpan Span)
+{
+    public static class Keys
+    {
+        public static readonly SyntaxKey At = SyntaxKey.Optional("at", "The findings it covers: fields (MESSAGE.FIELD), services or inputs (ROLE.INPUT); all of the lint's when absent.");
+        public static readonly SyntaxKey Because = SyntaxKey.Mandatory("because", "Why the spec accepts it.");
+        public static readonly KeySet All = new("an acknowledgement", At, Because);
     }
 }
 
@@ -533,5 +551,6 @@ internal static class SyntaxKeySets
         MessageSyntax.Keys.All, FieldSyntax.Keys.Message, ReportsSyntax.Keys.All, ErrorSyntax.Keys.All, TimeoutsSyntax.Keys.All,
         MessageStepSyntax.Keys.All, MessageStepSyntax.Keys.RequireItem, ChoiceStepSyntax.Keys.All, BranchSyntax.Keys.All, GotoStepSyntax.Keys.All, FailStepSyntax.Keys.All,
         SessionSyntax.Keys.All, ChannelSyntax.KeyNames.All, ChannelKeysSyntax.Keys.All, HeartbeatSyntax.Keys.All, HeartbeatPartSyntax.Keys.All,
+        AcknowledgementSyntax.Keys.All,
     };
 }

@@ -124,6 +124,7 @@ public sealed class SpecSchemaTests
         [ChannelKeysSyntax.Keys.All] = "/definitions/channelKeys",
         [HeartbeatSyntax.Keys.All] = "/definitions/heartbeat",
         [HeartbeatPartSyntax.Keys.All] = "/definitions/heartbeatPart",
+        [AcknowledgementSyntax.Keys.All] = "/definitions/acknowledgement",
     };
 
     [Fact]

@@ -1,0 +1,65 @@
+using System.Linq;
+using Xunit;
+
+namespace Dsl.Generator.Tests;
+
+/// <summary>The security lints: what each finds, at its line, and how an acknowledgement silences it, or is itself reported when stale.</summary>
+public sealed class SecurityLintTests
+{
+    private static string Base => DiagnosticTests.Base;
+
+    [Fact]
+    public void An_outcome_from_a_field_nothing_binds_to_its_sender_is_DSL501()
+    {
+        var run = GeneratorHarness.Run(Base);
+        var lints = run.Lints.Where(d => d.Id == "DSL501").Select(d => d.GetMessage()).ToList();
+        Assert.Contains(lints, m => m.Contains("server's outcome 'name' comes from 'hello.name'"));
+        Assert.Contains(lints, m => m.Contains("client's outcome 'greeting' comes from 'welcome.greeting'"));
+        Assert.Equal(4, run.Sources.Count);
+    }
+
+    [Fact]
+    public void An_acknowledgement_with_its_reason_silences_the_lint_and_at_limits_it_to_what_it_names()
+    {
+        var all = GeneratorHarness.Run(Base + "\nacknowledge:\n  unprotected_field: It runs inside a TLS tunnel.\n");
+        Assert.Empty(all.Lints);
+        var one = GeneratorHarness.Run(Base + "\nacknowledge:\n  unprotected_field:\n    at: [hello.name]\n    because: The name is only shown.\n");
+        var left = Assert.Single(one.Lints);
+        Assert.Contains("welcome.greeting", left.GetMessage());
+    }
+
+    [Fact]
+    public void An_unknown_lint_is_DSL507_and_an_acknowledgement_of_nothing_is_DSL508()
+    {
+        var unknown = GeneratorHarness.Run(Base + "\nacknowledge:\n  unsigned_fields: why\n");
+        var error = Assert.Single(unknown.SpecDiagnostics, d => d.Id == "DSL507");
+        Assert.Contains("unprotected_field", error.GetMessage());
+        Assert.Empty(unknown.Sources);
+        var stale = GeneratorHarness.Run(Base + "\nacknowledge:\n  unprotected_field: TLS.\n  signature_without_freshness: Nothing is signed here.\n");
+        var warning = Assert.Single(stale.Lints);
+        Assert.Equal("DSL508", warning.Id);
+        Assert.Contains("signature_without_freshness", warning.GetMessage());
+    }
+
+    [Fact]
+    public void A_failure_that_writes_what_the_peer_claimed_to_a_store_about_peers_is_DSL504()
+    {
+        var yaml = Base.Replace("  BAD_NAME: { doc: The name is empty. }", "  BAD_NAME:\n    doc: The name is empty.\n    do:\n      server:\n        - visitors.set(hello.name, 1)");
+        var run = GeneratorHarness.Run(yaml);
+        var finding = Assert.Single(run.Lints, d => d.Id == "DSL504");
+        Assert.Contains("hello.name", finding.GetMessage());
+        Assert.Contains("visitors", finding.GetMessage());
+    }
+
+    [Theory]
+    [InlineData("protocols/mesh/mesh-1.0.yaml")]
+    [InlineData("protocols/stt/stt-0.2.yaml")]
+    [InlineData("protocols/cahp/cahp-1.1.yaml")]
+    [InlineData("protocols/entft/entft-1.0.yaml")]
+    [InlineData("protocols/ltp/ltp-0.2.yaml")]
+    public void Each_seed_spec_passes_the_lints_or_records_its_acknowledgement(string path)
+    {
+        var run = GeneratorHarness.Run((path, GeneratorHarness.ReadRepoFile(path)));
+        Assert.Empty(run.Lints);
+    }
+}
