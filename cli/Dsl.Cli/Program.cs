@@ -67,6 +67,19 @@ public static class Program
         vectors.SetAction((parse, cancellationToken) => VectorsAsync(parse.GetValue(vectorSpec)!, parse.GetValue(vectorOut), parse.GetValue(vectorHooks) ?? Array.Empty<string>(), Say(output, interactive), cancellationToken));
         root.Subcommands.Add(vectors);
 
+        var attackSpecs = new Argument<string[]>("specs") { Description = "Spec files, or folders to search for .yaml and .yml files.", Arity = ArgumentArity.OneOrMore };
+        var attackSeed = new Option<int>("--seed") { Description = "The seed of the good handshake the cases start from, of their random bytes and of the sample.", DefaultValueFactory = _ => 1 };
+        var attackCases = new Option<int?>("--cases") { Description = "Run at most this many cases of the mutation, order and bytes classes per spec (a seeded sample); all by default. The misbehaving peer per check always runs." };
+        var attackCase = new Option<string?>("--case") { Description = "Run only this case (the id a report printed), to reproduce it." };
+        var attackHooks = HookOption();
+        var attackInputs = new Option<string[]>("--input") { Description = "An input of the good handshake, ROLE.NAME=VALUE (bytes and keys in hex); repeatable. A lower hashcash difficulty makes a run faster.", AllowMultipleArgumentsPerToken = false };
+        var attackEach = new Option<bool>("--each") { Description = "Print every case: its id, what it does and how each role ended." };
+        var attack = new Command("attack", "Run an adversary derived from each spec against each of its roles: a misbehaving peer per check, Dolev-Yao mutations, message orders and byte changes; exit code 1 on any violation.") { attackSpecs, attackSeed, attackCases, attackCase, attackHooks, attackInputs, attackEach };
+        attack.SetAction((parse, cancellationToken) => AttackAsync(parse.GetValue(attackSpecs)!,
+            new Attack.AttackSettings(parse.GetValue(attackSeed), parse.GetValue(attackCases), parse.GetValue(attackCase)) { Inputs = Inputs(parse.GetValue(attackInputs)), Each = parse.GetValue(attackEach) },
+            parse.GetValue(attackHooks) ?? Array.Empty<string>(), output, interactive, cancellationToken));
+        root.Subcommands.Add(attack);
+
         var name = new Argument<string>("name") { Description = "The protocol's name: lower case letters, digits and '_', starting with a letter." };
         var folder = new Option<string?>("--output") { Description = "The folder to create (default: ./NAME)." };
         var packageVersion = new Option<string>("--package-version")
@@ -302,23 +315,7 @@ public static class Program
     private static async Task<int> VectorsAsync(string path, string? folder, string[] hookAnswers, Speaker output, CancellationToken cancellationToken)
     {
         if (Compile(path, output.Writer, cancellationToken) is not { } spec) return 1;
-        // The hooks' answers the spec's vectors are made with: vectors/SPEC.hooks.json beside the spec, then --hook.
-        var answersFile = Vectors.TestVectors.Folder(spec.Model.Protocol.FilePath) + ".hooks.json";
-        if (File.Exists(answersFile))
-        {
-            try
-            {
-                var saved = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(answersFile))!.AsObject();
-                hookAnswers = saved.Select(h => h.Key + "=" + (h.Value?.ToJsonString() ?? "null")).Concat(hookAnswers).ToArray();
-            }
-            catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException)
-            {
-                output.WriteLine($"{SpecFiles.Display(answersFile)}: expected a JSON object of answers by ROLE.HOOK ({ex.Message})");
-                return 1;
-            }
-            output.WriteLine($"Hooks answered as {SpecFiles.Display(answersFile)} says.");
-        }
-        if (HookAnswers(hookAnswers, spec, output) is not { } hooks) return 1;
+        if (SavedHookAnswers(spec, hookAnswers, output) is not { } hooks) return 1;
         var (found, unreached) = await Vectors.TestVectors.ExploreAsync(spec, hooks, cancellationToken).ConfigureAwait(false);
         folder ??= Vectors.TestVectors.Folder(spec.Model.Protocol.FilePath);
         Directory.CreateDirectory(folder);
@@ -341,6 +338,92 @@ public static class Program
                 ? "Every error the spec names is reached by a vector.\n"
                 : $"Errors the spec names that no vector reaches ({why}): {string.Join(", ", unreached.Select(c => "`" + c + "`"))}.\n"));
         return 0;
+    }
+
+    /// <summary>
+    /// The hooks' answers a spec's vectors and attacks are made with: vectors/SPEC.hooks.json beside the spec, then
+    /// <paramref name="hookAnswers"/> (<c>--hook</c>); null, said why, when one cannot be read.
+    /// </summary>
+    private static Dictionary<string, string>? SavedHookAnswers(Running.GeneratedSpec spec, string[] hookAnswers, Speaker output)
+    {
+        var answersFile = Vectors.TestVectors.Folder(spec.Model.Protocol.FilePath) + ".hooks.json";
+        if (File.Exists(answersFile))
+        {
+            try
+            {
+                var saved = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(answersFile))!.AsObject();
+                hookAnswers = saved.Select(h => h.Key + "=" + (h.Value?.ToJsonString() ?? "null")).Concat(hookAnswers).ToArray();
+            }
+            catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException)
+            {
+                output.WriteLine($"{SpecFiles.Display(answersFile)}: expected a JSON object of answers by ROLE.HOOK ({ex.Message})");
+                return null;
+            }
+            output.WriteLine($"Hooks answered as {SpecFiles.Display(answersFile)} says.");
+        }
+        return HookAnswers(hookAnswers, spec, output);
+    }
+
+    private static async Task<int> AttackAsync(string[] paths, Attack.AttackSettings settings, string[] hookAnswers, TextWriter writer, bool interactive, CancellationToken cancellationToken)
+    {
+        var output = Say(writer, interactive);
+        var missing = new List<string>();
+        var (named, all) = SpecFiles.Find(paths, missing);
+        foreach (var path in missing) output.WriteLine($"{path}: no such file or folder");
+        if (named.Count == 0)
+        {
+            output.WriteLine("No spec to attack (.yaml or .yml).");
+            return 1;
+        }
+        var failed = missing.Count > 0;
+        foreach (var path in named)
+        {
+            var compiled = Running.GeneratedSpec.Compile(path, all, out var problem, cancellationToken);
+            if (compiled is null)
+            {
+                output.WriteLine($"{SpecFiles.Display(path)}: {problem}");
+                failed = true;
+                continue;
+            }
+            if (SavedHookAnswers(compiled, hookAnswers, output) is not { } hooks) return 1;
+            var adversary = new Attack.Adversary(compiled, settings.Seed, hooks, settings.Inputs);
+            if (await adversary.PrepareAsync(cancellationToken).ConfigureAwait(false) is { } cannot)
+            {
+                output.WriteLine($"{SpecFiles.Display(path)}: cannot attack: {cannot}", "red");
+                failed = true;
+                continue;
+            }
+            output.WriteLine($"Attacking {adversary.Protocol} ({SpecFiles.Display(path)}), seed {settings.Seed}{(settings.Sample is { } n ? $", a sample of {n} cases besides the checks" : "")}…");
+            Attack.AttackReport report;
+            try
+            {
+                var done = 0;
+                report = await Attack.Campaign.RunAsync(adversary, settings, result =>
+                {
+                    if (settings.Each) output.WriteLine($"  {result.Case.Id}: {result.Case.Description}; {result.Ending}{(result.VictimDetail is { } detail ? $" ({detail})" : "")}", result.Violations.Count > 0 ? "red" : null);
+                    else if (interactive && ++done % 500 == 0) output.WriteLine($"  {done} cases…", "grey");
+                }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ArgumentException ex)
+            {
+                output.WriteLine(ex.Message, "red");
+                return 1;
+            }
+            failed |= Attack.AttackPrinter.Print(report, SpecFiles.Display(path), settings, output.WriteLine);
+        }
+        return failed ? 1 : 0;
+    }
+
+    /// <summary>ROLE.NAME=VALUE pairs as a dictionary (the last of one name wins).</summary>
+    private static Dictionary<string, string> Inputs(string[]? pairs)
+    {
+        var inputs = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in pairs ?? Array.Empty<string>())
+        {
+            var equals = pair.IndexOf('=');
+            if (equals > 0) inputs[pair[..equals]] = pair[(equals + 1)..];
+        }
+        return inputs;
     }
 
     private static int New(string name, string? folder, string version, TextWriter output)

@@ -14,13 +14,19 @@ namespace Dsl.Cli.Running;
 /// <summary>What makes a run repeat itself: a seed for every random byte, and a clock that always reads one instant.</summary>
 internal sealed record Replay(string Seed, DateTimeOffset Clock)
 {
+    /// <summary>A last change to each role's options (shorter timeouts, a misbehaving sender), by role.</summary>
+    public Func<string, HandshakeOptions, HandshakeOptions>? Adjust { get; init; }
+
     /// <summary>The machine's default options (its spec's timeouts), with this random source and clock.</summary>
     public HandshakeOptions Options(Type machine, string role)
-        => ((HandshakeOptions)machine.GetProperty("DefaultOptions")!.GetValue(null)!) with
+    {
+        var options = ((HandshakeOptions)machine.GetProperty("DefaultOptions")!.GetValue(null)!) with
         {
             Random = RandomSource.Seeded(System.Text.Encoding.UTF8.GetBytes(Seed + " " + role)),
             TimeProvider = new FixedClock(Clock),
         };
+        return Adjust is null ? options : Adjust(role, options);
+    }
 
     private sealed class FixedClock(DateTimeOffset now) : TimeProvider
     {
@@ -29,7 +35,14 @@ internal sealed record Replay(string Seed, DateTimeOffset Clock)
 }
 
 /// <summary>How one role's run ended.</summary>
-internal sealed record RoleOutcome(string Role, string Version, bool Succeeded, string? ErrorCode, string Summary);
+internal sealed record RoleOutcome(string Role, string Version, bool Succeeded, string? ErrorCode, string Summary)
+{
+    /// <summary>The failure, when the role failed.</summary>
+    public HandshakeError? Error { get; init; }
+
+    /// <summary>The result, when the role succeeded: the generated result record, secrets and all.</summary>
+    public object? Result { get; init; }
+}
 
 /// <summary>
 /// Runs the two roles of a spec against each other, each possibly from another version of it (what <c>diff</c>
@@ -46,7 +59,8 @@ internal static class HandshakeRun
     /// </summary>
     public static async Task<(RoleOutcome First, RoleOutcome Second)?> RunAsync(
         GeneratedSpec first, GeneratedSpec second, Peers peers, string transport, Action<TracedMessage> trace, Action<string> problem,
-        CancellationToken cancellationToken, Replay? replay = null, Tamper? tamper = null)
+        CancellationToken cancellationToken, Replay? replay = null, Tamper? tamper = null,
+        Func<string, IMessageTransport, IMessageTransport>? interpose = null)
     {
         var roles = first.Model.Protocol.Roles.Select(r => r.Name).ToArray();
         var a = peers.Create(first, roles[0], replay?.Options(first.Machine(roles[0]), roles[0]), out var whyA);
@@ -112,6 +126,12 @@ internal static class HandshakeRun
             var resigner = tamper is { Resign: true } ? new Resigner(tamper.From == roles[0] ? first.Model.Protocol : second.Model.Protocol, peers.Chosen) : null;
             if (tamper?.From == roles[0]) sideA = new TamperingTransport(sideA, tamper, resigner);
             if (tamper?.From == roles[1]) sideB = new TamperingTransport(sideB, tamper, resigner);
+            // What stands between a machine and the wire (an attacker, an observer) sits outside the trace too.
+            if (interpose is not null)
+            {
+                sideA = interpose(roles[0], sideA);
+                sideB = interpose(roles[1], sideB);
+            }
             runA = Run(a, sideA, cancellationToken);
             runB = Run(b, sideB, cancellationToken);
         }
@@ -157,7 +177,7 @@ internal static class HandshakeRun
         if (!succeeded)
         {
             var error = (HandshakeError)type.GetProperty("Error")!.GetValue(outcome)!;
-            return new RoleOutcome(role, version, false, error.Code, error.ToString());
+            return new RoleOutcome(role, version, false, error.Code, error.ToString()) { Error = error };
         }
         // The result's plain values; keys and other bytes are left out (they may be secrets).
         var result = type.GetProperty("Result")!.GetValue(outcome)!;
@@ -165,7 +185,7 @@ internal static class HandshakeRun
             .Where(p => p.PropertyType == typeof(string) || p.PropertyType.IsPrimitive || p.PropertyType == typeof(Guid) || p.PropertyType == typeof(decimal) || p.PropertyType == typeof(DateTimeOffset))
             .Select(p => $"{p.Name} = {p.GetValue(result)}");
         var shown = string.Join(", ", values);
-        return new RoleOutcome(role, version, true, null, shown.Length == 0 ? "succeeded" : "succeeded: " + shown);
+        return new RoleOutcome(role, version, true, null, shown.Length == 0 ? "succeeded" : "succeeded: " + shown) { Result = result };
     }
 
     private sealed class Cleanup : IAsyncDisposable

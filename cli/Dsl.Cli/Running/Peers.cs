@@ -41,6 +41,9 @@ internal sealed class Peers(int seed, IReadOnlyDictionary<string, string> given)
     private Dictionary<string, string> Hooks(string role)
         => HookAnswersGiven.Where(h => h.Key.StartsWith(role + ".", StringComparison.Ordinal)).ToDictionary(h => h.Key.Substring(role.Length + 1), h => h.Value, StringComparer.Ordinal);
 
+    /// <summary>What each store a role gets is wrapped in (an observer of its writes), given the role, the service's property, its interface and the store; the store itself when null.</summary>
+    public Func<string, string, Type, object, object>? WrapStore { get; init; }
+
     /// <summary>The inputs given, as text, by <c>ROLE.NAME</c> (the others made up); a later run may be given others.</summary>
     public IReadOnlyDictionary<string, string> Given { get; set; } = given;
 
@@ -58,7 +61,7 @@ internal sealed class Peers(int seed, IReadOnlyDictionary<string, string> given)
         {
             if (parameter.ParameterType == typeof(HandshakeOptions)) arguments.Add(options);
             else if (parameter.Name == "inputs") arguments.Add(Inputs(spec, role, parameter.ParameterType, ref problem));
-            else if (parameter.Name == "services") arguments.Add(KeepStores && (KeepStoresOf?.Contains(role) ?? true) && _services.TryGetValue(role, out var kept) ? kept : _services[role] = Services(parameter.ParameterType));
+            else if (parameter.Name == "services") arguments.Add(KeepStores && (KeepStoresOf?.Contains(role) ?? true) && _services.TryGetValue(role, out var kept) ? kept : _services[role] = Services(role, parameter.ParameterType));
             else if (parameter.Name == "hooks")
             {
                 try
@@ -212,11 +215,14 @@ internal sealed class Peers(int seed, IReadOnlyDictionary<string, string> given)
         return output;
     }
 
-    private static object Services(Type type)
+    private object Services(string role, Type type)
     {
         var services = Activator.CreateInstance(type)!;
         foreach (var property in type.GetProperties().Where(p => p.CanWrite))
-            property.SetValue(services, Store(property.PropertyType));
+        {
+            var store = Store(property.PropertyType);
+            property.SetValue(services, WrapStore is null ? store : WrapStore(role, property.Name, property.PropertyType, store));
+        }
         return services;
     }
 
@@ -265,7 +271,8 @@ public class HookAnswers : DispatchProxy
         var returns = targetMethod!.ReturnType;
         if (returns == typeof(ValueTask)) return default(ValueTask);
         if (_answers.TryGetValue(targetMethod.Name, out var answer))
-            return Activator.CreateInstance(returns, answer);
+            // Nothing for an answer: a default ValueTask<T> is completed with null.
+            return answer is null ? Activator.CreateInstance(returns) : Activator.CreateInstance(returns, answer);
         if (returns == typeof(ValueTask<bool>)) return new ValueTask<bool>(true);
         // A default ValueTask<T> is completed, with T's default: null or zero.
         return returns.IsValueType ? Activator.CreateInstance(returns) : null;

@@ -210,7 +210,7 @@ internal static class TestVectors
     }
 
     /// <summary>Other answers a hook is given, each with why: no to a yes-or-no question; nothing, where the hook may answer nothing and was given an answer.</summary>
-    private static IEnumerable<(string Answer, string Why)> HookAlternatives(HookSymbol hook, bool given)
+    internal static IEnumerable<(string Answer, string Why)> HookAlternatives(HookSymbol hook, bool given)
     {
         if (hook.Output.Kind == TypeKind.Bool && !hook.OutputMayBeAbsent) yield return ("false", "answering no");
         else if (hook.OutputMayBeAbsent && given) yield return ("null", "answering nothing");
@@ -220,7 +220,7 @@ internal static class TestVectors
     private static Replay RunReplay(Replay replay, int index) => replay with { Seed = replay.Seed + " " + (index + 1).ToString(CultureInfo.InvariantCulture) };
 
     /// <summary>Values an input is set to besides the made-up one, each with why.</summary>
-    private static IEnumerable<(string Value, string Why)> Alternatives(FieldSymbol input)
+    internal static IEnumerable<(string Value, string Why)> Alternatives(FieldSymbol input)
     {
         var type = input.Type;
         switch (type.Kind)
