@@ -112,7 +112,7 @@ public sealed class Ltp03HandshakeTests(TransportPairs pairs) : IClassFixture<Tr
     }
 
     /// <summary>A handshake_init as a 0.3 client signs it, then changed by <paramref name="tamper"/> on the way.</summary>
-    private static string SignedInit(Ed25519Key key, Action<JsonObject>? tamper = null, byte[]? nonce = null, string clientId = "client-1")
+    private string SignedInit(Ed25519Key key, Action<JsonObject>? tamper = null, byte[]? nonce = null, string clientId = "client-1", Ed25519Key? audience = null)
     {
         var init = new HandshakeInit
         {
@@ -120,6 +120,7 @@ public sealed class Ltp03HandshakeTests(TransportPairs pairs) : IClassFixture<Tr
             ClientId = clientId,
             Nonce = new Bytes(nonce ?? RandomNumberGenerator.GetBytes(16)),
             ClientKey = new Bytes(key.PublicKeyBytes()),
+            ServerKey = new Bytes((audience ?? _serverKey).PublicKeyBytes()),
         };
         init = init with { Signature = new Bytes(Ed25519.Instance.Sign(key, LtpCodec.Instance.EncodeUnsigned(init).Span)) };
         var buffer = new ArrayBufferWriter<byte>();
@@ -213,22 +214,13 @@ public sealed class Ltp03HandshakeTests(TransportPairs pairs) : IClassFixture<Tr
     [Fact]
     public async Task An_ack_signed_by_a_key_the_client_does_not_trust_fails_it_with_INVALID_SIGNATURE()
     {
+        // A server the client does not trust, that answers anyway (an honest one refuses a request meant for another
+        // server, below): its ack echoes the nonce and is signed by its own key.
         using var impostor = Ed25519.Instance.GenerateKey();
         var saved = new InMemoryValueStore<Guid>();
         await using var pair = await pairs.CreateAsync(TransportPairs.Memory);
-        var server = Server(key: impostor).RunAsync(pair.Server).AsTask();
-        var outcome = await Client(saved).RunAsync(pair.Client);
-        Assert.Equal(LtpErrorCodes.InvalidSignature, outcome.Error!.Code);
-        Assert.False(outcome.Error.RaisedByPeer);
-        // The ack is the server's last message: its side of the handshake is over when it sends it.
-        Assert.True((await server).Succeeded);
-        Assert.Null(await saved.GetAsync("client-1", default));
-    }
-
-    [Fact]
-    public async Task A_recorded_ack_does_not_answer_a_new_request()
-    {
-        // A genuine ack, signed by the server, for another request: its echoed nonce gives it away.
+        var client = Client(saved).RunAsync(pair.Client).AsTask();
+        var request = (await Raw.ReceiveAsync(pair.Server))!.Value;
         var ack = new HandshakeAck
         {
             LtpVersion = "0.3",
@@ -236,22 +228,65 @@ public sealed class Ltp03HandshakeTests(TransportPairs pairs) : IClassFixture<Tr
             SessionId = Guid.NewGuid(),
             ServerCapabilities = Array.Empty<string>(),
             HeartbeatIntervalMs = 15000,
-            Nonce = new Bytes(RandomNumberGenerator.GetBytes(16)),
+            Nonce = Bytes.FromHex(request.GetProperty("nonce").GetString()!),
             Signature = Bytes.Empty,
         };
-        ack = ack with { Signature = new Bytes(Ed25519.Instance.Sign(_serverKey, LtpCodec.Instance.EncodeUnsigned(ack).Span)) };
+        ack = ack with { Signature = new Bytes(Ed25519.Instance.Sign(impostor, LtpCodec.Instance.EncodeUnsigned(ack).Span)) };
         var buffer = new ArrayBufferWriter<byte>();
         LtpCodec.Instance.Encode(ack, buffer);
-
-        var saved = new InMemoryValueStore<Guid>();
-        await using var pair = await pairs.CreateAsync(TransportPairs.Memory);
-        var client = Client(saved).RunAsync(pair.Client).AsTask();
-        await Raw.ReceiveAsync(pair.Server);
         await Raw.SendAsync(pair.Server, Encoding.UTF8.GetString(buffer.WrittenSpan));
         var outcome = await client;
         Assert.Equal(LtpErrorCodes.InvalidSignature, outcome.Error!.Code);
-        Assert.Equal("INVALID_SIGNATURE", (await Raw.ReceiveAsync(pair.Server))!.Value.GetProperty("error_code").GetString());
-        await Raw.AssertClosedAsync(pair.Server);
+        Assert.False(outcome.Error.RaisedByPeer);
         Assert.Null(await saved.GetAsync("client-1", default));
+    }
+
+    [Fact]
+    public async Task A_request_signed_for_another_server_gets_WRONG_SERVER_and_pins_nothing()
+    {
+        // An init recorded on its way to another server is well signed and fresh here: its audience gives it away.
+        using var other = Ed25519.Instance.GenerateKey();
+        await using var pair = await pairs.CreateAsync(TransportPairs.Memory);
+        var server = Server().RunAsync(pair.Server).AsTask();
+        await Raw.SendAsync(pair.Client, SignedInit(_clientKey, audience: other));
+        var sent = await Raw.ReceiveAsync(pair.Client);
+        Assert.Equal(LtpErrorCodes.WrongServer, (await server).Error!.Code);
+        Assert.Equal("WRONG_SERVER", sent!.Value.GetProperty("error_code").GetString());
+        Assert.Null(await _clientKeys.GetAsync("client-1", default));
+    }
+
+    [Fact]
+    public async Task A_resume_the_server_refuses_pins_no_key()
+    {
+        // A resume for a thread the server does not have, signed by a stranger's key for someone's client id: the
+        // server rejects it, and the stranger does not come to own the id (before, the verified resume pinned it).
+        using var stranger = Ed25519.Instance.GenerateKey();
+        var resume = new HandshakeResume
+        {
+            LtpVersion = "0.3",
+            ClientId = "client-1",
+            ThreadId = Guid.NewGuid(),
+            Nonce = new Bytes(RandomNumberGenerator.GetBytes(16)),
+            ClientKey = new Bytes(stranger.PublicKeyBytes()),
+            ServerKey = new Bytes(_serverKey.PublicKeyBytes()),
+        };
+        resume = resume with { Signature = new Bytes(Ed25519.Instance.Sign(stranger, LtpCodec.Instance.EncodeUnsigned(resume).Span)) };
+        var buffer = new ArrayBufferWriter<byte>();
+        LtpCodec.Instance.Encode(resume, buffer);
+        await using (var pair = await pairs.CreateAsync(TransportPairs.Memory))
+        {
+            var server = Server().RunAsync(pair.Server).AsTask();
+            await Raw.SendAsync(pair.Client, Encoding.UTF8.GetString(buffer.WrittenSpan));
+            Assert.Equal("handshake_reject", (await Raw.ReceiveAsync(pair.Client))!.Value.GetProperty("type").GetString());
+            await pair.Client.CloseAsync();
+            Assert.False((await server).Succeeded);
+        }
+        Assert.Null(await _clientKeys.GetAsync("client-1", default));
+        // The client whose id it is then opens a thread with its own key, which is pinned once its handshake completes.
+        await using var honest = await pairs.CreateAsync(TransportPairs.Memory);
+        var accepted = Server().RunAsync(honest.Server).AsTask();
+        Assert.True((await Client(new InMemoryValueStore<Guid>()).RunAsync(honest.Client)).Succeeded);
+        Assert.True((await accepted).Succeeded);
+        Assert.Equal(new Bytes(_clientKey.PublicKeyBytes()), await _clientKeys.GetAsync("client-1", default));
     }
 }
