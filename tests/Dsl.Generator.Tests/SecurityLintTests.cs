@@ -51,6 +51,73 @@ public sealed class SecurityLintTests
         Assert.Contains("visitors", finding.GetMessage());
     }
 
+    /// <summary>A client proving a phrase to a server: the three lints about secrets, each by one edit.</summary>
+    private const string Phrase = """
+        protocol: phrase
+        version: "1"
+        roles: [client, server]
+        inputs:
+          client:
+            passphrase: { type: string, secret: true }
+          server:
+            passphrase: { type: string, secret: true }
+        messages:
+          hello:
+            fields:
+              nonce: bytes<16>
+              proof: bytes<32>
+          welcome:
+            fields:
+              nonce: bytes<16>
+        errors:
+          WRONG_PHRASE: { doc: The proof does not verify. }
+        flow:
+          - client -> server: hello
+            let: { fresh_nonce: random(16) }
+            set:
+              nonce: fresh_nonce
+              proof: hmac_sha256(utf8(self.passphrase), fresh_nonce)
+            require:
+              - msg.proof == hmac_sha256(utf8(self.passphrase), msg.nonce) else WRONG_PHRASE
+          - server -> client: welcome
+            set: { nonce: random(16) }
+        outcome:
+          client:
+            key: hkdf_sha256(utf8(self.passphrase), "", "phrase key", 32)
+          server:
+            nonce: hello.nonce
+        acknowledge:
+          signature_without_freshness: A toy.
+        """;
+
+    [Fact]
+    public void A_mac_keyed_by_a_phrase_alone_is_DSL506_and_a_key_exchange_beside_it_clears_it()
+    {
+        var run = GeneratorHarness.Run(Phrase);
+        Assert.Contains(run.Lints, d => d.Id == "DSL506" && d.GetMessage().Contains("client.passphrase"));
+        Assert.Contains(run.Lints, d => d.Id == "DSL506" && d.GetMessage().Contains("server.passphrase"));
+    }
+
+    [Fact]
+    public void A_secret_input_set_into_a_message_is_DSL505()
+    {
+        var yaml = Phrase.Replace("      proof: bytes<32>", "      proof: bytes<32>\n      phrase: string").Replace("      proof: hmac_sha256(utf8(self.passphrase), fresh_nonce)", "      proof: hmac_sha256(utf8(self.passphrase), fresh_nonce)\n      phrase: self.passphrase");
+        Assert.NotEqual(Phrase, yaml);
+        var finding = Assert.Single(GeneratorHarness.Run(yaml).Lints, d => d.Id == "DSL505");
+        Assert.Contains("'hello.phrase' sends the secret input 'client.passphrase'", finding.GetMessage());
+        Assert.DoesNotContain(GeneratorHarness.Run(Phrase).Lints, d => d.Id == "DSL505");
+    }
+
+    [Fact]
+    public void A_key_derived_without_the_transcript_is_DSL503()
+    {
+        var run = GeneratorHarness.Run(Phrase);
+        var finding = Assert.Single(run.Lints, d => d.Id == "DSL503");
+        Assert.Contains("client's outcome 'key'", finding.GetMessage());
+        var bound = GeneratorHarness.Run(Phrase.Replace("\"phrase key\", 32)", "concat(\"phrase key\", transcript()), 32)"));
+        Assert.DoesNotContain(bound.Lints, d => d.Id == "DSL503");
+    }
+
     [Theory]
     [InlineData("protocols/mesh/mesh-1.0.yaml")]
     [InlineData("protocols/stt/stt-0.2.yaml")]

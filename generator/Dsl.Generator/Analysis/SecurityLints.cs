@@ -24,10 +24,13 @@ internal static class SecurityLints
 {
     public static readonly LintDescriptor UnprotectedField = new("unprotected_field", DiagnosticTable.UnprotectedField);
     public static readonly LintDescriptor SignatureWithoutFreshness = new("signature_without_freshness", DiagnosticTable.SignatureWithoutFreshness);
+    public static readonly LintDescriptor KeyWithoutTranscript = new("key_without_transcript", DiagnosticTable.KeyWithoutTranscript);
     public static readonly LintDescriptor FailureWritesClaim = new("failure_writes_claim", DiagnosticTable.FailureWritesClaim);
+    public static readonly LintDescriptor SecretInClear = new("secret_in_clear", DiagnosticTable.SecretInClear);
+    public static readonly LintDescriptor LowEntropyKey = new("low_entropy_key", DiagnosticTable.LowEntropyKey);
 
     /// <summary>Every lint, in one list: the parser's names, the docs and <c>dsl attack</c> read it.</summary>
-    public static readonly IReadOnlyList<LintDescriptor> All = new[] { UnprotectedField, SignatureWithoutFreshness, FailureWritesClaim };
+    public static readonly IReadOnlyList<LintDescriptor> All = new[] { UnprotectedField, SignatureWithoutFreshness, KeyWithoutTranscript, FailureWritesClaim, SecretInClear, LowEntropyKey };
 
     public static LintDescriptor? Find(string name) => All.FirstOrDefault(l => l.Name == name);
 
@@ -59,6 +62,58 @@ internal static class SecurityLints
         foreach (var finding in UnprotectedFields(protocol, flow)) yield return finding;
         foreach (var finding in StaleAuthentications(protocol, flow)) yield return finding;
         foreach (var finding in FailureWrites(protocol)) yield return finding;
+        foreach (var finding in KeysWithoutTranscript(protocol, flow)) yield return finding;
+        foreach (var finding in SecretsInClear(protocol, flow)) yield return finding;
+        foreach (var finding in LowEntropyKeys(protocol, flow)) yield return finding;
+    }
+
+    // ---- key_without_transcript -------------------------------------------------------------------
+
+    /// <summary>Each key an outcome derives with nothing of the exchange under it: no transcript, nor values from both roles' messages.</summary>
+    private static IEnumerable<LintFinding> KeysWithoutTranscript(BoundProtocol protocol, FlowFacts flow)
+    {
+        foreach (var role in protocol.Roles)
+            foreach (var outcome in role.Outcome.Where(o => o.IsSecret))
+            {
+                var parts = flow.Closure(outcome.Value).ToList();
+                if (!parts.OfType<BoundCall>().Any(c => c.Descriptor.Secret == SecretRule.Yields && c.Descriptor.KeyArgument is not null)) continue;
+                if (parts.OfType<BoundCall>().Any(c => c.Function == "transcript")) continue;
+                // Both roles' contributions: a value from a message each sent, or the role's own random value beside the peer's.
+                var senders = parts.OfType<BoundField>().Select(f => flow.SenderOf(f.Message)).Concat(parts.OfType<BoundEnvelopeField>().Select(f => flow.SenderOf(f.Message)))
+                    .Where(r => r is not null).Select(r => r!);
+                var contributors = new HashSet<string>(senders);
+                if (parts.OfType<BoundCall>().Any(c => c.Function is "random" or "x25519_keypair")) contributors.Add(role.Name);
+                if (contributors.Count >= 2) continue;
+                yield return new LintFinding(KeyWithoutTranscript, outcome.Span, role.Name + "." + outcome.Name, new[] { role.Name, outcome.Name });
+            }
+    }
+
+    // ---- secret_in_clear --------------------------------------------------------------------------
+
+    /// <summary>Each message field set from a secret input, or from derived key material, spelled out rather than hashed, MACed, signed or sealed.</summary>
+    private static IEnumerable<LintFinding> SecretsInClear(BoundProtocol protocol, FlowFacts flow)
+    {
+        foreach (var node in protocol.Flow.Nodes.OfType<MessageNode>())
+            foreach (var set in node.Set)
+                if (flow.Leaks(set.Value) is { } secret)
+                    yield return new LintFinding(SecretInClear, set.Span, node.Message + "." + set.Field, new[] { node.Message + "." + set.Field, secret });
+    }
+
+    // ---- low_entropy_key --------------------------------------------------------------------------
+
+    /// <summary>Each MAC or cipher keyed by a secret string input (a phrase, a PIN) with no key exchange's secret beside it.</summary>
+    private static IEnumerable<LintFinding> LowEntropyKeys(BoundProtocol protocol, FlowFacts flow)
+    {
+        foreach (var (role, span, expression) in flow.Expressions())
+            foreach (var call in flow.Closure(expression).OfType<BoundCall>())
+            {
+                if (call.Descriptor.KeyArgument is not { } index || call.Descriptor.Secret == SecretRule.Yields) continue;
+                var key = flow.Closure(call.Arguments[index]).ToList();
+                if (key.OfType<BoundCall>().Any(c => c.Function == "x25519_agree")) continue;
+                foreach (var input in key.OfType<BoundInput>().Distinct())
+                    if (protocol.Role(input.Role).Inputs.FirstOrDefault(i => i.Name == input.Input) is { Secret: true, Type.Kind: TypeKind.String })
+                        yield return new LintFinding(LowEntropyKey, span, input.Role + "." + input.Input, new[] { role, input.Role + "." + input.Input });
+            }
     }
 
     // ---- unprotected_field ------------------------------------------------------------------------
@@ -133,6 +188,54 @@ internal static class SecurityLints
         private IEnumerable<MessageNode> Nodes => _protocol.Flow.Nodes.OfType<MessageNode>();
 
         public bool Receives(string role, string message) => Nodes.Any(n => n.Message == message && n.Receiver == role);
+
+        public string? SenderOf(string message) => Nodes.FirstOrDefault(n => n.Message == message)?.Sender;
+
+        /// <summary>Every expression a role evaluates, with where it is written: lets, sets, checks, outcomes.</summary>
+        public IEnumerable<(string Role, SourceSpan Span, BoundExpression Expression)> Expressions()
+        {
+            foreach (var node in Nodes)
+            {
+                foreach (var let in node.Lets) yield return (node.Sender, let.Span, let.Value);
+                foreach (var set in node.Set) yield return (node.Sender, set.Span, set.Value);
+                foreach (var check in node.Ensures) yield return (node.Sender, check.Span, check.Condition);
+                foreach (var positioned in node.ReceiverLets) yield return (node.Receiver, positioned.Let.Span, positioned.Let.Value);
+                foreach (var check in node.Requires) yield return (node.Receiver, check.Span, check.Condition);
+            }
+            foreach (var role in _protocol.Roles)
+                foreach (var outcome in role.Outcome) yield return (role.Name, outcome.Span, outcome.Value);
+        }
+
+        /// <summary>The secret an expression spells out, if any: a secret input, or key material a derivation yields, through lets, encodings and concatenations.</summary>
+        public string? Leaks(BoundExpression expression) => Leaks(expression, 0);
+
+        private string? Leaks(BoundExpression expression, int depth)
+        {
+            if (depth > 64) return null;
+            switch (expression)
+            {
+                case BoundInput input when _protocol.Role(input.Role).Inputs.FirstOrDefault(i => i.Name == input.Input) is { Secret: true }:
+                    return $"the secret input '{input.Role}.{input.Input}'";
+                case BoundLet let when _lets.TryGetValue(let.LetId, out var symbol):
+                    return Leaks(symbol.Value, depth + 1);
+                case BoundCall { Descriptor.Secret: SecretRule.Yields } call:
+                    return $"key material ({call.Function})";
+                case BoundCall call when call.Descriptor.Encodes || call.Descriptor.Secret == SecretRule.Preserves:
+                    return call.Arguments.Select(a => Leaks(a, depth + 1)).FirstOrDefault(l => l is not null);
+                case BoundConditional conditional:
+                    return Leaks(conditional.Then, depth + 1) ?? Leaks(conditional.Else, depth + 1);
+                case BoundBinary { Operator: BinaryOperator.Coalesce or BinaryOperator.Plus } binary:
+                    return Leaks(binary.Left, depth + 1) ?? Leaks(binary.Right, depth + 1);
+                case BoundMember member:
+                    return Leaks(member.Target, depth + 1);
+                case BoundList list:
+                    return list.Items.Select(i => Leaks(i, depth + 1)).FirstOrDefault(l => l is not null);
+                case BoundObject obj:
+                    return obj.Fields.Select(f => Leaks(f.Value, depth + 1)).FirstOrDefault(l => l is not null);
+                default:
+                    return null;
+            }
+        }
 
         /// <summary>Each check a role runs: the requires of what it receives, the ensures of what it sends, the envelope's.</summary>
         public IEnumerable<(string Role, MessageNode? Node, BoundCheck Check)> Checks()

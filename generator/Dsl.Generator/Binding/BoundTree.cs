@@ -110,6 +110,9 @@ internal sealed record FieldSymbol(
 
     /// <summary>For a constant field: its only value (the sender writes it; the receiver refuses any other).</summary>
     public ConstantValue? Const { get; init; }
+
+    /// <summary>For an input: a secret the role must never send (<c>secret: true</c>); a string one is low-entropy.</summary>
+    public bool Secret { get; init; }
 }
 
 /// <summary>An object or enum type the spec declares, under <c>types</c> or inline (then named after its place: <c>auth_auth</c>).</summary>

@@ -355,10 +355,17 @@ internal static class SpecBinder
             optional = true;
         }
         var constant = field.Const is { } constSyntax ? TypeBinder.Constant(context, constSyntax, type, optional, defaultValue is not null) : null;
+        var secret = false;
+        if (field.Secret is { } secretSyntax)
+        {
+            if (secretSyntax.Value is "true" or "false") secret = secretSyntax.Value == "true";
+            else context.Report(DiagnosticTable.InvalidValue, secretSyntax.Span, secretSyntax.Value, "'secret'", "expected true or false");
+        }
         return new FieldSymbol(field.Name.Value, type, optional, defaultValue, field.Doc, BindConstraints(context, field, type), encoding, field.Name.Span)
         {
             WireName = field.Wire?.Value is { } wire && wire != field.Name.Value ? wire : null,
             Const = constant,
+            Secret = secret,
         };
     }
 

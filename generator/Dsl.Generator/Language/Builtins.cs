@@ -146,6 +146,12 @@ internal sealed class BuiltinDescriptor : CallDescriptor
     /// </summary>
     public int? AuthenticatesArgument { get; init; }
 
+    /// <summary>Whether the result spells its argument another way (UTF-8, hex, base64, text): a secret in, a secret out (the security lints read it).</summary>
+    public bool Encodes { get; init; }
+
+    /// <summary>Which argument is a key (MAC, AEAD, HKDF input keying material): what the low-entropy lint follows.</summary>
+    public int? KeyArgument { get; init; }
+
     public ResultLengthRule LengthRule { get; init; }
     public int LengthArgument { get; init; }
     public int LengthDelta { get; init; }
@@ -215,34 +221,34 @@ internal static class Builtins
         new BuiltinDescriptor("seconds", new[] { P("duration", TypeRef.Duration) }, TypeRef.Int, "Seconds", "Whole seconds, truncated toward zero."),
         new BuiltinDescriptor("milliseconds", new[] { P("duration", TypeRef.Duration) }, TypeRef.Int, "Milliseconds", "Whole milliseconds, truncated toward zero."),
         new BuiltinDescriptor("text", new[] { new Parameter("value", ParameterType.WithText) }, TypeRef.String, "Text",
-            "The value as text: an `int` in decimal, a `bool` as `true`/`false`, a `uuid` in lower-case `8-4-4-4-12` form, a `timestamp` as Unix seconds, `bytes` as lower-case hex."),
+            "The value as text: an `int` in decimal, a `bool` as `true`/`false`, a `uuid` in lower-case `8-4-4-4-12` form, a `timestamp` as Unix seconds, `bytes` as lower-case hex.") { Encodes = true },
         new BuiltinDescriptor("len", new[] { new Parameter("value", ParameterType.WithLength) }, TypeRef.Int, "Len",
             "A string's length in UTF-16 code units (as `max_length` counts), a list's number of items, or a number of bytes."),
         new BuiltinDescriptor("random", new[] { P("count", TypeRef.Int) }, TypeRef.Bytes, "Random",
             "`count` bytes from the cryptographic random number generator (`HandshakeOptions.Random`).") { LengthRule = ResultLengthRule.LiteralArgument, Implicit = new[] { ImplicitArgument.Random } },
-        new BuiltinDescriptor("utf8", new[] { P("text", TypeRef.String) }, TypeRef.Bytes, "Utf8", "The UTF-8 encoding of the text."),
-        new BuiltinDescriptor("hex", new[] { P("data", TypeRef.Bytes) }, TypeRef.String, "Hex", "Lower-case hex."),
-        new BuiltinDescriptor("base64", new[] { P("data", TypeRef.Bytes) }, TypeRef.String, "Base64", "Standard base64 with padding."),
+        new BuiltinDescriptor("utf8", new[] { P("text", TypeRef.String) }, TypeRef.Bytes, "Utf8", "The UTF-8 encoding of the text.") { Encodes = true },
+        new BuiltinDescriptor("hex", new[] { P("data", TypeRef.Bytes) }, TypeRef.String, "Hex", "Lower-case hex.") { Encodes = true },
+        new BuiltinDescriptor("base64", new[] { P("data", TypeRef.Bytes) }, TypeRef.String, "Base64", "Standard base64 with padding.") { Encodes = true },
         new BuiltinDescriptor("unhex", new[] { P("text", TypeRef.String) }, TypeRef.Bytes, "Unhex",
-            "The bytes written in hex (either case).") { AbsentWhen = "when the text is not hex (an odd length or another character)" },
+            "The bytes written in hex (either case).") { AbsentWhen = "when the text is not hex (an odd length or another character)", Encodes = true },
         new BuiltinDescriptor("unbase64", new[] { P("text", TypeRef.String) }, TypeRef.Bytes, "Unbase64",
-            "The bytes written in standard base64 with padding.") { AbsentWhen = "when the text is not base64" },
+            "The bytes written in standard base64 with padding.") { AbsentWhen = "when the text is not base64", Encodes = true },
         new BuiltinDescriptor("concat", new[] { P("parts", TypeRef.Bytes) }, TypeRef.Bytes, "Concat",
             "The parts, one after the other.") { Variadic = true, LengthRule = ResultLengthRule.SumOfArguments, Secret = SecretRule.Preserves },
         new BuiltinDescriptor("take", new[] { P("data", TypeRef.Bytes), P("count", TypeRef.Int) }, TypeRef.Bytes, "Take",
             "The first `count` bytes; fewer available is a runtime error (`internal_error`).") { LengthRule = ResultLengthRule.LiteralArgument, LengthArgument = 1, Secret = SecretRule.Preserves },
         new BuiltinDescriptor("sha256", new[] { P("data", TypeRef.Bytes) }, Key32, "Sha256", "SHA-256."),
-        new BuiltinDescriptor("hmac_sha256", new[] { P("key", TypeRef.Bytes), P("data", TypeRef.Bytes) }, Key32, "HmacSha256", "HMAC-SHA256.") { AuthenticatesArgument = 1 },
+        new BuiltinDescriptor("hmac_sha256", new[] { P("key", TypeRef.Bytes), P("data", TypeRef.Bytes) }, Key32, "HmacSha256", "HMAC-SHA256.") { AuthenticatesArgument = 1, KeyArgument = 0 },
         new BuiltinDescriptor("hkdf_sha256", new[] { P("ikm", TypeRef.Bytes), P("salt", TypeRef.Bytes), P("info", TypeRef.Bytes), P("length", TypeRef.Int) }, TypeRef.Bytes, "HkdfSha256",
-            "HKDF-SHA256 (RFC 5869), extract and expand.") { LengthRule = ResultLengthRule.LiteralArgument, LengthArgument = 3, Secret = SecretRule.Yields },
+            "HKDF-SHA256 (RFC 5869), extract and expand.") { LengthRule = ResultLengthRule.LiteralArgument, LengthArgument = 3, Secret = SecretRule.Yields, KeyArgument = 0 },
         new BuiltinDescriptor("chacha20_seal", new[] { P("key", Key32), P("nonce", Nonce12), P("plaintext", TypeRef.Bytes), P("aad", TypeRef.Bytes) }, TypeRef.Bytes, "Chacha20Seal",
-            "ChaCha20-Poly1305: the ciphertext followed by the 16-byte tag.") { LengthRule = ResultLengthRule.ArgumentLength, LengthArgument = 2, LengthDelta = 16 },
+            "ChaCha20-Poly1305: the ciphertext followed by the 16-byte tag.") { LengthRule = ResultLengthRule.ArgumentLength, LengthArgument = 2, LengthDelta = 16, KeyArgument = 0 },
         new BuiltinDescriptor("chacha20_open", new[] { P("key", Key32), P("nonce", Nonce12), P("ciphertext", TypeRef.Bytes), P("aad", TypeRef.Bytes) }, TypeRef.Bytes, "Chacha20Open",
-            "ChaCha20-Poly1305 decryption.") { AuthenticatesArgument = 2, AbsentWhen = "when not authentic", LengthRule = ResultLengthRule.ArgumentLength, LengthArgument = 2, LengthDelta = -16 },
+            "ChaCha20-Poly1305 decryption.") { AuthenticatesArgument = 2, AbsentWhen = "when not authentic", LengthRule = ResultLengthRule.ArgumentLength, LengthArgument = 2, LengthDelta = -16, KeyArgument = 0 },
         new BuiltinDescriptor("aes256gcm_seal", new[] { P("key", Key32), P("nonce", Nonce12), P("plaintext", TypeRef.Bytes), P("aad", TypeRef.Bytes) }, TypeRef.Bytes, "Aes256gcmSeal",
-            "AES-256-GCM: the ciphertext followed by the 16-byte tag.") { LengthRule = ResultLengthRule.ArgumentLength, LengthArgument = 2, LengthDelta = 16 },
+            "AES-256-GCM: the ciphertext followed by the 16-byte tag.") { LengthRule = ResultLengthRule.ArgumentLength, LengthArgument = 2, LengthDelta = 16, KeyArgument = 0 },
         new BuiltinDescriptor("aes256gcm_open", new[] { P("key", Key32), P("nonce", Nonce12), P("ciphertext", TypeRef.Bytes), P("aad", TypeRef.Bytes) }, TypeRef.Bytes, "Aes256gcmOpen",
-            "AES-256-GCM decryption.") { AuthenticatesArgument = 2, AbsentWhen = "when not authentic", LengthRule = ResultLengthRule.ArgumentLength, LengthArgument = 2, LengthDelta = -16 },
+            "AES-256-GCM decryption.") { AuthenticatesArgument = 2, AbsentWhen = "when not authentic", LengthRule = ResultLengthRule.ArgumentLength, LengthArgument = 2, LengthDelta = -16, KeyArgument = 0 },
         new BuiltinDescriptor("ed25519_public", new[] { P("key", Ed25519Key) }, Key32, "Ed25519Public", "The key pair's public key."),
         new BuiltinDescriptor("ed25519_sign", new[] { P("key", Ed25519Key), P("data", TypeRef.Bytes) }, Signature64, "Ed25519Sign", "An Ed25519 signature."),
         new BuiltinDescriptor("ed25519_verify", new[] { P("public_key", Key32), P("data", TypeRef.Bytes), P("signature", Signature64) }, TypeRef.Bool, "Ed25519Verify",

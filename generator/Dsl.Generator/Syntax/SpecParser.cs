@@ -225,13 +225,14 @@ internal sealed class SpecParser
         }
         var wire = keys.Contains(FieldSyntax.Keys.Wire) ? body.Scalar(FieldSyntax.Keys.Wire) : null;
         var constant = keys.Contains(FieldSyntax.Keys.Const) ? body.Scalar(FieldSyntax.Keys.Const) : null;
+        var secret = keys.Contains(FieldSyntax.Keys.Secret) ? body.Scalar(FieldSyntax.Keys.Secret) : null;
         var fields = keys.Contains(FieldSyntax.Keys.Fields) && body[FieldSyntax.Keys.Fields] is { } fieldsNode
             ? ReadFields(fieldsNode, $"The fields of '{name}'", $"the object '{name}' of {owner}", FieldSyntax.Keys.Message)
             : (EquatableArray<FieldSyntax>?)null;
         var enumValues = keys.Contains(FieldSyntax.Keys.Values) && body[FieldSyntax.Keys.Values] is { } valuesNode ? EnumValues(valuesNode) : null;
         return new FieldSyntax(entry.Key, ReadType(typeScalar), optional, defaultValue, Doc(body.Node), constraints.ToEquatableArray(), encodingKey, encoding, body.Span)
         {
-            Wire = wire, Const = constant, Fields = fields, Values = enumValues,
+            Wire = wire, Const = constant, Fields = fields, Values = enumValues, Secret = secret,
         };
     }
 

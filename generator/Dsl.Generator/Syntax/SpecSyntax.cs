@@ -140,6 +140,9 @@ internal sealed record FieldSyntax(
     /// <summary>The only value the field may have (<c>const</c>).</summary>
     public YamlScalar? Const { get; init; }
 
+    /// <summary>For an input: <c>secret: true</c>, a value the role must never send (the security lints read it).</summary>
+    public YamlScalar? Secret { get; init; }
+
     /// <summary>For an inline object (<c>type: object</c> or <c>list&lt;object&gt;</c>): its fields; null when <c>fields</c> is not given.</summary>
     public EquatableArray<FieldSyntax>? Fields { get; init; }
 
@@ -165,7 +168,8 @@ internal sealed record FieldSyntax(
         public static readonly SyntaxKey Values = SyntaxKey.Optional("values", "For type enum or list<enum>: the enum's values.");
 
         public static readonly KeySet Message = new("`messages.NAME.fields.NAME`", Type, Optional, Default, Doc, Encoding, MinLength, MaxLength, Min, Max, Pattern, OneOf, Wire, Const, Fields, Values);
-        public static readonly KeySet Input = new("`inputs.ROLE.NAME`", Type, Optional, Default, Doc, MinLength, MaxLength, Min, Max, Pattern, OneOf, Values);
+        public static readonly SyntaxKey Secret = SyntaxKey.Optional("secret", "true for a secret the role must never send; a secret string is taken as low-entropy (a phrase, a PIN).");
+        public static readonly KeySet Input = new("`inputs.ROLE.NAME`", Type, Optional, Default, Doc, MinLength, MaxLength, Min, Max, Pattern, OneOf, Values, Secret);
         public static readonly KeySet HookInput = new("`hooks.NAME.inputs.NAME`", Type, Optional, Doc);
 
         public static readonly IReadOnlyList<(SyntaxKey Key, ConstraintKind Kind)> Constraints = new[]
