@@ -72,6 +72,21 @@ public sealed class AttackTests
     }
 
     [Fact]
+    public async Task Over_UDP_STT_completes_with_any_one_datagram_lost_duplicated_or_reordered()
+    {
+        var adversary = await Prepare("protocols/stt/stt-0.2.yaml");
+        var cases = adversary.Cases().Where(c => c.Id.StartsWith("udp/", StringComparison.Ordinal)).ToList();
+        // Each role's datagrams (its flights, and the retransmissions a loss causes) times three faults.
+        Assert.True(cases.Count >= 12, $"{cases.Count} UDP cases");
+        foreach (var attack in cases)
+        {
+            var result = await adversary.RunAsync(attack, CancellationToken.None);
+            Assert.True(result.Violations.Count == 0, $"{attack.Id}: {string.Join("; ", result.Violations)}");
+            Assert.True(result.Ending == "initiator succeeded, responder succeeded", $"{attack.Id}: {result.Ending}");
+        }
+    }
+
+    [Fact]
     public async Task A_spec_whose_outcome_nothing_protects_fails_with_a_case_that_reproduces_by_its_id()
     {
         var folder = Directory.CreateTempSubdirectory("dsl-attack-").FullName;

@@ -128,6 +128,7 @@ internal sealed class Adversary
             _otherPeer = (await RecordAsync(OneSession, _seed + 1000, 2, cancellationToken).ConfigureAwait(false))!;
             // The other paths a second session takes: over both roles' stores (a resume), over only one role's (a refused resume).
             _paths.Add(good);
+            _udpSends = await UdpSendsAsync(cancellationToken).ConfigureAwait(false);
             var stages = new List<Stage> { new("a second session over the first's stores", "second", 1, null) };
             stages.AddRange(_roles.Select(r => new Stage($"a second session, only the {r} keeping its stores", "second-" + r, 1, [r])));
             // Every stage reaches its checks over other stores (a server that remembers a client the client forgot);
@@ -139,6 +140,23 @@ internal sealed class Adversary
         }
         return failure;
     }
+
+    /// <summary>
+    /// How many datagrams each role sends when the good handshake runs over UDP through the handshake managers; null
+    /// when it does not complete there (a message too large for a datagram).
+    /// </summary>
+    private async Task<Dictionary<string, int>?> UdpSendsAsync(CancellationToken cancellationToken)
+    {
+        var sends = _roles.ToDictionary(r => r, _ => 0, StringComparer.Ordinal);
+        var peers = new Peers(_seed, _given) { Now = TestVectors.Clock, HookAnswersGiven = _hooks };
+        var replay = new Replay(SessionSeed("1"), TestVectors.Clock) { Adjust = (_, options) => Shorten(options) };
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bound.CancelAfter(HandshakeTimeout + TimeSpan.FromSeconds(3));
+        var outcome = await HandshakeRun.RunAsync(_spec, _spec, peers, "udp", m => { lock (sends) sends[m.From]++; }, _ => { }, bound.Token, replay).ConfigureAwait(false);
+        return outcome is { } pair && pair.First.Succeeded && pair.Second.Succeeded ? sends : null;
+    }
+
+    private Dictionary<string, int>? _udpSends;
 
     /// <summary>The inputs the good handshake was given (the others made up).</summary>
     public IReadOnlyDictionary<string, string> Given => _given;
@@ -249,6 +267,21 @@ internal sealed class Adversary
                 }
                 foreach (var attack in cases) yield return OnPath(path, attack);
             }
+        // Over UDP, through the handshake managers: each datagram of each role lost, duplicated, reordered.
+        foreach (var (attacker, count) in _udpSends ?? new Dictionary<string, int>())
+            for (var i = 0; i < count; i++)
+                foreach (var fault in new[] { DatagramFault.Drop, DatagramFault.Duplicate, DatagramFault.Reorder })
+                {
+                    var (kind, what) = fault switch
+                    {
+                        DatagramFault.Drop => ("datagram lost", "lost"),
+                        DatagramFault.Duplicate => ("datagram duplicated", "delivered twice"),
+                        _ => ("datagram reordered", "held back behind the next"),
+                    };
+                    yield return new AttackCase($"udp/{attacker}/{i}/{fault.ToString().ToLowerInvariant()}", AttackClass.Order, kind, attacker, Other(attacker),
+                        $"over UDP, {attacker}'s datagram {i + 1} {what}",
+                        [new Session { Udp = true, Datagram = (i, fault) }]);
+                }
     }
 
     /// <summary>A one-session case moved onto a path: after the path's honest sessions, over the stores it keeps.</summary>
@@ -755,6 +788,7 @@ internal sealed class Adversary
             };
             IMessageTransport Interpose(string role, IMessageTransport transport)
             {
+                if (role == attack.Attacker && session.Datagram is { } datagram) transport = new FaultyDatagrams(transport, datagram.Index, datagram.Fault);
                 if (role == attack.Attacker && (session.Wire is not null || session.Late is not null)) transport = new AttackerTransport(transport, session.Wire, session.Late, victimClock);
                 var watch = new WatchedTransport(transport);
                 lock (watched) watched[role] = watch;
@@ -767,7 +801,7 @@ internal sealed class Adversary
             (RoleOutcome, RoleOutcome)? outcomes;
             try
             {
-                outcomes = await HandshakeRun.RunAsync(_spec, _spec, peers, "memory", _ => { }, p => cannot = p, bound.Token, replay, null, Interpose).ConfigureAwait(false);
+                outcomes = await HandshakeRun.RunAsync(_spec, _spec, peers, session.Udp ? "udp" : "memory", _ => { }, p => cannot = p, bound.Token, replay, null, Interpose).ConfigureAwait(false);
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
@@ -787,7 +821,7 @@ internal sealed class Adversary
                 else if (outcome.ErrorCode == HandshakeErrorCodes.InternalError)
                     violations.Add($"{outcome.Role} failed with an internal error{which}: {outcome.Error?.Detail}");
                 if (outcome.Succeeded) continue;
-                if (watched.TryGetValue(outcome.Role, out var transport) && !transport.Released)
+                if (!session.Udp && watched.TryGetValue(outcome.Role, out var transport) && !transport.Released)
                     violations.Add($"{outcome.Role} failed ({outcome.ErrorCode}) but did not release its transport{which}");
             }
         }
@@ -823,7 +857,7 @@ internal sealed class Adversary
         // A success must be the one the same sessions give when the last is left alone, unless the sender itself made the
         // change and signed it: a peer may choose what it sends, and the checks are what hold it to the spec.
         // A late message changes the time, not the content: the roles' clocks differ, and so may what they compute.
-        if (attack.Signer != Signer.Sender && attack.Sessions[^1] is { Wire: not null } or { Rewrite: not null } && (a.Succeeded || b.Succeeded))
+        if (attack.Signer != Signer.Sender && attack.Sessions[^1] is { Wire: not null } or { Rewrite: not null } or { Datagram: not null } && (a.Succeeded || b.Succeeded))
         {
             var honest = await BaselineAsync(attack, cancellationToken).ConfigureAwait(false);
             foreach (var outcome in new[] { a, b }.Where(o => o.Succeeded))

@@ -16,6 +16,17 @@ internal enum AttackClass
     Bytes,
 }
 
+/// <summary>What happens to one datagram on a lossy network.</summary>
+internal enum DatagramFault
+{
+    /// <summary>Lost.</summary>
+    Drop,
+    /// <summary>Delivered twice.</summary>
+    Duplicate,
+    /// <summary>Delivered after the next datagram in the same direction (or on its own, when there is none).</summary>
+    Reorder,
+}
+
 /// <summary>Who holds the keys behind a change: no one (a man in the middle), the sender itself, or someone else.</summary>
 internal enum Signer
 {
@@ -55,11 +66,17 @@ internal sealed record Session(WirePlan? Wire = null, Rewrite? Rewrite = null, s
     /// <summary>A late message: before the attacker's message of this index (from 0) arrives, the victim's clock moves on by <see cref="Late"/>.</summary>
     public (int Index, TimeSpan By)? Late { get; init; }
 
-    /// <summary>Whether the attacker does anything in this session.</summary>
-    public bool Honest => Wire is null && Rewrite is null && Given is null && Late is null;
+    /// <summary>Whether the session runs over UDP through the handshake managers (retransmission and all), not an in-memory pair.</summary>
+    public bool Udp { get; init; }
 
-    /// <summary>Whether the attacker does anything to messages or time in this session (inputs aside).</summary>
-    public bool Attacked => Wire is not null || Rewrite is not null || Late is not null;
+    /// <summary>Over UDP: the attacker's datagram of this index (from 0, retransmissions counted) lost, duplicated or held back behind the next.</summary>
+    public (int Index, DatagramFault Fault)? Datagram { get; init; }
+
+    /// <summary>Whether the attacker does anything in this session.</summary>
+    public bool Honest => Wire is null && Rewrite is null && Given is null && Late is null && Datagram is null;
+
+    /// <summary>Whether the attacker does anything to messages, datagrams or time in this session (inputs aside).</summary>
+    public bool Attacked => Wire is not null || Rewrite is not null || Late is not null || Datagram is not null;
 }
 
 /// <summary>

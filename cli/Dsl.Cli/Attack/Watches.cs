@@ -58,6 +58,60 @@ internal sealed class AttackerTransport(IMessageTransport inner, WirePlan? plan,
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 }
 
+/// <summary>
+/// A lossy network under one role's datagrams: the one of a given index (retransmissions counted) is lost, delivered
+/// twice, or held back and delivered after the next (after 300 ms, when no next comes).
+/// </summary>
+internal sealed class FaultyDatagrams(IMessageTransport inner, int index, DatagramFault fault) : IMessageTransport
+{
+    private int _sent;
+    private byte[]? _held;
+
+    public int MaxMessageSize => inner.MaxMessageSize;
+
+    public string? RemoteAddress => inner.RemoteAddress;
+
+    public async ValueTask SendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken = default)
+    {
+        var current = Interlocked.Increment(ref _sent) - 1;
+        if (current == index)
+        {
+            switch (fault)
+            {
+                case DatagramFault.Drop:
+                    return;
+                case DatagramFault.Duplicate:
+                    await inner.SendAsync(message, cancellationToken).ConfigureAwait(false);
+                    break;
+                case DatagramFault.Reorder:
+                    _held = message.ToArray();
+                    _ = ReleaseLaterAsync();
+                    return;
+            }
+        }
+        await inner.SendAsync(message, cancellationToken).ConfigureAwait(false);
+        if (Interlocked.Exchange(ref _held, null) is { } held) await inner.SendAsync(held, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task ReleaseLaterAsync()
+    {
+        await Task.Delay(300).ConfigureAwait(false);
+        if (Interlocked.Exchange(ref _held, null) is { } held)
+        {
+            try { await inner.SendAsync(held).ConfigureAwait(false); }
+            catch (Exception ex) when (ex is ObjectDisposedException or TransportException or OperationCanceledException) { }
+        }
+    }
+
+    public ValueTask<bool> ReceiveAsync(IBufferWriter<byte> destination, CancellationToken cancellationToken = default) => inner.ReceiveAsync(destination, cancellationToken);
+
+    public ValueTask CloseAsync(CancellationToken cancellationToken = default) => inner.CloseAsync(cancellationToken);
+
+    public ValueTask CloseAsync(CloseReason reason, CancellationToken cancellationToken = default) => inner.CloseAsync(reason, cancellationToken);
+
+    public ValueTask DisposeAsync() => inner.DisposeAsync();
+}
+
 /// <summary>Tells whether a role let go of its transport: closed or disposed it.</summary>
 internal sealed class WatchedTransport(IMessageTransport inner) : IMessageTransport
 {

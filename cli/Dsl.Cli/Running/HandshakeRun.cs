@@ -76,7 +76,7 @@ internal static class HandshakeRun
             var resultA = ResultType(a);
             var resultB = ResultType(b);
             var overUdp = typeof(HandshakeRun).GetMethod(nameof(OverUdpAsync), BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(resultA, resultB);
-            var (outcomeA, outcomeB) = await ((Task<(object, object)>)overUdp.Invoke(null, new object[] { a, b, roles, trace, cancellationToken })!).ConfigureAwait(false);
+            var (outcomeA, outcomeB) = await ((Task<(object, object)>)overUdp.Invoke(null, new object?[] { a, b, roles, trace, interpose, cancellationToken })!).ConfigureAwait(false);
             return (Describe(roles[0], first.Model.Protocol.Version, outcomeA), Describe(roles[1], second.Model.Protocol.Version, outcomeB));
         }
         Task<object> runA, runB;
@@ -142,17 +142,24 @@ internal static class HandshakeRun
     private static Type ResultType(object machine)
         => machine.GetType().GetMethod("RunAsync")!.ReturnType.GetGenericArguments()[0].GetGenericArguments()[0];
 
-    private static async Task<(object, object)> OverUdpAsync<TA, TB>(object a, object b, string[] roles, Action<TracedMessage> trace, CancellationToken cancellationToken)
+    private static async Task<(object, object)> OverUdpAsync<TA, TB>(object a, object b, string[] roles, Action<TracedMessage> trace,
+        Func<string, IMessageTransport, IMessageTransport>? interpose, CancellationToken cancellationToken)
         where TA : class where TB : class
     {
+        // Over UDP, what stands between a machine and the wire wraps each datagram transport, under the retransmission.
+        IMessageTransport Wrap(string role, IMessageTransport raw, string to)
+        {
+            IMessageTransport traced = new TracingTransport(raw, role, to, trace);
+            return interpose is null ? traced : interpose(role, traced);
+        }
         await using var serverEndpoint = new Dsl.Runtime.Transports.Udp.UdpEndpoint();
         await using var clientEndpoint = new Dsl.Runtime.Transports.Udp.UdpEndpoint();
         var served = new TaskCompletionSource<HandshakeOutcome<TB>>(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var server = new Dsl.Runtime.Hosting.UdpHandshakeManager(serverEndpoint,
-            new Dsl.Runtime.Hosting.UdpHandshakeOptions { WrapTransport = t => new TracingTransport(t, roles[1], roles[0], trace) });
+            new Dsl.Runtime.Hosting.UdpHandshakeOptions { WrapTransport = t => Wrap(roles[1], t, roles[0]) });
         server.Serve<TB>((transport, ct) => Typed<TB>(b, transport, ct), (_, outcome) => served.TrySetResult(outcome));
         await using var client = new Dsl.Runtime.Hosting.UdpHandshakeManager(clientEndpoint,
-            new Dsl.Runtime.Hosting.UdpHandshakeOptions { WrapTransport = t => new TracingTransport(t, roles[0], roles[1], trace) });
+            new Dsl.Runtime.Hosting.UdpHandshakeOptions { WrapTransport = t => Wrap(roles[0], t, roles[1]) });
         var entry = client.Create<TA>(serverEndpoint.LocalEndPoint, (transport, ct) => Typed<TA>(a, transport, ct));
         var outcomeA = await entry.Outcome.WaitAsync(cancellationToken).ConfigureAwait(false);
         var outcomeB = await served.Task.WaitAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
