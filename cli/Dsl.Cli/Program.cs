@@ -316,7 +316,9 @@ public static class Program
     {
         if (Compile(path, output.Writer, cancellationToken) is not { } spec) return 1;
         if (SavedHookAnswers(spec, hookAnswers, output) is not { } hooks) return 1;
-        var (found, unreached) = await Vectors.TestVectors.ExploreAsync(spec, hooks, cancellationToken).ConfigureAwait(false);
+        var (found, searched) = await Vectors.TestVectors.ExploreAsync(spec, hooks, cancellationToken).ConfigureAwait(false);
+        // The errors no path of the search reaches: dsl attack's misbehaving peer for the checks that raise them.
+        var (attacks, unreached) = await Vectors.TestVectors.AttackVectorsAsync(spec, hooks, searched, found.Count + 1, cancellationToken).ConfigureAwait(false);
         folder ??= Vectors.TestVectors.Folder(spec.Model.Protocol.FilePath);
         Directory.CreateDirectory(folder);
         foreach (var old in Directory.GetFiles(folder, "*.json")) File.Delete(old);
@@ -325,15 +327,22 @@ public static class Program
             File.WriteAllText(Path.Combine(folder, vector.Name + ".json"), Vectors.TestVectors.ToJson(vector, spec.Model.Protocol));
             output.WriteLine($"{vector.Name}: {vector.Description}");
         }
-        output.WriteLine($"{found.Count} vector(s) in {SpecFiles.Display(folder)}.");
-        var why = "reaching them takes more than this search's peers do (change one member and sign it again with their own key, replay, come back with another key, fail repeatedly): a peer that signs with a second key, solves for a check's inputs, or a store no honest run leaves";
+        foreach (var (name, json) in attacks)
+        {
+            File.WriteAllText(Path.Combine(folder, name + ".json"), json);
+            output.WriteLine($"{name}: {System.Text.Json.Nodes.JsonNode.Parse(json)!["description"]}");
+        }
+        output.WriteLine($"{found.Count + attacks.Count} vector(s) in {SpecFiles.Display(folder)}.");
+        var why = "neither the search's peers nor dsl attack's misbehaving peer reach them (docs/attack.md says what it cannot do)";
         if (unreached.Count > 0)
             output.WriteLine(colour: "yellow", line: $"No vector reaches these errors ({why}): {string.Join(", ", unreached)}.");
         var protocol = spec.Model.Protocol;
         File.WriteAllText(Path.Combine(folder, "README.md"),
             $"# Test vectors: {protocol.Name} {protocol.Version}\n\n"
-            + $"{found.Count} vectors, written by `dsl vectors` (see the protocol's page in `docs/protocols/`). Each JSON file is one path: each role's inputs, "
-            + "the hooks' answers, every message's exact bytes, what a misbehaving peer changed, and how each role ended.\n\n"
+            + $"{found.Count + attacks.Count} vectors, written by `dsl vectors` (see the protocol's page in `docs/protocols/`). Each JSON file is one path: each role's inputs, "
+            + "the hooks' answers, every message's exact bytes, what a misbehaving peer changed, and how each role ended."
+            + (attacks.Count == 0 ? "\n\n" : $" The {attacks.Count} named `attack` are the paths to errors the search's peers do not reach, made by `dsl attack`'s misbehaving peer "
+                + "(its `attack` member says what it did: a field changed before signing, a store prepared, a peer with another key); they replay the same way.\n\n")
             + (unreached.Count == 0
                 ? "Every error the spec names is reached by a vector.\n"
                 : $"Errors the spec names that no vector reaches ({why}): {string.Join(", ", unreached.Select(c => "`" + c + "`"))}.\n"));

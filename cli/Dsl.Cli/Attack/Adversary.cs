@@ -85,7 +85,11 @@ internal sealed class Adversary
     public string Protocol => $"{_protocol.Name} {_protocol.Version}";
 
     /// <summary>The checks of the spec, as each role runs them: a step's require (its receiver), ensure (its sender), the envelope's.</summary>
-    public IReadOnlyList<SpecCheck> Checks()
+    public IReadOnlyList<SpecCheck> Checks() => _checks ??= FindChecks();
+
+    private IReadOnlyList<SpecCheck>? _checks;
+
+    private IReadOnlyList<SpecCheck> FindChecks()
     {
         var checks = new List<SpecCheck>();
         void Add(SpecCheck check, BoundCheck bound)
@@ -748,6 +752,12 @@ internal sealed class Adversary
     {
         /// <summary>By session (from 0) and role: the writes of every session, and whether the role failed in it.</summary>
         public List<Dictionary<string, (bool Failed, List<string> Writes)>> Sessions { get; } = new();
+
+        /// <summary>Each session as it ran: its seed, each role's inputs, every message that crossed the wire, each role's outcome.</summary>
+        public List<Vectors.VectorRun> Runs { get; } = new();
+
+        /// <summary>Each session's random seed, in order.</summary>
+        public List<string> Seeds { get; } = new();
     }
 
     /// <summary>Runs <paramref name="attack"/>'s sessions over one set of stores, judging what every session must never do.</summary>
@@ -769,6 +779,8 @@ internal sealed class Adversary
         };
         var violations = new List<string>();
         var sessions = new List<Dictionary<string, (bool Failed, List<string> Writes)>>();
+        var runs = new List<Vectors.VectorRun>();
+        var seeds = new List<string>();
         RoleOutcome? first = null, second = null;
         for (var s = 0; s < attack.Sessions.Count; s++)
         {
@@ -799,9 +811,10 @@ internal sealed class Adversary
             bound.CancelAfter(HandshakeTimeout + TimeSpan.FromSeconds(3));
             string? cannot = null;
             (RoleOutcome, RoleOutcome)? outcomes;
+            var messages = new List<TracedMessage>();
             try
             {
-                outcomes = await HandshakeRun.RunAsync(_spec, _spec, peers, session.Udp ? "udp" : "memory", _ => { }, p => cannot = p, bound.Token, replay, null, Interpose).ConfigureAwait(false);
+                outcomes = await HandshakeRun.RunAsync(_spec, _spec, peers, session.Udp ? "udp" : "memory", m => { lock (messages) messages.Add(m); }, p => cannot = p, bound.Token, replay, null, Interpose).ConfigureAwait(false);
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
@@ -811,6 +824,8 @@ internal sealed class Adversary
             // Inputs the roles' own constraints refuse (an empty id): the case does not apply.
             if (outcomes is not { } pair) return new Execution(null, null, violations, false);
             (first, second) = pair;
+            runs.Add(new Vectors.VectorRun(new SortedDictionary<string, string>(peers.Chosen, StringComparer.Ordinal), messages, first, second));
+            seeds.Add(replay.Seed);
             // A misbehaving sender's own machine computes what it was made to: its failures are its own, not a finding.
             var judged = new[] { first, second }.Where(o => !(attack.Signer == Signer.Sender && o.Role == attack.Attacker && session.Attacked)).ToList();
             sessions.Add(new[] { first, second }.ToDictionary(o => o.Role, o => (!o.Succeeded, writes[o.Role].ToList()), StringComparer.Ordinal));
@@ -827,7 +842,37 @@ internal sealed class Adversary
         }
         var execution = new Execution(first, second, violations, true);
         execution.Sessions.AddRange(sessions);
+        execution.Runs.AddRange(runs);
+        execution.Seeds.AddRange(seeds);
         return execution;
+    }
+
+    /// <summary>
+    /// The first case of the misbehaving peer that makes a check raising <paramref name="code"/> fail (at most
+    /// <paramref name="candidates"/> tried per check), with its sessions as they ran; null when none does.
+    /// </summary>
+    public async Task<(AttackCase Case, IReadOnlyList<Vectors.VectorRun> Runs, IReadOnlyList<string> Seeds)?> ReachAsync(string code, int candidates, CancellationToken cancellationToken)
+    {
+        foreach (var check in Checks().Where(c => c.Code == code))
+            foreach (var candidate in CheckCandidates(check).Take(candidates))
+                if (await RecordAsync(candidate, cancellationToken).ConfigureAwait(false) is { Hit: true } recorded)
+                    return (candidate, recorded.Runs, recorded.Seeds);
+        return null;
+    }
+
+    /// <summary>Runs a case (found by its id among the checks' candidates) and returns its sessions as they ran; null when there is no such case.</summary>
+    public async Task<(IReadOnlyList<Vectors.VectorRun> Runs, IReadOnlyList<string> Seeds, bool Hit)?> RecordAsync(string id, CancellationToken cancellationToken)
+    {
+        var found = Checks().SelectMany(c => CheckCandidates(c)).FirstOrDefault(c => c.Id == id);
+        return found is null ? null : await RecordAsync(found, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<(IReadOnlyList<Vectors.VectorRun> Runs, IReadOnlyList<string> Seeds, bool Hit)?> RecordAsync(AttackCase attack, CancellationToken cancellationToken)
+    {
+        var execution = await ExecuteAsync(attack, cancellationToken).ConfigureAwait(false);
+        if (!execution.Ran || execution.First is not { } a || execution.Second is not { } b || execution.Violations.Count > 0) return null;
+        var victim = a.Role == attack.Victim ? a : b;
+        return (execution.Runs, execution.Seeds, attack.Target?.RaisedBy(victim.Error) == true);
     }
 
     /// <summary>Runs <paramref name="attack"/> and judges it.</summary>

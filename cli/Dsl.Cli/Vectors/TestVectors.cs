@@ -366,6 +366,108 @@ internal static class TestVectors
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
     }
 
+    /// <summary>
+    /// For each error the search reached no path to, the first case of <c>dsl attack</c>'s misbehaving peer that makes a
+    /// check raising it fail (a field its sender changed before signing, a store that says otherwise, a peer with another
+    /// key...), as a vector: its sessions' exact bytes, inputs and outcomes, and what the attacker did. Numbered from
+    /// <paramref name="first"/>; the errors still unreached are returned beside them.
+    /// </summary>
+    public static async Task<(List<(string Name, string Json)> Vectors, List<string> Unreached)> AttackVectorsAsync(
+        GeneratedSpec spec, IReadOnlyDictionary<string, string> hooks, IReadOnlyList<string> unreached, int first, CancellationToken cancellationToken)
+    {
+        var written = new List<(string, string)>();
+        var still = new List<string>();
+        if (unreached.Count == 0) return (written, still);
+        var adversary = new Attack.Adversary(spec, AttackSeed, hooks);
+        if (await adversary.PrepareAsync(cancellationToken).ConfigureAwait(false) is not null) return (written, unreached.ToList());
+        foreach (var code in unreached)
+        {
+            if (await adversary.ReachAsync(code, 1000, cancellationToken).ConfigureAwait(false) is not { } reached)
+            {
+                still.Add(code);
+                continue;
+            }
+            var (attack, runs, seeds) = reached;
+            var protocol = spec.Model.Protocol;
+            var root = new JsonObject
+            {
+                ["protocol"] = protocol.Name,
+                ["version"] = protocol.Version,
+                ["description"] = $"{attack.Description}; {attack.Victim} fails with {code} (dsl attack's misbehaving peer for the check at line {attack.Target!.Line}: {attack.Target.Source})",
+                ["random"] = "each role's random bytes in a run: HMAC-SHA256 over a big-endian 64-bit block counter from 0, keyed by HMAC-SHA256(key: the run's seed, a space and the role's name in UTF-8; message: \"dsl seeded random\")",
+                ["clock"] = Clock.ToUnixTimeSeconds(),
+                ["hooks"] = new JsonObject((attack.Hooks.Count > 0 ? attack.Hooks : hooks).OrderBy(h => h.Key, StringComparer.Ordinal).Select(h => KeyValuePair.Create(h.Key, JsonNode.Parse(h.Value)))),
+                ["stores_kept_by"] = new JsonArray((attack.KeepStoresOf ?? protocol.Roles.Select(r => r.Name).ToArray()).Select(r => (JsonNode)JsonValue.Create(r)!).ToArray()),
+                ["attack"] = new JsonObject
+                {
+                    ["seed"] = AttackSeed,
+                    ["case"] = attack.Id,
+                    ["attacker"] = attack.Attacker,
+                    ["about"] = (attack.Sessions.All(x => !x.Attacked) && attack.Given.Count == 0 && attack.Hooks.Count == 0
+                            ? "Nobody misbehaves on the wire. "
+                            : $"{attack.Attacker} misbehaves: {attack.Description}. ")
+                        + (attack.Prepare.Count > 0 ? $"Before the first run, {attack.Victim}'s stores hold what this call leaves (an operator's decision, or a state an earlier peer left): {string.Join("; ", attack.Prepare.Select(p => p.Shown))}. " : "")
+                        + "Messages below are what crossed the wire; 'dsl attack SPEC --seed 1 --case ID' runs it again.",
+                },
+                ["runs"] = new JsonArray(runs.Select((run, index) => (JsonNode)new JsonObject
+                {
+                    ["seed"] = seeds[index],
+                    ["inputs"] = new JsonObject(run.Inputs.Select(i => KeyValuePair.Create(i.Key, (JsonNode?)JsonValue.Create(i.Value)))),
+                    ["messages"] = new JsonArray(run.Messages.Select(m => (JsonNode)new JsonObject
+                    {
+                        ["from"] = m.From,
+                        ["to"] = m.To,
+                        ["hex"] = Convert.ToHexString(m.Bytes).ToLowerInvariant(),
+                        ["text"] = Encoding.UTF8.GetString(m.Bytes),
+                    }).ToArray()),
+                    ["outcome"] = new JsonObject
+                    {
+                        [run.First.Role] = Recorded(run.First, run.Second),
+                        [run.Second.Role] = Recorded(run.Second, run.First),
+                    },
+                }).ToArray()),
+            };
+            var last = runs[^1];
+            var name = $"{first + written.Count:00}-{last.Messages.Count}-messages-attack-{code.ToLowerInvariant().Replace('_', '-')}";
+            written.Add((name, root.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n"));
+        }
+        return (written, still);
+    }
+
+    /// <summary>The seed of the attacks that make vectors (and of 'dsl attack' by default).</summary>
+    private const int AttackSeed = 1;
+
+    /// <summary>Runs an attack vector's case again: every session must send the same bytes and end the same way.</summary>
+    private static async Task<List<string>> ReplayAttackAsync(GeneratedSpec spec, JsonObject root, CancellationToken cancellationToken)
+    {
+        var problems = new List<string>();
+        var attack = root["attack"]!.AsObject();
+        var hooks = root["hooks"] is JsonObject given ? given.ToDictionary(h => h.Key, h => h.Value?.ToJsonString() ?? "null") : new Dictionary<string, string>();
+        var adversary = new Attack.Adversary(spec, (int)attack["seed"]!, hooks);
+        if (await adversary.PrepareAsync(cancellationToken).ConfigureAwait(false) is { } cannot) return new List<string> { "the attack cannot start: " + cannot };
+        if (await adversary.RecordAsync((string)attack["case"]!, cancellationToken).ConfigureAwait(false) is not { } recorded)
+            return new List<string> { $"no case '{(string)attack["case"]!}' any more, or it now breaks the verdict" };
+        var expectedRuns = root["runs"]!.AsArray().Select(r => r!.AsObject()).ToList();
+        if (expectedRuns.Count != recorded.Runs.Count) problems.Add($"{recorded.Runs.Count} runs, the vector has {expectedRuns.Count}");
+        for (var r = 0; r < Math.Min(expectedRuns.Count, recorded.Runs.Count); r++)
+        {
+            var run = recorded.Runs[r];
+            var expected = expectedRuns[r]["messages"]!.AsArray().Select(m => (From: (string)m!["from"]!, Hex: (string)m["hex"]!)).ToList();
+            for (var i = 0; i < Math.Max(expected.Count, run.Messages.Count); i++)
+            {
+                if (i >= expected.Count) problems.Add($"run {r + 1}: message {i + 1} is new: {run.Messages[i]}");
+                else if (i >= run.Messages.Count) problems.Add($"run {r + 1}: message {i + 1} from {expected[i].From} was not sent");
+                else if (run.Messages[i].From != expected[i].From || Convert.ToHexString(run.Messages[i].Bytes).ToLowerInvariant() != expected[i].Hex)
+                    problems.Add($"run {r + 1}: message {i + 1} differs: expected {Encoding.UTF8.GetString(Convert.FromHexString(expected[i].Hex))}, sent {run.Messages[i]}");
+            }
+            var outcome = expectedRuns[r]["outcome"]!.AsObject();
+            foreach (var (role, peer) in new[] { (run.First, run.Second), (run.Second, run.First) })
+                if (!Matches((string)outcome[role.Role]!, role, peer))
+                    problems.Add($"run {r + 1}: {role.Role} ends {Ending(role)}, the vector says {(string)outcome[role.Role]!}");
+        }
+        return problems;
+    }
+
     /// <summary>The spec's errors that no vector file in <paramref name="folder"/> records as a role's ending.</summary>
     public static List<string> ErrorsNoFileReaches(SpecModel spec, string folder)
     {
@@ -380,6 +482,7 @@ internal static class TestVectors
     public static async Task<List<string>> ReplayAsync(GeneratedSpec spec, string json, CancellationToken cancellationToken)
     {
         var root = JsonNode.Parse(json)!.AsObject();
+        if (root["attack"] is JsonObject) return await ReplayAttackAsync(spec, root, cancellationToken).ConfigureAwait(false);
         var clock = DateTimeOffset.FromUnixTimeSeconds((long)root["clock"]!);
         var problems = new List<string>();
         Peers? peers = null;
