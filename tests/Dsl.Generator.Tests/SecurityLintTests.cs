@@ -118,6 +118,20 @@ public sealed class SecurityLintTests
         Assert.DoesNotContain(bound.Lints, d => d.Id == "DSL503");
     }
 
+    [Fact]
+    public void The_seeds_Mesh_blacklisting_on_an_invalid_signature_is_DSL504()
+    {
+        // The seed's "any signature mismatch: blacklist the node id": anyone who knows a node's id could get it blacklisted.
+        var mesh = GeneratorHarness.ReadRepoFile("protocols/mesh/mesh-1.0.yaml");
+        var seed = mesh.Replace("  INVALID_SIGNATURE: A signature does not verify with the key the node id belongs to.",
+            "  INVALID_SIGNATURE:\n    doc: A signature does not verify with the key the node id belongs to.\n    do:\n      responder:\n        - trust.blacklist(HS_SYN.node_id)");
+        Assert.NotEqual(mesh, seed);
+        var finding = Assert.Single(GeneratorHarness.Run(("protocols/mesh/mesh-1.0.yaml", seed)).Lints);
+        Assert.Equal("DSL504", finding.Id);
+        Assert.Contains("HS_SYN.node_id", finding.GetMessage());
+        Assert.Contains("'trust'", finding.GetMessage());
+    }
+
     [Theory]
     [InlineData("protocols/mesh/mesh-1.0.yaml")]
     [InlineData("protocols/stt/stt-0.2.yaml")]
