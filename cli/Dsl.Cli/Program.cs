@@ -403,6 +403,8 @@ public static class Program
                 continue;
             }
             output.WriteLine($"Attacking {adversary.Protocol} ({SpecFiles.Display(path)}), seed {settings.Seed}{(settings.Sample is { } n ? $", a sample of {n} cases besides the checks" : "")}…");
+            output.WriteLine($"  From a good handshake with {(adversary.Given.Count == 0 ? "made-up inputs" : "made-up inputs but " + string.Join(", ", adversary.Given.Select(g => $"{g.Key}={g.Value}")))}"
+                + (adversary.Paths.Any() ? $"; also the other paths of {string.Join("; ", adversary.Paths)}." : "."), "grey");
             Attack.AttackReport report;
             try
             {
