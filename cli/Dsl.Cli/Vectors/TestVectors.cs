@@ -349,21 +349,45 @@ internal static class TestVectors
                           + (t.Resign ? ", then was signed again by the role's own key as the spec signs it (each signature field over what the language says it covers)" : ""))
                         + "; messages below are what crossed the wire",
                 } : null,
-                ["messages"] = new JsonArray(run.Messages.Select(m => (JsonNode)new JsonObject
-                {
-                    ["from"] = m.From,
-                    ["to"] = m.To,
-                    ["hex"] = Convert.ToHexString(m.Bytes).ToLowerInvariant(),
-                    ["text"] = Encoding.UTF8.GetString(m.Bytes),
-                }).ToArray()),
-                ["outcome"] = new JsonObject
-                {
-                    [run.First.Role] = Recorded(run.First, run.Second),
-                    [run.Second.Role] = Recorded(run.Second, run.First),
-                },
+                ["messages"] = Messages(run),
+                ["outcome"] = Outcome(run),
             }).ToArray()),
         };
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
+    }
+
+    /// <summary>A run's messages as a vector records them: who sent each to whom, its bytes in hex, and as text.</summary>
+    private static JsonArray Messages(VectorRun run) => new(run.Messages.Select(m => (JsonNode)new JsonObject
+    {
+        ["from"] = m.From,
+        ["to"] = m.To,
+        ["hex"] = Convert.ToHexString(m.Bytes).ToLowerInvariant(),
+        ["text"] = Encoding.UTF8.GetString(m.Bytes),
+    }).ToArray());
+
+    /// <summary>How each role of a run ended, as a vector records it.</summary>
+    private static JsonObject Outcome(VectorRun run) => new()
+    {
+        [run.First.Role] = Recorded(run.First, run.Second),
+        [run.Second.Role] = Recorded(run.Second, run.First),
+    };
+
+    /// <summary>The differences between a vector's run and the run made again: every message the same bytes from the same role, and every ending the same.</summary>
+    private static IEnumerable<string> Differences(int index, JsonObject expectedRun, IReadOnlyList<TracedMessage> messages, RoleOutcome first, RoleOutcome second)
+    {
+        var expected = expectedRun["messages"]!.AsArray().Select(m => (From: (string)m!["from"]!, Hex: (string)m["hex"]!)).ToList();
+        for (var i = 0; i < Math.Max(expected.Count, messages.Count); i++)
+        {
+            var actual = i < messages.Count ? Convert.ToHexString(messages[i].Bytes).ToLowerInvariant() : null;
+            if (i >= expected.Count) yield return $"run {index}: message {i + 1} is new: {messages[i]}";
+            else if (actual is null) yield return $"run {index}: message {i + 1} from {expected[i].From} was not sent";
+            else if (messages[i].From != expected[i].From || actual != expected[i].Hex)
+                yield return $"run {index}: message {i + 1} differs: expected {Encoding.UTF8.GetString(Convert.FromHexString(expected[i].Hex))}, sent {messages[i]}";
+        }
+        var outcome = expectedRun["outcome"]!.AsObject();
+        foreach (var (role, peer) in new[] { (first, second), (second, first) })
+            if (!Matches((string)outcome[role.Role]!, role, peer))
+                yield return $"run {index}: {role.Role} ends {Ending(role)}, the vector says {(string)outcome[role.Role]!}";
     }
 
     /// <summary>
@@ -413,18 +437,8 @@ internal static class TestVectors
                 {
                     ["seed"] = seeds[index],
                     ["inputs"] = new JsonObject(run.Inputs.Select(i => KeyValuePair.Create(i.Key, (JsonNode?)JsonValue.Create(i.Value)))),
-                    ["messages"] = new JsonArray(run.Messages.Select(m => (JsonNode)new JsonObject
-                    {
-                        ["from"] = m.From,
-                        ["to"] = m.To,
-                        ["hex"] = Convert.ToHexString(m.Bytes).ToLowerInvariant(),
-                        ["text"] = Encoding.UTF8.GetString(m.Bytes),
-                    }).ToArray()),
-                    ["outcome"] = new JsonObject
-                    {
-                        [run.First.Role] = Recorded(run.First, run.Second),
-                        [run.Second.Role] = Recorded(run.Second, run.First),
-                    },
+                    ["messages"] = Messages(run),
+                    ["outcome"] = Outcome(run),
                 }).ToArray()),
             };
             var last = runs[^1];
@@ -450,21 +464,7 @@ internal static class TestVectors
         var expectedRuns = root["runs"]!.AsArray().Select(r => r!.AsObject()).ToList();
         if (expectedRuns.Count != recorded.Runs.Count) problems.Add($"{recorded.Runs.Count} runs, the vector has {expectedRuns.Count}");
         for (var r = 0; r < Math.Min(expectedRuns.Count, recorded.Runs.Count); r++)
-        {
-            var run = recorded.Runs[r];
-            var expected = expectedRuns[r]["messages"]!.AsArray().Select(m => (From: (string)m!["from"]!, Hex: (string)m["hex"]!)).ToList();
-            for (var i = 0; i < Math.Max(expected.Count, run.Messages.Count); i++)
-            {
-                if (i >= expected.Count) problems.Add($"run {r + 1}: message {i + 1} is new: {run.Messages[i]}");
-                else if (i >= run.Messages.Count) problems.Add($"run {r + 1}: message {i + 1} from {expected[i].From} was not sent");
-                else if (run.Messages[i].From != expected[i].From || Convert.ToHexString(run.Messages[i].Bytes).ToLowerInvariant() != expected[i].Hex)
-                    problems.Add($"run {r + 1}: message {i + 1} differs: expected {Encoding.UTF8.GetString(Convert.FromHexString(expected[i].Hex))}, sent {run.Messages[i]}");
-            }
-            var outcome = expectedRuns[r]["outcome"]!.AsObject();
-            foreach (var (role, peer) in new[] { (run.First, run.Second), (run.Second, run.First) })
-                if (!Matches((string)outcome[role.Role]!, role, peer))
-                    problems.Add($"run {r + 1}: {role.Role} ends {Ending(role)}, the vector says {(string)outcome[role.Role]!}");
-        }
+            problems.AddRange(Differences(r + 1, expectedRuns[r], recorded.Runs[r].Messages, recorded.Runs[r].First, recorded.Runs[r].Second));
         return problems;
     }
 
@@ -505,19 +505,7 @@ internal static class TestVectors
             var tamper = run["tamper"] is JsonObject t ? new Tamper((string)t["from"]!, (int)t["message"]!, (string)t["member"]!, t["value"]!.ToJsonString()) { Resign = (bool?)t["resigned"] ?? false } : null;
             var result = await HandshakeRun.RunAsync(spec, spec, peers, "memory", m => { lock (messages) messages.Add(m); }, p => problems.Add($"run {index}: {p}"), cancellationToken, replay, tamper).ConfigureAwait(false);
             if (result is not { } outcomes) return problems;
-            var expected = run["messages"]!.AsArray().Select(m => (From: (string)m!["from"]!, Hex: (string)m["hex"]!)).ToList();
-            for (var i = 0; i < Math.Max(expected.Count, messages.Count); i++)
-            {
-                var actual = i < messages.Count ? Convert.ToHexString(messages[i].Bytes).ToLowerInvariant() : null;
-                if (i >= expected.Count) problems.Add($"run {index}: message {i + 1} is new: {messages[i]}");
-                else if (actual is null) problems.Add($"run {index}: message {i + 1} from {expected[i].From} was not sent");
-                else if (messages[i].From != expected[i].From || actual != expected[i].Hex)
-                    problems.Add($"run {index}: message {i + 1} differs: expected {Encoding.UTF8.GetString(Convert.FromHexString(expected[i].Hex))}, sent {messages[i]}");
-            }
-            var outcome = run["outcome"]!.AsObject();
-            foreach (var (role, peer) in new[] { (outcomes.First, outcomes.Second), (outcomes.Second, outcomes.First) })
-                if (!Matches((string)outcome[role.Role]!, role, peer))
-                    problems.Add($"run {index}: {role.Role} ends {Ending(role)}, the vector says {(string)outcome[role.Role]!}");
+            problems.AddRange(Differences(index, run, messages, outcomes.First, outcomes.Second));
         }
         return problems;
     }
