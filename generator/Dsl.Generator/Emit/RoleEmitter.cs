@@ -96,6 +96,24 @@ internal sealed class RoleEmitter
             MessageEmitter.EmitProperty(w, _protocol, input);
             w.Line();
         }
+        if (_role.Inputs.Any(i => i.Secret))
+        {
+            // A record prints every member: the secret ones (secret: true) print that they are set, never their value.
+            w.Summary("Prints the inputs for the record's ToString, the secret ones as '(secret)', never their value.");
+            w.Open("private bool PrintMembers(global::System.Text.StringBuilder builder)");
+            var first = true;
+            foreach (var input in _role.Inputs)
+            {
+                var name = Naming.Pascal(input.Name);
+                var separator = first ? "" : ", ";
+                w.Line(input.Secret
+                    ? $"builder.Append({CSharp.Literal(separator + name + " = ")}).Append({(input.IsNullable ? $"{name} is null ? \"null\" : " : "")}\"(secret)\");"
+                    : $"builder.Append({CSharp.Literal(separator + name + " = ")}).Append((object?){name});");
+                first = false;
+            }
+            w.Line("return true;");
+            w.Close();
+        }
         w.Close();
         w.Line();
 

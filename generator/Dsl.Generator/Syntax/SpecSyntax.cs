@@ -168,7 +168,7 @@ internal sealed record FieldSyntax(
         public static readonly SyntaxKey Values = SyntaxKey.Optional("values", "For type enum or list<enum>: the enum's values.");
 
         public static readonly KeySet Message = new("`messages.NAME.fields.NAME`", Type, Optional, Default, Doc, Encoding, MinLength, MaxLength, Min, Max, Pattern, OneOf, Wire, Const, Fields, Values);
-        public static readonly SyntaxKey Secret = SyntaxKey.Optional("secret", "true for a secret the role must never send; a secret string is taken as low-entropy (a phrase, a PIN).");
+        public static readonly SyntaxKey Secret = SyntaxKey.Optional("secret", "true for a secret the role must never send (its inputs record prints it as (secret)); a secret string is taken as low-entropy (a phrase, a PIN).");
         public static readonly KeySet Input = new("`inputs.ROLE.NAME`", Type, Optional, Default, Doc, MinLength, MaxLength, Min, Max, Pattern, OneOf, Values, Secret);
         public static readonly KeySet HookInput = new("`hooks.NAME.inputs.NAME`", Type, Optional, Doc);
 

@@ -91,6 +91,16 @@ public sealed class EntftHandshakeTests : IDisposable
     private static JsonObject Inner(byte[] message) => (JsonObject)JsonNode.Parse(message)!["entft"]!;
 
     [Fact]
+    public void The_inputs_print_the_secret_phrase_as_secret_never_its_value()
+    {
+        // secret: true on the passphrase: the record's ToString (a log line, a debugger) shows that it is set, not what it is.
+        var text = ClientInputs(phrase: "picard alpha tango 788").ToString();
+        Assert.DoesNotContain("picard", text);
+        Assert.Contains("Passphrase = (secret)", text);
+        Assert.Contains("ClientId = ", text);
+    }
+
+    [Fact]
     public async Task The_client_proves_its_phrase_both_confirm_the_key_and_the_channel_carries_data()
     {
         var (c, s, wire, clientEnd, serverEnd) = await RunAsync();

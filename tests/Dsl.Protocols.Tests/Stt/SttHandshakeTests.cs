@@ -23,6 +23,14 @@ public sealed class SttHandshakeTests
     private static SttResponder Responder(Bytes? seed = null) => new(new SttResponderInputs { NodeId = NodeB, SharedSeed = seed ?? Seed });
 
     [Fact]
+    public void The_inputs_print_the_shared_seed_as_secret_never_its_value()
+    {
+        var text = new SttInitiatorInputs { NodeId = NodeA, SharedSeed = Seed }.ToString();
+        Assert.DoesNotContain(Seed.ToHex(), text);
+        Assert.Contains("SharedSeed = (secret)", text);
+    }
+
+    [Fact]
     public async Task Both_peers_end_with_the_same_session_id_and_key()
     {
         var (a, b) = InMemoryTransport.CreatePair();
