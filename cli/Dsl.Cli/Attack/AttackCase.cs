@@ -101,6 +101,9 @@ internal sealed record AttackCase(string Id, AttackClass Class, string Kind, str
     /// <summary>The hooks' answers (JSON, by <c>ROLE.HOOK</c>), where the case asks the application otherwise.</summary>
     public IReadOnlyDictionary<string, string> Hooks { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>For a field changed on the way: the field, as <c>MESSAGE.FIELD</c> (what an acknowledgement's <c>at</c> names).</summary>
+    public string? Touches { get; init; }
+
     /// <summary>The roles whose stores carry over from one session to the next; null: every role's.</summary>
     public string[]? KeepStoresOf { get; init; }
 
@@ -125,6 +128,9 @@ internal sealed record SpecCheck(string Role, string? Phase, string Code, string
 {
     /// <summary>The message the check is about (received, or about to be sent); null for an envelope check.</summary>
     public string? Message { get; init; }
+
+    /// <summary>What a case id names the check by: its code, and its rank among the role's checks raising it when there are several (<c>INVALID_SIGNATURE-2</c>).</summary>
+    public string Key { get; init; } = "";
 
     /// <summary>Whether <paramref name="error"/> is this check failing.</summary>
     public bool RaisedBy(Dsl.Runtime.Handshakes.HandshakeError? error)
