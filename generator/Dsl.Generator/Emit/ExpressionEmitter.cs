@@ -205,7 +205,7 @@ internal sealed class ExpressionEmitter
     };
 
     private string Kept(KeptValue value)
-        => _kept.TryGetValue(value, out var field) ? field
+        => _kept.TryGetValue(value, out var field) ? KeptStorage.Load(value.Type, field)
            : throw new System.InvalidOperationException($"The machine of '{_machine?.Role}' does not keep '{value.Name}'.");
 
     private Lowered Binary(BoundBinary binary, EmitScope scope)

@@ -42,7 +42,7 @@ internal sealed class RoleEmitter
         _type = _names.Machine;
         _message = Naming.MessageBase(_prefix);
         _step = $"{Step}<{_message}, {_names.Result}>";
-        var fields = new NameTable("_inputs", "_services", "_hooks", "_options", "_driven", "_afterSend", "_clock");
+        var fields = new NameTable("_inputs", "_services", "_hooks", "_options", "_driven", "_afterSend", "_clock", "_startedAt");
         foreach (var value in machine.Kept)
         {
             _kept[value] = fields.Take("_" + value.Kind switch
@@ -276,11 +276,11 @@ internal sealed class RoleEmitter
         w.Line("private int _driven;");
         w.Line("// The send state whose message is going out: ContinueAsync runs its effects, if any. -1 otherwise.");
         w.Line("private int _afterSend = -1;");
-        w.Line("// The clock reading of the step in progress: one read per step.");
-        w.Line("private global::System.DateTimeOffset _clock;");
+        w.Line("// The clock reading of the step in progress (UTC ticks: 8 bytes a waiting machine holds, not 16): one read per step.");
+        w.Line("private long _clock;");
         if (!_machine.Kept.IsEmpty) w.Line("// The values later steps read: nothing else of the handshake is kept while it waits.");
         foreach (var value in _machine.Kept)
-            w.Line($"private {CSharp.Type(value.Type, true)} {_kept[value]};");
+            w.Line($"private {KeptStorage.Type(value.Type)} {_kept[value]};");
         w.Line();
 
         w.Summary($"Creates the {_role.Name} machine for one handshake.");
@@ -294,7 +294,7 @@ internal sealed class RoleEmitter
         if (HasServices) w.Line("_services = services ?? throw new global::System.ArgumentNullException(nameof(services));");
         if (HasHooks) w.Line("_hooks = hooks ?? throw new global::System.ArgumentNullException(nameof(hooks));");
         w.Line("_options = options ?? DefaultOptions;");
-        if (_kept.TryGetValue(KeptValue.Transcript, out var transcript)) w.Line($"{transcript} = {CSharp.Builtins}.TranscriptStart;");
+        if (_kept.TryGetValue(KeptValue.Transcript, out var transcript)) w.Line($"{transcript} = {KeptStorage.Store(KeptValue.Transcript.Type, CSharp.Builtins + ".TranscriptStart")};");
         w.Line($"Phase = {CSharp.Literal(initial.Phase)};");
         w.Close();
         w.Line();
@@ -305,7 +305,14 @@ internal sealed class RoleEmitter
         w.Line("public string Phase { get; private set; }");
         w.Line();
         w.Summary("When the handshake started (kept across an export and restore), or null before it starts.");
-        w.Line("public global::System.DateTimeOffset? StartedAt { get; private set; }");
+        w.Line("public global::System.DateTimeOffset? StartedAt");
+        w.Line("{");
+        w.Line("    get => _startedAt == 0 ? null : new global::System.DateTimeOffset(_startedAt, global::System.TimeSpan.Zero);");
+        w.Line("    private set => _startedAt = value?.UtcTicks ?? 0;");
+        w.Line("}");
+        w.Line();
+        w.Line("// StartedAt in UTC ticks, 0 before the start: 8 bytes where a nullable DateTimeOffset takes 24.");
+        w.Line("private long _startedAt;");
         w.Line();
         w.Summary("The peer's host as the transport reported it when the handshake started (peer.address in the spec).");
         w.Line("public string PeerAddress { get; private set; } = \"unknown\";");
@@ -460,7 +467,11 @@ internal sealed class RoleEmitter
     private string Code(string code) => $"{Naming.ErrorCodes(_prefix)}.{Naming.Pascal(code)}";
 
     /// <summary>The step's one clock reading, kept for what runs later in the same step.</summary>
-    private void ReadClock() => _w.Line($"var now = _clock = {CSharp.Builtins}.Clock(_options.TimeProvider);");
+    private void ReadClock()
+    {
+        _w.Line($"var now = {CSharp.Builtins}.Clock(_options.TimeProvider);");
+        _w.Line("_clock = now.UtcTicks;");
+    }
 
     /// <summary>
     /// Lets: a local variable when only this part of the machine reads it, a kept value when a later part does,
@@ -482,8 +493,9 @@ internal sealed class RoleEmitter
             var rewrite = rewritable && !MakesKey(let);
             if (_kept.TryGetValue(kept, out var field))
             {
-                w.Line($"{field} = {_expressions.Maybe(let.Value, at)};");
-                if (rewrite) w.Line($"if (_options.Rewriter is not null) {field} = ({CSharp.Type(let.Type.Type, true)})_options.Rewriter.Let({CSharp.Literal(let.Name)}, {field});");
+                w.Line($"{field} = {KeptStorage.Store(kept.Type, _expressions.Maybe(let.Value, at))};");
+                if (rewrite)
+                    w.Line($"if (_options.Rewriter is not null) {field} = {KeptStorage.Store(kept.Type, $"({CSharp.Type(let.Type.Type, true)})_options.Rewriter.Let({CSharp.Literal(let.Name)}, {KeptStorage.Load(kept.Type, field)})")};");
             }
             else if (!read.Contains(let.Id))
                 w.Line(MakesKey(let) ? $"{_expressions.Maybe(let.Value, at)}?.Dispose();" : $"_ = {_expressions.Maybe(let.Value, at)};");
@@ -528,7 +540,7 @@ internal sealed class RoleEmitter
             var source = value.Kind == KeptKind.Field
                 ? ExpressionEmitter.FieldMember(variable, value.Field!)
                 : ExpressionEmitter.EnvelopeMember(variable, value.Field);
-            _w.Line($"{_kept[value]} = {source};");
+            _w.Line($"{_kept[value]} = {KeptStorage.Store(value.Type, source)};");
         }
     }
 
@@ -590,7 +602,8 @@ internal sealed class RoleEmitter
         var canonical = _protocol.Envelope is not null
             ? $"{CSharp.Present}.Reference({variable}.Envelope).{Naming.EnvelopePayload}"
             : $"{Naming.Codec(_prefix)}.Instance.EncodeCanonicalPayload({variable})";
-        _w.Line($"{transcript} = {CSharp.Builtins}.TranscriptAppend({CSharp.Present}.Value({transcript}), {canonical});");
+        var type = KeptValue.Transcript.Type;
+        _w.Line($"{transcript} = {KeptStorage.Store(type, $"{CSharp.Builtins}.TranscriptAppend({CSharp.Present}.Value({KeptStorage.Load(type, transcript)}), {canonical})")};");
     }
 
     /// <summary>
@@ -638,7 +651,7 @@ internal sealed class RoleEmitter
         var w = _w;
         w.Summary("Runs the effects of the send state whose message has just gone out, with that step's clock reading.");
         w.Open($"private async {CSharp.Tasks}.ValueTask AfterSendAsync({CSharp.CancellationToken} {Ct})");
-        w.Line("var now = _clock;");
+        w.Line("var now = new global::System.DateTimeOffset(_clock, global::System.TimeSpan.Zero);");
         w.Line("var state = _afterSend;");
         w.Line("_afterSend = -1;");
         w.Open("switch (state)");

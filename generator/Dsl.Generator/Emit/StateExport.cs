@@ -29,9 +29,9 @@ internal static class StateExport
         w.Line("writer.WriteInt32(_afterSend);");
         w.Line("writer.WriteTimestamp(StartedAt);");
         w.Line("writer.WriteString(PeerAddress);");
-        w.Line("writer.WriteTimestamp(_clock);");
+        w.Line("writer.WriteTimestamp(new global::System.DateTimeOffset(_clock, global::System.TimeSpan.Zero));");
         var codec = Naming.Codec(Naming.Pascal(protocol.Name));
-        foreach (var value in machine.Kept) w.Line(Write(value.Type, kept[value], codec) + ";");
+        foreach (var value in machine.Kept) w.Line(Write(value.Type, KeptStorage.Load(value.Type, kept[value]), codec) + ";");
         w.Line($"return {handshakes}.HandshakeState.Seal(StateIdentity, writer.WrittenSpan, key);");
         w.Close();
         w.Line();
@@ -64,8 +64,8 @@ internal static class StateExport
         w.Line($"if (restored._afterSend is not ({string.Join(" or ", sends)})) return false;");
         w.Line("restored.StartedAt = reader.ReadTimestamp();");
         w.Line("restored.PeerAddress = reader.ReadString() ?? \"unknown\";");
-        w.Line("restored._clock = reader.ReadTimestamp() ?? default;");
-        foreach (var value in machine.Kept) w.Line($"restored.{kept[value]} = {Read(value.Type, codec)};");
+        w.Line("restored._clock = (reader.ReadTimestamp() ?? default).UtcTicks;");
+        foreach (var value in machine.Kept) w.Line($"restored.{kept[value]} = {KeptStorage.Store(value.Type, Read(value.Type, codec))};");
         w.Line("if (!reader.IsAtEnd) return false;");
         w.Line("machine = restored;");
         w.Line("return true;");

@@ -69,6 +69,9 @@ internal sealed class ValueTypeDescriptor
     /// <summary>Whether the C# type is a value type (its absent form is <c>Nullable&lt;T&gt;</c>).</summary>
     public bool CSharpValueType { get; init; }
 
+    /// <summary>Whether a machine keeps a value of the type as a <c>KeptBytes</c>, the array it wraps (<c>Present.Keep</c>/<c>Present.Kept</c>): 8 bytes instead of a nullable struct's 16.</summary>
+    public bool KeptAsArray { get; init; }
+
     public TypePlaces Places { get; init; }
 
     public ConstraintKinds Constraints { get; init; }
@@ -305,7 +308,7 @@ internal static class ValueTypes
             ParametricDoc = "exactly `N` bytes, 1 ≤ `N` ≤ 65536; another length is a decode error",
             Parametric = "bytes<N>",
             ListWire = "array of strings: hex or base64, by the field's `encoding`",
-            CSharp = "global::Dsl.Runtime.Codecs.Bytes", CSharpValueType = true,
+            CSharp = "global::Dsl.Runtime.Codecs.Bytes", CSharpValueType = true, KeptAsArray = true,
             Places = TypePlaces.Message | TypePlaces.Input | TypePlaces.StoredValue | TypePlaces.ListElement | TypePlaces.Kept,
             Constraints = ConstraintKinds.Length, LengthUnit = "bytes",
             Equatable = true, HasText = true, HasLength = true,

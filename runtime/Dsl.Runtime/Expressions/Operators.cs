@@ -81,6 +81,15 @@ public static class Operators
 /// </summary>
 public static class Present
 {
+    /// <summary>
+    /// Bytes a machine keeps for later steps, as a <see cref="KeptBytes"/>: 8 bytes in the machine, where a nullable
+    /// <see cref="Codecs.Bytes"/> takes 16 (what a waiting handshake holds, with 100,000 of them in a table). No copy.
+    /// </summary>
+    public static KeptBytes Keep(Codecs.Bytes? value) => new(value);
+
+    /// <summary>Kept bytes (<see cref="Keep"/>) as the value they were; null when none was kept.</summary>
+    public static Codecs.Bytes? Kept(KeptBytes value) => value.Value;
+
     /// <summary>The value of <paramref name="value"/>, which the spec proves present.</summary>
     public static T Value<T>(T? value) where T : struct
         => value ?? throw new InvalidOperationException("A value the spec proves present is absent; this is a bug of the generator.");
@@ -88,4 +97,28 @@ public static class Present
     /// <summary><paramref name="value"/>, which the spec proves present.</summary>
     public static T Reference<T>(T? value) where T : class
         => value ?? throw new InvalidOperationException("A value the spec proves present is absent; this is a bug of the generator.");
+}
+
+/// <summary>
+/// A value of bytes a generated machine keeps for a later step, or none: the array a <see cref="Codecs.Bytes"/> wraps,
+/// in 8 bytes. Machines store and read it through <see cref="Present.Keep"/> and <see cref="Present.Kept"/>.
+/// </summary>
+public readonly struct KeptBytes
+{
+    private readonly byte[]? _value;
+
+    /// <summary>Keeps <paramref name="value"/> (the array it wraps, not a copy); nothing when it is null.</summary>
+    public KeptBytes(Codecs.Bytes? value)
+    {
+        if (value is not { } bytes) return;
+        _value = System.Runtime.InteropServices.MemoryMarshal.TryGetArray(bytes.Memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : bytes.ToArray();
+    }
+
+    /// <summary>The kept value; null when none was kept.</summary>
+    public Codecs.Bytes? Value => _value is null ? null : new Codecs.Bytes(_value);
+
+    /// <summary>The value's length, never its content (a kept value may be a secret).</summary>
+    public override string ToString() => _value is null ? "(none)" : $"KeptBytes({_value.Length} bytes)";
 }
