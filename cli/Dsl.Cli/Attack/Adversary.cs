@@ -604,7 +604,7 @@ internal sealed class Adversary
         {
             var next = pending.Pop();
             if (next is BoundLiteral { Value: DurationConstant literal }) durations.Add(literal.Milliseconds + 1000);
-            foreach (var child in Children(next)) pending.Push(child);
+            foreach (var child in next.Children) pending.Push(child);
         }
         return durations.Select(d => TimeSpan.FromMilliseconds(d)).ToList();
     }
@@ -688,7 +688,7 @@ internal sealed class Adversary
         while (pending.Count > 0)
         {
             var next = pending.Pop();
-            foreach (var child in Children(next)) pending.Push(child);
+            foreach (var child in next.Children) pending.Push(child);
             if (next is not BoundServiceCall { Descriptor.AnsweredOtherwiseAfter: { } method } call) continue;
             var service = _protocol.Services.First(s => s.Name == call.Service);
             var refuter = service.Descriptor.Method(method)!;
@@ -704,19 +704,6 @@ internal sealed class Adversary
                 $"{service.Name}.{method}({string.Join(", ", call.Arguments.Select(Describe))}{(call.Descriptor.WithAnotherLastArgument ? " changed" : "")})");
         }
     }
-
-    private static IEnumerable<BoundExpression> Children(BoundExpression expression) => expression switch
-    {
-        BoundCall call => call.Arguments,
-        BoundServiceCall call => call.Arguments,
-        BoundHookCall call => call.Arguments,
-        BoundUnary unary => [unary.Operand],
-        BoundBinary binary => [binary.Left, binary.Right],
-        BoundConditional conditional => [conditional.Condition, conditional.Then, conditional.Else],
-        BoundMember member => [member.Target],
-        BoundList list => list.Items,
-        _ => [],
-    };
 
     private static string Describe(BoundExpression expression) => expression switch
     {

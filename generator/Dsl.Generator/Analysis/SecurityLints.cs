@@ -259,7 +259,7 @@ internal static class SecurityLints
             {
                 var next = pending.Pop();
                 yield return next;
-                foreach (var child in Children(next)) pending.Push(child);
+                foreach (var child in next.Children) pending.Push(child);
                 if (next is BoundLet let && seen.Add(let.LetId) && _lets.TryGetValue(let.LetId, out var symbol)) pending.Push(symbol.Value);
             }
         }
@@ -357,19 +357,5 @@ internal static class SecurityLints
         private bool SentBy(BoundExpression expression, string role)
             => (expression is BoundField ? new[] { expression } : Closure(expression)).OfType<BoundField>().Any(f => Nodes.Any(n => n.Message == f.Message && n.Sender == role && n.Set.Any(a => a.Field == f.Field
                    && Closure(a.Value).OfType<BoundCall>().Any(c => c.Function is "random" or "x25519_public"))));
-
-        private static IEnumerable<BoundExpression> Children(BoundExpression expression) => expression switch
-        {
-            BoundCall call => call.Arguments,
-            BoundServiceCall call => call.Arguments,
-            BoundHookCall call => call.Arguments,
-            BoundUnary unary => new[] { unary.Operand },
-            BoundBinary binary => new[] { binary.Left, binary.Right },
-            BoundConditional conditional => new[] { conditional.Condition, conditional.Then, conditional.Else },
-            BoundMember member => new[] { member.Target },
-            BoundList list => list.Items,
-            BoundObject obj => obj.Fields.Select(f => f.Value),
-            _ => System.Array.Empty<BoundExpression>(),
-        };
     }
 }

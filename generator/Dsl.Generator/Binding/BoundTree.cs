@@ -289,7 +289,23 @@ internal sealed record SuccessNode(int Id, string Phase, SourceSpan Span) : Flow
 // ---- Expressions ----------------------------------------------------------------------------------
 
 /// <summary>A bound, typed expression. <see cref="ExprType.MayBeAbsent"/> is what the binder proved at the place of use.</summary>
-internal abstract record BoundExpression(ExprType Type);
+internal abstract record BoundExpression(ExprType Type)
+{
+    /// <summary>The expressions this one is made of, in order (a call's arguments, an operator's operands...); none for a leaf.</summary>
+    public IEnumerable<BoundExpression> Children => this switch
+    {
+        BoundCall call => call.Arguments,
+        BoundServiceCall call => call.Arguments,
+        BoundHookCall call => call.Arguments,
+        BoundUnary unary => new[] { unary.Operand },
+        BoundBinary binary => new[] { binary.Left, binary.Right },
+        BoundConditional conditional => new[] { conditional.Condition, conditional.Then, conditional.Else },
+        BoundMember member => new[] { member.Target },
+        BoundList list => list.Items,
+        BoundObject obj => obj.Fields.Select(f => f.Value),
+        _ => System.Array.Empty<BoundExpression>(),
+    };
+}
 
 internal sealed record BoundLiteral(ExprType Type, ConstantValue Value) : BoundExpression(Type);
 
