@@ -106,6 +106,39 @@ public static class HandshakeHostServiceCollectionExtensions
         return services;
     }
 
+    /// <summary>
+    /// Registers a <see cref="TcpHandshakeTable{TMessage, TResult}"/> named <paramref name="name"/> (a keyed singleton),
+    /// configured from the <c>Handshakes:{name}</c> section as the other hosts are, and started and stopped with the
+    /// application: each connection a row, no task or transport per waiting handshake.
+    /// </summary>
+    /// <param name="services">The application's services.</param>
+    /// <param name="name">The table's name: its configuration section and its service key.</param>
+    /// <param name="createResponder">Makes, from the application's services, what makes a fresh responder machine for each connection.</param>
+    /// <param name="codec">The protocol's codec (for example <c>MeshCodec.Instance</c>).</param>
+    /// <param name="completed">Told of each handshake's outcome and given the connection on success, from the application's services, if any.</param>
+    /// <param name="configure">Adjusts the options after configuration.</param>
+    /// <param name="blockList">The store of refused addresses, from the application's services, if any.</param>
+    public static IServiceCollection AddTcpHandshakeTable<TMessage, TResult>(this IServiceCollection services, string name,
+        Func<IServiceProvider, Func<IHandshakeMachine<TMessage, TResult>>> createResponder, IMessageCodec<TMessage> codec,
+        Func<IServiceProvider, Action<System.Net.IPEndPoint, HandshakeOutcome<TResult>, IMessageTransport?>>? completed = null,
+        Action<HandshakeHostOptions>? configure = null, Func<IServiceProvider, IAddressBlockList?>? blockList = null)
+        where TMessage : class
+        where TResult : class
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(createResponder);
+        ArgumentNullException.ThrowIfNull(codec);
+        Options(services, name, configure);
+        services.AddKeyedSingleton(name, (provider, _) => new TcpHandshakeTable<TMessage, TResult>(
+            provider.GetRequiredService<IOptionsMonitor<HandshakeHostOptions>>().Get(name), createResponder(provider), codec,
+            completed?.Invoke(provider), blockList?.Invoke(provider)));
+        services.AddSingleton<IHostedService>(provider => new HostedHandshakes(
+            provider.GetRequiredKeyedService<TcpHandshakeTable<TMessage, TResult>>(name).StartAsync,
+            provider.GetRequiredKeyedService<TcpHandshakeTable<TMessage, TResult>>(name).StopAsync));
+        return services;
+    }
+
     private static void Options(IServiceCollection services, string name, Action<HandshakeHostOptions>? configure)
     {
         var options = services.AddOptions<HandshakeHostOptions>(name).BindConfiguration(ConfigurationSection(name));

@@ -249,7 +249,7 @@ public static class HandshakeDriver
     }
 
     /// <summary>What the close tells the peer about a failed handshake (over WebSocket, the close frame's status code).</summary>
-    private static CloseReason CloseReasonOf(HandshakeError error) => error switch
+    internal static CloseReason CloseReasonOf(HandshakeError error) => error switch
     {
         { RaisedByPeer: true } or { Code: HandshakeErrorCodes.PeerClosed } => CloseReason.Normal,
         { Code: HandshakeErrorCodes.Cancelled } => CloseReason.GoingAway,

@@ -233,6 +233,36 @@ public sealed class HandshakeHostRegistrationTests
     }
 
     [Fact]
+    public async Task A_tcp_handshake_table_registered_as_a_service_takes_its_options_from_configuration_and_serves()
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new System.Collections.Generic.Dictionary<string, string?>
+        {
+            ["Handshakes:Mesh:Host"] = "127.0.0.1",
+            ["Handshakes:Mesh:Port"] = "0",
+            ["Handshakes:Mesh:MaxConcurrentHandshakes"] = "10",
+        });
+        using var a = new Node();
+        using var b = new Node();
+        var served = new TaskCompletionSource<HandshakeOutcome<MeshResponderResult>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        builder.Services.AddTcpHandshakeTable<MeshMessage, MeshResponderResult>("Mesh", _ => () => b.Responder(), MeshCodec.Instance,
+            services => (peer, outcome, transport) =>
+            {
+                if (transport is not null) _ = transport.DisposeAsync().AsTask();
+                served.TrySetResult(outcome);
+            });
+        using var app = builder.Build();
+        await app.StartAsync();
+        var table = app.Services.GetRequiredKeyedService<TcpHandshakeTable<MeshMessage, MeshResponderResult>>("Mesh");
+
+        await using (var client = await TcpTransport.ConnectAsync(table.LocalEndPoint))
+            Assert.True((await a.Initiator().RunAsync(client)).Succeeded);
+        Assert.True((await served.Task.WaitAsync(TimeSpan.FromSeconds(10))).Succeeded);
+        await app.StopAsync();
+        await Assert.ThrowsAnyAsync<SocketException>(async () => await (await TcpTransport.ConnectAsync(table.LocalEndPoint)).DisposeAsync());
+    }
+
+    [Fact]
     public void Step_and_handshake_timeouts_come_from_configuration_and_override_the_specs_only_where_set()
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();

@@ -173,7 +173,7 @@ public sealed class SttOverUdpTableTests
     }
 
     /// <summary>A replay cache whose calls never return (a database that hangs), whatever the token says.</summary>
-    private sealed class HangingReplayCache : Dsl.Runtime.Services.IReplayCache
+    internal sealed class HangingReplayCache : Dsl.Runtime.Services.IReplayCache
     {
         public ValueTask<bool> TryAddAsync(Bytes key, DateTimeOffset now, DateTimeOffset expiresAt, CancellationToken cancellationToken)
             => new(new TaskCompletionSource<bool>().Task);

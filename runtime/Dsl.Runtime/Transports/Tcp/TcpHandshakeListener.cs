@@ -33,17 +33,14 @@ namespace Dsl.Runtime.Transports.Tcp;
 /// </remarks>
 public sealed class TcpHandshakeListener : IAsyncDisposable
 {
-    private const int Backlog = 512;
-
     private readonly Func<IMessageTransport, CancellationToken, Task> _handler;
     private readonly int _port;
     private readonly TcpTransportOptions? _transportOptions;
     private readonly Action<Exception>? _onError;
     private readonly CancellationTokenSource _stopping = new();
     private readonly object _gate = new();
-    // Guarded by _gate.
-    private readonly HashSet<Connection> _connections = new();
-    private readonly Dictionary<IPAddress, int> _connectionsPerAddress = new();
+    // Guarded by _gate; sized at Start, from the limits.
+    private AddressSlots<Connection> _connections = new(0, 0);
     private Socket? _listenSocket;
     private IPEndPoint? _localEndPoint;
     private Task _acceptLoop = Task.CompletedTask;
@@ -132,18 +129,8 @@ public sealed class TcpHandshakeListener : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(MaxConnectionsPerAddress);
         if (Interlocked.Exchange(ref _started, 1) != 0)
             throw new InvalidOperationException("The listener has already started.");
-        var socket = new Socket(Address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            if (Address.Equals(IPAddress.IPv6Any)) socket.DualMode = true;
-            socket.Bind(new IPEndPoint(Address, _port));
-            socket.Listen(Backlog);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
+        var socket = TcpAccept.Listen(Address, _port);
+        _connections = new AddressSlots<Connection>(MaxConcurrentConnections, MaxConnectionsPerAddress);
         _listenSocket = socket;
         _localEndPoint = (IPEndPoint)socket.LocalEndPoint!;
         _acceptLoop = AcceptLoopAsync(socket);
@@ -193,142 +180,27 @@ public sealed class TcpHandshakeListener : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    private async Task AcceptLoopAsync(Socket listenSocket)
-    {
-        var stopping = _stopping.Token;
-        while (!stopping.IsCancellationRequested)
-        {
-            Socket socket;
-            try
-            {
-                socket = await listenSocket.AcceptAsync(stopping).ConfigureAwait(false);
-            }
-            catch (Exception) when (stopping.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (ObjectDisposedException)
-            {
-                // Stopped gracefully: the listening socket is closed.
-                return;
-            }
-            catch (SocketException exception) when (exception.SocketErrorCode == SocketError.OperationAborted)
-            {
-                return;
-            }
-            catch (SocketException exception)
-            {
-                // A connection reset while waiting in the backlog, or out of descriptors: the listener goes on.
-                Report(exception);
-                continue;
-            }
-            IPAddress address;
-            try
-            {
-                socket.NoDelay = true;
-                address = PeerAddress.Normalize(((IPEndPoint)socket.RemoteEndPoint!).Address);
-            }
-            catch (Exception)
-            {
-                // The peer reset before we looked at it.
-                Reset(socket);
-                continue;
-            }
-            if (BlockList is { } blocked)
-            {
-                bool refused;
-                try
-                {
-                    refused = await blocked.IsBlockedAsync(address.ToString(), TimeProvider.GetUtcNow(), stopping).ConfigureAwait(false);
-                }
-                catch (Exception exception) when (!stopping.IsCancellationRequested)
-                {
-                    // A store that fails refuses no one: the handshake's own checks still run.
-                    Report(exception);
-                    refused = false;
-                }
-                catch (Exception)
-                {
-                    Reset(socket);
-                    return;
-                }
-                if (refused)
-                {
-                    Interlocked.Increment(ref _rejectedConnections);
-                    Reset(socket);
-                    continue;
-                }
-            }
-            Admit(socket, address);
-        }
-    }
+    private Task AcceptLoopAsync(Socket listenSocket)
+        => TcpAccept.LoopAsync(listenSocket, BlockList, TimeProvider, Report, () => Interlocked.Increment(ref _rejectedConnections), Admit, _stopping.Token);
 
     private void Admit(Socket socket, IPAddress address)
     {
-        Connection? connection = null, evicted = null;
-        lock (_gate)
-        {
-            _connectionsPerAddress.TryGetValue(address, out var fromAddress);
-            if (fromAddress < MaxConnectionsPerAddress && _connections.Count >= MaxConcurrentConnections)
-            {
-                // Full: a silent connection of the busiest address gives way, if that address holds more than this one.
-                // One pass each, no LINQ: this runs for every connection while a flood keeps the table full.
-                KeyValuePair<IPAddress, int> busiest = default;
-                foreach (var held in _connectionsPerAddress)
-                    if (held.Value > busiest.Value) busiest = held;
-                if (busiest.Value > fromAddress + 1)
-                {
-                    foreach (var candidate in _connections)
-                    {
-                        if (!candidate.Silent || !candidate.Address.Equals(busiest.Key)) continue;
-                        evicted = candidate;
-                        break;
-                    }
-                    if (evicted is not null) Release(evicted);
-                }
-            }
-            if (_connections.Count < MaxConcurrentConnections && fromAddress < MaxConnectionsPerAddress)
-            {
-                connection = new Connection(socket, address, silent: FirstByteTimeout is not null);
-                _connections.Add(connection);
-                _connectionsPerAddress[address] = fromAddress + 1;
-            }
-            else
-            {
-                Interlocked.Increment(ref _rejectedConnections);
-            }
-        }
+        var connection = new Connection(socket, address, silent: FirstByteTimeout is not null);
+        bool admitted;
+        Connection? evicted;
+        lock (_gate) admitted = _connections.TryAdmit(connection, out evicted);
         if (evicted is not null)
         {
             Interlocked.Increment(ref _evictedConnections);
             _ = evicted.AbortAsync().AsTask();
         }
-        if (connection is null)
+        if (!admitted)
         {
-            Reset(socket);
+            Interlocked.Increment(ref _rejectedConnections);
+            TcpAccept.Reset(socket);
             return;
         }
         connection.Completion = Task.Run(() => RunAsync(connection));
-    }
-
-    /// <summary>Takes a connection off the books (once); under <see cref="_gate"/>.</summary>
-    private void Release(Connection connection)
-    {
-        if (!_connections.Remove(connection)) return;
-        if (--_connectionsPerAddress[connection.Address] == 0) _connectionsPerAddress.Remove(connection.Address);
-    }
-
-    private static void Reset(Socket socket)
-    {
-        try
-        {
-            socket.LingerState = new LingerOption(enable: true, seconds: 0);
-        }
-        catch (Exception)
-        {
-            // Already gone; closing is all that is left.
-        }
-        socket.Dispose();
     }
 
     private async Task RunAsync(Connection connection)
@@ -341,7 +213,7 @@ public sealed class TcpHandshakeListener : IAsyncDisposable
             lock (_gate)
             {
                 wasOpen = _connections.Contains(connection);
-                Release(connection);
+                _connections.Release(connection);
             }
             if (wasOpen && !stopping.IsCancellationRequested && connection.TimedOut) Interlocked.Increment(ref _idleConnectionsClosed);
             await connection.AbortAsync().ConfigureAwait(false);
@@ -359,7 +231,7 @@ public sealed class TcpHandshakeListener : IAsyncDisposable
                 }
                 catch (Exception)
                 {
-                    Release(connection);
+                    _connections.Release(connection);
                 }
             }
         }
@@ -390,7 +262,7 @@ public sealed class TcpHandshakeListener : IAsyncDisposable
             {
                 Report(exception);
             }
-            lock (_gate) Release(connection);
+            lock (_gate) _connections.Release(connection);
         }
     }
 
@@ -407,7 +279,7 @@ public sealed class TcpHandshakeListener : IAsyncDisposable
     }
 
     /// <summary>An accepted connection: a bare socket until its first byte arrives, then a transport.</summary>
-    private sealed class Connection(Socket socket, IPAddress address, bool silent)
+    private sealed class Connection(Socket socket, IPAddress address, bool silent) : IAddressSlot
     {
         private readonly CancellationTokenSource _abort = new();
         private TcpMessageTransport? _transport;
@@ -472,7 +344,7 @@ public sealed class TcpHandshakeListener : IAsyncDisposable
         {
             _abort.Cancel();
             if (_transport is { } transport) await transport.DisposeAsync().ConfigureAwait(false);
-            else Reset(socket);
+            else TcpAccept.Reset(socket);
         }
     }
 }
