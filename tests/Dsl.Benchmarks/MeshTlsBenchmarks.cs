@@ -11,6 +11,7 @@ using System.Threading.Tasks;
 using BenchmarkDotNet.Attributes;
 using Dsl.Protocols.Mesh;
 using Dsl.Runtime.Cryptography;
+using Dsl.Runtime.Handshakes;
 using Dsl.Runtime.Hosting;
 using Dsl.Runtime.Transports;
 using Dsl.Runtime.Transports.Tcp;
@@ -19,7 +20,8 @@ namespace Dsl.Benchmarks;
 
 /// <summary>
 /// Mutual authentication over TCP on loopback, a new connection per handshake: TLS 1.3 with a certificate on each side
-/// through <see cref="SslStream"/> (the baseline), against Mesh through the runtime's <see cref="TcpHandshakeHost"/>.
+/// through <see cref="SslStream"/> (the baseline), against Mesh through the runtime's <see cref="TcpHandshakeHost"/> (a task per
+/// connection) and its <see cref="TcpHandshakeTable{TMessage, TResult}"/> (a row per connection).
 /// TLS: self-signed P-256 ECDSA certificates, the server requires the client's, each side accepts only the other's
 /// certificate (pinned by its SHA-256 thumbprint), TLS 1.3 only, no session resumption. Mesh: the responder on the host
 /// with in-memory stores, the initiator through <see cref="TcpTransport.ConnectAsync"/>, the nodes knowing each other.
@@ -27,6 +29,7 @@ namespace Dsl.Benchmarks;
 /// is complete on both sides. A batch of 16 handshakes runs <see cref="InFlight"/> at a time; figures are per handshake.
 /// </summary>
 [MemoryDiagnoser]
+[Config(typeof(CpuConfig))]
 public class MeshTlsBenchmarks
 {
     private const int Batch = 16;
@@ -48,6 +51,11 @@ public class MeshTlsBenchmarks
     private MeshStores _storesA, _storesB;
     private TcpHandshakeHost _meshHost = null!;
     private IPEndPoint _meshEndPoint = null!;
+    private TcpHandshakeTable<MeshMessage, MeshResponderResult> _meshTable = null!;
+    private IPEndPoint _meshTableEndPoint = null!;
+    private TcpListener _bareListener = null!;
+    private IPEndPoint _bareEndPoint = null!;
+    private Task _bareAccepting = Task.CompletedTask;
 
     [GlobalSetup]
     public void Setup()
@@ -86,10 +94,20 @@ public class MeshTlsBenchmarks
         _meshHost = new TcpHandshakeHost(new HandshakeHostOptions(), RespondAsync, _storesB.Blocked);
         _meshHost.StartAsync().GetAwaiter().GetResult();
         _meshEndPoint = _meshHost.LocalEndPoint;
+        _meshTable = new TcpHandshakeTable<MeshMessage, MeshResponderResult>(new HandshakeHostOptions(),
+            () => new MeshResponder(new MeshResponderInputs { Identity = _nodeB }, _storesB.Responder()), MeshCodec.Instance, Confirm, _storesB.Blocked);
+        _meshTable.StartAsync().GetAwaiter().GetResult();
+        _meshTableEndPoint = _meshTable.LocalEndPoint;
+        _bareListener = new TcpListener(IPAddress.Loopback, 0);
+        _bareListener.Start(backlog: 512);
+        _bareEndPoint = (IPEndPoint)_bareListener.LocalEndpoint;
+        _bareAccepting = AcceptBareAsync();
 
         // One of each, so that a broken setup fails here; the Mesh nodes know each other from then on.
         TlsHandshakeAsync().GetAwaiter().GetResult();
         MeshHandshakeAsync().GetAwaiter().GetResult();
+        MeshTableHandshakeAsync().GetAwaiter().GetResult();
+        BareExchangeAsync().GetAwaiter().GetResult();
     }
 
     [GlobalCleanup]
@@ -98,7 +116,10 @@ public class MeshTlsBenchmarks
         _stopping.Cancel();
         _tlsListener.Stop();
         _accepting.GetAwaiter().GetResult();
+        _bareListener.Stop();
+        _bareAccepting.GetAwaiter().GetResult();
         _meshHost.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _meshTable.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _serverCertificate.Dispose();
         _clientCertificate.Dispose();
         _nodeA.Dispose();
@@ -113,6 +134,17 @@ public class MeshTlsBenchmarks
     /// <summary>Mesh 1.0 through the TCP handshake host.</summary>
     [Benchmark(OperationsPerInvoke = Batch)]
     public Task Mesh() => BatchAsync(MeshHandshakeAsync);
+
+    /// <summary>Mesh 1.0 through the TCP handshake table (a row per connection, stepped where its bytes arrive).</summary>
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public Task MeshTable() => BatchAsync(MeshTableHandshakeAsync);
+
+    /// <summary>
+    /// The transport's own floor: a new connection carrying what a Mesh handshake carries (three frames of its sizes and
+    /// the confirmation byte) between bare sockets, no crypto, no codec, no machine.
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public Task TcpExchange() => BatchAsync(BareExchangeAsync);
 
     /// <summary>Runs <see cref="Batch"/> handshakes, <see cref="InFlight"/> at a time.</summary>
     private Task BatchAsync(Func<Task> handshake)
@@ -183,9 +215,13 @@ public class MeshTlsBenchmarks
         }
     }
 
-    private async Task MeshHandshakeAsync()
+    private Task MeshHandshakeAsync() => InitiateAsync(_meshEndPoint);
+
+    private Task MeshTableHandshakeAsync() => InitiateAsync(_meshTableEndPoint);
+
+    private async Task InitiateAsync(IPEndPoint server)
     {
-        await using var transport = await TcpTransport.ConnectAsync(_meshEndPoint);
+        await using var transport = await TcpTransport.ConnectAsync(server);
         var outcome = await new MeshInitiator(new MeshInitiatorInputs { Identity = _nodeA }, _storesA.Initiator()).RunAsync(transport);
         if (!outcome.Succeeded) throw new InvalidOperationException(outcome.ToString());
         // The initiator is done once HS_ACK is sent; the responder's byte says it accepted HS_ACK.
@@ -200,6 +236,91 @@ public class MeshTlsBenchmarks
         if (!outcome.Succeeded) return;
         await transport.SendAsync(One, cancellationToken);
         await transport.CloseAsync(cancellationToken);
+    }
+
+    // The sizes of Mesh's frames on the wire (HS_SYN, HS_SYN_ACK, HS_ACK in their signed packets, with the length prefix).
+    private static readonly byte[] SynFrame = new byte[340], SynAckFrame = new byte[520], AckFrame = new byte[430];
+
+    private async Task BareExchangeAsync()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(_bareEndPoint);
+        var buffer = new byte[1024];
+        await socket.SendAsync(SynFrame, SocketFlags.None);
+        await ReceiveExactlyAsync(socket, buffer.AsMemory(0, SynAckFrame.Length));
+        await socket.SendAsync(AckFrame, SocketFlags.None);
+        await ReceiveExactlyAsync(socket, buffer.AsMemory(0, 1));
+        socket.Shutdown(SocketShutdown.Send);
+    }
+
+    private async Task AcceptBareAsync()
+    {
+        while (true)
+        {
+            Socket socket;
+            try
+            {
+                socket = await _bareListener.AcceptSocketAsync(_stopping.Token);
+            }
+            catch (Exception)
+            {
+                return;
+            }
+            _ = AnswerBareAsync(socket);
+        }
+    }
+
+    private static async Task AnswerBareAsync(Socket socket)
+    {
+        using (socket)
+        {
+            try
+            {
+                socket.NoDelay = true;
+                var buffer = new byte[1024];
+                await ReceiveExactlyAsync(socket, buffer.AsMemory(0, SynFrame.Length));
+                await socket.SendAsync(SynAckFrame, SocketFlags.None);
+                await ReceiveExactlyAsync(socket, buffer.AsMemory(0, AckFrame.Length));
+                await socket.SendAsync(One, SocketFlags.None);
+                socket.Shutdown(SocketShutdown.Send);
+            }
+            catch (Exception)
+            {
+                // The client sees it.
+            }
+        }
+    }
+
+    private static async Task ReceiveExactlyAsync(Socket socket, Memory<byte> buffer)
+    {
+        for (var read = 0; read < buffer.Length;)
+        {
+            var got = await socket.ReceiveAsync(buffer[read..], SocketFlags.None);
+            if (got == 0) throw new InvalidOperationException("The peer closed early.");
+            read += got;
+        }
+    }
+
+    /// <summary>The table's responder accepted the initiator: the byte is sent on the connection it hands over.</summary>
+    private void Confirm(IPEndPoint peer, HandshakeOutcome<MeshResponderResult> outcome, IMessageTransport? transport)
+    {
+        if (transport is not null) _ = ConfirmAsync(transport);
+    }
+
+    private async Task ConfirmAsync(IMessageTransport transport)
+    {
+        await using (transport)
+        {
+            try
+            {
+                await transport.SendAsync(One, _stopping.Token);
+                await transport.CloseAsync(_stopping.Token);
+            }
+            catch (Exception)
+            {
+                // The client sees the failure: its read of the byte fails.
+            }
+        }
     }
 
     private static bool Pinned(X509Certificate? certificate, string thumbprint)

@@ -27,6 +27,7 @@ namespace Dsl.Benchmarks;
 /// they were read.
 /// </summary>
 [MemoryDiagnoser]
+[Config(typeof(CpuConfig))]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
 [CategoriesColumn]
 public class ProtocolFloorBenchmarks

@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using System.Threading.Tasks;
 using BenchmarkDotNet.Attributes;
@@ -14,9 +15,13 @@ namespace Dsl.Benchmarks;
 /// <summary>
 /// One STT handshake in memory (the baseline), and over UDP on loopback against the responder on the UDP host (a task and
 /// a transport per peer) and in the UDP handshake table (a row per peer): the same machines, with the address check (one
-/// retry round trip), retransmission state and linger on top.
+/// retry round trip), retransmission state and linger on top. Beside them, the transport's own floor: three round trips
+/// of 200-byte datagrams between two sockets in the process (as many as a handshake over UDP makes, the address check's
+/// included), with nothing else.
 /// </summary>
 [MemoryDiagnoser]
+[ExceptionDiagnoser]
+[Config(typeof(CpuConfig))]
 public class SttBenchmarks
 {
     private static readonly Bytes Seed = new(Encoding.UTF8.GetBytes("my_secret_network_key_32bytes!!!"));
@@ -28,6 +33,10 @@ public class SttBenchmarks
     private UdpEndpoint _clientEndpoint = null!;
     private UdpHandshakeManager _client = null!;
     private IPEndPoint _server = null!;
+    private Socket _echo = null!, _bouncer = null!;
+    private IPEndPoint _echoEndPoint = null!;
+    private Task _echoing = Task.CompletedTask;
+    private readonly byte[] _datagram = new byte[200], _received = new byte[2048];
 
     [GlobalSetup]
     public void Setup()
@@ -43,6 +52,35 @@ public class SttBenchmarks
         _tableEndPoint = new IPEndPoint(IPAddress.Loopback, _table.LocalEndPoint.Port);
         _clientEndpoint = new UdpEndpoint();
         _client = new UdpHandshakeManager(_clientEndpoint);
+
+        _echo = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        _echo.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _echoEndPoint = (IPEndPoint)_echo.LocalEndPoint!;
+        _echoing = EchoAsync(_echo);
+        _bouncer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        _bouncer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+    }
+
+    /// <summary>Sends every datagram back where it came from, until the socket closes.</summary>
+    private static async Task EchoAsync(Socket socket)
+    {
+        var buffer = new byte[2048];
+        var any = new IPEndPoint(IPAddress.Any, 0);
+        try
+        {
+            while (true)
+            {
+                var got = await socket.ReceiveFromAsync(buffer, SocketFlags.None, any);
+                await socket.SendToAsync(buffer.AsMemory(0, got.ReceivedBytes), SocketFlags.None, got.RemoteEndPoint);
+            }
+        }
+        catch (Exception) when (socket.SafeHandle.IsClosed)
+        {
+            // Cleanup closed it.
+        }
+        catch (ObjectDisposedException)
+        {
+        }
     }
 
     [GlobalCleanup]
@@ -52,6 +90,9 @@ public class SttBenchmarks
         _clientEndpoint.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _host.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _table.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _echo.Dispose();
+        _bouncer.Dispose();
+        _echoing.Wait(TimeSpan.FromSeconds(5));
     }
 
     /// <summary>The baseline: both roles over an in-memory pair.</summary>
@@ -65,6 +106,18 @@ public class SttBenchmarks
     /// <summary>The same against the responder in the UDP handshake table.</summary>
     [Benchmark]
     public Task OverUdpTable() => OverUdpAsync(_tableEndPoint);
+
+    /// <summary>The transport's floor: three round trips of 200-byte datagrams over loopback, no handshake.</summary>
+    [Benchmark]
+    public async Task UdpRoundTrips()
+    {
+        var any = new IPEndPoint(IPAddress.Any, 0);
+        for (var i = 0; i < 3; i++)
+        {
+            await _bouncer.SendToAsync(_datagram, SocketFlags.None, _echoEndPoint);
+            await _bouncer.ReceiveFromAsync(_received, SocketFlags.None, any);
+        }
+    }
 
     private async Task OverUdpAsync(IPEndPoint server)
     {
