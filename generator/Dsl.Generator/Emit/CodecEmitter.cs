@@ -124,14 +124,23 @@ internal static class CodecEmitter
         {
             var envelopeType = Naming.Pascal(sealedIn.Name);
             w.Line("message = null;");
-            w.Line($"if (!TryDecode{envelopeType}(data, out var envelope, out var payloadStart, out var payloadEnd, out error)) return false;");
+            // One pass over the payload, in the envelope's: its discriminator found and its canonical form checked there.
+            w.Line($"if (!TryDecode{envelopeType}(data, out var envelope, out var payloadStart, out var payloadEnd, out var discriminator, out var discriminators, out var payloadIsCanonical, out error)) return false;");
             w.Line("var payload = data[payloadStart..payloadEnd];");
-            w.Line("if (!TryDecodeMessage(payload, out var inner, out error)) return false;");
+            w.Line($"if (!{CSharp.Codecs}.JsonDecoding.CheckDiscriminator(discriminators, discriminator, {disc}, out error)) return false;");
+            w.Line("if (!TryDecodeMessage(payload, discriminator, out var inner, out error)) return false;");
+            w.Line($"{CSharp.Codecs}.Bytes canonicalPayload;");
+            // A payload a canonical writer sent (every one this runtime sends) is kept as received; another is rewritten.
+            w.Line($"if (payloadIsCanonical) canonicalPayload = {CSharp.Codecs}.Bytes.CopyFrom(payload);");
+            w.Line("else");
+            w.Open("");
             w.Line($"using var canonical = new {CSharp.Codecs}.PooledBufferWriter();");
             w.Line($"if (!{CSharp.Codecs}.JsonCanonicalizer.TryCanonicalize(payload, canonical, exactNumbers: true, out var why))");
             w.Open("");
             w.Line($"error = new {DecodeError}({DecodeErrorKind}.InvalidSyntax, null, {CSharp.Literal(sealedIn.PayloadField)}, \"The payload is not canonicalizable JSON: \" + why);");
             w.Line("return false;");
+            w.Close();
+            w.Line($"canonicalPayload = {CSharp.Codecs}.Bytes.CopyFrom(canonical.WrittenSpan);");
             w.Close();
             var unsigned = "";
             var omitted = string.Join(", ", sealedIn.Fields.Where(f => sealedIn.SignatureFields.Contains(f.Name)).Select(f => CSharp.Literal(f.Wire)));
@@ -139,14 +148,14 @@ internal static class CodecEmitter
             {
                 // What the signature covers: the envelope as received, canonical, without its signature fields.
                 w.Line($"using var unsigned = new {CSharp.Codecs}.PooledBufferWriter();");
-                w.Line($"if (!{CSharp.Codecs}.JsonCanonicalizer.TryCanonicalizeWithout(data, s_signatureMembers, unsigned, out why))");
+                w.Line($"if (!{CSharp.Codecs}.JsonCanonicalizer.TryCanonicalizeWithout(data, s_signatureMembers, unsigned, out var unsignedWhy))");
                 w.Open("");
-                w.Line($"error = new {DecodeError}({DecodeErrorKind}.InvalidSyntax, null, null, \"The envelope is not canonicalizable JSON: \" + why);");
+                w.Line($"error = new {DecodeError}({DecodeErrorKind}.InvalidSyntax, null, null, \"The envelope is not canonicalizable JSON: \" + unsignedWhy);");
                 w.Line("return false;");
                 w.Close();
                 unsigned = $", {Naming.EnvelopeUnsigned} = {CSharp.Codecs}.Bytes.CopyFrom(unsigned.WrittenSpan)";
             }
-            w.Line($"message = inner with {{ Envelope = {CSharp.Present}.Reference(envelope) with {{ {Naming.EnvelopePayload} = {CSharp.Codecs}.Bytes.CopyFrom(canonical.WrittenSpan){unsigned} }} }};");
+            w.Line($"message = inner with {{ Envelope = {CSharp.Present}.Reference(envelope) with {{ {Naming.EnvelopePayload} = canonicalPayload{unsigned} }} }};");
             w.Line("return true;");
             w.Close();
             w.Line();
@@ -168,7 +177,8 @@ internal static class CodecEmitter
                 w.Close();
                 w.Line();
             }
-            w.Open($"private bool TryDecodeMessage(global::System.ReadOnlySpan<byte> data, [global::System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out {message}? message, out {DecodeError} error)");
+            w.Open($"private bool TryDecodeMessage(global::System.ReadOnlySpan<byte> data, {Json}.Utf8JsonReader discriminator, [global::System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out {message}? message, out {DecodeError} error)");
+            w.Line("message = null;");
         }
         if (protocol.Envelope is null && protocol.Wrap is { } wrapped)
         {
@@ -179,8 +189,11 @@ internal static class CodecEmitter
             w.Line();
             w.Open($"private bool TryDecodeMessage(global::System.ReadOnlySpan<byte> data, [global::System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out {message}? message, out {DecodeError} error)");
         }
-        w.Line("message = null;");
-        w.Line($"if (!{CSharp.Codecs}.JsonDecoding.TryFindDiscriminator(data, {disc}u8, {disc}, out var discriminator, out error)) return false;");
+        if (protocol.Envelope is null)
+        {
+            w.Line("message = null;");
+            w.Line($"if (!{CSharp.Codecs}.JsonDecoding.TryFindDiscriminator(data, {disc}u8, {disc}, out var discriminator, out error)) return false;");
+        }
         w.Open("try");
         foreach (var m in protocol.Messages)
             w.Line($"if (discriminator.ValueTextEquals({CSharp.Literal(m.Wire)}u8)) return TryDecode{Naming.Pascal(m.Name)}(data, out message, out error){(m.SignsItself ? $" && WithUnsigned{Naming.Pascal(m.Name)}(data, ref message, out error)" : "")};");
@@ -367,9 +380,12 @@ internal static class CodecEmitter
         var isEnvelope = payloadField is not null;
         if (isEnvelope)
         {
-            w.Open($"private static bool TryDecode{typeName}(global::System.ReadOnlySpan<byte> data, out {typeName}? message, out int payloadStart, out int payloadEnd, out {DecodeError} error)");
+            w.Open($"private static bool TryDecode{typeName}(global::System.ReadOnlySpan<byte> data, out {typeName}? message, out int payloadStart, out int payloadEnd, out {Json}.Utf8JsonReader discriminator, out int discriminators, out bool payloadIsCanonical, out {DecodeError} error)");
             w.Line("message = null;");
             w.Line("payloadStart = payloadEnd = -1;");
+            w.Line("discriminator = default;");
+            w.Line("discriminators = 0;");
+            w.Line("payloadIsCanonical = false;");
             w.Line("error = default;");
             w.Open("try");
             w.Line($"var reader = new {Json}.Utf8JsonReader(data, {CSharp.Codecs}.JsonDecoding.ReaderOptions);");
@@ -397,7 +413,7 @@ internal static class CodecEmitter
             w.Line("reader.Read();");
             w.Line($"if (reader.TokenType != {Json}.JsonTokenType.StartObject) {{ error = {DecodeError}.WrongType({m}, {payload}, \"an object\"); return false; }}");
             w.Line("payloadStart = (int)reader.TokenStartIndex;");
-            w.Line("reader.Skip();");
+            w.Line($"payloadIsCanonical = {CSharp.Codecs}.JsonDecoding.SkipPayload(ref reader, data, {CSharp.Literal(protocol.Discriminator)}u8, out discriminator, out discriminators);");
             w.Line("payloadEnd = (int)reader.BytesConsumed;");
             w.Close();
             first = false;

@@ -108,73 +108,104 @@ public static class JsonCanonicalizer
     /// </summary>
     internal static bool IsCanonical(ReadOnlySpan<byte> utf8Json)
     {
-        const int MaxDepth = 64;
-        // Per open object or array: where its last member name starts and how long it is (-1: none yet, or an array).
-        Span<int> lastStart = stackalloc int[MaxDepth + 1];
-        Span<int> lastLength = stackalloc int[MaxDepth + 1];
-        var depth = 0;
-        var reader = new Utf8JsonReader(utf8Json, new JsonReaderOptions { MaxDepth = MaxDepth });
-        long expected = 0;
+        var form = new CanonicalForm(0);
+        var reader = new Utf8JsonReader(utf8Json, new JsonReaderOptions { MaxDepth = CanonicalForm.MaxDepth });
         try
         {
             while (reader.Read())
-            {
-                var start = reader.TokenStartIndex;
-                // Between two tokens: nothing, or the one comma or colon JSON needs.
-                if (start != expected && (start != expected + 1 || utf8Json[(int)expected] is not ((byte)',' or (byte)':'))) return false;
-                var value = reader.ValueSpan;
-                long length;
-                switch (reader.TokenType)
-                {
-                    case JsonTokenType.StartObject:
-                    case JsonTokenType.StartArray:
-                        depth++;
-                        lastStart[depth] = -1;
-                        lastLength[depth] = -1;
-                        length = 1;
-                        break;
-                    case JsonTokenType.EndObject:
-                    case JsonTokenType.EndArray:
-                        depth--;
-                        length = 1;
-                        break;
-                    case JsonTokenType.PropertyName:
-                        if (reader.ValueIsEscaped || !System.Text.Ascii.IsValid(value)) return false;
-                        var nameStart = (int)start + 1;
-                        if (lastLength[depth] >= 0 && value.SequenceCompareTo(utf8Json.Slice(lastStart[depth], lastLength[depth])) <= 0) return false;
-                        lastStart[depth] = nameStart;
-                        lastLength[depth] = value.Length;
-                        // The name, its quotes and the colon right after it.
-                        length = value.Length + 3;
-                        break;
-                    case JsonTokenType.String:
-                        if (reader.ValueIsEscaped || !Utf8.IsValid(value)) return false;
-                        length = value.Length + 2;
-                        break;
-                    case JsonTokenType.Number:
-                        if (!IsCanonicalInteger(value)) return false;
-                        length = value.Length;
-                        break;
-                    default:
-                        length = value.Length;
-                        break;
-                }
-                if (reader.BytesConsumed != start + length) return false;
-                expected = reader.BytesConsumed;
-            }
-            return expected == utf8Json.Length;
+                if (!form.Next(ref reader, utf8Json)) return false;
+            return form.End == utf8Json.Length;
         }
         catch (JsonException)
         {
             return false;
         }
+    }
+
+    /// <summary>
+    /// Follows JSON text token by token and says whether it is its own canonical form (see <see cref="IsCanonical"/>):
+    /// what a reader that is going through the text anyway (a signed envelope's, over its payload) can tell on the way.
+    /// </summary>
+    internal struct CanonicalForm
+    {
+        /// <summary>The deepest nesting followed; deeper text is not taken as canonical.</summary>
+        public const int MaxDepth = 64;
+
+        // Per open object or array: where its last member name starts and how long it is (-1: none yet, or an array).
+        private Levels _lastStart;
+        private Levels _lastLength;
+        private int _depth;
+
+        /// <param name="start">Where in the text the first token is.</param>
+        public CanonicalForm(long start) => End = start;
+
+        /// <summary>Where the last token seen ends.</summary>
+        public long End { get; private set; }
+
+        /// <summary>Whether every token so far is as the canonical form writes it.</summary>
+        public bool IsCanonical { get; private set; } = true;
+
+        /// <summary>Takes the token the reader is on; false (from then on) once the text is not canonical.</summary>
+        public bool Next(ref Utf8JsonReader reader, ReadOnlySpan<byte> json)
+        {
+            if (!IsCanonical) return false;
+            var start = reader.TokenStartIndex;
+            // Between two tokens: nothing, or the one comma or colon JSON needs.
+            if (start != End && (start != End + 1 || json[(int)End] is not ((byte)',' or (byte)':'))) return IsCanonical = false;
+            var value = reader.ValueSpan;
+            long length;
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.StartObject:
+                case JsonTokenType.StartArray:
+                    if (++_depth > MaxDepth) return IsCanonical = false;
+                    _lastStart[_depth] = -1;
+                    _lastLength[_depth] = -1;
+                    length = 1;
+                    break;
+                case JsonTokenType.EndObject:
+                case JsonTokenType.EndArray:
+                    _depth--;
+                    length = 1;
+                    break;
+                case JsonTokenType.PropertyName:
+                    if (reader.ValueIsEscaped || !System.Text.Ascii.IsValid(value)) return IsCanonical = false;
+                    var nameStart = (int)start + 1;
+                    if (_lastLength[_depth] >= 0 && value.SequenceCompareTo(json.Slice(_lastStart[_depth], _lastLength[_depth])) <= 0) return IsCanonical = false;
+                    _lastStart[_depth] = nameStart;
+                    _lastLength[_depth] = value.Length;
+                    // The name, its quotes and the colon right after it.
+                    length = value.Length + 3;
+                    break;
+                case JsonTokenType.String:
+                    if (reader.ValueIsEscaped || !Utf8.IsValid(value)) return IsCanonical = false;
+                    length = value.Length + 2;
+                    break;
+                case JsonTokenType.Number:
+                    if (!IsCanonicalInteger(value)) return IsCanonical = false;
+                    length = value.Length;
+                    break;
+                default:
+                    length = value.Length;
+                    break;
+            }
+            if (reader.BytesConsumed != start + length) return IsCanonical = false;
+            End = reader.BytesConsumed;
+            return true;
+        }
 
         // -?(0|[1-9][0-9]{0,14}), not -0: an integer a double holds exactly, written as ECMAScript writes it.
-        static bool IsCanonicalInteger(ReadOnlySpan<byte> number)
+        private static bool IsCanonicalInteger(ReadOnlySpan<byte> number)
         {
             var digits = number.Length > 0 && number[0] == (byte)'-' ? number[1..] : number;
             if (digits.IsEmpty || digits.Length > 15 || digits.IndexOfAnyExceptInRange((byte)'0', (byte)'9') >= 0) return false;
             return digits[0] != (byte)'0' || (digits.Length == 1 && digits.Length == number.Length);
+        }
+
+        [System.Runtime.CompilerServices.InlineArray(MaxDepth + 1)]
+        private struct Levels
+        {
+            private int _level;
         }
     }
 

@@ -87,6 +87,63 @@ public static class JsonDecoding
     }
 
     /// <summary>
+    /// Skips the payload object a signed envelope's reader is on (its opening brace), as <see cref="Utf8JsonReader.Skip"/>
+    /// does, and on the way finds its top-level discriminator and tells whether the payload is already its own canonical
+    /// form (what a verifier needs, kept as received when it is): the one pass over the payload that the envelope makes
+    /// anyway, instead of one more for each. Throws <see cref="JsonException"/> on invalid JSON, as a skip does.
+    /// </summary>
+    /// <param name="reader">The envelope's reader, on the payload's <see cref="JsonTokenType.StartObject"/>; left on its end.</param>
+    /// <param name="data">The whole text the reader reads.</param>
+    /// <param name="name">The discriminator's member name, in UTF-8.</param>
+    /// <param name="discriminator">A reader on the first top-level discriminator's value (see <see cref="CheckDiscriminator"/>).</param>
+    /// <param name="discriminators">How many top-level members the payload names so.</param>
+    /// <returns>Whether the payload is canonical JSON as RFC 8785 writes it (conservatively: see <see cref="JsonCanonicalizer"/>).</returns>
+    public static bool SkipPayload(scoped ref Utf8JsonReader reader, ReadOnlySpan<byte> data, ReadOnlySpan<byte> name, out Utf8JsonReader discriminator, out int discriminators)
+    {
+        discriminator = default;
+        discriminators = 0;
+        var form = new JsonCanonicalizer.CanonicalForm(reader.TokenStartIndex);
+        form.Next(ref reader, data);
+        var depth = reader.CurrentDepth;
+        while (reader.Read())
+        {
+            form.Next(ref reader, data);
+            if (reader.CurrentDepth == depth && reader.TokenType == JsonTokenType.EndObject) break;
+            if (reader.CurrentDepth == depth + 1 && reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals(name) && ++discriminators == 1)
+            {
+                discriminator = reader;
+                discriminator.Read();
+            }
+        }
+        return form.IsCanonical;
+    }
+
+    /// <summary>
+    /// What <see cref="TryFindDiscriminator"/> says of a discriminator <see cref="SkipPayload"/> found: one string member,
+    /// or the error that it is missing, repeated or not a string.
+    /// </summary>
+    public static bool CheckDiscriminator(int discriminators, in Utf8JsonReader discriminator, string nameText, out DecodeError error)
+    {
+        if (discriminators > 0 && discriminator.TokenType != JsonTokenType.String)
+        {
+            error = new(DecodeErrorKind.MissingDiscriminator, null, nameText, $"Field '{nameText}' must be a string");
+            return false;
+        }
+        if (discriminators > 1)
+        {
+            error = DecodeError.DuplicateField("", nameText);
+            return false;
+        }
+        if (discriminators == 0)
+        {
+            error = new(DecodeErrorKind.MissingDiscriminator, null, nameText, $"Missing required field: {nameText}");
+            return false;
+        }
+        error = default;
+        return true;
+    }
+
+    /// <summary>
     /// Whether the message is text JSON can hold: valid UTF-8 (RFC 8259), and no <c>\u</c> escape of a lone UTF-16
     /// surrogate (RFC 8259 §8.2 leaves those undefined; no .NET string can hold one). The reader checks only the strings it
     /// reads, and throws on a lone surrogate where it compares one: without this, a string it skips (an unknown member)

@@ -87,4 +87,50 @@ public sealed class CanonicalFastPathTests
                 Assert.True(JsonCanonicalizer.IsCanonical(canonical), text);
         }, iter: 5000, seed: "0N0XIzNsQ0O2");
     }
+
+    /// <summary>
+    /// A signed envelope's one pass over its payload (<see cref="JsonDecoding.SkipPayload"/>) says what the two passes it
+    /// replaces said: the canonical check of the payload alone, and the discriminator search, with the same errors.
+    /// </summary>
+    [Fact]
+    public void The_envelopes_pass_over_a_payload_says_what_the_canonical_check_and_the_discriminator_search_say()
+    {
+        var type = Gen.OneOf(Gen.Const(""), Gen.Const("\"type\":\"HS_SYN\","), Gen.Const("\"type\":7,"), Gen.Const("\"type\":\"A\",\"type\":\"B\","));
+        Gen.Select(Json, type, Gen.Bool).Sample((json, discriminator, tail) =>
+        {
+            // An object payload, its discriminator first or last among its members.
+            if (!json.StartsWith('{')) json = "{\"x\":" + json + "}";
+            var empty = json.Replace(" ", "") == "{}";
+            var payload = discriminator.Length == 0 ? json
+                : empty ? "{" + discriminator.TrimEnd(',') + "}"
+                : tail ? json[..^1] + "," + discriminator.TrimEnd(',') + "}"
+                : "{" + discriminator + json[1..];
+            var envelope = Encoding.UTF8.GetBytes("{\"payload\":" + payload + ",\"signature\":\"00\"}");
+            var bytes = Encoding.UTF8.GetBytes(payload);
+            var reader = new System.Text.Json.Utf8JsonReader(envelope, JsonDecoding.ReaderOptions);
+            reader.Read();
+            reader.Read();
+            reader.Read();
+            bool canonical;
+            System.Text.Json.Utf8JsonReader found;
+            int count;
+            try
+            {
+                canonical = JsonDecoding.SkipPayload(ref reader, envelope, "type"u8, out found, out count);
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                // Invalid JSON: the discriminator search refuses it too.
+                Assert.False(JsonDecoding.TryFindDiscriminator(bytes, "type"u8, "type", out _, out _), payload);
+                return;
+            }
+            Assert.Equal(bytes.Length + 11, (int)reader.BytesConsumed);
+            Assert.Equal(JsonCanonicalizer.IsCanonical(bytes), canonical);
+            var searched = JsonDecoding.TryFindDiscriminator(bytes, "type"u8, "type", out var expected, out var expectedError);
+            var checkedOne = JsonDecoding.CheckDiscriminator(count, found, "type", out var error);
+            Assert.Equal(searched, checkedOne);
+            if (searched) Assert.Equal(expected.GetString(), found.GetString());
+            else Assert.Equal(expectedError, error);
+        }, iter: 3000, seed: "0N0XIzNsQ0O2");
+    }
 }
