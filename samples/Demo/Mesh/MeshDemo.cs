@@ -82,36 +82,54 @@ public static class MeshDemo
     private static readonly TimeSpan ResponderDeadline = TimeSpan.FromSeconds(15);
 
     /// <summary>
-    /// A TCP host, started, that runs the Mesh responder for each connection; the node's block list refuses addresses at accept.
-    /// <paramref name="reported"/>, when given, is released once per responder outcome, after the outcome is logged.
+    /// A TCP handshake table, started, that steps a Mesh responder for each connection (a row each while it waits, no task);
+    /// the node's block list refuses addresses at accept. <paramref name="reported"/>, when given, is released once per
+    /// responder outcome, after the outcome is logged.
     /// </summary>
-    public static async Task<TcpHandshakeHost> StartServerAsync(HandshakeHostOptions options, MeshNode node, TextWriter log, SemaphoreSlim? reported = null)
+    public static async Task<TcpHandshakeTable<MeshMessage, MeshResponderResult>> StartServerAsync(HandshakeHostOptions options, MeshNode node, TextWriter log, SemaphoreSlim? reported = null)
     {
-        var host = new TcpHandshakeHost(options, async (transport, cancellationToken) =>
-        {
-            try
+        var responderOptions = options.Apply(MeshResponder.DefaultOptions);
+        var table = new TcpHandshakeTable<MeshMessage, MeshResponderResult>(options, () => node.Responder(responderOptions), MeshCodec.Instance,
+            (peer, outcome, connection) =>
             {
-                var outcome = await node.Responder(options.Apply(MeshResponder.DefaultOptions)).RunAsync(transport, cancellationToken).ConfigureAwait(false);
-                lock (log)
+                try
                 {
-                    log.WriteLine(outcome.Succeeded
-                        ? $"    [responder] authenticated node {Short(outcome.Result.PeerNodeId)} from {transport.RemoteAddress}"
-                        : $"    [responder] refused {transport.RemoteAddress}: {outcome.Error}");
+                    lock (log)
+                    {
+                        log.WriteLine(outcome.Succeeded
+                            ? $"    [responder] authenticated node {Short(outcome.Result.PeerNodeId)} from {peer}"
+                            : $"    [responder] refused {peer}: {outcome.Error}");
+                    }
+                    // Nothing runs after the handshake here: the connection closes cleanly.
+                    if (connection is not null) _ = CloseAsync(connection);
                 }
-                if (outcome.Succeeded) await transport.CloseAsync(cancellationToken).ConfigureAwait(false);
-            }
-            finally
+                finally
+                {
+                    reported?.Release();
+                }
+            }, node.Blocked);
+        await table.StartAsync().ConfigureAwait(false);
+        return table;
+
+        static async Task CloseAsync(Dsl.Runtime.Transports.IMessageTransport connection)
+        {
+            await using (connection.ConfigureAwait(false))
             {
-                reported?.Release();
+                try
+                {
+                    await connection.CloseAsync().ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // The peer went first.
+                }
             }
-        }, node.Blocked);
-        await host.StartAsync().ConfigureAwait(false);
-        return host;
+        }
     }
 
     public static async Task<bool> RunAsync(TextWriter output, CancellationToken cancellationToken)
     {
-        output.WriteLine("== Mesh 1.0 over TCP (127.0.0.1), nodes stored in SQLite ==");
+        output.WriteLine("== Mesh 1.0 over TCP (127.0.0.1): the responder in a TCP handshake table, nodes stored in SQLite ==");
         var root = Path.Combine(Path.GetTempPath(), "dsl-demo-mesh-" + Guid.NewGuid().ToString("N")[..8]);
         var ok = true;
         try
