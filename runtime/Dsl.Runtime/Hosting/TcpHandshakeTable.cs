@@ -43,6 +43,9 @@ public sealed class TcpHandshakeTable<TMessage, TResult> : IAsyncDisposable
 
     private const int PrefixLength = sizeof(uint);
 
+    /// <summary>The first buffer a frame's body gets when less than the whole body has arrived.</summary>
+    private const int FirstBodyBuffer = 4096;
+
     private readonly HandshakeHostOptions _options;
     private readonly Func<IHandshakeMachine<TMessage, TResult>> _create;
     private readonly IMessageCodec<TMessage> _codec;
@@ -387,13 +390,17 @@ public sealed class TcpHandshakeTable<TMessage, TResult> : IAsyncDisposable
                 if (row.PrefixRead < PrefixLength) return Waits(row);
                 if (row.Length > (uint)_options.MaxFrameSize)
                     return AdvanceAsync(row, Fail(row, machine.MalformedCode, $"A frame of {row.Length} bytes is larger than the limit of {_options.MaxFrameSize}"), canSend: true);
-                row.Body = ArrayPool<byte>.Shared.Rent((int)row.Length);
+                // Room for what has come, not for what the prefix announces: a peer that announces a large frame and
+                // sends it slowly holds no more than it has sent (and its step timeout).
+                row.Body = ArrayPool<byte>.Shared.Rent(Math.Min((int)row.Length, Math.Max(available, FirstBodyBuffer)));
                 if (available == 0 && row.Length > 0) return Waits(row);
             }
             var length = (int)row.Length;
             if (row.BodyRead < length)
             {
-                row.BodyRead += row.Socket.Receive(row.Body.AsSpan(row.BodyRead, Math.Min(length - row.BodyRead, available)), SocketFlags.None);
+                var reading = Math.Min(length - row.BodyRead, available);
+                if (row.Body!.Length < row.BodyRead + reading) Grow(row, Math.Min(length, Math.Max(row.Body.Length * 2, row.BodyRead + reading)));
+                row.BodyRead += row.Socket.Receive(row.Body.AsSpan(row.BodyRead, reading), SocketFlags.None);
                 if (row.BodyRead < length) return Waits(row);
             }
         }
@@ -421,6 +428,15 @@ public sealed class TcpHandshakeTable<TMessage, TResult> : IAsyncDisposable
             ArrayPool<byte>.Shared.Return(body);
         }
         return AdvanceAsync(row, pending, canSend: true);
+    }
+
+    /// <summary>Moves the frame under way into a larger rented buffer.</summary>
+    private static void Grow(Row row, int size)
+    {
+        var larger = ArrayPool<byte>.Shared.Rent(size);
+        row.Body.AsSpan(0, row.BodyRead).CopyTo(larger);
+        ArrayPool<byte>.Shared.Return(row.Body!);
+        row.Body = larger;
     }
 
     /// <summary>Part of a frame is in: the row waits for the rest under the deadlines it has.</summary>

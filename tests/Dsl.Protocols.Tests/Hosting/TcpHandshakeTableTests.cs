@@ -156,6 +156,29 @@ public sealed class TcpHandshakeTableTests : IDisposable
     }
 
     [Fact]
+    public async Task A_large_frame_that_arrives_in_pieces_is_read_whole()
+    {
+        await using var table = Table();
+        await table.StartAsync();
+        using var socket = await ConnectAsync(table.LocalEndPoint);
+        // HS_SYN with 10 KB of an unknown envelope member: more than the first buffer a body gets, arriving a kilobyte at a time.
+        var syn = await SynAsync();
+        var json = Encoding.UTF8.GetString(syn, 4, syn.Length - 4);
+        var padded = Frame(Encoding.UTF8.GetBytes(json[..^1] + ",\"zz_padding\":\"" + new string('a', 10_000) + "\"}"));
+        for (var sent = 0; sent < padded.Length; sent += 1000)
+        {
+            await socket.SendAsync(padded.AsMemory(sent, Math.Min(1000, padded.Length - sent)), SocketFlags.None);
+            await Task.Delay(5);
+        }
+        var prefix = new byte[4];
+        Assert.Equal(4, await socket.ReceiveAsync(prefix, SocketFlags.None));
+        var body = new byte[BinaryPrimitives.ReadUInt32BigEndian(prefix)];
+        for (var read = 0; read < body.Length;) read += await socket.ReceiveAsync(body.AsMemory(read), SocketFlags.None);
+        Assert.True(MeshCodec.Instance.TryDecode(body, out var answer, out _));
+        Assert.IsType<HsSynAck>(answer);
+    }
+
+    [Fact]
     public async Task A_refused_handshake_sends_the_spec_error_and_closes_the_connection()
     {
         // LTP names an error message: a 0.2 client at a 0.3 server is told UNSUPPORTED_VERSION, and the connection closes.

@@ -73,6 +73,44 @@ public sealed class HostileLoadTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_thousand_silent_or_stalled_connections_to_the_tcp_table_are_all_closed_and_resources_return()
+    {
+        // Half send nothing (the first-byte timeout closes them); half send half a Mesh frame's length prefix and a few
+        // bytes of a body announced at 60 KB, then stall (the step timeout ends their handshakes, and the frame's buffer).
+        using var node = new Node();
+        var brief = MeshResponder.DefaultOptions with { StepTimeout = TimeSpan.FromSeconds(1) };
+        var ended = 0;
+        await using var table = new TcpHandshakeTable<MeshMessage, MeshResponderResult>(
+            new HandshakeHostOptions { FirstByteTimeout = TimeSpan.FromSeconds(1), MaxConcurrentHandshakes = 2048 },
+            () => node.Responder(brief), MeshCodec.Instance, (_, outcome, _) => Interlocked.Increment(ref ended));
+        await table.StartAsync();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var (fds, threads, memory) = (OpenDescriptors(), Threads(), GC.GetTotalMemory(forceFullCollection: true));
+
+        var peers = new List<Socket>();
+        for (var i = 0; i < 1000; i++)
+        {
+            var socket = await ConnectFromAsync(Loopback(i), table.LocalEndPoint);
+            if (i % 2 == 1) await socket.SendAsync(new byte[] { 0, 0, 0xEA, 0x60, (byte)'{', (byte)'"' }, SocketFlags.None);
+            peers.Add(socket);
+        }
+        var peakFds = OpenDescriptors();
+        await WaitUntilAsync(() => table.IdleConnectionsClosed == 500 && Volatile.Read(ref ended) == 500 && table.Count == 0, TimeSpan.FromSeconds(30));
+        foreach (var socket in peers) socket.Dispose();
+
+        await WaitUntilAsync(() => OpenDescriptors() <= fds + 16, TimeSpan.FromSeconds(10));
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var memoryAfter = GC.GetTotalMemory(forceFullCollection: true);
+        output.WriteLine($"1,000 silent or stalled connections to the TCP handshake table: {peakFds - fds} descriptors at the peak; "
+            + $"descriptors {fds} -> {OpenDescriptors()}, threads {threads} -> {Threads()}, managed memory {memory / 1024} KiB -> {memoryAfter / 1024} KiB");
+        Assert.Equal(0, table.Count);
+        Assert.True(memoryAfter - memory < 8 * 1024 * 1024, $"managed memory grew by {(memoryAfter - memory) / 1024} KiB");
+        Assert.True(Threads() <= threads + 16, $"threads {threads} -> {Threads()}");
+    }
+
+    [Fact]
     public async Task Ten_thousand_Mesh_handshakes_over_tcp_with_200_in_flight_all_succeed()
     {
         using var responder = new Node();
