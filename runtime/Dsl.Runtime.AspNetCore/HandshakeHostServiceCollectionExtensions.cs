@@ -38,17 +38,12 @@ public static class HandshakeHostServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(handler);
-        Options(services, name, configure);
-        services.AddKeyedSingleton(name, (provider, _) =>
+        return Register(services, name, configure, (provider, options) =>
         {
             var log = provider.GetService<ILoggerFactory>()?.CreateLogger("Dsl.Runtime.Hosting." + name);
-            return new TcpHandshakeHost(provider.GetRequiredService<IOptionsMonitor<HandshakeHostOptions>>().Get(name), handler(provider),
-                blockList?.Invoke(provider), exception => log?.LogError(exception, "A handshake handler of {Host} threw", name));
-        });
-        services.AddSingleton<IHostedService>(provider => new HostedHandshakes(
-            provider.GetRequiredKeyedService<TcpHandshakeHost>(name).StartAsync,
-            provider.GetRequiredKeyedService<TcpHandshakeHost>(name).StopAsync));
-        return services;
+            return new TcpHandshakeHost(options, handler(provider), blockList?.Invoke(provider),
+                exception => log?.LogError(exception, "A handshake handler of {Host} threw", name));
+        }, static (host, ct) => host.StartAsync(ct), static (host, ct) => host.StopAsync(ct));
     }
 
     /// <summary>Registers a <see cref="UdpHandshakeHost{TResult}"/> named <paramref name="name"/> answering every new peer with <paramref name="run"/>.</summary>
@@ -65,13 +60,8 @@ public static class HandshakeHostServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(run);
-        Options(services, name, configure);
-        services.AddKeyedSingleton(name, (provider, _) => new UdpHandshakeHost<TResult>(
-            provider.GetRequiredService<IOptionsMonitor<HandshakeHostOptions>>().Get(name), run(provider), blockList: blockList?.Invoke(provider)));
-        services.AddSingleton<IHostedService>(provider => new HostedHandshakes(
-            provider.GetRequiredKeyedService<UdpHandshakeHost<TResult>>(name).StartAsync,
-            provider.GetRequiredKeyedService<UdpHandshakeHost<TResult>>(name).StopAsync));
-        return services;
+        return Register(services, name, configure, (provider, options) => new UdpHandshakeHost<TResult>(options, run(provider), blockList: blockList?.Invoke(provider)),
+            static (host, ct) => host.StartAsync(ct), static (host, ct) => host.StopAsync(ct));
     }
 
     /// <summary>
@@ -96,14 +86,9 @@ public static class HandshakeHostServiceCollectionExtensions
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(createResponder);
         ArgumentNullException.ThrowIfNull(codec);
-        Options(services, name, configure);
-        services.AddKeyedSingleton(name, (provider, _) => new UdpHandshakeTable<TMessage, TResult>(
-            provider.GetRequiredService<IOptionsMonitor<HandshakeHostOptions>>().Get(name), createResponder(provider), codec,
-            completed?.Invoke(provider), blockList?.Invoke(provider)));
-        services.AddSingleton<IHostedService>(provider => new HostedHandshakes(
-            provider.GetRequiredKeyedService<UdpHandshakeTable<TMessage, TResult>>(name).StartAsync,
-            provider.GetRequiredKeyedService<UdpHandshakeTable<TMessage, TResult>>(name).StopAsync));
-        return services;
+        return Register(services, name, configure,
+            (provider, options) => new UdpHandshakeTable<TMessage, TResult>(options, createResponder(provider), codec, completed?.Invoke(provider), blockList?.Invoke(provider)),
+            static (table, ct) => table.StartAsync(ct), static (table, ct) => table.StopAsync(ct));
     }
 
     /// <summary>
@@ -129,13 +114,26 @@ public static class HandshakeHostServiceCollectionExtensions
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(createResponder);
         ArgumentNullException.ThrowIfNull(codec);
+        return Register(services, name, configure,
+            (provider, options) => new TcpHandshakeTable<TMessage, TResult>(options, createResponder(provider), codec, completed?.Invoke(provider), blockList?.Invoke(provider)),
+            static (table, ct) => table.StartAsync(ct), static (table, ct) => table.StopAsync(ct));
+    }
+
+    /// <summary>
+    /// What every host's registration does: its options bound and checked, the host a keyed singleton made from them, and
+    /// a hosted service that starts and stops it with the application.
+    /// </summary>
+    private static IServiceCollection Register<THost>(IServiceCollection services, string name, Action<HandshakeHostOptions>? configure,
+        Func<IServiceProvider, HandshakeHostOptions, THost> create, Func<THost, CancellationToken, Task> start, Func<THost, CancellationToken, Task> stop)
+        where THost : class
+    {
         Options(services, name, configure);
-        services.AddKeyedSingleton(name, (provider, _) => new TcpHandshakeTable<TMessage, TResult>(
-            provider.GetRequiredService<IOptionsMonitor<HandshakeHostOptions>>().Get(name), createResponder(provider), codec,
-            completed?.Invoke(provider), blockList?.Invoke(provider)));
-        services.AddSingleton<IHostedService>(provider => new HostedHandshakes(
-            provider.GetRequiredKeyedService<TcpHandshakeTable<TMessage, TResult>>(name).StartAsync,
-            provider.GetRequiredKeyedService<TcpHandshakeTable<TMessage, TResult>>(name).StopAsync));
+        services.AddKeyedSingleton(name, (provider, _) => create(provider, provider.GetRequiredService<IOptionsMonitor<HandshakeHostOptions>>().Get(name)));
+        services.AddSingleton<IHostedService>(provider =>
+        {
+            var host = provider.GetRequiredKeyedService<THost>(name);
+            return new HostedHandshakes(ct => start(host, ct), ct => stop(host, ct));
+        });
         return services;
     }
 

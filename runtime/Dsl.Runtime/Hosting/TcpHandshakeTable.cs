@@ -144,18 +144,7 @@ public sealed class TcpHandshakeTable<TMessage, TResult> : IAsyncDisposable
         await _accepting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         foreach (var row in Snapshot())
             if (row.Silent && !row.HasData && TryTake(row)) Close(row);
-        var deadline = _time.GetUtcNow() + _options.StopTimeout;
-        while (Count > 0 && _time.GetUtcNow() < deadline && !cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(Tick, _time, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-        }
+        await GracefulStop.WaitAsync(() => Count, _options.StopTimeout, Tick, _time, cancellationToken).ConfigureAwait(false);
         // What a store or hook is still doing is cancelled; a machine in such a call cannot be failed (it is
         // single-threaded), so its row ends as cancelled without it, and what the call returns later is ignored.
         await _stopping.CancelAsync().ConfigureAwait(false);

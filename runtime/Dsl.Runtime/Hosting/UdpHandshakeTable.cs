@@ -125,18 +125,7 @@ public sealed class UdpHandshakeTable<TMessage, TResult> : IDatagramHandler, IAs
     {
         if (_endpoint is null || Interlocked.Exchange(ref _stopped, 1) != 0) return;
         _noNewPeers = true;
-        var deadline = _time.GetUtcNow() + _options.StopTimeout;
-        while (Count > 0 && _time.GetUtcNow() < deadline && !cancellationToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(Tick, _time, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-        }
+        await GracefulStop.WaitAsync(() => Count, _options.StopTimeout, Tick, _time, cancellationToken).ConfigureAwait(false);
         // What a store or hook is still doing is cancelled; a machine in such a call cannot be failed (it is
         // single-threaded), so its row ends as cancelled without it, and what the call returns later is ignored.
         await _stopping.CancelAsync().ConfigureAwait(false);
