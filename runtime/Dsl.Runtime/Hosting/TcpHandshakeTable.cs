@@ -748,20 +748,7 @@ public sealed class TcpHandshakeTable<TMessage, TResult> : IAsyncDisposable
         public bool Silent => Machine is null;
 
         /// <summary>Whether bytes wait to be read (a first byte that arrived but was not yet seen).</summary>
-        public bool HasData
-        {
-            get
-            {
-                try
-                {
-                    return Socket.Available > 0;
-                }
-                catch (Exception)
-                {
-                    return false;
-                }
-            }
-        }
+        public bool HasData => TcpAccept.HasData(Socket);
 
         protected override void OnCompleted(SocketAsyncEventArgs e) => Table.OnReadable(this);
     }

@@ -60,6 +60,14 @@ public sealed class TcpHandshakeTableTests : IDisposable
         }
     }
 
+    /// <summary>The next outcome the table reports, within 10 s.</summary>
+    private async Task<HandshakeOutcome<MeshResponderResult>> NextOutcomeAsync()
+    {
+        await UntilAsync(() => !_outcomes.IsEmpty, TimeSpan.FromSeconds(10));
+        Assert.True(_outcomes.TryDequeue(out var outcome));
+        return outcome;
+    }
+
     private async Task<byte[]> SynAsync()
     {
         var syn = (await _a.Initiator().StartAsync("127.0.0.1", CancellationToken.None)).Message!;
@@ -124,8 +132,7 @@ public sealed class TcpHandshakeTableTests : IDisposable
 
         Assert.True(initiated.Succeeded, initiated.ToString());
         Assert.Equal("after the handshake", Encoding.UTF8.GetString(echo.WrittenSpan));
-        await UntilAsync(() => !_outcomes.IsEmpty, TimeSpan.FromSeconds(10));
-        Assert.True(_outcomes.TryDequeue(out var responded));
+        var responded = await NextOutcomeAsync();
         Assert.True(responded.Succeeded, responded.ToString());
         Assert.Equal(_a.NodeId, responded.Result.PeerNodeId);
         Assert.Equal(0, table.Count);
@@ -227,8 +234,7 @@ public sealed class TcpHandshakeTableTests : IDisposable
 
         // HS_SYN_ACK, then the close: Mesh names no error message.
         Assert.True(await DrainAsync(socket) > 4);
-        await UntilAsync(() => !_outcomes.IsEmpty, TimeSpan.FromSeconds(10));
-        Assert.True(_outcomes.TryDequeue(out var outcome));
+        var outcome = await NextOutcomeAsync();
         Assert.Equal(HandshakeErrorCodes.StepTimeout, outcome.Error?.Code);
         Assert.Equal(0, table.Count);
     }
@@ -244,8 +250,7 @@ public sealed class TcpHandshakeTableTests : IDisposable
         await socket.SendAsync(prefix, SocketFlags.None);
 
         await DrainAsync(socket);
-        await UntilAsync(() => !_outcomes.IsEmpty, TimeSpan.FromSeconds(10));
-        Assert.True(_outcomes.TryDequeue(out var outcome));
+        var outcome = await NextOutcomeAsync();
         Assert.Equal("MALFORMED", outcome.Error?.Code);
         Assert.Contains("1000000", outcome.Error!.Detail);
         Assert.Equal(0, table.Count);
@@ -257,14 +262,14 @@ public sealed class TcpHandshakeTableTests : IDisposable
         await using var table = Table();
         await table.StartAsync();
         var syn = await SynAsync();
+        HandshakeOutcome<MeshResponderResult> outcome;
         using (var socket = await ConnectAsync(table.LocalEndPoint))
         {
             await socket.SendAsync(syn.AsMemory(0, syn.Length / 2), SocketFlags.None);
             await UntilAsync(() => table.Count == 1, TimeSpan.FromSeconds(5));
             socket.Shutdown(SocketShutdown.Send);
-            await UntilAsync(() => !_outcomes.IsEmpty, TimeSpan.FromSeconds(10));
+            outcome = await NextOutcomeAsync();
         }
-        Assert.True(_outcomes.TryDequeue(out var outcome));
         Assert.Equal(HandshakeErrorCodes.PeerClosed, outcome.Error?.Code);
         Assert.Equal(0, table.Count);
     }
@@ -281,8 +286,7 @@ public sealed class TcpHandshakeTableTests : IDisposable
         await socket.SendAsync(await SynAsync(), SocketFlags.None);
 
         Assert.Equal(0, await DrainAsync(socket));
-        await UntilAsync(() => !_outcomes.IsEmpty, TimeSpan.FromSeconds(10));
-        Assert.True(_outcomes.TryDequeue(out var outcome));
+        var outcome = await NextOutcomeAsync();
         Assert.Equal(HandshakeErrorCodes.HandshakeTimeout, outcome.Error?.Code);
         Assert.Equal(0, table.Count);
     }

@@ -105,6 +105,19 @@ internal static class TcpAccept
         }
     }
 
+    /// <summary>Whether bytes wait to be read on <paramref name="socket"/> (a first byte that arrived but was not yet seen); false once it is gone.</summary>
+    public static bool HasData(Socket socket)
+    {
+        try
+        {
+            return socket.Available > 0;
+        }
+        catch (Exception)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Closes the socket with a TCP reset; never throws.</summary>
     public static void Reset(Socket socket)
     {

@@ -292,20 +292,7 @@ public sealed class TcpHandshakeListener : IAsyncDisposable
         public bool Silent { get; set; } = silent;
 
         /// <summary>Whether bytes wait to be read (a first byte that arrived but was not yet seen).</summary>
-        public bool HasData
-        {
-            get
-            {
-                try
-                {
-                    return socket.Available > 0;
-                }
-                catch (Exception)
-                {
-                    return false;
-                }
-            }
-        }
+        public bool HasData => TcpAccept.HasData(socket);
 
         /// <summary>Whether <see cref="WaitForFirstByteAsync"/> gave up for the time.</summary>
         public bool TimedOut { get; private set; }
