@@ -19,17 +19,16 @@ namespace Dsl.Protocols.Tests.Load;
 /// <summary>
 /// Many suspended handshakes held by one TCP handshake table, for each seed protocol that runs over TCP (Mesh, CAHP,
 /// entft): each client, from an address of its own, sends the first message, reads the answer and falls silent, so the
-/// responder waits for the next. What each costs is measured without the
-/// socket: against as many bare connected socket pairs, each with the zero-byte receive a server keeps pending on a
-/// connection it waits on. 2,000 in CI; <c>DSL_LOAD_FULL=1</c> for 4,500 (both ends of every connection, and of as many
-/// bare ones, are in this process, which may hold 20,000 descriptors). The figures go to docs/hostile-load.md.
+/// responder waits for the next. The clients run in a process of their own (<see cref="LoadClients"/>), so this one
+/// holds the server's ends alone. What each handshake costs is measured without its socket: against as many bare
+/// connections' server ends, each with the zero-byte receive a server keeps pending on a connection it waits on.
+/// 2,000 in CI; <c>DSL_LOAD_FULL=1</c> for 10,000 (a process here may hold 20,000 descriptors, so 100,000 connections
+/// cannot be held by one server process on this machine, whatever it runs). The figures go to docs/hostile-load.md.
 /// </summary>
 [Collection(ProcessWide.Name)]
 public sealed class SuspendedTcpHandshakesTests(ITestOutputHelper output)
 {
-    private static int Count => Environment.GetEnvironmentVariable("DSL_LOAD_FULL") == "1" ? 4_500 : 2_000;
-
-    private static IPAddress From(int k) => new(new byte[] { 127, (byte)(1 + k / 65025), (byte)(1 + k / 255 % 255), (byte)(1 + k % 255) });
+    private static int Count => Environment.GetEnvironmentVariable("DSL_LOAD_FULL") == "1" ? 10_000 : 2_000;
 
     [Fact]
     public async Task One_tcp_handshake_table_holds_each_suspended_Mesh_handshake_in_under_a_kilobyte_without_its_socket()
@@ -86,9 +85,9 @@ public sealed class SuspendedTcpHandshakesTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// <see cref="Count"/> clients, each from an address of its own, send the first message (each its own, from
-    /// <paramref name="first"/>), read the answer and fall silent; the bytes each suspended handshake holds beyond the
-    /// sockets, measured against as many bare connected pairs while the handshakes stay suspended.
+    /// <see cref="Count"/> clients, each from an address of its own in another process (<see cref="LoadClients"/>), send
+    /// the first message (each its own, from <paramref name="first"/>), read the answer and fall silent; the bytes each
+    /// suspended handshake holds beyond its socket, measured against as many bare connections' server ends.
     /// </summary>
     private async Task<long> SuspendedEachAsync<TMessage, TResult>(string what, Func<IHandshakeMachine<TMessage, TResult>> createResponder,
         IMessageCodec<TMessage> codec, Func<TMessage> first, string holds)
@@ -113,141 +112,94 @@ public sealed class SuspendedTcpHandshakesTests(ITestOutputHelper output)
                 if (Interlocked.Increment(ref ended) == 1) firstEnded = outcome.ToString();
             });
 
-        // Once through, untimed, on a table of its own, so that first-use costs (the JIT, the thread pool's growth, the
-        // buffer pool) are not counted.
+        // The sockets' own cost, first: once untimed, so that the socket engine's tables and the thread pool grow to the
+        // size measured, then measured.
+        await BareConnectionsAsync(count, 4 * count);
+        var sockets = await BareConnectionsAsync(count, count);
+
+        // A tenth as many handshakes, untimed, on a table of their own, so that first-use costs (the JIT, the buffer
+        // pool) are not counted; and until what they held is collected (their connections close after the table stops).
         await using (var warm = NewTable())
         {
             await warm.StartAsync();
-            foreach (var client in await SuspendAsync(warm.LocalEndPoint, () => warm.Count, frames[count..], count / 10)) client.Dispose();
+            await using (await LoadClients.TcpAsync(warm.LocalEndPoint.Port, frames.AsSpan(count), 3 * count))
+                await WaitUntilAsync(() => warm.Count == count / 10);
         }
-        await Task.Delay(500);
+        await ManagedHeap.SettledAsync();
 
         ended = 0;
-        await using var table = NewTable();
-        await table.StartAsync();
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        var before = GC.GetTotalMemory(forceFullCollection: true);
-        var clock = Stopwatch.StartNew();
-        var clients = await SuspendAsync(table.LocalEndPoint, () => table.Count, frames, count);
-        var elapsed = clock.Elapsed;
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        var after = GC.GetTotalMemory(forceFullCollection: true);
-        // The sockets' own cost, measured the same way while the handshakes stay suspended (so nothing is freed meanwhile).
-        var (sockets, bare) = await BareConnectionsAsync(count, after);
-        var each = (after - before) / count - sockets;
-        output.WriteLine($"{count:N0} bare TCP connections (both ends, the server's with a zero-byte receive pending): {sockets:N0} bytes each");
-        output.WriteLine($"{count:N0} {what} in one TCP handshake table, made in {elapsed.TotalSeconds:0.0} s: managed memory "
-            + $"{before / 1048576} MiB -> {after / 1048576} MiB, {(after - before) / count:N0} bytes per connection with both ends' sockets, "
-            + $"{each:N0} bytes per suspended handshake without them ({holds})");
-        Assert.True(ended == 0, firstEnded);
-        Assert.Equal(count, table.Count);
-        bare.Dispose();
+        long before, after;
+        TimeSpan elapsed;
+        await using (var table = NewTable())
+        {
+            await table.StartAsync();
+            before = ManagedHeap.Reachable();
+            var clock = Stopwatch.StartNew();
+            await using (await LoadClients.TcpAsync(table.LocalEndPoint.Port, frames.AsSpan(0, count), 0))
+            {
+                // The responder files its row under its deadline just after its answer is sent.
+                await WaitUntilAsync(() => table.Count == count);
+                elapsed = clock.Elapsed;
+                await Task.Delay(200);
+                after = ManagedHeap.Reachable();
+                Assert.True(ended == 0, firstEnded);
+                Assert.Equal(count, table.Count);
+            }
+            // Every client has left; the table ends each handshake (peer_closed) before the next test.
+            await WaitUntilAsync(() => table.Count == 0);
+            Assert.Equal(0, table.Count);
+        }
 
-        // Every client leaves; the table ends each handshake (peer_closed) before the next test measures threads.
-        foreach (var client in clients) client.Dispose();
-        var wait = Stopwatch.StartNew();
-        while (table.Count > 0 && wait.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(20);
-        Assert.Equal(0, table.Count);
+        var each = (after - before) / count - sockets;
+        output.WriteLine($"{count:N0} bare TCP connections (the server's end, with a zero-byte receive pending; the clients in another process): {sockets:N0} bytes each");
+        output.WriteLine($"{count:N0} {what} in one TCP handshake table, made in {elapsed.TotalSeconds:0.0} s: managed memory "
+            + $"{before / 1048576} MiB -> {after / 1048576} MiB, {(after - before) / count:N0} bytes per connection with its socket, "
+            + $"{each:N0} bytes per suspended handshake without it ({holds})");
         GC.KeepAlive(frames);
         return each;
     }
 
-    /// <summary>The first <paramref name="count"/> clients, each from an address of its own, send their first message, read the whole answer and fall silent.</summary>
-    private static async Task<Socket[]> SuspendAsync(IPEndPoint server, Func<int> held, byte[][] frames, int count)
-    {
-        var clients = new Socket[count];
-        await ForEachAsync(count, async (k, buffer) =>
-        {
-            var client = clients[k] = await ConnectFromAsync(From(k), server);
-            // The receive waits before the send, as with the bare connections, so that each client's socket is in the same state.
-            var first = client.ReceiveAsync(buffer, SocketFlags.None);
-            await client.SendAsync(frames[k], SocketFlags.None);
-            // The answer, whole: the responder has sent it and waits for the next message.
-            var read = 0;
-            for (var got = await first; ; got = await client.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None))
-            {
-                if (got == 0) throw new InvalidOperationException("The responder closed the connection instead of answering");
-                read += got;
-                if (read >= 4 && read >= 4 + (buffer[0] << 24 | buffer[1] << 16 | buffer[2] << 8 | buffer[3])) break;
-            }
-        });
-        // The responder files its row under its deadline just after its answer is sent.
-        var wait = Stopwatch.StartNew();
-        while (held() < count && wait.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(20);
-        await Task.Delay(200);
-        return clients;
-    }
-
     /// <summary>
-    /// The socket's own cost: <paramref name="count"/> connected pairs, each end having sent and received once as a
-    /// handshake's would, the server's end with a zero-byte receive pending. Bytes per pair, both ends, over
-    /// <paramref name="before"/>; and the pairs, to close once measured.
+    /// The socket's own cost: <paramref name="count"/> connections from clients in another process, each end having sent
+    /// and received once as a handshake's would, the server's end with a zero-byte receive pending. Bytes per
+    /// connection, the server's end alone.
     /// </summary>
-    private static async Task<(long Each, IDisposable Pairs)> BareConnectionsAsync(int count, long before)
+    private static async Task<long> BareConnectionsAsync(int count, int firstAddress)
     {
-        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await ManagedHeap.SettledAsync();
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         listener.Listen(512);
-        var server = (IPEndPoint)listener.LocalEndPoint!;
         var accepted = new Socket[count];
-        var clients = new Socket[count];
         var pending = new ValueTask<int>[count];
+        // A frame of 200 bytes, as large as a first message, answered with an empty frame (a zero length).
+        var frames = Enumerable.Range(0, count).Select(_ => (byte[])[0, 0, 0, 196, .. new byte[196]]).ToArray();
+        var before = ManagedHeap.Reachable();
         var accepting = Task.Run(async () =>
         {
             var buffer = new byte[1024];
             for (var i = 0; i < count; i++)
             {
                 var socket = accepted[i] = await listener.AcceptAsync();
-                await socket.ReceiveAsync(buffer, SocketFlags.None);
-                await socket.SendAsync(buffer.AsMemory(0, 4), SocketFlags.None);
+                for (var read = 0; read < 200;) read += await socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None);
+                await socket.SendAsync(new byte[4], SocketFlags.None);
                 pending[i] = socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
             }
         });
-        await ForEachAsync(count, async (k, buffer) =>
+        await using (await LoadClients.TcpAsync(((IPEndPoint)listener.LocalEndPoint!).Port, frames, firstAddress))
         {
-            // From other addresses than the handshakes' clients.
-            var client = clients[k] = await ConnectFromAsync(From(count + k), server);
-            var first = client.ReceiveAsync(buffer.AsMemory(1000), SocketFlags.None);
-            await client.SendAsync(buffer.AsMemory(0, 200), SocketFlags.None);
-            var read = await first;
-            while (read < 4) read += await client.ReceiveAsync(buffer.AsMemory(1000 + read), SocketFlags.None);
-        });
-        await accepting;
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        var after = GC.GetTotalMemory(forceFullCollection: true);
-        GC.KeepAlive(pending);
-        return ((after - before) / count, new Pairs(listener, clients, accepted));
-    }
-
-    private sealed class Pairs(Socket listener, Socket[] clients, Socket[] accepted) : IDisposable
-    {
-        public void Dispose()
-        {
-            foreach (var socket in clients) socket.Dispose();
+            await accepting;
+            var after = ManagedHeap.Reachable();
+            GC.KeepAlive(pending);
+            GC.KeepAlive(frames);
             foreach (var socket in accepted) socket.Dispose();
-            listener.Dispose();
+            return (after - before) / count;
         }
     }
 
-    private static async Task<Socket> ConnectFromAsync(IPAddress local, IPEndPoint server)
+    private static async Task WaitUntilAsync(Func<bool> condition)
     {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        socket.Bind(new IPEndPoint(local, 0));
-        await socket.ConnectAsync(server);
-        return socket;
-    }
-
-    /// <summary>Runs <paramref name="each"/> for 0..count-1 on 32 workers, each with a buffer of its own.</summary>
-    private static Task ForEachAsync(int count, Func<int, byte[], Task> each)
-    {
-        var next = -1;
-        return Task.WhenAll(Enumerable.Range(0, 32).Select(_ => Task.Run(async () =>
-        {
-            var buffer = new byte[4096];
-            for (var k = Interlocked.Increment(ref next); k < count; k = Interlocked.Increment(ref next)) await each(k, buffer);
-        })));
+        var wait = Stopwatch.StartNew();
+        while (!condition() && wait.Elapsed < TimeSpan.FromSeconds(60)) await Task.Delay(20);
     }
 }
