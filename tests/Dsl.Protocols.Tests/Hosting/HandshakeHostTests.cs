@@ -20,6 +20,7 @@ using Dsl.Runtime.AspNetCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Dsl.Tests.Shared;
 using Xunit;
 
 namespace Dsl.Protocols.Tests.Hosting;
@@ -50,7 +51,7 @@ public sealed class HandshakeHostTests
             var outcome = await a.Initiator().RunAsync(client);
             Assert.True(outcome.Succeeded, outcome.ToString());
         }
-        await WaitUntilAsync(() => served.Count == addresses.Length);
+        await Eventually.HoldsAsync(() => served.Count == addresses.Length, TimeSpan.FromSeconds(10));
         Assert.All(served, o => Assert.True(o.Succeeded, o.ToString()));
     }
 
@@ -135,7 +136,7 @@ public sealed class HandshakeHostTests
         await host.StartAsync();
         await using var stuck = await TcpTransport.ConnectAsync(host.LocalEndPoint);
         await stuck.SendAsync("hello"u8.ToArray());
-        await WaitUntilAsync(() => host.Listener.ActiveConnections == 1);
+        await Eventually.HoldsAsync(() => host.Listener.ActiveConnections == 1, TimeSpan.FromSeconds(10));
         var clock = Stopwatch.StartNew();
         await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(10));
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"stopped in {clock.Elapsed}");
@@ -155,15 +156,6 @@ public sealed class HandshakeHostTests
         else Assert.Equal(error, Assert.Throws<FormatException>(() => options.EndPoint()).Message);
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed > TimeSpan.FromSeconds(10)) throw new TimeoutException("Timed out waiting");
-            await Task.Delay(10);
-        }
-    }
 }
 
 /// <summary>Hosts registered the .NET way: options from configuration, started and stopped with the application.</summary>

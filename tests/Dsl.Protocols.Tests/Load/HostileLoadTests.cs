@@ -15,6 +15,7 @@ using Dsl.Runtime.Handshakes;
 using Dsl.Runtime.Hosting;
 using Dsl.Runtime.Transports;
 using Dsl.Runtime.Transports.Tcp;
+using Dsl.Tests.Shared;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -48,23 +49,19 @@ public sealed class HostileLoadTests(ITestOutputHelper output)
         await using var host = new TcpHandshakeHost(new HandshakeHostOptions { FirstByteTimeout = TimeSpan.FromSeconds(1), MaxConcurrentHandshakes = 2048 },
             (_, _) => Task.CompletedTask);
         await host.StartAsync();
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        var (fds, threads, memory) = (OpenDescriptors(), Threads(), GC.GetTotalMemory(forceFullCollection: true));
+        var (fds, threads, memory) = (OpenDescriptors(), Threads(), ManagedHeap.Reachable());
         var clock = Stopwatch.StartNew();
 
         var silent = new List<Socket>();
         for (var i = 0; i < 1000; i++) silent.Add(await ConnectFromAsync(Loopback(i), host.LocalEndPoint));
         var peakFds = OpenDescriptors();
-        await WaitUntilAsync(() => host.Listener.IdleConnectionsClosed == 1000 && host.Listener.ActiveConnections == 0, TimeSpan.FromSeconds(30));
+        await Eventually.HoldsAsync(() => host.Listener.IdleConnectionsClosed == 1000 && host.Listener.ActiveConnections == 0, TimeSpan.FromSeconds(30));
         var closedAfter = clock.Elapsed;
         foreach (var socket in silent) socket.Dispose();
 
         // Back to where the process started: descriptors, threads and memory (allowing for the pool's own warm-up).
-        await WaitUntilAsync(() => OpenDescriptors() <= fds + 16, TimeSpan.FromSeconds(10));
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        var memoryAfter = GC.GetTotalMemory(forceFullCollection: true);
+        await Eventually.HoldsAsync(() => OpenDescriptors() <= fds + 16, TimeSpan.FromSeconds(10));
+        var memoryAfter = ManagedHeap.Reachable();
         output.WriteLine($"1,000 silent connections: {peakFds - fds} descriptors at the peak, all closed {closedAfter.TotalSeconds:0.0} s after the first connected (timeout 1 s); "
             + $"descriptors {fds} -> {OpenDescriptors()}, threads {threads} -> {Threads()}, managed memory {memory / 1024} KiB -> {memoryAfter / 1024} KiB");
         Assert.Equal(0, host.Listener.ActiveConnections);
@@ -84,9 +81,7 @@ public sealed class HostileLoadTests(ITestOutputHelper output)
             new HandshakeHostOptions { FirstByteTimeout = TimeSpan.FromSeconds(1), MaxConcurrentHandshakes = 2048 },
             () => node.Responder(brief), MeshCodec.Instance, (_, outcome, _) => Interlocked.Increment(ref ended));
         await table.StartAsync();
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        var (fds, threads, memory) = (OpenDescriptors(), Threads(), GC.GetTotalMemory(forceFullCollection: true));
+        var (fds, threads, memory) = (OpenDescriptors(), Threads(), ManagedHeap.Reachable());
 
         var peers = new List<Socket>();
         for (var i = 0; i < 1000; i++)
@@ -96,13 +91,11 @@ public sealed class HostileLoadTests(ITestOutputHelper output)
             peers.Add(socket);
         }
         var peakFds = OpenDescriptors();
-        await WaitUntilAsync(() => table.IdleConnectionsClosed == 500 && Volatile.Read(ref ended) == 500 && table.Count == 0, TimeSpan.FromSeconds(30));
+        await Eventually.HoldsAsync(() => table.IdleConnectionsClosed == 500 && Volatile.Read(ref ended) == 500 && table.Count == 0, TimeSpan.FromSeconds(30));
         foreach (var socket in peers) socket.Dispose();
 
-        await WaitUntilAsync(() => OpenDescriptors() <= fds + 16, TimeSpan.FromSeconds(10));
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        var memoryAfter = GC.GetTotalMemory(forceFullCollection: true);
+        await Eventually.HoldsAsync(() => OpenDescriptors() <= fds + 16, TimeSpan.FromSeconds(10));
+        var memoryAfter = ManagedHeap.Reachable();
         output.WriteLine($"1,000 silent or stalled connections to the TCP handshake table: {peakFds - fds} descriptors at the peak; "
             + $"descriptors {fds} -> {OpenDescriptors()}, threads {threads} -> {Threads()}, managed memory {memory / 1024} KiB -> {memoryAfter / 1024} KiB");
         Assert.Equal(0, table.Count);
@@ -140,7 +133,7 @@ public sealed class HostileLoadTests(ITestOutputHelper output)
             }
         })));
         var elapsed = clock.Elapsed;
-        await WaitUntilAsync(() => Volatile.Read(ref served) == 10_000, TimeSpan.FromSeconds(30));
+        await Eventually.HoldsAsync(() => Volatile.Read(ref served) == 10_000, TimeSpan.FromSeconds(30));
         output.WriteLine($"10,000 Mesh handshakes over TCP, 200 in flight: {elapsed.TotalSeconds:0.0} s, {10_000 / elapsed.TotalSeconds:0} a second on this machine ({Environment.ProcessorCount} cores); {failures.Count} failed");
         Assert.Empty(failures);
         foreach (var node in initiators) node.Dispose();
@@ -173,7 +166,7 @@ public sealed class HostileLoadTests(ITestOutputHelper output)
                 // Reset at accept: the limit at work.
             }
         }
-        await WaitUntilAsync(() => host.Listener.RejectedConnections >= 500 - 64, TimeSpan.FromSeconds(10));
+        await Eventually.HoldsAsync(() => host.Listener.RejectedConnections >= 500 - 64, TimeSpan.FromSeconds(10));
         Assert.True(host.Listener.ActiveConnections <= 64, $"{host.Listener.ActiveConnections} open");
 
         // Meanwhile peers from other addresses are served.
@@ -188,15 +181,6 @@ public sealed class HostileLoadTests(ITestOutputHelper output)
         foreach (var socket in flood) socket.Dispose();
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan within)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed > within) throw new TimeoutException("Timed out waiting");
-            await Task.Delay(20);
-        }
-    }
 }
 
 /// <summary>
@@ -272,9 +256,7 @@ public sealed class SuspendedUdpHandshakesTests(ITestOutputHelper output)
             syns[i] = buffer.WrittenSpan.ToArray();
         }
         var clients = new List<TcpMessageTransport>(count);
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        var before = GC.GetTotalMemory(forceFullCollection: true);
+        var before = ManagedHeap.Reachable();
         // Each client sends its SYN and reads the SYN_ACK, then falls silent: the responder waits for HS_ACK.
         for (var i = 0; i < count; i++)
         {
@@ -282,10 +264,8 @@ public sealed class SuspendedUdpHandshakesTests(ITestOutputHelper output)
             await client.SendAsync(syns[i]);
             clients.Add(client);
         }
-        await WaitUntilAsync(() => Volatile.Read(ref waiting) >= 2 * count, TimeSpan.FromSeconds(60));
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        var after = GC.GetTotalMemory(forceFullCollection: true);
+        await Eventually.HoldsAsync(() => Volatile.Read(ref waiting) >= 2 * count, TimeSpan.FromSeconds(60));
+        var after = ManagedHeap.Reachable();
         // Both ends of every connection are in this process: the figure halves what both hold.
         var each = (after - before) / count;
         output.WriteLine($"{count:N0} suspended Mesh handshakes over TCP in one host: managed memory {before / 1048576} MiB -> {after / 1048576} MiB, "
@@ -327,9 +307,7 @@ public sealed class SuspendedUdpHandshakesTests(ITestOutputHelper output)
             hellos[i] = hello.WrittenSpan.ToArray();
             await b.DisposeAsync();
         }
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        var before = GC.GetTotalMemory(forceFullCollection: true);
+        var before = ManagedHeap.Reachable();
         var clock = Stopwatch.StartNew();
 
         // Each peer from an address of its own on 127/8: proves it, sends its HELLO behind the cookie, and falls silent.
@@ -361,11 +339,9 @@ public sealed class SuspendedUdpHandshakesTests(ITestOutputHelper output)
                 }
             }
         })));
-        await WaitUntilAsync(() => held() == count, TimeSpan.FromSeconds(120));
+        await Eventually.HoldsAsync(() => held() == count, TimeSpan.FromSeconds(120));
         var elapsed = clock.Elapsed;
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        var after = GC.GetTotalMemory(forceFullCollection: true);
+        var after = ManagedHeap.Reachable();
         var each = (after - before) / count;
         output.WriteLine($"{count:N0} suspended STT handshakes {where}, made in {elapsed.TotalSeconds:0.0} s: managed memory {before / 1048576} MiB -> {after / 1048576} MiB, "
             + $"{each:N0} bytes per suspended handshake; {retries():N0} retries sent");
@@ -374,13 +350,4 @@ public sealed class SuspendedUdpHandshakesTests(ITestOutputHelper output)
         return each;
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan within)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed > within) throw new TimeoutException("Timed out waiting");
-            await Task.Delay(50);
-        }
-    }
 }

@@ -11,6 +11,7 @@ using Dsl.Protocols.Tests.Stt;
 using Dsl.Runtime.Codecs;
 using Dsl.Runtime.Handshakes;
 using Dsl.Runtime.Hosting;
+using Dsl.Tests.Shared;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -123,7 +124,7 @@ public sealed class SuspendedTcpHandshakesTests(ITestOutputHelper output)
         {
             await warm.StartAsync();
             await using (await LoadClients.TcpAsync(warm.LocalEndPoint.Port, frames.AsSpan(count), 3 * count))
-                await WaitUntilAsync(() => warm.Count == count / 10);
+                await Eventually.HoldsAsync(() => warm.Count == count / 10, TimeSpan.FromSeconds(60));
         }
         await ManagedHeap.SettledAsync();
 
@@ -138,7 +139,7 @@ public sealed class SuspendedTcpHandshakesTests(ITestOutputHelper output)
             await using (await LoadClients.TcpAsync(table.LocalEndPoint.Port, frames.AsSpan(0, count), 0))
             {
                 // The responder files its row under its deadline just after its answer is sent.
-                await WaitUntilAsync(() => table.Count == count);
+                await Eventually.HoldsAsync(() => table.Count == count, TimeSpan.FromSeconds(60));
                 elapsed = clock.Elapsed;
                 await Task.Delay(200);
                 after = ManagedHeap.Reachable();
@@ -146,7 +147,7 @@ public sealed class SuspendedTcpHandshakesTests(ITestOutputHelper output)
                 Assert.Equal(count, table.Count);
             }
             // Every client has left; the table ends each handshake (peer_closed) before the next test.
-            await WaitUntilAsync(() => table.Count == 0);
+            await Eventually.HoldsAsync(() => table.Count == 0, TimeSpan.FromSeconds(60));
             Assert.Equal(0, table.Count);
         }
 
@@ -197,9 +198,4 @@ public sealed class SuspendedTcpHandshakesTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var wait = Stopwatch.StartNew();
-        while (!condition() && wait.Elapsed < TimeSpan.FromSeconds(60)) await Task.Delay(20);
-    }
 }

@@ -17,6 +17,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Dsl.Tests.Shared;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -91,8 +92,8 @@ public sealed class SuspendedWebSocketHandshakesTests(ITestOutputHelper output)
         // A tenth as many handshakes, untimed, so that first-use costs (the JIT, the buffer pool) are not counted; and
         // until what they held is collected.
         await using (await LoadClients.WebSocketAsync(port, "/ltp", count / 10, 3 * count))
-            await WaitUntilAsync(() => Volatile.Read(ref handshakes) == count / 10);
-        await WaitUntilAsync(() => Volatile.Read(ref ended) == count / 10);
+            await Eventually.HoldsAsync(() => Volatile.Read(ref handshakes) == count / 10, TimeSpan.FromSeconds(60));
+        await Eventually.HoldsAsync(() => Volatile.Read(ref ended) == count / 10, TimeSpan.FromSeconds(60));
         await ManagedHeap.SettledAsync();
         handshakes = 0;
         ended = 0;
@@ -104,7 +105,7 @@ public sealed class SuspendedWebSocketHandshakesTests(ITestOutputHelper output)
         TimeSpan elapsed;
         await using (await LoadClients.WebSocketAsync(port, "/ltp", count, 0))
         {
-            await WaitUntilAsync(() => Volatile.Read(ref handshakes) == count);
+            await Eventually.HoldsAsync(() => Volatile.Read(ref handshakes) == count, TimeSpan.FromSeconds(60));
             elapsed = clock.Elapsed;
             // Each handler reaches its wait for handshake_init just after it is counted.
             await Task.Delay(200);
@@ -113,7 +114,7 @@ public sealed class SuspendedWebSocketHandshakesTests(ITestOutputHelper output)
             Assert.Equal(count, Volatile.Read(ref handshakes));
         }
         // Every client has left; each handshake ends (peer_closed).
-        await WaitUntilAsync(() => Volatile.Read(ref ended) == count);
+        await Eventually.HoldsAsync(() => Volatile.Read(ref ended) == count, TimeSpan.FromSeconds(60));
         Assert.Equal(count, Volatile.Read(ref ended));
 
         var each = (after - before) / count - connection;
@@ -137,15 +138,10 @@ public sealed class SuspendedWebSocketHandshakesTests(ITestOutputHelper output)
         var before = ManagedHeap.Reachable();
         await using (await LoadClients.WebSocketAsync(port, "/bare", count, firstAddress))
         {
-            await WaitUntilAsync(() => accepted() - start == count);
+            await Eventually.HoldsAsync(() => accepted() - start == count, TimeSpan.FromSeconds(60));
             await Task.Delay(200);
             return (ManagedHeap.Reachable() - before) / count;
         }
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var wait = Stopwatch.StartNew();
-        while (!condition() && wait.Elapsed < TimeSpan.FromSeconds(60)) await Task.Delay(20);
-    }
 }

@@ -8,6 +8,7 @@ using Dsl.Protocols.Mesh;
 using Dsl.Protocols.Stt;
 using Dsl.Protocols.Tests.Cahp;
 using Dsl.Protocols.Tests.Entft;
+using Dsl.Protocols.Tests.Load;
 using Dsl.Protocols.Tests.Mesh;
 using Dsl.Protocols.Tests.Stt;
 using Dsl.Runtime.Codecs;
@@ -46,15 +47,9 @@ public sealed class SuspendedBudgetTests(ITestOutputHelper output)
         var held = new object[Count];
         // Once untimed, so that first-use allocations (the JIT, statics, pools) are not counted.
         GC.KeepAlive(await suspend(prepare(0)));
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        var before = GC.GetTotalMemory(forceFullCollection: true);
+        var before = ManagedHeap.Reachable();
         for (var i = 0; i < Count; i++) held[i] = await suspend(given[i]);
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        var after = GC.GetTotalMemory(forceFullCollection: true);
+        var after = ManagedHeap.Reachable();
         GC.KeepAlive(held);
         GC.KeepAlive(given);
         var each = (after - before) / Count;
