@@ -7,6 +7,7 @@ using Dsl.Protocols.Ltp;
 using Dsl.Runtime.Handshakes;
 using Dsl.Runtime.Services;
 using Dsl.Runtime.Transports;
+using Dsl.Tests.Shared;
 using Xunit;
 
 namespace Dsl.Protocols.Tests.Ltp;
@@ -366,12 +367,12 @@ public sealed class LtpHandshakeTests(TransportPairs pairs) : IClassFixture<Tran
 
         await using var serverSession = server.StartSession(pair.Server);
         await using var clientSession = client.StartSession(pair.Client);
-        await WaitUntil(() =>
+        await Eventually.HoldsAsync(() =>
         {
             if (clientSession.Completion.IsCompleted)
                 Assert.Fail($"the client's session ended after {clientSession.PingsSent} pings, {serverSession.PingsAnswered} answered, {clientSession.PongsReceived} pongs: {clientSession.Completion.Result}");
             return clientSession.PongsReceived >= 3;
-        });
+        }, TimeSpan.FromSeconds(10));
         Assert.True(serverSession.PingsAnswered >= 3);
         Assert.False(serverSession.Completion.IsCompleted);
     }
@@ -450,16 +451,6 @@ public sealed class LtpHandshakeTests(TransportPairs pairs) : IClassFixture<Tran
         {
             Interlocked.Increment(ref Disposals);
             throw new InvalidOperationException("dispose failed");
-        }
-    }
-
-    private static async Task WaitUntil(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the condition did not hold within 10 s");
-            await Task.Delay(20);
         }
     }
 }
