@@ -20,6 +20,23 @@ public static class Sodium
     /// <exception cref="PlatformNotSupportedException">libsodium is not installed.</exception>
     public static void EnsureInitialized() => _ = s_version.Value;
 
+    /// <summary>Whether libsodium is installed: loads and initialises it if that has not happened yet, and says no where it is missing.</summary>
+    internal static bool IsInstalled
+    {
+        get
+        {
+            try
+            {
+                EnsureInitialized();
+                return true;
+            }
+            catch (PlatformNotSupportedException)
+            {
+                return false;
+            }
+        }
+    }
+
     private static string Initialize()
     {
         Libsodium.RegisterResolver();

@@ -30,20 +30,7 @@ public abstract class RandomSource
         // libsodium's generator (getrandom(2) on Linux) where libsodium is installed, as it is wherever the crypto runs:
         // 0.28 us for 32 bytes here, where the BCL's, through OpenSSL 3's locked DRBG, takes 0.65 us; a handshake draws
         // its nonces and secrets a few times each. The BCL's where libsodium is missing (a handshake without crypto).
-        private static readonly bool s_sodium = HasSodium();
-
-        private static bool HasSodium()
-        {
-            try
-            {
-                Cryptography.Sodium.EnsureInitialized();
-                return true;
-            }
-            catch (PlatformNotSupportedException)
-            {
-                return false;
-            }
-        }
+        private static readonly bool s_sodium = Cryptography.Sodium.IsInstalled;
 
         public override unsafe void Fill(Span<byte> destination)
         {
