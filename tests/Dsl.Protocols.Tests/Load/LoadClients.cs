@@ -2,7 +2,7 @@ using System;
 using System.Diagnostics;
 using System.IO;
 using System.Threading.Tasks;
-using Xunit;
+using Dsl.Tests.Shared;
 
 namespace Dsl.Protocols.Tests.Load;
 
@@ -52,7 +52,7 @@ internal sealed class LoadClients : IAsyncDisposable
         {
             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
-        start.ArgumentList.Add(Program());
+        start.ArgumentList.Add(HelperPrograms.PathOf("Dsl.LoadClients"));
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
         var process = Process.Start(start)!;
         var clients = new LoadClients(process, frames);
@@ -68,15 +68,6 @@ internal sealed class LoadClients : IAsyncDisposable
         if (line == $"ready {count}") return clients;
         await clients.DisposeAsync();
         throw new InvalidOperationException($"The load clients did not all connect: {line}");
-    }
-
-    private static string Program()
-    {
-        var here = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
-        var path = here.Replace(Path.Combine("tests", "Dsl.Protocols.Tests"), Path.Combine("tests", "Dsl.LoadClients"))
-            + Path.DirectorySeparatorChar + "Dsl.LoadClients.dll";
-        Assert.True(File.Exists(path), $"the load clients are built beside the tests: {path}");
-        return path;
     }
 
     public async ValueTask DisposeAsync()

@@ -5,6 +5,7 @@ using System.IO;
 using System.Threading.Tasks;
 using Dsl.Runtime.Codecs;
 using Dsl.Runtime.Services;
+using Dsl.Tests.Shared;
 using Microsoft.Data.Sqlite;
 using Xunit;
 
@@ -16,15 +17,6 @@ namespace Dsl.Runtime.Tests.Services;
 /// </summary>
 public sealed class SqliteCrashTests
 {
-    private static string Writer()
-    {
-        var here = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);
-        var path = here.Replace(Path.Combine("tests", "Dsl.Runtime.Tests"), Path.Combine("tests", "Dsl.StoreCrashWriter"))
-            + Path.DirectorySeparatorChar + "Dsl.StoreCrashWriter.dll";
-        Assert.True(File.Exists(path), $"the writer is built beside the tests: {path}");
-        return path;
-    }
-
     private static Bytes Id(int i)
     {
         var bytes = new byte[32];
@@ -41,7 +33,7 @@ public sealed class SqliteCrashTests
         var path = Path.Combine(Path.GetTempPath(), "dsl-crash-" + Guid.NewGuid().ToString("N") + ".db");
         try
         {
-            var start = new ProcessStartInfo("dotnet", new[] { Writer(), path }) { RedirectStandardOutput = true, UseShellExecute = false };
+            var start = new ProcessStartInfo("dotnet", new[] { HelperPrograms.PathOf("Dsl.StoreCrashWriter"), path }) { RedirectStandardOutput = true, UseShellExecute = false };
             var acked = -1;
             using (var writer = Process.Start(start)!)
             {
